@@ -1,0 +1,144 @@
+import {
+  SPEC_VERSION, gateCount,
+  type Availability, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
+  type LayerWeights, type MemoryInfo, type RecurBackend,
+} from '@recur/core';
+import { gruForward } from './kernels/gru.js';
+import { lstmForward } from './kernels/lstm.js';
+import { rnnForward } from './kernels/rnn.js';
+import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js';
+import { Workspace, alloc, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
+
+/** A tensor's values on the CPU backend: a flat row-major typed array. */
+export class CpuStorage {
+  constructor(readonly data: FloatArray, readonly dtype: DType) {}
+}
+
+const KERNELS: Record<LayerSpec['kind'], (args: KernelArgs) => KernelResult> = { lstm: lstmForward, gru: gruForward, rnn: rnnForward };
+
+/** The pure TypeScript backend: the embedded default, no native or binary dependency. */
+export class CpuBackend implements RecurBackend {
+  readonly specVersion = SPEC_VERSION;
+  readonly name: string;
+  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: false, syncRead: true };
+  readonly #live = new Set<CpuStorage>();
+  readonly #weights = new Set<CpuWeights>();
+  readonly #workspace = new Workspace();
+  #bytes = 0;
+
+  constructor(name = 'cpu') {
+    this.name = name;
+  }
+
+  available(): Availability {
+    return { available: true };
+  }
+
+  #wrap(data: FloatArray, dtype: DType): CpuStorage {
+    const s = new CpuStorage(data, dtype);
+    this.#live.add(s);
+    this.#bytes += data.byteLength;
+    return s;
+  }
+
+  #data(storage: unknown): FloatArray {
+    if (!(storage instanceof CpuStorage) || !this.#live.has(storage)) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
+    return storage.data;
+  }
+
+  upload(values: FloatArray, _shape: readonly number[], dtype: DType): CpuStorage {
+    const data = alloc(dtype, values.length);
+    data.set(values);
+    return this.#wrap(data, dtype);
+  }
+
+  zeros(shape: readonly number[], dtype: DType): CpuStorage {
+    return this.#wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
+  }
+
+  async read(storage: unknown): Promise<FloatArray> {
+    return this.readSync(storage);
+  }
+
+  readSync(storage: unknown): FloatArray {
+    return this.#data(storage).slice();
+  }
+
+  dispose(storage: unknown): void {
+    if (storage instanceof CpuStorage && this.#live.delete(storage)) this.#bytes -= storage.data.byteLength;
+  }
+
+  memory(): MemoryInfo {
+    let weightBytes = 0;
+    for (const w of this.#weights) weightBytes += w.wIh.byteLength + w.wHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
+    return { numTensors: this.#live.size + this.#weights.size, numBytes: this.#bytes + weightBytes };
+  }
+
+  uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
+    const H = spec.units, G = gateCount(spec.kind);
+    const copy = (v: FloatArray) => {
+      const out = alloc(spec.dtype, v.length);
+      out.set(v);
+      return out;
+    };
+    const inputBias = alloc(spec.dtype, G * H);
+    for (let i = 0; i < G * H; i++) inputBias[i] = weights.bIh[i] + weights.bHh[i];
+    let hiddenBiasN: FloatArray | null = null;
+    if (spec.kind === 'lstm') {
+      for (let j = H; j < 2 * H; j++) inputBias[j] += spec.forgetBias;
+    } else if (spec.kind === 'gru' && spec.resetAfter) {
+      // b_hn sits inside r·(W_hn h + b_hn): it cannot join the input projection
+      hiddenBiasN = weights.bHh.slice(2 * H, 3 * H);
+      for (let j = 2 * H; j < 3 * H; j++) inputBias[j] = weights.bIh[j];
+    }
+    const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), inputBias, hiddenBiasN };
+    this.#weights.add(w);
+    return w;
+  }
+
+  disposeWeights(weights: unknown): void {
+    this.#weights.delete(weights as CpuWeights);
+  }
+
+  forward(args: ForwardArgs): ForwardResult {
+    const w = args.weights as CpuWeights;
+    if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
+    const result = KERNELS[args.layer.kind]({
+      w, x: this.#data(args.x), time: args.time, batch: args.batch, h0: this.#data(args.h0), c0: args.c0 === null ? null : this.#data(args.c0),
+      seqLens: args.seqLens, workspace: this.#workspace,
+    });
+    const dtype = args.layer.dtype;
+    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null };
+  }
+
+  transpose01(storage: unknown, shape: readonly [number, number, number]): CpuStorage {
+    const s = storage as CpuStorage;
+    return this.#wrap(transpose01(this.#data(s), shape, s.dtype), s.dtype);
+  }
+
+  zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
+    const s = storage as CpuStorage;
+    return this.#wrap(zeroRows(this.#data(s), shape, rows), s.dtype);
+  }
+
+  gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
+    const s = storage as CpuStorage;
+    return this.#wrap(gatherRows(this.#data(s), shape, rows, s.dtype), s.dtype);
+  }
+
+  concatRows(storages: readonly unknown[]): CpuStorage {
+    const dtype = (storages[0] as CpuStorage).dtype;
+    return this.#wrap(concatRows(storages.map((s) => this.#data(s)), dtype), dtype);
+  }
+
+  allFinite(storage: unknown): boolean {
+    const data = this.#data(storage);
+    for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
+    return true;
+  }
+
+  /** Bytes of reusable scratch (not tensors): grows to the largest chunk seen, then stays. */
+  get workspaceBytes(): number {
+    return this.#workspace.bytes;
+  }
+}

@@ -1,0 +1,19 @@
+import { registerBackend } from '@recur/core';
+import { CpuBackend } from './backend.js';
+
+export { CpuBackend, CpuStorage } from './backend.js';
+export { gemmABt } from './kernels/gemm.js';
+
+/** Priority of the embedded default: backends with native or GPU kernels register above it. */
+export const CPU_PRIORITY = 1;
+
+let registered = false;
+
+/** Registers the backend as "cpu" (importing this package does it once). */
+export function registerCpuBackend(): void {
+  if (registered) return;
+  registered = true;
+  registerBackend('cpu', () => new CpuBackend('cpu'), CPU_PRIORITY);
+}
+
+registerCpuBackend();

@@ -1,0 +1,28 @@
+import { gemmABt } from './gemm.js';
+import { projectInputs } from './project.js';
+import { alloc, type KernelArgs, type KernelResult } from './workspace.js';
+
+/** Simple RNN over a chunk: h' = act(W_ih x + W_hh h + b), act tanh or relu. */
+export function rnnForward({ w, x, time: T, batch: B, h0, seqLens, workspace }: KernelArgs): KernelResult {
+  const H = w.spec.units, dtype = w.spec.dtype;
+  const relu = w.spec.activation === 'relu';
+  const pre = workspace.get('gates', T * B * H, dtype);
+  projectInputs(w, x, T * B, pre);
+  const y = alloc(dtype, T * B * H);
+  const h = h0.slice();
+  for (let t = 0; t < T; t++) {
+    const p0 = t * B * H;
+    gemmABt(B, H, H, h, 0, H, w.wHh, 0, H, pre, p0, H, true);
+    for (let b = 0; b < B; b++) {
+      if (seqLens !== null && t >= seqLens[b]) continue;
+      const p = p0 + b * H, s = b * H;
+      for (let j = 0; j < H; j++) {
+        const v = pre[p + j];
+        const hNew = relu ? (v > 0 ? v : 0) : Math.tanh(v);
+        h[s + j] = hNew;
+        y[p + j] = hNew;
+      }
+    }
+  }
+  return { y, h, c: null };
+}

@@ -1,0 +1,80 @@
+import { RecurError, describe } from '../errors.js';
+import { checkFiniteNumber, checkOptions } from '../options.js';
+import type { FloatArray, LayerSpec, RnnActivation } from '../spec.js';
+import { CELL_OPTION_NAMES, LayerCell, type CellOptions } from './layer-cell.js';
+
+export interface LSTMCellOptions extends CellOptions {
+  /**
+   * Added to the forget gate at run time (TF1's `forget_bias`). Defaults to 0 because the initialiser already
+   * stores 1 in the forget bias; set it when importing TF1 weights, whose stored bias lacks it.
+   */
+  forgetBias?: number;
+}
+
+/** LSTM (gates i, f, g, o in the public layout), as TF1's LSTMCell without peepholes or projection. */
+export class LSTMCell extends LayerCell {
+  readonly kind = 'lstm' as const;
+  readonly forgetBias: number;
+
+  constructor(units: number, options?: LSTMCellOptions) {
+    const opts = checkOptions(options, [...CELL_OPTION_NAMES, 'forgetBias'], 'options');
+    super(units, opts, 'lstm');
+    this.forgetBias = opts.forgetBias === undefined ? 0 : checkFiniteNumber(opts.forgetBias, 'options.forgetBias');
+  }
+
+  protected override initBias(bIh: FloatArray): void {
+    bIh.fill(1, this.units, 2 * this.units);
+  }
+
+  spec(): LayerSpec {
+    return { ...this.baseSpec(), kind: 'lstm', activation: 'tanh', resetAfter: true, forgetBias: this.forgetBias };
+  }
+}
+
+export interface GRUCellOptions extends CellOptions {
+  /**
+   * true (default): the reset gate scales the recurrent product, as PyTorch, cuDNN and Keras 2 (`reset_after`).
+   * false: it scales h before the product, as TF1's GRUCell and ONNX `linear_before_reset=0`.
+   */
+  resetAfter?: boolean;
+}
+
+/** GRU (gates r, z, n in the public layout); h' = (1 - z) * n + z * h. */
+export class GRUCell extends LayerCell {
+  readonly kind = 'gru' as const;
+  readonly resetAfter: boolean;
+
+  constructor(units: number, options?: GRUCellOptions) {
+    const opts = checkOptions(options, [...CELL_OPTION_NAMES, 'resetAfter'], 'options');
+    super(units, opts, 'gru');
+    if (opts.resetAfter !== undefined && typeof opts.resetAfter !== 'boolean') throw new RecurError('options.resetAfter', 'a boolean', describe(opts.resetAfter));
+    this.resetAfter = opts.resetAfter ?? true;
+  }
+
+  spec(): LayerSpec {
+    return { ...this.baseSpec(), kind: 'gru', activation: 'tanh', resetAfter: this.resetAfter, forgetBias: 0 };
+  }
+}
+
+export interface BasicRNNCellOptions extends CellOptions {
+  activation?: RnnActivation;
+}
+
+/** Simple RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh (default) or relu. */
+export class BasicRNNCell extends LayerCell {
+  readonly kind = 'rnn' as const;
+  readonly activation: RnnActivation;
+
+  constructor(units: number, options?: BasicRNNCellOptions) {
+    const opts = checkOptions(options, [...CELL_OPTION_NAMES, 'activation'], 'options');
+    super(units, opts, 'rnn');
+    if (opts.activation !== undefined && opts.activation !== 'tanh' && opts.activation !== 'relu') {
+      throw new RecurError('options.activation', "'tanh' or 'relu'", describe(opts.activation));
+    }
+    this.activation = opts.activation ?? 'tanh';
+  }
+
+  spec(): LayerSpec {
+    return { ...this.baseSpec(), kind: 'rnn', activation: this.activation, resetAfter: true, forgetBias: 0 };
+  }
+}

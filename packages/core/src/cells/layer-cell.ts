@@ -1,0 +1,177 @@
+import { RecurError, ShapeError, describe } from '../errors.js';
+import { glorotUniform, orthogonal, seededRandom } from '../init.js';
+import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
+import { getBackend } from '../registry.js';
+import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
+import { Tensor, requireDtype } from '../tensor.js';
+import { LSTMStateTuple, type CellState } from './state.js';
+import { stepCell, type StepResult } from '../run.js';
+
+export interface CellOptions {
+  /** Backend this cell runs on; the default backend at call time if omitted. */
+  backend?: string;
+  dtype?: DType;
+  /** Input feature size; inferred from the first input or from `setWeights` if omitted. */
+  inputSize?: number;
+  /** Seed of the initialisers (Glorot-uniform input kernel, orthogonal recurrent kernel). */
+  seed?: number;
+  name?: string;
+}
+
+export const CELL_OPTION_NAMES = ['backend', 'dtype', 'inputSize', 'seed', 'name'] as const;
+
+let seedCounter = 1;
+
+/** One recurrent layer: weights in the public layout (PyTorch's), uploaded lazily to each backend that runs it. */
+export abstract class LayerCell {
+  abstract readonly kind: CellKind;
+  readonly units: number;
+  readonly dtype: DType;
+  readonly backendName: string | undefined;
+  readonly name: string;
+  #inputSize: number | undefined;
+  #weights: LayerWeights | undefined;
+  #seed: number;
+  #uploads = new Map<RecurBackend, WeightsStorage>();
+
+  protected constructor(units: number, options: CellOptions, kindName: string) {
+    this.units = checkPositiveInt(units, `${kindName}.units`);
+    const dtype = options.dtype ?? 'float32';
+    if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
+    this.dtype = dtype;
+    if (options.backend !== undefined && typeof options.backend !== 'string') throw new RecurError('options.backend', 'a backend name', describe(options.backend));
+    this.backendName = options.backend;
+    this.#inputSize = options.inputSize === undefined ? undefined : checkPositiveInt(options.inputSize, 'options.inputSize');
+    this.#seed = options.seed === undefined ? seedCounter++ : checkFiniteNumber(options.seed, 'options.seed');
+    this.name = options.name ?? `${kindName}_${this.#seed}`;
+  }
+
+  /** The layer as kernels see it; the input size must be known. */
+  abstract spec(): LayerSpec;
+
+  /** Stored-bias values the initialiser writes (LSTM: 1 in the forget gate of b_ih). */
+  protected initBias(_bIh: FloatArray): void {}
+
+  get gates(): number {
+    return gateCount(this.kind);
+  }
+
+  get inputSize(): number | undefined {
+    return this.#inputSize;
+  }
+
+  /** This cell as a one-layer stack. */
+  get layers(): readonly LayerCell[] {
+    return [this];
+  }
+
+  /** Fixes the input size and initialises weights if none were set. */
+  build(inputSize: number): void {
+    checkPositiveInt(inputSize, 'inputSize');
+    if (this.#inputSize !== undefined && this.#inputSize !== inputSize) {
+      throw new ShapeError('inputs', `feature size ${this.#inputSize} (the input size of ${this.name})`, `feature size ${inputSize}`);
+    }
+    this.#inputSize = inputSize;
+    if (!this.#weights) this.#weights = this.#initialWeights(inputSize);
+  }
+
+  #initialWeights(inputSize: number): LayerWeights {
+    const G = this.gates, H = this.units;
+    const make = (n: number) => (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
+    const random = seededRandom(this.#seed);
+    const weights = { wIh: make(G * H * inputSize), wHh: make(G * H * H), bIh: make(G * H), bHh: make(G * H) };
+    // Keras's layout is the transpose of ours: kernel [I, G*H] Glorot, recurrent [H, G*H] orthogonal.
+    glorotUniform(weights.wIh, G * H, inputSize, random);
+    orthogonal(weights.wHh, G * H, H, random);
+    this.initBias(weights.bIh);
+    return weights;
+  }
+
+  /** Sets the weights from host arrays in the public layout (copied; sizes checked). */
+  setWeights(weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> }): void {
+    if (weights === null || typeof weights !== 'object') throw new RecurError('weights', '{wIh, wHh, bIh, bHh}', describe(weights));
+    const G = this.gates, H = this.units;
+    for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) {
+      const v = (weights as Record<string, unknown>)[key] as ArrayLike<number> | undefined;
+      if (!v || typeof v.length !== 'number') throw new RecurError(`weights.${key}`, 'an array of numbers', describe(v));
+    }
+    const wIhLength = weights.wIh.length;
+    if (wIhLength % (G * H) !== 0 || wIhLength === 0) {
+      throw new ShapeError('weights.wIh', `[${G * H}, inputSize] = a multiple of ${G * H} values`, `${wIhLength} values`);
+    }
+    const inputSize = wIhLength / (G * H);
+    if (this.#inputSize !== undefined && inputSize !== this.#inputSize) {
+      throw new ShapeError('weights.wIh', `[${G * H}, ${this.#inputSize}] = ${G * H * this.#inputSize} values`, `${wIhLength} values`);
+    }
+    const expect: Record<'wHh' | 'bIh' | 'bHh', number> = { wHh: G * H * H, bIh: G * H, bHh: G * H };
+    for (const key of ['wHh', 'bIh', 'bHh'] as const) {
+      if (weights[key].length !== expect[key]) throw new ShapeError(`weights.${key}`, `${expect[key]} values`, `${weights[key].length} values`);
+    }
+    const copy = (v: ArrayLike<number>) => (this.dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
+    this.#inputSize = inputSize;
+    this.#weights = { wIh: copy(weights.wIh), wHh: copy(weights.wHh), bIh: copy(weights.bIh), bHh: copy(weights.bHh) };
+    this.#dropUploads();
+  }
+
+  /** Copies of the weights in the public layout; builds them first if `inputSize` is known. */
+  getWeights(): LayerWeights {
+    if (!this.#weights) {
+      if (this.#inputSize === undefined) {
+        throw new RecurError('cell', 'a built cell (call it once, pass options.inputSize, or setWeights)', `${this.name} with unknown input size`);
+      }
+      this.build(this.#inputSize);
+    }
+    const w = this.#weights!;
+    return { wIh: w.wIh.slice(), wHh: w.wHh.slice(), bIh: w.bIh.slice(), bHh: w.bHh.slice() };
+  }
+
+  /** @internal The backend that runs this cell. */
+  resolveBackend(): RecurBackend {
+    const backend = getBackend(this.backendName, 'cell.backend');
+    requireDtype(backend, this.dtype, `${this.name}.dtype`);
+    return backend;
+  }
+
+  /** @internal Weights uploaded to `backend` (cached until weights change). */
+  weightsOn(backend: RecurBackend): WeightsStorage {
+    let upload = this.#uploads.get(backend);
+    if (upload === undefined) {
+      if (!this.#weights) this.build(this.#inputSize!);
+      upload = backend.uploadWeights(this.spec(), this.#weights!);
+      this.#uploads.set(backend, upload);
+    }
+    return upload;
+  }
+
+  #dropUploads(): void {
+    for (const [backend, upload] of this.#uploads) backend.disposeWeights(upload);
+    this.#uploads.clear();
+  }
+
+  /** Zero state for a batch: an LSTMStateTuple or a [batch, units] tensor. */
+  zeroState(batch: number): CellState {
+    checkPositiveInt(batch, 'batch');
+    const backend = this.resolveBackend();
+    const zero = () => new Tensor(backend, backend.zeros([batch, this.units], this.dtype), [batch, this.units], this.dtype);
+    return this.kind === 'lstm' ? new LSTMStateTuple(zero(), zero()) : zero();
+  }
+
+  /** One time step: input [B, I] and the state; returns the output [B, H] and the new state. */
+  step(input: Tensor, state: CellState): StepResult {
+    return stepCell(this, input, state);
+  }
+
+  /** Frees the weights uploaded to backends. The cell can still run (it uploads again). */
+  dispose(): void {
+    this.#dropUploads();
+  }
+
+  protected baseSpec(): Omit<LayerSpec, 'kind' | 'activation' | 'resetAfter' | 'forgetBias'> {
+    if (this.#inputSize === undefined) {
+      throw new RecurError('cell', 'a cell whose input size is known', `${this.name} with unknown input size`);
+    }
+    return { inputSize: this.#inputSize, units: this.units, dtype: this.dtype };
+  }
+}
+
+export type { RnnActivation };

@@ -1,0 +1,35 @@
+import { Tensor } from '../tensor.js';
+
+/** An LSTM layer's state: cell `c` and hidden `h`, each [batch, units] (TF1's LSTMStateTuple). */
+export class LSTMStateTuple {
+  constructor(readonly c: Tensor, readonly h: Tensor) {}
+
+  dispose(): void {
+    this.c.dispose();
+    this.h.dispose();
+  }
+}
+
+/** The state of one layer: an LSTMStateTuple for LSTM, a [batch, units] tensor for GRU and simple RNN. */
+export type LayerStateValue = LSTMStateTuple | Tensor;
+
+/** A cell's state: one layer's value, or for a MultiRNNCell an array with one value per layer. */
+export type CellState = LayerStateValue | readonly LayerStateValue[];
+
+/** Internal, normalised per-layer state. */
+export interface LayerState {
+  readonly h: Tensor;
+  readonly c: Tensor | null;
+}
+
+/** Host copy of one layer's state, as `readState()` returns and `setState()` accepts. */
+export interface HostLayerState {
+  readonly h: Float32Array | Float64Array;
+  readonly c?: Float32Array | Float64Array | null;
+}
+
+/** Disposes every tensor of a state. */
+export function disposeState(state: CellState): void {
+  const values = Array.isArray(state) ? state : [state as LayerStateValue];
+  for (const v of values) v.dispose();
+}

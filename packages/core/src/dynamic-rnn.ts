@@ -1,0 +1,121 @@
+import { RecurError, ShapeError, describe } from './errors.js';
+import { LayerCell } from './cells/layer-cell.js';
+import { MultiRNNCell, type Cell } from './cells/multi.js';
+import type { CellState, LayerState } from './cells/state.js';
+import { checkOptions } from './options.js';
+import { buildLayers, cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
+import type { RecurBackend } from './spec.js';
+import { Tensor } from './tensor.js';
+
+export interface DynamicRnnOptions {
+  /** Incoming state; zeros if omitted. Not consumed: the caller still owns it. */
+  initialState?: CellState;
+  /** Per-row lengths (integers in [0, T]): rows past their length keep their state and emit zeros. */
+  sequenceLength?: ArrayLike<number>;
+  /** false (default): inputs are [B, T, I] as in TF1; true: [T, B, I]. */
+  timeMajor?: boolean;
+  /** Check inputs for NaN/Infinity first (default: the global `configure({checkFinite})`). */
+  checkFinite?: boolean;
+}
+
+export interface DynamicRnnResult {
+  /** Top-layer outputs, in the layout of the inputs: [B, T, H] or [T, B, H]. */
+  readonly outputs: Tensor;
+  /** The final state, shaped like the cell's state. */
+  readonly state: CellState;
+}
+
+export const DYNAMIC_RNN_OPTION_NAMES = ['initialState', 'sequenceLength', 'timeMajor', 'checkFinite'] as const;
+
+export function checkCell(cell: unknown, argument = 'cell'): Cell {
+  if (!(cell instanceof LayerCell) && !(cell instanceof MultiRNNCell)) {
+    throw new RecurError(argument, 'an LSTMCell, GRUCell, BasicRNNCell or MultiRNNCell', describe(cell));
+  }
+  return cell;
+}
+
+export interface ChunkInfo {
+  readonly backend: RecurBackend;
+  readonly time: number;
+  readonly batch: number;
+  readonly features: number;
+  readonly seqLens: Int32Array | null;
+}
+
+/** Validates a chunk of inputs (and its lengths) for a cell; changes nothing. */
+export function checkChunk(cell: Cell, inputs: unknown, timeMajor: boolean, sequenceLength: unknown, argument = 'inputs'): ChunkInfo {
+  const backend = cellBackend(cell);
+  const x = checkTensor(inputs, argument, backend, cell.layers[0].dtype);
+  const layout = timeMajor ? '[time, batch, features]' : '[batch, time, features]';
+  if (x.shape.length !== 3) throw new ShapeError(argument, `rank 3 ${layout}`, `rank ${x.shape.length} [${x.shape}]`);
+  const [time, batch] = timeMajor ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
+  const features = x.shape[2];
+  const first = cell.layers[0];
+  if (first.inputSize !== undefined && first.inputSize !== features) {
+    throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
+  }
+  return { backend, time, batch, features, seqLens: checkSequenceLength(sequenceLength, batch, time) };
+}
+
+function checkSequenceLength(value: unknown, batch: number, time: number): Int32Array | null {
+  if (value === undefined || value === null) return null;
+  const v = value as ArrayLike<unknown>;
+  if (typeof v !== 'object' || typeof v.length !== 'number') throw new RecurError('sequenceLength', `an array of ${batch} integers`, describe(value));
+  if (v.length !== batch) throw new ShapeError('sequenceLength', `${batch} entries (one per batch row)`, `${v.length} entries`);
+  const lens = new Int32Array(batch);
+  for (let b = 0; b < batch; b++) {
+    const n = v[b];
+    if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > time) {
+      throw new RecurError(`sequenceLength[${b}]`, `an integer in [0, ${time}]`, describe(n));
+    }
+    lens[b] = n as number;
+  }
+  return lens;
+}
+
+/**
+ * Runs a cell or stack over a chunk in one kernel call per layer (TF1's dynamic_rnn). Returns new tensors that
+ * the caller owns.
+ */
+export function dynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): DynamicRnnResult {
+  checkCell(cell);
+  const opts = checkOptions(options, DYNAMIC_RNN_OPTION_NAMES, 'options');
+  const timeMajor = opts.timeMajor ?? false;
+  if (typeof timeMajor !== 'boolean') throw new RecurError('options.timeMajor', 'a boolean', describe(timeMajor));
+  const chunk = checkChunk(cell, inputs, timeMajor, opts.sequenceLength);
+  const initial = opts.initialState === undefined ? null : toLayerStates(cell, opts.initialState, chunk.batch, chunk.backend, 'options.initialState');
+  checkFiniteInput(chunk.backend, inputs, 'inputs', opts.checkFinite);
+  buildLayers(cell, chunk.features, 'inputs');
+  return runChunk(cell, chunk, inputs, timeMajor, initial);
+}
+
+/** Runs a validated chunk; zero initial state if `initial` is null. */
+export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor: boolean, initial: readonly LayerState[] | null): DynamicRnnResult {
+  const { backend, time, batch } = chunk;
+  const dtype = cell.layers[0].dtype;
+  const units = cell.layers[cell.layers.length - 1].units;
+  const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
+  const x = timeMajor ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
+  try {
+    const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens);
+    let y = run.y;
+    if (!timeMajor) {
+      y = backend.transpose01(run.y, [time, batch, units]);
+      backend.dispose(run.y);
+    }
+    const shape = timeMajor ? [time, batch, units] : [batch, time, units];
+    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states) };
+  } finally {
+    if (!timeMajor) backend.dispose(x);
+    for (const z of zeros ?? []) {
+      z.h.dispose();
+      z.c?.dispose();
+    }
+  }
+}
+
+export function zeroLayerState(backend: RecurBackend, layer: LayerCell, batch: number): LayerState {
+  const shape = [batch, layer.units];
+  const zero = () => new Tensor(backend, backend.zeros(shape, layer.dtype), shape, layer.dtype);
+  return { h: zero(), c: layer.kind === 'lstm' ? zero() : null };
+}

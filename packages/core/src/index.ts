@@ -1,0 +1,19 @@
+export { RecurError, ShapeError, BackendError, DisposedTensorError, UnsupportedOptionError, NonFiniteError } from './errors.js';
+export {
+  SPEC_VERSION, gateCount,
+  type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
+  type LayerSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
+} from './spec.js';
+export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, type BackendInfo } from './registry.js';
+export { Tensor, tensor, zeros, type TensorOptions } from './tensor.js';
+export { configure, getConfig, type RecurConfig } from './config.js';
+export { LayerCell, type CellOptions } from './cells/layer-cell.js';
+export { LSTMCell, GRUCell, BasicRNNCell, type LSTMCellOptions, type GRUCellOptions, type BasicRNNCellOptions } from './cells/cells.js';
+export { MultiRNNCell, type Cell } from './cells/multi.js';
+export { LSTMStateTuple, disposeState, type CellState, type LayerStateValue, type HostLayerState } from './cells/state.js';
+export type { StepResult } from './run.js';
+export { dynamicRnn, type DynamicRnnOptions, type DynamicRnnResult } from './dynamic-rnn.js';
+export { StateVariables, getStateVariables, getStateUpdateOp, getStateResetOp } from './state-variables.js';
+export { StatefulRNN, type StatefulOptions, type RunOptions, type StreamId, type StateSnapshot } from './stateful.js';
+export { DropoutWrapper, bidirectionalDynamicRnn } from './options.js';
+export { seededRandom } from './init.js';

@@ -1,0 +1,137 @@
+import { getConfig } from './config.js';
+import { BackendError, NonFiniteError, RecurError, ShapeError, describe } from './errors.js';
+import type { Cell } from './cells/multi.js';
+import { LSTMStateTuple, type CellState, type LayerState, type LayerStateValue } from './cells/state.js';
+import type { LayerCell } from './cells/layer-cell.js';
+import type { RecurBackend, TensorStorage } from './spec.js';
+import { Tensor } from './tensor.js';
+
+/** The backend a cell runs on, checked to support every layer's kind. */
+export function cellBackend(cell: Cell): RecurBackend {
+  const layers = cell.layers;
+  const backend = layers[0].resolveBackend();
+  for (const layer of layers) {
+    if (!backend.capabilities.cells.includes(layer.kind)) {
+      throw new BackendError('cell', `a cell kind backend ${JSON.stringify(backend.name)} runs (${backend.capabilities.cells.join(', ')})`, layer.kind);
+    }
+  }
+  return backend;
+}
+
+/** Checks that `t` is a live tensor of `backend` with the cell's dtype. */
+export function checkTensor(t: unknown, argument: string, backend: RecurBackend, dtype: string): Tensor {
+  if (!(t instanceof Tensor)) throw new RecurError(argument, 'a Tensor', describe(t));
+  t.storage(argument);
+  if (t.backend !== backend) {
+    throw new BackendError(argument, `a tensor on backend ${JSON.stringify(backend.name)}`, `a tensor on backend ${JSON.stringify(t.backend.name)}`,
+      'tensors of different backends never mix');
+  }
+  if (t.dtype !== dtype) throw new RecurError(argument, `dtype ${dtype}`, `dtype ${t.dtype}`);
+  return t;
+}
+
+function checkStateTensor(t: unknown, argument: string, backend: RecurBackend, layer: LayerCell, batch: number): Tensor {
+  const tensor = checkTensor(t, argument, backend, layer.dtype);
+  if (tensor.shape.length !== 2 || tensor.shape[0] !== batch || tensor.shape[1] !== layer.units) {
+    throw new ShapeError(argument, `shape [${batch}, ${layer.units}]`, `shape [${tensor.shape}]`);
+  }
+  return tensor;
+}
+
+/** Validates a state against a cell's structure and a batch size; returns it per layer. */
+export function toLayerStates(cell: Cell, state: unknown, batch: number, backend: RecurBackend, argument: string): LayerState[] {
+  const layers = cell.layers;
+  const isStack = !(layers.length === 1 && layers[0] === cell);
+  let values: unknown[];
+  if (isStack) {
+    if (!Array.isArray(state)) throw new ShapeError(argument, `an array of ${layers.length} layer states`, describe(state));
+    if (state.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states (one per layer)`, `${state.length} layer states`);
+    values = state;
+  } else {
+    values = [state];
+  }
+  return layers.map((layer, l) => {
+    const value = values[l] as Record<string, unknown> | undefined;
+    const name = isStack ? `${argument}[${l}]` : argument;
+    if (layer.kind === 'lstm') {
+      if (!value || typeof value !== 'object' || !('c' in value) || !('h' in value)) {
+        throw new ShapeError(name, 'an LSTMStateTuple {c, h}', describe(value));
+      }
+      return { c: checkStateTensor(value.c, `${name}.c`, backend, layer, batch), h: checkStateTensor(value.h, `${name}.h`, backend, layer, batch) };
+    }
+    return { h: checkStateTensor(value, name, backend, layer, batch), c: null };
+  });
+}
+
+/** The cell-shaped state (LSTMStateTuple / tensor / per-layer array) for per-layer states. */
+export function fromLayerStates(cell: Cell, states: readonly LayerState[]): CellState {
+  const values: LayerStateValue[] = states.map((s) => (s.c ? new LSTMStateTuple(s.c, s.h) : s.h));
+  return cell.layers.length === 1 && cell.layers[0] === cell ? values[0] : values;
+}
+
+export function checkFiniteInput(backend: RecurBackend, x: Tensor, argument: string, enabled: boolean | undefined): void {
+  if (!(enabled ?? getConfig().checkFinite)) return;
+  if (!backend.allFinite(x.storage(argument))) {
+    throw new NonFiniteError(argument, 'finite values (the finite check is on)', 'NaN or Infinity');
+  }
+}
+
+export interface LayerRun {
+  /** Top layer outputs, time-major [T, B, H_last]. */
+  readonly y: TensorStorage;
+  readonly states: LayerState[];
+}
+
+/**
+ * Runs every layer over a validated time-major chunk, through the backend's per-layer chunk kernel. Wraps the
+ * outgoing states as new tensors; frees the intermediate layers' outputs.
+ */
+export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, time: number, batch: number, initial: readonly LayerState[],
+  seqLens: Int32Array | null): LayerRun {
+  let input = x;
+  const states: LayerState[] = [];
+  cell.layers.forEach((layer, l) => {
+    const spec = layer.spec();
+    const result = backend.forward({
+      layer: spec, weights: layer.weightsOn(backend), x: input, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
+      time, batch, seqLens,
+    });
+    if (input !== x) backend.dispose(input);
+    input = result.y;
+    const shape = [batch, spec.units];
+    states.push({
+      h: new Tensor(backend, result.hT, shape, spec.dtype),
+      c: result.cT === null ? null : new Tensor(backend, result.cT, shape, spec.dtype),
+    });
+  });
+  return { y: input, states };
+}
+
+/** Builds layers whose input size is still unknown from the feature size of the first input. */
+export function buildLayers(cell: Cell, features: number, argument: string): void {
+  const first = cell.layers[0];
+  if (first.inputSize !== undefined && first.inputSize !== features) {
+    throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
+  }
+  first.build(features);
+}
+
+export interface StepResult {
+  readonly output: Tensor;
+  readonly state: CellState;
+}
+
+/** One step of a cell or stack: input [B, I]. */
+export function stepCell(cell: Cell, input: Tensor, state: CellState): StepResult {
+  const backend = cellBackend(cell);
+  const dtype = cell.layers[0].dtype;
+  checkTensor(input, 'input', backend, dtype);
+  if (input.shape.length !== 2) throw new ShapeError('input', 'rank 2 [batch, features]', `rank ${input.shape.length} [${input.shape}]`);
+  const [batch, features] = input.shape;
+  const initial = toLayerStates(cell, state, batch, backend, 'state');
+  checkFiniteInput(backend, input, 'input', undefined);
+  buildLayers(cell, features, 'input');
+  const run = runLayers(cell, backend, input.storage(), 1, batch, initial, null);
+  const units = cell.layers[cell.layers.length - 1].units;
+  return { output: new Tensor(backend, run.y, [batch, units], dtype), state: fromLayerStates(cell, run.states) };
+}

@@ -1,0 +1,137 @@
+/**
+ * The backend spec: what a Recur backend implements. Core owns semantics (validation, state, streams); a backend
+ * owns memory and kernels. Bump SPEC_VERSION on any incompatible change; core refuses other versions.
+ */
+export const SPEC_VERSION = 1 as const;
+
+export type DType = 'float32' | 'float64';
+export type FloatArray = Float32Array | Float64Array;
+export type CellKind = 'lstm' | 'gru' | 'rnn';
+export type RnnActivation = 'tanh' | 'relu';
+
+/** Opaque storage owned by a backend. Core wraps it in a `Tensor`; only the owning backend looks inside. */
+export type TensorStorage = unknown;
+/** Weights of one layer after upload: the backend may repack them as its kernels like. */
+export type WeightsStorage = unknown;
+
+/** One layer's configuration as kernels see it. */
+export interface LayerSpec {
+  readonly kind: CellKind;
+  readonly inputSize: number;
+  readonly units: number;
+  /** rnn only. */
+  readonly activation: RnnActivation;
+  /** gru only: true = PyTorch/cuDNN/Keras-2 (reset after the recurrent product), false = TF1 (before). */
+  readonly resetAfter: boolean;
+  /** lstm only: added to the f gate pre-activation at run time (TF1's forget_bias). */
+  readonly forgetBias: number;
+  readonly dtype: DType;
+}
+
+/** Weights in Recur's public layout (PyTorch's): gates LSTM i,f,g,o; GRU r,z,n; G = 4, 3 or 1. */
+export interface LayerWeights<A extends FloatArray = FloatArray> {
+  /** [G*H, I] row-major */
+  readonly wIh: A;
+  /** [G*H, H] row-major */
+  readonly wHh: A;
+  /** [G*H] */
+  readonly bIh: A;
+  /** [G*H] */
+  readonly bHh: A;
+}
+
+/** Arguments of the per-layer chunk kernel. All tensors are time-major and already validated by core. */
+export interface ForwardArgs {
+  readonly layer: LayerSpec;
+  readonly weights: WeightsStorage;
+  /** [T, B, I] */
+  readonly x: TensorStorage;
+  /** [B, H] */
+  readonly h0: TensorStorage;
+  /** [B, H], lstm only */
+  readonly c0: TensorStorage | null;
+  readonly time: number;
+  readonly batch: number;
+  /**
+   * Per-row lengths within this call, or null for all T. A row at step t >= len keeps its state and emits zeros
+   * (TF's dynamic_rnn with sequence_length).
+   */
+  readonly seqLens: Int32Array | null;
+}
+
+export interface ForwardResult {
+  /** [T, B, H] */
+  readonly y: TensorStorage;
+  readonly hT: TensorStorage;
+  /** lstm only */
+  readonly cT: TensorStorage | null;
+}
+
+export interface Availability {
+  readonly available: boolean;
+  /** Why not, in words a person can act on ("no CUDA driver"). */
+  readonly reason?: string;
+}
+
+export interface Capabilities {
+  readonly cells: readonly CellKind[];
+  readonly dtypes: readonly DType[];
+  /** Backward kernels present (the training issue adds them to the spec). */
+  readonly training: boolean;
+  /** Whether `dataSync` works (false on GPU backends that can only read asynchronously). */
+  readonly syncRead: boolean;
+  /** Conformance tolerances when they differ from the golden README's defaults (e.g. shader math). */
+  readonly tolerance?: { readonly forward: number; readonly gradient: number };
+}
+
+export interface MemoryInfo {
+  /** Live tensors plus live weight uploads. */
+  readonly numTensors: number;
+  readonly numBytes: number;
+}
+
+/**
+ * A backend. Every method may assume its arguments were validated by core (shapes agree, indices are in range,
+ * storages belong to this backend and are alive). Methods that return storage return new storage: core treats
+ * tensors as immutable.
+ */
+export interface RecurBackend {
+  readonly specVersion: typeof SPEC_VERSION;
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  available(): Availability;
+
+  // memory
+  upload(values: FloatArray, shape: readonly number[], dtype: DType): TensorStorage;
+  zeros(shape: readonly number[], dtype: DType): TensorStorage;
+  read(storage: TensorStorage): Promise<FloatArray>;
+  /** Only when capabilities.syncRead. */
+  readSync?(storage: TensorStorage): FloatArray;
+  dispose(storage: TensorStorage): void;
+  memory(): MemoryInfo;
+
+  // weights
+  uploadWeights(layer: LayerSpec, weights: LayerWeights): WeightsStorage;
+  disposeWeights(weights: WeightsStorage): void;
+
+  // kernels
+  /** The per-layer chunk kernel: a whole chunk in one call. */
+  forward(args: ForwardArgs): ForwardResult;
+  /** [T, B, F] <-> [B, T, F] */
+  transpose01(storage: TensorStorage, shape: readonly [number, number, number]): TensorStorage;
+  /** Copy of a [B, ...] tensor with the given rows set to zero. */
+  zeroRows(storage: TensorStorage, shape: readonly number[], rows: Int32Array): TensorStorage;
+  /** The given rows of a [B, ...] tensor, in the given order. */
+  gatherRows(storage: TensorStorage, shape: readonly number[], rows: Int32Array): TensorStorage;
+  /** Concatenation along axis 0 of tensors of shapes [B_i, ...rest]. */
+  concatRows(storages: readonly TensorStorage[], shapes: readonly (readonly number[])[]): TensorStorage;
+  /** Whether every element is finite (used by the opt-in finite check). */
+  allFinite(storage: TensorStorage): boolean;
+}
+
+export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;
+
+/** Gates per cell kind. */
+export function gateCount(kind: CellKind): number {
+  return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
+}

@@ -1,0 +1,294 @@
+import { RecurError, ShapeError, describe } from './errors.js';
+import type { Cell } from './cells/multi.js';
+import type { CellState, HostLayerState, LayerState } from './cells/state.js';
+import { checkCell, checkChunk, runChunk } from './dynamic-rnn.js';
+import { checkOptions, checkPositiveInt } from './options.js';
+import { checkFiniteInput, buildLayers, toLayerStates } from './run.js';
+import { StateVariables, checkRows, resetRows } from './state-variables.js';
+import type { FloatArray } from './spec.js';
+import { Tensor } from './tensor.js';
+
+export type StreamId = string | number;
+
+export interface StatefulOptions {
+  /** Number of streams (batch rows) to start with, ids 0..batch-1; default 1. Ignored if `streams` is given. */
+  batch?: number;
+  /** Ids of the streams to start with, one per batch row. */
+  streams?: readonly StreamId[];
+  /** Chunks are [T, B, I] if true, [B, T, I] (default) if false. */
+  timeMajor?: boolean;
+  /** Check every chunk for NaN/Infinity (default: the global `configure({checkFinite})`). */
+  checkFinite?: boolean;
+}
+
+export interface RunOptions {
+  /** Per-row lengths within this chunk. */
+  sequenceLength?: ArrayLike<number>;
+  checkFinite?: boolean;
+}
+
+/** A serialisable copy of a stateful object's streams and state. */
+export interface StateSnapshot {
+  readonly version: 1;
+  readonly streams: StreamId[];
+  readonly layers: { units: number; h: number[]; c: number[] | null }[];
+}
+
+let statefulCounter = 0;
+
+/**
+ * A cell with its own state variables: `run(chunk)` carries the state from call to call. Rows are streams with
+ * stable ids; streams may join and leave, and the other streams' state is kept exactly. Chunk rows follow the
+ * order of `streams`.
+ */
+export class StatefulRNN {
+  readonly cell: Cell;
+  readonly timeMajor: boolean;
+  readonly #checkFinite: boolean | undefined;
+  readonly #label = `StatefulRNN #${++statefulCounter}`;
+  #vars: StateVariables | null;
+  #streams: StreamId[];
+  #nextId = 0;
+  #disposed = false;
+
+  constructor(cell: Cell, options?: StatefulOptions) {
+    checkCell(cell);
+    const opts = checkOptions(options, ['batch', 'streams', 'timeMajor', 'checkFinite'], 'options');
+    if (opts.timeMajor !== undefined && typeof opts.timeMajor !== 'boolean') throw new RecurError('options.timeMajor', 'a boolean', describe(opts.timeMajor));
+    this.cell = cell;
+    this.timeMajor = opts.timeMajor ?? false;
+    this.#checkFinite = opts.checkFinite;
+    if (opts.streams !== undefined) {
+      if (!Array.isArray(opts.streams) || opts.streams.length === 0) throw new RecurError('options.streams', 'a non-empty array of stream ids', describe(opts.streams));
+      opts.streams.forEach((id, i) => this.#checkNewId(id, opts.streams!.slice(0, i), `options.streams[${i}]`));
+      this.#streams = [...opts.streams];
+    } else {
+      const batch = opts.batch === undefined ? 1 : checkPositiveInt(opts.batch, 'options.batch');
+      this.#streams = Array.from({ length: batch }, (_, i) => i);
+      this.#nextId = batch;
+    }
+    this.#vars = new StateVariables(cell, this.#streams.length, this.#label);
+  }
+
+  #checkNewId(id: unknown, taken: readonly StreamId[], argument: string): void {
+    if (typeof id !== 'string' && !Number.isInteger(id)) throw new RecurError(argument, 'a string or integer stream id', describe(id));
+    if (taken.includes(id as StreamId)) throw new RecurError(argument, 'a stream id not in use', `${describe(id)}, already in use`);
+  }
+
+  #live(): void {
+    if (this.#disposed) throw new RecurError('stateful', 'a live StatefulRNN', `disposed ${this.#label}`);
+  }
+
+  #variables(): StateVariables {
+    this.#live();
+    if (!this.#vars) throw new RecurError('stateful', 'at least one stream', 'no streams (all were removed); addStream() first');
+    return this.#vars;
+  }
+
+  /** Stream ids in row order. */
+  get streams(): readonly StreamId[] {
+    return [...this.#streams];
+  }
+
+  get batch(): number {
+    return this.#streams.length;
+  }
+
+  /** The row of a stream now (rows compact when streams leave; ids never change). */
+  rowOf(id: StreamId): number {
+    const row = this.#streams.indexOf(id);
+    if (row < 0) throw new RecurError('id', `a stream id in use (${this.#streams.map(describe).join(', ')})`, describe(id));
+    return row;
+  }
+
+  /** The current state (owned by this object: read it, feed it, never dispose it). */
+  get state(): CellState {
+    return this.#variables().state;
+  }
+
+  /** Runs a chunk with the carried state, updates the state from its last step, returns the outputs (yours). */
+  run(chunk: Tensor, options?: RunOptions): Tensor {
+    const vars = this.#variables();
+    const opts = checkOptions(options, ['sequenceLength', 'checkFinite'], 'options');
+    const info = checkChunk(this.cell, chunk, this.timeMajor, opts.sequenceLength, 'chunk');
+    if (info.batch !== vars.batch) {
+      throw new ShapeError('chunk', `batch ${vars.batch} (one row per stream: ${this.#streams.map(describe).join(', ')})`, `batch ${info.batch}`);
+    }
+    checkFiniteInput(info.backend, chunk, 'chunk', opts.checkFinite ?? this.#checkFinite);
+    buildLayers(this.cell, info.features, 'chunk');
+    const result = runChunk(this.cell, info, chunk, this.timeMajor, vars.layerStates());
+    vars.assign(toLayerStates(this.cell, result.state, vars.batch, info.backend, 'state'));
+    return result.outputs;
+  }
+
+  /** Zeroes the state of every row, or of the given rows. */
+  reset(rows?: ArrayLike<number>): void {
+    const vars = this.#variables();
+    resetRows(vars, rows === undefined ? null : checkRows(rows, vars.batch));
+  }
+
+  /** Zeroes the state of the given streams. */
+  resetStreams(ids: readonly StreamId[]): void {
+    if (!Array.isArray(ids)) throw new RecurError('ids', 'an array of stream ids', describe(ids));
+    const rows = ids.map((id) => this.rowOf(id));
+    this.reset(rows);
+  }
+
+  /** Host copies of every layer's state ([batch, units] each, row-major). */
+  async readState(): Promise<HostLayerState[]> {
+    const layers = this.#variables().layerStates();
+    return Promise.all(layers.map(async (s) => ({ h: await s.h.data(), c: s.c ? await s.c.data() : null })));
+  }
+
+  /** Replaces the whole state (all rows) by a copy of `state`: a cell-shaped state of tensors or host arrays per layer. */
+  setState(state: CellState | readonly HostLayerState[]): void {
+    const vars = this.#variables();
+    vars.assign(this.#stateFrom(state, vars.batch, 'state'));
+  }
+
+  /** New owned tensors from host arrays per layer, or copies of a cell-shaped tensor state. */
+  #stateFrom(state: unknown, batch: number, argument: string): LayerState[] {
+    const backend = this.#variables().backend;
+    const layers = this.cell.layers;
+    const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && ArrayBuffer.isView((s as HostLayerState).h));
+    if (!isHost) {
+      return toLayerStates(this.cell, state, batch, backend, argument).map((s) => ({ h: copyTensor(s.h), c: s.c ? copyTensor(s.c) : null }));
+    }
+    const host = state as readonly HostLayerState[];
+    if (host.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states`, `${host.length} layer states`);
+    layers.forEach((layer, l) => {
+      const size = batch * layer.units;
+      if (host[l].h.length !== size) throw new ShapeError(`${argument}[${l}].h`, `${size} values ([${batch}, ${layer.units}])`, `${host[l].h.length} values`);
+      const c = host[l].c;
+      if (layer.kind === 'lstm' && (!c || c.length !== size)) {
+        throw new ShapeError(`${argument}[${l}].c`, `${size} values ([${batch}, ${layer.units}])`, c ? `${c.length} values` : describe(c));
+      }
+    });
+    return layers.map((layer, l) => {
+      const upload = (values: FloatArray | ArrayLike<number>) => {
+        const typed = layer.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
+        return new Tensor(backend, backend.upload(typed, [batch, layer.units], layer.dtype), [batch, layer.units], layer.dtype);
+      };
+      return { h: upload(host[l].h), c: layer.kind === 'lstm' ? upload(host[l].c!) : null };
+    });
+  }
+
+  /** Adds a stream as the last row, from zero state or from a given one-row state; returns its id. */
+  addStream(options?: { id?: StreamId; state?: CellState | readonly HostLayerState[] }): StreamId {
+    this.#live();
+    const opts = checkOptions(options, ['id', 'state'], 'options');
+    const id = opts.id ?? this.#freshId();
+    this.#checkNewId(id, this.#streams, 'options.id');
+    if (!this.#vars) {
+      // all streams had left: start over with one row
+      const vars = new StateVariables(this.cell, 1, this.#label);
+      try {
+        if (opts.state !== undefined) vars.assign(this.#withVars(vars, () => this.#stateFrom(opts.state, 1, 'options.state')));
+      } catch (error) {
+        vars.dispose();
+        throw error;
+      }
+      this.#vars = vars;
+    } else {
+      const vars = this.#vars;
+      const backend = vars.backend;
+      const joining = opts.state === undefined ? null : this.#stateFrom(opts.state, 1, 'options.state');
+      const grown = vars.layerStates().map((s, l) => {
+        const grow = (t: Tensor, add: Tensor | null) => {
+          const row = add ?? new Tensor(backend, backend.zeros([1, t.shape[1]], t.dtype), [1, t.shape[1]], t.dtype);
+          const shape = [t.shape[0] + 1, t.shape[1]];
+          const out = new Tensor(backend, backend.concatRows([t.storage(), row.storage()], [t.shape, row.shape]), shape, t.dtype);
+          row.dispose();
+          return out;
+        };
+        return { h: grow(s.h, joining ? joining[l].h : null), c: s.c ? grow(s.c, joining ? joining[l].c : null) : null };
+      });
+      vars.assign(grown, vars.batch + 1);
+    }
+    this.#streams.push(id);
+    return id;
+  }
+
+  #withVars<T>(vars: StateVariables, fn: () => T): T {
+    const saved = this.#vars;
+    this.#vars = vars;
+    try {
+      return fn();
+    } finally {
+      this.#vars = saved;
+    }
+  }
+
+  #freshId(): number {
+    while (this.#streams.includes(this.#nextId)) this.#nextId++;
+    return this.#nextId++;
+  }
+
+  /** Removes a stream; the rows after it move up, their state untouched. */
+  removeStream(id: StreamId): void {
+    this.#live();
+    const row = this.rowOf(id);
+    const vars = this.#variables();
+    if (vars.batch === 1) {
+      vars.dispose();
+      this.#vars = null;
+    } else {
+      const keep = Int32Array.from({ length: vars.batch - 1 }, (_, i) => (i < row ? i : i + 1));
+      const backend = vars.backend;
+      const shrink = (t: Tensor) => {
+        const shape = [keep.length, t.shape[1]];
+        return new Tensor(backend, backend.gatherRows(t.storage(), t.shape, keep), shape, t.dtype);
+      };
+      vars.assign(vars.layerStates().map((s) => ({ h: shrink(s.h), c: s.c ? shrink(s.c) : null })), keep.length);
+    }
+    this.#streams.splice(row, 1);
+  }
+
+  /** A host copy of the streams and state, for `restore()` (JSON-serialisable). */
+  async snapshot(): Promise<StateSnapshot> {
+    const host = await this.readState();
+    return {
+      version: 1,
+      streams: [...this.#streams],
+      layers: host.map((s, l) => ({ units: this.cell.layers[l].units, h: Array.from(s.h), c: s.c ? Array.from(s.c) : null })),
+    };
+  }
+
+  /** Replaces streams and state by a snapshot's; nothing changes if it does not fit this cell. */
+  restore(snapshot: StateSnapshot): void {
+    this.#live();
+    if (!snapshot || snapshot.version !== 1 || !Array.isArray(snapshot.streams) || !Array.isArray(snapshot.layers)) {
+      throw new RecurError('snapshot', 'a version 1 snapshot from snapshot()', describe(snapshot));
+    }
+    const streams = snapshot.streams;
+    if (streams.length === 0) throw new RecurError('snapshot.streams', 'at least one stream', '[]');
+    streams.forEach((id, i) => this.#checkNewId(id, streams.slice(0, i), `snapshot.streams[${i}]`));
+    snapshot.layers.forEach((s, l) => {
+      if (this.cell.layers[l] && s.units !== this.cell.layers[l].units) {
+        throw new ShapeError(`snapshot.layers[${l}].units`, String(this.cell.layers[l].units), describe(s.units));
+      }
+    });
+    const vars = new StateVariables(this.cell, streams.length, this.#label);
+    try {
+      vars.assign(this.#withVars(vars, () => this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers')));
+    } catch (error) {
+      vars.dispose();
+      throw error;
+    }
+    this.#vars?.dispose();
+    this.#vars = vars;
+    this.#streams = [...streams];
+  }
+
+  /** Frees the state. */
+  dispose(): void {
+    this.#vars?.dispose();
+    this.#vars = null;
+    this.#disposed = true;
+  }
+}
+
+function copyTensor(t: Tensor): Tensor {
+  const all = Int32Array.from({ length: t.shape[0] }, (_, i) => i);
+  return new Tensor(t.backend, t.backend.gatherRows(t.storage(), t.shape, all), t.shape, t.dtype);
+}

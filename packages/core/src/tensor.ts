@@ -1,0 +1,140 @@
+import { BackendError, DisposedTensorError, RecurError, ShapeError, describe } from './errors.js';
+import type { DType, FloatArray, RecurBackend, TensorStorage } from './spec.js';
+import { getBackend } from './registry.js';
+
+/**
+ * A handle to values held by a backend. Immutable: kernels return new tensors. `dispose()` frees it; using it
+ * afterwards is an error. Tensors held by a state variable are owned by it and cannot be disposed from outside.
+ */
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly backend: RecurBackend;
+  #storage: TensorStorage;
+  #disposed = false;
+  #owner: object | null = null;
+  #ownerName = '';
+
+  /** @internal Use `tensor()` to create one. */
+  constructor(backend: RecurBackend, storage: TensorStorage, shape: readonly number[], dtype: DType) {
+    this.backend = backend;
+    this.#storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+  }
+
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+
+  get isDisposed(): boolean {
+    return this.#disposed;
+  }
+
+  /** @internal The backend storage; throws if disposed. */
+  storage(argument = 'tensor'): TensorStorage {
+    if (this.#disposed) {
+      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape}]`);
+    }
+    return this.#storage;
+  }
+
+  /** Frees the values. Disposing twice is harmless; a tensor owned by state variables refuses. */
+  dispose(): void {
+    if (this.#owner !== null) {
+      throw new RecurError('tensor', 'a tensor not owned by state variables', `a tensor owned by ${this.#ownerName}`,
+        'read it with data(); the owner disposes it when the state changes');
+    }
+    this.#free();
+  }
+
+  #free(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.backend.dispose(this.#storage);
+  }
+
+  /** Copies the values to the host. */
+  async data(): Promise<FloatArray> {
+    return this.backend.read(this.storage());
+  }
+
+  /** Copies the values to the host synchronously, where the backend can. */
+  dataSync(): FloatArray {
+    const storage = this.storage();
+    if (!this.backend.readSync || !this.backend.capabilities.syncRead) {
+      throw new BackendError('tensor', `a backend that reads synchronously`, `backend ${JSON.stringify(this.backend.name)}`,
+        'use await tensor.data()');
+    }
+    return this.backend.readSync(storage);
+  }
+
+  /** @internal Marks this tensor as owned; only `releaseOwned` frees it then. */
+  static claim(t: Tensor, owner: object, ownerName: string): void {
+    if (t.#owner !== null && t.#owner !== owner) {
+      throw new RecurError('state', 'tensors not owned by other state variables', `a tensor owned by ${t.#ownerName}`,
+        'two state holders may never share a tensor');
+    }
+    t.#owner = owner;
+    t.#ownerName = ownerName;
+  }
+
+  /** @internal Frees a tensor that `owner` holds. */
+  static releaseOwned(t: Tensor, owner: object): void {
+    if (t.#owner === owner) t.#owner = null;
+    t.#free();
+  }
+
+  /** @internal The name of another owner holding this tensor, or null. */
+  static otherOwner(t: Tensor, owner: object): string | null {
+    return t.#owner !== null && t.#owner !== owner ? t.#ownerName : null;
+  }
+}
+
+export interface TensorOptions {
+  /** Backend name; the default backend if omitted. */
+  backend?: string;
+  /** 'float32' unless given; values of a Float64Array default to 'float64'. */
+  dtype?: DType;
+}
+
+/** Validates a shape: a non-empty list of positive integers. */
+export function checkShape(shape: unknown, argument = 'shape'): number[] {
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new ShapeError(argument, 'a non-empty array of positive integers', describe(shape));
+  }
+  return shape as number[];
+}
+
+/** Creates a tensor on a backend from host values (copied). */
+export function tensor(values: ArrayLike<number>, shape: readonly number[], options: TensorOptions = {}): Tensor {
+  checkShape(shape);
+  const dtype = options.dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
+  if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+    throw new ShapeError('values', 'an array or typed array of numbers', describe(values));
+  }
+  if (values.length !== size) {
+    throw new ShapeError('values', `${size} values for shape [${shape}]`, `${values.length} values`);
+  }
+  const backend = getBackend(options.backend);
+  requireDtype(backend, dtype, 'options.dtype');
+  const typed = dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
+  return new Tensor(backend, backend.upload(typed, shape, dtype), shape, dtype);
+}
+
+/** Creates a tensor of zeros. */
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  checkShape(shape);
+  const dtype = options.dtype ?? 'float32';
+  const backend = getBackend(options.backend);
+  requireDtype(backend, dtype, 'options.dtype');
+  return new Tensor(backend, backend.zeros(shape, dtype), shape, dtype);
+}
+
+export function requireDtype(backend: RecurBackend, dtype: DType, argument: string): void {
+  if (!backend.capabilities.dtypes.includes(dtype)) {
+    throw new BackendError(argument, `a dtype backend ${JSON.stringify(backend.name)} supports (${backend.capabilities.dtypes.join(', ')})`, dtype);
+  }
+}
