@@ -47,7 +47,7 @@ export function checkChunk(cell: Cell, inputs: unknown, timeMajor: boolean, sequ
   const backend = cellBackend(cell);
   const x = checkTensor(inputs, argument, backend, cell.layers[0].dtype);
   const layout = timeMajor ? '[time, batch, features]' : '[batch, time, features]';
-  if (x.shape.length !== 3) throw new ShapeError(argument, `rank 3 ${layout}`, `rank ${x.shape.length} [${x.shape}]`);
+  if (x.shape.length !== 3) throw new ShapeError(argument, `rank 3 ${layout}`, `rank ${x.shape.length} [${x.shape.join(", ")}]`);
   const [time, batch] = timeMajor ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
   const features = x.shape[2];
   const first = cell.layers[0];

@@ -9,6 +9,7 @@ interface Entry {
   pending?: Promise<RecurBackend>;
   /** Set when the factory threw or the backend said it is unavailable. */
   failure?: string;
+  missingHardware?: boolean;
 }
 
 const entries = new Map<string, Entry>();
@@ -20,6 +21,8 @@ export interface BackendInfo {
   readonly available: boolean;
   /** Why it is unavailable. */
   readonly reason?: string;
+  /** The machine lacks hardware it needs (a GPU). */
+  readonly missingHardware: boolean;
   /** Whether it is the current default. */
   readonly isDefault: boolean;
 }
@@ -57,7 +60,10 @@ function adopt(entry: Entry, backend: RecurBackend): RecurBackend {
   } else {
     const availability = backend.available();
     if (availability.available) entry.instance = backend;
-    else entry.failure = availability.reason ?? 'unavailable (no reason given)';
+    else {
+      entry.failure = availability.reason ?? 'unavailable (no reason given)';
+      entry.missingHardware = availability.missingHardware === true;
+    }
   }
   if (entry.failure) throw unavailable(entry);
   return backend;
@@ -146,7 +152,10 @@ export async function listBackends(): Promise<BackendInfo[]> {
     } catch {
       // recorded in entry.failure
     }
-    infos.push({ name: entry.name, priority: entry.priority, available: !!entry.instance, reason: entry.failure, isDefault: entry.name === current });
+    infos.push({
+      name: entry.name, priority: entry.priority, available: !!entry.instance, reason: entry.failure, missingHardware: entry.missingHardware === true,
+      isDefault: entry.name === current,
+    });
   }
   return infos;
 }

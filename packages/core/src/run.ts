@@ -33,7 +33,7 @@ export function checkTensor(t: unknown, argument: string, backend: RecurBackend,
 function checkStateTensor(t: unknown, argument: string, backend: RecurBackend, layer: LayerCell, batch: number): Tensor {
   const tensor = checkTensor(t, argument, backend, layer.dtype);
   if (tensor.shape.length !== 2 || tensor.shape[0] !== batch || tensor.shape[1] !== layer.units) {
-    throw new ShapeError(argument, `shape [${batch}, ${layer.units}]`, `shape [${tensor.shape}]`);
+    throw new ShapeError(argument, `shape [${batch}, ${layer.units}]`, `shape [${tensor.shape.join(", ")}]`);
   }
   return tensor;
 }
@@ -126,7 +126,7 @@ export function stepCell(cell: Cell, input: Tensor, state: CellState): StepResul
   const backend = cellBackend(cell);
   const dtype = cell.layers[0].dtype;
   checkTensor(input, 'input', backend, dtype);
-  if (input.shape.length !== 2) throw new ShapeError('input', 'rank 2 [batch, features]', `rank ${input.shape.length} [${input.shape}]`);
+  if (input.shape.length !== 2) throw new ShapeError('input', 'rank 2 [batch, features]', `rank ${input.shape.length} [${input.shape.join(", ")}]`);
   const [batch, features] = input.shape;
   const initial = toLayerStates(cell, state, batch, backend, 'state');
   checkFiniteInput(backend, input, 'input', undefined);

@@ -71,6 +71,8 @@ export interface Availability {
   readonly available: boolean;
   /** Why not, in words a person can act on ("no CUDA driver"). */
   readonly reason?: string;
+  /** True when the machine lacks hardware the backend needs (a GPU): conformance then reports a hardware skip. */
+  readonly missingHardware?: boolean;
 }
 
 export interface Capabilities {

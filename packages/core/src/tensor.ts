@@ -34,7 +34,7 @@ export class Tensor {
   /** @internal The backend storage; throws if disposed. */
   storage(argument = 'tensor'): TensorStorage {
     if (this.#disposed) {
-      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape}]`);
+      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape.join(", ")}]`);
     }
     return this.#storage;
   }
@@ -116,7 +116,7 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
     throw new ShapeError('values', 'an array or typed array of numbers', describe(values));
   }
   if (values.length !== size) {
-    throw new ShapeError('values', `${size} values for shape [${shape}]`, `${values.length} values`);
+    throw new ShapeError('values', `${size} values for shape [${shape.join(", ")}]`, `${values.length} values`);
   }
   const backend = getBackend(options.backend);
   requireDtype(backend, dtype, 'options.dtype');

@@ -1,0 +1,26 @@
+import type { Capabilities } from '@recur/core';
+
+export interface Tolerances {
+  /** Forward outputs and states against the golden vectors: |a - ref|. */
+  readonly forward: number;
+  /** Gradients: |a - ref| / max(1, |ref|). */
+  readonly gradient: number;
+  /** Chunked against one-shot on the same backend. */
+  readonly chunked: number;
+}
+
+export interface CheckContext {
+  /** Name of the backend under test (registered and ready). */
+  readonly backend: string;
+  readonly capabilities: Capabilities;
+  readonly tolerance: Tolerances;
+}
+
+/** A conformance check: a plain function with a stable id; throws CheckFailure, SkipCheck or NotApplicable. */
+export interface Check {
+  readonly id: string;
+  readonly title: string;
+  /** Why the check does not apply to a backend with these capabilities (e.g. no float64), or null. */
+  readonly notApplicable?: (capabilities: Capabilities) => string | null;
+  run(ctx: CheckContext): void | Promise<void>;
+}

@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import { parseFixtures, type GoldenFixtures } from './fixtures.js';
+
+/** The golden vectors shipped with this package (PyTorch float64; see fixtures/README.md). */
+export const DEFAULT_FIXTURES_PATH = fileURLToPath(new URL('../fixtures/pytorch-golden.json.gz', import.meta.url));
+
+/** Reads a golden file, gzip or plain JSON, in the golden README's format. */
+export function loadFixturesFile(path: string): GoldenFixtures {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (error) {
+    throw new Error(`cannot read fixtures ${path}: ${(error as Error).message}`);
+  }
+  const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not JSON (gzip or plain): ${(error as Error).message}`);
+  }
+  return parseFixtures(json, path);
+}
+
+let cached: GoldenFixtures | undefined;
+
+export function defaultFixtures(): GoldenFixtures {
+  return (cached ??= loadFixturesFile(DEFAULT_FIXTURES_PATH));
+}
