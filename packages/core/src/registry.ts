@@ -73,9 +73,25 @@ function unavailable(entry: Entry): BackendError {
   return new BackendError('backend', 'an available backend', `${JSON.stringify(entry.name)}, which is unavailable: ${entry.failure}`);
 }
 
-/** Initialises a backend (async factories allowed) and returns it; throws if unknown or unavailable. */
+/**
+ * Initialises a backend (async factories allowed) and returns it; throws if unknown or unavailable. Without a
+ * name: the default, or else the highest-priority backend that initialises.
+ */
 export async function ready(name?: string): Promise<RecurBackend> {
-  const entry = entryFor(name ?? defaultName(), 'name');
+  if (name === undefined && !explicitDefault) {
+    for (const entry of ranked()) {
+      try {
+        return await initAsync(entry);
+      } catch {
+        // unavailable: try the next one
+      }
+    }
+    throw noBackend();
+  }
+  return initAsync(entryFor(name ?? explicitDefault!, 'name'));
+}
+
+async function initAsync(entry: Entry): Promise<RecurBackend> {
   if (entry.instance) return entry.instance;
   if (entry.failure) throw unavailable(entry);
   entry.pending ??= (async () => {
@@ -119,45 +135,50 @@ function initSync(entry: Entry, argument: string): RecurBackend {
   return adopt(entry, made);
 }
 
-function defaultName(): string {
-  if (explicitDefault) return explicitDefault;
-  const ranked = [...entries.values()].sort((a, b) => b.priority - a.priority);
-  const usable = ranked.find((e) => e.instance) ?? ranked.find((e) => !e.failure);
-  if (!usable) {
-    throw new BackendError('backend', 'a registered, available backend', ranked.length ? 'none available' : 'none registered',
-      'import "@recur/backend-cpu" to register the default backend');
+function ranked(): Entry[] {
+  return [...entries.values()].sort((a, b) => b.priority - a.priority);
+}
+
+function noBackend(): BackendError {
+  return new BackendError('backend', 'a registered, available backend', entries.size ? 'none available' : 'none registered',
+    'import "@recur/backend-cpu" to register the default backend');
+}
+
+/** The default: the one set by setBackend, else the highest-priority backend that initialises synchronously. */
+function defaultBackend(argument: string): RecurBackend {
+  if (explicitDefault) return initSync(entryFor(explicitDefault, argument), argument);
+  for (const entry of ranked()) {
+    if (entry.instance) return entry.instance;
+    if (entry.failure || entry.pending) continue;
+    try {
+      return initSync(entry, argument);
+    } catch {
+      // unavailable, or initialises asynchronously (now under way): the next one
+    }
   }
-  return usable.name;
+  throw noBackend();
 }
 
 /** The named backend, or the default; synchronous, so an async backend must have been `ready()`-ed. */
 export function getBackend(name?: string, argument = 'backend'): RecurBackend {
-  if (name !== undefined && typeof name !== 'string') throw new BackendError(argument, 'a backend name', describe(name));
-  return initSync(entryFor(name ?? defaultName(), argument), argument);
+  if (name === undefined) return defaultBackend(argument);
+  if (typeof name !== 'string') throw new BackendError(argument, 'a backend name', describe(name));
+  return initSync(entryFor(name, argument), argument);
 }
 
 /** Every registered backend with its availability (initialising each one to find out). */
 export async function listBackends(): Promise<BackendInfo[]> {
-  const current = (() => {
-    try {
-      return defaultName();
-    } catch {
-      return null;
-    }
-  })();
-  const infos: BackendInfo[] = [];
-  for (const entry of [...entries.values()].sort((a, b) => b.priority - a.priority)) {
-    try {
-      await ready(entry.name);
-    } catch {
-      // recorded in entry.failure
-    }
-    infos.push({
-      name: entry.name, priority: entry.priority, available: !!entry.instance, reason: entry.failure, missingHardware: entry.missingHardware === true,
-      isDefault: entry.name === current,
-    });
+  for (const entry of entries.values()) await initAsync(entry).catch(() => {});
+  let current: string | null = null;
+  try {
+    current = getBackend().name;
+  } catch {
+    // none available
   }
-  return infos;
+  return ranked().map((entry) => ({
+    name: entry.name, priority: entry.priority, available: !!entry.instance, reason: entry.failure, missingHardware: entry.missingHardware === true,
+    isDefault: entry.name === current,
+  }));
 }
 
 /** Live tensors and bytes held by a backend (the default if no name). */

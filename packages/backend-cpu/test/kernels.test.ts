@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { gemmABt } from '../src/kernels/gemm.js';
+import { concatRows, gatherRows, transpose01, zeroRows } from '../src/kernels/rows.js';
+
+function naive(M: number, N: number, K: number, A: Float64Array, lda: number, W: Float64Array, ldw: number, C: Float64Array, ldc: number, acc: boolean) {
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += A[m * lda + k] * W[n * ldw + k];
+      C[m * ldc + n] = (acc ? C[m * ldc + n] : 0) + s;
+    }
+  }
+}
+
+const fill = (n: number, seed: number) => Float64Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 2);
+
+describe('gemmABt (C = A · Wᵀ)', () => {
+  it('matches a naive triple loop on every blocking remainder, with strides and accumulation', () => {
+    for (const M of [1, 2, 3, 4, 5, 8, 9]) {
+      for (const N of [1, 3, 4, 5, 7, 8, 13]) {
+        for (const K of [1, 2, 7, 16]) {
+          for (const acc of [false, true]) {
+            const lda = K + 1, ldw = K + 2, ldc = N + 3;
+            const A = fill(M * lda, 1), W = fill(N * ldw, 2);
+            const C = fill(M * ldc, 3), ref = C.slice();
+            gemmABt(M, N, K, A, 0, lda, W, 0, ldw, C, 0, ldc, acc);
+            naive(M, N, K, A, lda, W, ldw, ref, ldc, acc);
+            for (let i = 0; i < C.length; i++) expect(Math.abs(C[i] - ref[i])).toBeLessThan(1e-12);
+          }
+        }
+      }
+    }
+  });
+
+  it('covers several cache panels (K large enough that W splits)', () => {
+    const M = 6, N = 70, K = 2048;
+    const A = fill(M * K, 4), W = fill(N * K, 5), C = new Float64Array(M * N), ref = new Float64Array(M * N);
+    gemmABt(M, N, K, A, 0, K, W, 0, K, C, 0, N, false);
+    naive(M, N, K, A, K, W, K, ref, N, false);
+    for (let i = 0; i < C.length; i++) expect(Math.abs(C[i] - ref[i])).toBeLessThan(1e-9);
+  });
+
+  it('writes only inside C[cOff ..] with its stride', () => {
+    const A = Float64Array.of(1, 2), W = Float64Array.of(3, 4, 5, 6), C = new Float64Array(8).fill(-1);
+    gemmABt(1, 2, 2, A, 0, 2, W, 0, 2, C, 3, 2, false);
+    expect(Array.from(C)).toEqual([-1, -1, -1, 11, 17, -1, -1, -1]);
+  });
+});
+
+describe('row kernels', () => {
+  const src = Float32Array.from([1, 2, 3, 4, 5, 6]); // [3, 2]
+  it('zeroRows copies and zeroes the given rows', () => {
+    expect(Array.from(zeroRows(src, [3, 2], Int32Array.of(0, 2)))).toEqual([0, 0, 3, 4, 0, 0]);
+    expect(Array.from(src)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+  it('gatherRows takes rows in order', () => {
+    expect(Array.from(gatherRows(src, [3, 2], Int32Array.of(2, 0), 'float32'))).toEqual([5, 6, 1, 2]);
+  });
+  it('concatRows stacks along axis 0', () => {
+    expect(Array.from(concatRows([src, Float32Array.of(7, 8)], 'float32'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+  it('transpose01 swaps the first two axes', () => {
+    // [2, 3, 1] -> [3, 2, 1]
+    expect(Array.from(transpose01(src, [2, 3, 1], 'float32'))).toEqual([1, 4, 2, 5, 3, 6]);
+  });
+});

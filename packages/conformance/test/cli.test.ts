@@ -1,0 +1,69 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+const cli = join(root, 'packages/conformance/dist/cli.js');
+const fixtures = join(root, 'packages/conformance/fixtures/pytorch-golden.json.gz');
+
+function run(...args: string[]) {
+  const out = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+  return { code: out.status, stdout: out.stdout, stderr: out.stderr };
+}
+
+describe('recur-conformance CLI', () => {
+  it('prints the matrix with cpu passing every check and exits 0', () => {
+    const { code, stdout } = run('--backend', 'cpu');
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/^check\s+cpu/m);
+    expect(stdout).toMatch(/golden\/lstm_2layer\/chunks\s+pass/);
+    expect(stdout).toMatch(/^(\d+) passed, 0 failed, 0 skipped$/m);
+  });
+
+  it('--json reports the same check ids as --list', () => {
+    const ids = run('--list').stdout.trim().split('\n');
+    const report = JSON.parse(run('--backend', 'cpu', '--json').stdout);
+    const cpu = report.backends.find((b: { backend: string }) => b.backend === 'cpu');
+    expect(cpu.results.map((r: { id: string }) => r.id)).toEqual(ids);
+    expect(cpu.results.every((r: { status: string }) => r.status === 'pass')).toBe(true);
+    expect(ids.length).toBeGreaterThan(60);
+  });
+
+  it('--fixtures runs a user file (plain JSON) and names its cases in the ids', () => {
+    const golden = JSON.parse(gunzipSync(readFileSync(fixtures)).toString('utf8'));
+    const one = { cases: [{ ...golden.cases[0], name: 'my_model' }] };
+    const dir = mkdtempSync(join(tmpdir(), 'recur-'));
+    writeFileSync(join(dir, 'mine.json'), JSON.stringify(one));
+    const { code, stdout } = run('--backend', 'cpu', '--fixtures', join(dir, 'mine.json'), '--filter', 'golden/');
+    expect(code, stdout).toBe(0);
+    expect(stdout).toMatch(/golden\/my_model\/one-shot\s+pass/);
+    expect(stdout).not.toMatch(/lstm_2layer/);
+  });
+
+  it('fails (exit 1) with the numbers when a fixture disagrees with the backend', () => {
+    const golden = JSON.parse(gunzipSync(readFileSync(fixtures)).toString('utf8'));
+    const broken = { ...golden.cases[0], name: 'broken' };
+    broken.y = broken.y.map((v: number, i: number) => (i === 3 ? v + 1e-3 : v));
+    const dir = mkdtempSync(join(tmpdir(), 'recur-'));
+    writeFileSync(join(dir, 'broken.json.gz'), gzipSync(JSON.stringify({ cases: [broken] })));
+    const { code, stdout } = run('--backend', 'cpu', '--fixtures', join(dir, 'broken.json.gz'), '--filter', 'golden/broken/one-shot');
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/FAIL cpu golden\/broken\/one-shot:/);
+    expect(stdout).toMatch(/y: max \|a - ref\| = 1\.0\d*e-3 > 2\.0e-5 at \[3\]/);
+  });
+
+  it('rejects a malformed fixture file and an unknown backend with a message (exit 2)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recur-'));
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ cases: [{ name: 'x', cell: 'lstm', sizes: [2, 2], batch: 1, time: 1, x: [1] }] }));
+    const bad = run('--fixtures', join(dir, 'bad.json'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/cases\[0\] \(x\): x must hold 2 numbers, has 1/);
+    const unknown = run('--backend', 'nope');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--backend nope: not registered \(registered: cpu\)/);
+  });
+});
