@@ -1,3 +1,4 @@
+import { listBackends } from '@recur/core';
 import { describe, it } from 'vitest';
 import type { GoldenFixtures } from './fixtures.js';
 import { defaultFixtures } from './node.js';
@@ -12,11 +13,24 @@ export interface DescribeConformanceOptions {
 /**
  * Registers the whole conformance suite for a backend as vitest tests, one test per check id (tfjs's
  * describeWithFlags pattern). Use it with top-level await: `await describeConformance('my-backend')`.
- * With CI=true a skipped check fails, unless it needs hardware the machine lacks.
+ * A backend that is unavailable because the machine lacks hardware (a GPU) gets every check skipped with the
+ * reason in the title "(no hardware: ...)"; unavailable for any other reason, it fails. With CI=true a check
+ * that skips itself fails, unless it needs hardware the machine lacks.
  */
 export async function describeConformance(backend: string, options: DescribeConformanceOptions = {}): Promise<void> {
-  const ctx = await contextFor(backend);
   const checks = selectChecks(options.fixtures ?? defaultFixtures(), options.filter);
+  const info = (await listBackends()).find((b) => b.name === backend);
+  if (!info || !info.available) {
+    const reason = info ? info.reason : 'not registered (import the backend package first)';
+    describe(`conformance: ${backend}`, () => {
+      if (info?.missingHardware) for (const check of checks) it.skip(`${check.id} (no hardware: ${reason})`, () => {});
+      else it(`backend ${backend} is available`, () => {
+        throw new Error(`backend ${backend} is unavailable: ${reason}`);
+      });
+    });
+    return;
+  }
+  const ctx = await contextFor(backend);
   describe(`conformance: ${backend}`, () => {
     for (const check of checks) {
       const na = check.notApplicable?.(ctx.capabilities);

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The one test command (README's second line and .ci/run): installs what the tests need beyond npm packages,
+# builds every package, runs every package's tests, prints the conformance matrix and a closing count.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-system-deps.sh || exit 1
+rm -rf packages/*/test-results examples/*/test-results
+pnpm exec turbo run build --output-logs=errors-only || exit 1
+status=0
+pnpm exec turbo run test --concurrency=1 --continue || status=1
+echo
+echo "recur-conformance (every backend this machine can run):"
+node packages/conformance/dist/cli.js || status=1
+node scripts/test-summary.mjs || status=1
+exit $status
