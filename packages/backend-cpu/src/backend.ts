@@ -1,13 +1,17 @@
 import {
   SPEC_VERSION, gateCount,
-  type Availability, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
+  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
   type LayerWeights, type MemoryInfo, type RecurBackend,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
 import { rnnForward } from './kernels/rnn.js';
 import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js';
-import { Workspace, alloc, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
+import { Workspace, alloc, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
+import type { BackwardKernelArgs, BackwardKernelResult } from './kernels/backward-common.js';
+import { gruBackward } from './kernels/gru-backward.js';
+import { lstmBackward } from './kernels/lstm-backward.js';
+import { rnnBackward } from './kernels/rnn-backward.js';
 
 /** A tensor's values on the CPU backend: a flat row-major typed array. */
 export class CpuStorage {
@@ -15,14 +19,16 @@ export class CpuStorage {
 }
 
 const KERNELS: Record<LayerSpec['kind'], (args: KernelArgs) => KernelResult> = { lstm: lstmForward, gru: gruForward, rnn: rnnForward };
+const BACKWARD: Record<LayerSpec['kind'], (args: BackwardKernelArgs) => BackwardKernelResult> = { lstm: lstmBackward, gru: gruBackward, rnn: rnnBackward };
 
 /** The pure TypeScript backend: the embedded default, no native or binary dependency. */
 export class CpuBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
-  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: false, syncRead: true };
+  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true };
   readonly #live = new Set<CpuStorage>();
   readonly #weights = new Set<CpuWeights>();
+  readonly #tapes = new Set<CpuTape>();
   readonly #workspace = new Workspace();
   #bytes = 0;
 
@@ -71,7 +77,9 @@ export class CpuBackend implements RecurBackend {
   memory(): MemoryInfo {
     let weightBytes = 0;
     for (const w of this.#weights) weightBytes += w.wIh.byteLength + w.wHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
-    return { numTensors: this.#live.size + this.#weights.size, numBytes: this.#bytes + weightBytes };
+    let tapeTotal = 0;
+    for (const t of this.#tapes) tapeTotal += tapeBytes(t);
+    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + weightBytes + tapeTotal };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
@@ -105,10 +113,32 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const result = KERNELS[args.layer.kind]({
       w, x: this.#data(args.x), time: args.time, batch: args.batch, h0: this.#data(args.h0), c0: args.c0 === null ? null : this.#data(args.c0),
-      seqLens: args.seqLens, workspace: this.#workspace,
+      seqLens: args.seqLens, workspace: this.#workspace, keepTape: args.keepTape === true,
     });
     const dtype = args.layer.dtype;
-    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null };
+    if (result.tape) this.#tapes.add(result.tape);
+    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null, tape: result.tape ?? undefined };
+  }
+
+  backward(args: BackwardArgs): BackwardResult {
+    const w = args.weights as CpuWeights;
+    const tape = args.tape as CpuTape;
+    if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
+    if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
+    const optional = (s: unknown) => (s === null ? null : this.#data(s));
+    const r = BACKWARD[args.layer.kind]({
+      w, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+    });
+    const dtype = args.layer.dtype;
+    const wrap = (a: FloatArray) => this.#wrap(a, dtype);
+    return {
+      dx: wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
+      dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
+    };
+  }
+
+  disposeTape(tape: unknown): void {
+    this.#tapes.delete(tape as CpuTape);
   }
 
   transpose01(storage: unknown, shape: readonly [number, number, number]): CpuStorage {

@@ -2,7 +2,6 @@ import { registerBackend } from '@recur/core';
 import { CpuBackend } from './backend.js';
 
 export { CpuBackend, CpuStorage } from './backend.js';
-export { gemmABt } from './kernels/gemm.js';
 
 /** Priority of the embedded default: backends with native or GPU kernels register above it. */
 export const CPU_PRIORITY = 1;

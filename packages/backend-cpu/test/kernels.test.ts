@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemmABt } from '../src/kernels/gemm.js';
+import { gemmABt } from '@recur/core';
 import { concatRows, gatherRows, transpose01, zeroRows } from '../src/kernels/rows.js';
 
 function naive(M: number, N: number, K: number, A: Float64Array, lda: number, W: Float64Array, ldw: number, C: Float64Array, ldc: number, acc: boolean) {

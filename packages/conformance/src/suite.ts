@@ -4,6 +4,7 @@ import type { GoldenFixtures } from './fixtures.js';
 import { behaviourChecks } from './checks/behaviour.js';
 import { errorChecks } from './checks/errors.js';
 import { goldenChecks } from './checks/golden.js';
+import { gradientChecks } from './checks/gradients.js';
 import type { Check, CheckContext, Tolerances } from './checks/types.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'n/a';
@@ -22,9 +23,9 @@ export interface CheckResult {
 /** The golden README's tolerances for float32 backends. */
 export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, chunked: 1e-6 };
 
-/** Every check, in a stable order: golden cases, behaviour, misuse errors. */
+/** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...behaviourChecks(), ...errorChecks()];
+  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...behaviourChecks(), ...errorChecks()];
 }
 
 /** Initialises the backend and returns the context checks run in. */

@@ -78,6 +78,19 @@ function checkSequenceLength(value: unknown, batch: number, time: number): Int32
  * the caller owns.
  */
 export function dynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): DynamicRnnResult {
+  const call = prepareDynamicRnn(cell, inputs, options);
+  const { outputs, state } = runChunk(cell, call.chunk, inputs, call.timeMajor, call.initial);
+  return { outputs, state };
+}
+
+export interface PreparedCall {
+  readonly chunk: ChunkInfo;
+  readonly timeMajor: boolean;
+  readonly initial: readonly LayerState[] | null;
+}
+
+/** Validates a dynamicRnn call (everything, before any kernel runs) and builds unbuilt layers. */
+export function prepareDynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): PreparedCall {
   checkCell(cell);
   const opts = checkOptions(options, DYNAMIC_RNN_OPTION_NAMES, 'options');
   const timeMajor = opts.timeMajor ?? false;
@@ -86,25 +99,26 @@ export function dynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptio
   const initial = opts.initialState === undefined ? null : toLayerStates(cell, opts.initialState, chunk.batch, chunk.backend, 'options.initialState');
   checkFiniteInput(chunk.backend, inputs, 'inputs', opts.checkFinite);
   buildLayers(cell, chunk.features, 'inputs');
-  return runChunk(cell, chunk, inputs, timeMajor, initial);
+  return { chunk, timeMajor, initial };
 }
 
 /** Runs a validated chunk; zero initial state if `initial` is null. */
-export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor: boolean, initial: readonly LayerState[] | null): DynamicRnnResult {
+export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor: boolean, initial: readonly LayerState[] | null,
+  keepTape = false): DynamicRnnResult & { tapes: unknown[] } {
   const { backend, time, batch } = chunk;
   const dtype = cell.layers[0].dtype;
   const units = cell.layers[cell.layers.length - 1].units;
   const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
   const x = timeMajor ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
   try {
-    const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens);
+    const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape);
     let y = run.y;
     if (!timeMajor) {
       y = backend.transpose01(run.y, [time, batch, units]);
       backend.dispose(run.y);
     }
     const shape = timeMajor ? [time, batch, units] : [batch, time, units];
-    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states) };
+    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), tapes: run.tapes };
   } finally {
     if (!timeMajor) backend.dispose(x);
     for (const z of zeros ?? []) {

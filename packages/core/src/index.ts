@@ -2,6 +2,7 @@ export { RecurError, ShapeError, BackendError, DisposedTensorError, UnsupportedO
 export {
   SPEC_VERSION, gateCount,
   type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
+  type BackwardArgs, type BackwardResult, type TapeStorage,
   type LayerSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
 } from './spec.js';
 export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, type BackendInfo } from './registry.js';
@@ -17,3 +18,5 @@ export { StateVariables, getStateVariables, getStateUpdateOp, getStateResetOp } 
 export { StatefulRNN, type StatefulOptions, type RunOptions, type StreamId, type StateSnapshot } from './stateful.js';
 export { DropoutWrapper, bidirectionalDynamicRnn } from './options.js';
 export { seededRandom } from './init.js';
+export { gemmABt } from './linalg/gemm.js';
+export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, type LayerGradients, type BackwardOptions } from './train/tape.js';

@@ -3,7 +3,7 @@ import { BackendError, NonFiniteError, RecurError, ShapeError, describe } from '
 import type { Cell } from './cells/multi.js';
 import { LSTMStateTuple, type CellState, type LayerState, type LayerStateValue } from './cells/state.js';
 import type { LayerCell } from './cells/layer-cell.js';
-import type { RecurBackend, TensorStorage } from './spec.js';
+import type { RecurBackend, TapeStorage, TensorStorage } from './spec.js';
 import { Tensor } from './tensor.js';
 
 /** The backend a cell runs on, checked to support every layer's kind. */
@@ -80,6 +80,8 @@ export interface LayerRun {
   /** Top layer outputs, time-major [T, B, H_last]. */
   readonly y: TensorStorage;
   readonly states: LayerState[];
+  /** Per layer, when run with keepTape. */
+  readonly tapes: TapeStorage[];
 }
 
 /**
@@ -87,24 +89,26 @@ export interface LayerRun {
  * outgoing states as new tensors; frees the intermediate layers' outputs.
  */
 export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, time: number, batch: number, initial: readonly LayerState[],
-  seqLens: Int32Array | null): LayerRun {
+  seqLens: Int32Array | null, keepTape = false): LayerRun {
   let input = x;
   const states: LayerState[] = [];
+  const tapes: TapeStorage[] = [];
   cell.layers.forEach((layer, l) => {
     const spec = layer.spec();
     const result = backend.forward({
       layer: spec, weights: layer.weightsOn(backend), x: input, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
-      time, batch, seqLens,
+      time, batch, seqLens, keepTape,
     });
     if (input !== x) backend.dispose(input);
     input = result.y;
+    if (keepTape) tapes.push(result.tape);
     const shape = [batch, spec.units];
     states.push({
       h: new Tensor(backend, result.hT, shape, spec.dtype),
       c: result.cT === null ? null : new Tensor(backend, result.cT, shape, spec.dtype),
     });
   });
-  return { y: input, states };
+  return { y: input, states, tapes };
 }
 
 /** Builds layers whose input size is still unknown from the feature size of the first input. */

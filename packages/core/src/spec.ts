@@ -57,7 +57,12 @@ export interface ForwardArgs {
    * (TF's dynamic_rnn with sequence_length).
    */
   readonly seqLens: Int32Array | null;
+  /** Keep what the backward kernel needs (only when training; capabilities.training must be true). */
+  readonly keepTape?: boolean;
 }
+
+/** What a forward kept for its backward: opaque, owned by the backend, freed by `disposeTape`. */
+export type TapeStorage = unknown;
 
 export interface ForwardResult {
   /** [T, B, H] */
@@ -65,6 +70,34 @@ export interface ForwardResult {
   readonly hT: TensorStorage;
   /** lstm only */
   readonly cT: TensorStorage | null;
+  /** Present when `keepTape` was set. */
+  readonly tape?: TapeStorage;
+}
+
+/** Arguments of the per-layer chunk backward kernel, for the forward that made `tape`. */
+export interface BackwardArgs {
+  readonly layer: LayerSpec;
+  readonly weights: WeightsStorage;
+  readonly tape: TapeStorage;
+  readonly time: number;
+  readonly batch: number;
+  readonly seqLens: Int32Array | null;
+  /** Gradient of the loss with respect to the outputs y [T, B, H], or null for zero. */
+  readonly dy: TensorStorage | null;
+  /** Gradients with respect to the final state [B, H], or null for zero. */
+  readonly dhT: TensorStorage | null;
+  readonly dcT: TensorStorage | null;
+}
+
+export interface BackwardResult {
+  /** [T, B, I] */
+  readonly dx: TensorStorage;
+  /** [B, H] */
+  readonly dh0: TensorStorage;
+  /** lstm only */
+  readonly dc0: TensorStorage | null;
+  /** Weight gradients in the public layout, summed over time and batch. */
+  readonly dWeights: { readonly wIh: TensorStorage; readonly wHh: TensorStorage; readonly bIh: TensorStorage; readonly bHh: TensorStorage };
 }
 
 export interface Availability {
@@ -129,6 +162,11 @@ export interface RecurBackend {
   concatRows(storages: readonly TensorStorage[], shapes: readonly (readonly number[])[]): TensorStorage;
   /** Whether every element is finite (used by the opt-in finite check). */
   allFinite(storage: TensorStorage): boolean;
+
+  // training (required when capabilities.training)
+  /** The per-layer chunk backward kernel. Leaves the tape alive (core frees it). */
+  backward?(args: BackwardArgs): BackwardResult;
+  disposeTape?(tape: TapeStorage): void;
 }
 
 export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;

@@ -1,5 +1,5 @@
 import type { FloatArray } from '@recur/core';
-import { gemmABt } from './gemm.js';
+import { gemmABt } from '@recur/core';
 import type { CpuWeights } from './workspace.js';
 
 /**

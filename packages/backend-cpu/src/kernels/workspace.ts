@@ -34,6 +34,9 @@ export interface CpuWeights {
   readonly inputBias: FloatArray;
   /** GRU reset_after only: b_hn, which the reset gate scales. */
   readonly hiddenBiasN: FloatArray | null;
+  /** Transposed kernels for the backward ([I, G*H] and [H, G*H]), made on the first backward. */
+  wIhT?: FloatArray;
+  wHhT?: FloatArray;
 }
 
 export interface KernelArgs {
@@ -45,10 +48,33 @@ export interface KernelArgs {
   readonly c0: FloatArray | null;
   readonly seqLens: Int32Array | null;
   readonly workspace: Workspace;
+  /** Record what the backward needs. */
+  readonly keepTape: boolean;
+}
+
+/** What a forward keeps for the backward; rows are (t, b) pairs, t-major. */
+export interface CpuTape {
+  /** Inputs [T*B, I] (the input tensor's own array: tensors are immutable). */
+  readonly x: FloatArray;
+  /** h_{t-1} per step [T*B, H]. */
+  readonly hPrev: FloatArray;
+  /** Activated gates per step [T*B, G] (LSTM i, f, g, o; GRU r, z, n; RNN h_t). */
+  readonly act: FloatArray;
+  /** LSTM: c_{t-1} and c_t per step [T*B, H]. */
+  readonly cPrev: FloatArray | null;
+  readonly cNew: FloatArray | null;
+  /** GRU reset_after: W_hn h + b_hn; reset_before: r * h_{t-1}. [T*B, H] */
+  readonly extra: FloatArray | null;
 }
 
 export interface KernelResult {
   readonly y: FloatArray;
   readonly h: FloatArray;
   readonly c: FloatArray | null;
+  readonly tape: CpuTape | null;
+}
+
+export function tapeBytes(tape: CpuTape): number {
+  // x belongs to its tensor and is not counted here
+  return tape.hPrev.byteLength + tape.act.byteLength + (tape.cPrev?.byteLength ?? 0) + (tape.cNew?.byteLength ?? 0) + (tape.extra?.byteLength ?? 0);
 }

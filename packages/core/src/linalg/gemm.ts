@@ -1,4 +1,4 @@
-import type { FloatArray } from '@recur/core';
+import type { FloatArray } from '../spec.js';
 
 /** Elements of W kept hot per panel: 64 Ki elements (256 KiB in float32) sits in L2 on current cores. */
 const PANEL_ELEMENTS = 1 << 16;

@@ -1,0 +1,84 @@
+import { gemmABt, type DType, type FloatArray } from '@recur/core';
+import { alloc, type CpuTape, type CpuWeights } from './workspace.js';
+
+export interface BackwardKernelArgs {
+  readonly w: CpuWeights;
+  readonly tape: CpuTape;
+  readonly time: number;
+  readonly batch: number;
+  readonly seqLens: Int32Array | null;
+  /** [T, B, H] or null */
+  readonly dy: FloatArray | null;
+  readonly dhT: FloatArray | null;
+  readonly dcT: FloatArray | null;
+}
+
+export interface BackwardKernelResult {
+  readonly dx: FloatArray;
+  readonly dh0: FloatArray;
+  readonly dc0: FloatArray | null;
+  readonly dWih: FloatArray;
+  readonly dWhh: FloatArray;
+  readonly dbIh: FloatArray;
+  readonly dbHh: FloatArray;
+}
+
+/** [rows, cols] -> [cols, rows] */
+export function transposed(src: FloatArray, rows: number, cols: number, dtype: DType, srcStride = cols, srcOffset = 0): FloatArray {
+  const out = alloc(dtype, rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const base = srcOffset + r * srcStride;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
+  }
+  return out;
+}
+
+/** The transposed kernels the backward multiplies by, made once per weights upload. */
+export function transposedWeights(w: CpuWeights): { wIhT: FloatArray; wHhT: FloatArray } {
+  const GH = w.inputBias.length;
+  w.wIhT ??= transposed(w.wIh, GH, w.spec.inputSize, w.spec.dtype);
+  w.wHhT ??= transposed(w.wHh, GH, w.spec.units, w.spec.dtype);
+  return { wIhT: w.wIhT, wHhT: w.wHhT };
+}
+
+/** Gradient flowing into h_t from the outputs and the later steps: dh (carried) + dy[t] (if any). */
+export function totalDh(dh: FloatArray, dy: FloatArray | null, yOff: number, s: number, j: number): number {
+  return dy === null ? dh[s + j] : dh[s + j] + dy[yOff + j];
+}
+
+/** Whether row b is still running at step t. */
+export function alive(seqLens: Int32Array | null, t: number, b: number): boolean {
+  return seqLens === null || t < seqLens[b];
+}
+
+/**
+ * The parts of the backward that need no time loop, as matrix products over all T*B rows at once:
+ * dx = dXP · W_ih, dW_ih = dXPᵀ · x, db_ih = Σ dXP, dW_hh = dHPᵀ · (the recurrent inputs), db_hh = Σ dHP.
+ * `hInputs` gives the recurrent input of each block of gate rows (GRU reset_before feeds r·h to the n rows).
+ */
+export function weightGradients(w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
+  hInputs: readonly { g0: number; g1: number; src: FloatArray }[]): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
+  const I = w.spec.inputSize, H = w.spec.units, GH = w.inputBias.length, dtype = w.spec.dtype;
+  const { wIhT } = transposedWeights(w);
+  const dx = alloc(dtype, rows * I);
+  gemmABt(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
+  const dXPT = transposed(dXP, rows, GH, dtype);
+  const dWih = alloc(dtype, GH * I);
+  gemmABt(GH, I, rows, dXPT, 0, rows, transposed(tape.x, rows, I, dtype), 0, rows, dWih, 0, I, false);
+  const dHPT = dHP === dXP ? dXPT : transposed(dHP, rows, GH, dtype);
+  const dWhh = alloc(dtype, GH * H);
+  for (const { g0, g1, src } of hInputs) {
+    gemmABt(g1 - g0, H, rows, dHPT, g0 * rows, rows, transposed(src, rows, H, dtype), 0, rows, dWhh, g0 * H, H, false);
+  }
+  return { dx, dWih, dWhh, dbIh: rowSums(dXPT, GH, rows, dtype), dbHh: rowSums(dHPT, GH, rows, dtype) };
+}
+
+function rowSums(m: FloatArray, rows: number, cols: number, dtype: DType): FloatArray {
+  const out = alloc(dtype, rows);
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    for (let c = 0; c < cols; c++) s += m[r * cols + c];
+    out[r] = s;
+  }
+  return out;
+}
