@@ -75,6 +75,7 @@ while ((performance.now() - start) / 1000 < seconds) {
   curve.push({ x: chunks, y: bits });
   const elapsed = (performance.now() - start) / 1000;
   bar.update(Math.min(elapsed, seconds), { chunk: chunks, loss: bits.toFixed(3), cps: Math.round(chars / elapsed), elapsed: elapsed.toFixed(0) });
+  await new Promise((resolve) => setImmediate(resolve)); // let the progress bar's timer draw
 }
 bar.stop();
 const trainSeconds = (performance.now() - start) / 1000;

@@ -1,7 +1,7 @@
 import { BackendError, RecurError, ShapeError } from '../errors.js';
 import type { Cell } from '../cells/multi.js';
 import type { CellState, LayerState } from '../cells/state.js';
-import { prepareDynamicRnn, runChunk, type DynamicRnnOptions } from '../dynamic-rnn.js';
+import { checkCell, prepareDynamicRnn, runChunk, type DynamicRnnOptions } from '../dynamic-rnn.js';
 import { checkTensor, fromLayerStates, toLayerStates } from '../run.js';
 import type { LayerSpec, RecurBackend, TapeStorage, TensorStorage, WeightsStorage } from '../spec.js';
 import { Tensor } from '../tensor.js';
@@ -143,11 +143,12 @@ export interface TapeRunResult {
 
 /** dynamicRnn that keeps a tape for `tape.backward(...)`. Same options and validation as dynamicRnn. */
 export function dynamicRnnWithTape(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): TapeRunResult {
+  const target = checkCell(cell).layers[0].resolveBackend();
+  if (!target.capabilities.training || !target.backward) {
+    throw new BackendError('cell', 'a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(target.name)} without them`);
+  }
   const call = prepareDynamicRnn(cell, inputs, options);
   const backend = call.chunk.backend;
-  if (!backend.capabilities.training || !backend.backward) {
-    throw new BackendError('cell', 'a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(backend.name)} without them`);
-  }
   const run = runChunk(cell, call.chunk, inputs, call.timeMajor, call.initial, true);
   const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), tape: run.tapes[l] }));
   const { time, batch, features, seqLens } = call.chunk;

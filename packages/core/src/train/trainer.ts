@@ -1,11 +1,11 @@
-import { RecurError, ShapeError, describe } from '../errors.js';
+import { BackendError, RecurError, ShapeError, describe } from '../errors.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import { toLayerStates } from '../run.js';
 import type { FloatArray, LayerWeights } from '../spec.js';
 import { StateVariables, checkRows, resetRows } from '../state-variables.js';
 import { Tensor } from '../tensor.js';
 import { checkTargets, meanSquaredError, softmaxCrossEntropy, type LossResult } from './losses.js';
-import type { RnnModel } from './model.js';
+import { RnnModel } from './model.js';
 import { clipByGlobalNorm, globalNorm, type Optimizer } from './optimizers.js';
 import { dynamicRnnWithTape } from './tape.js';
 
@@ -45,6 +45,11 @@ export class TbpttTrainer {
 
   constructor(model: RnnModel, options: TrainerOptions) {
     const opts = checkOptions(options, ['batch', 'optimizer', 'clipNorm', 'loss'], 'options');
+    if (!(model instanceof RnnModel)) throw new RecurError('model', 'an RnnModel', describe(model));
+    const backend = model.cell.layers[0].resolveBackend();
+    if (!backend.capabilities.training || !backend.backward) {
+      throw new BackendError('model', 'a model on a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(backend.name)} without them`);
+    }
     this.model = model;
     this.batch = checkPositiveInt(opts.batch, 'options.batch');
     if (!opts.optimizer || typeof opts.optimizer.step !== 'function') throw new RecurError('options.optimizer', 'an optimizer (SGD, Adam)', describe(opts.optimizer));

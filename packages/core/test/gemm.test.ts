@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gemmABt } from '@recur/core';
-import { concatRows, gatherRows, transpose01, zeroRows } from '../src/kernels/rows.js';
+import { gemmABt } from '../src/index.js';
 
 function naive(M: number, N: number, K: number, A: Float64Array, lda: number, W: Float64Array, ldw: number, C: Float64Array, ldc: number, acc: boolean) {
   for (let m = 0; m < M; m++) {
@@ -44,23 +43,5 @@ describe('gemmABt (C = A · Wᵀ)', () => {
     const A = Float64Array.of(1, 2), W = Float64Array.of(3, 4, 5, 6), C = new Float64Array(8).fill(-1);
     gemmABt(1, 2, 2, A, 0, 2, W, 0, 2, C, 3, 2, false);
     expect(Array.from(C)).toEqual([-1, -1, -1, 11, 17, -1, -1, -1]);
-  });
-});
-
-describe('row kernels', () => {
-  const src = Float32Array.from([1, 2, 3, 4, 5, 6]); // [3, 2]
-  it('zeroRows copies and zeroes the given rows', () => {
-    expect(Array.from(zeroRows(src, [3, 2], Int32Array.of(0, 2)))).toEqual([0, 0, 3, 4, 0, 0]);
-    expect(Array.from(src)).toEqual([1, 2, 3, 4, 5, 6]);
-  });
-  it('gatherRows takes rows in order', () => {
-    expect(Array.from(gatherRows(src, [3, 2], Int32Array.of(2, 0), 'float32'))).toEqual([5, 6, 1, 2]);
-  });
-  it('concatRows stacks along axis 0', () => {
-    expect(Array.from(concatRows([src, Float32Array.of(7, 8)], 'float32'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
-  });
-  it('transpose01 swaps the first two axes', () => {
-    // [2, 3, 1] -> [3, 2, 1]
-    expect(Array.from(transpose01(src, [2, 3, 1], 'float32'))).toEqual([1, 4, 2, 5, 3, 6]);
   });
 });
