@@ -54,7 +54,7 @@ const rowLength = Math.floor((trainIds.length - 1) / batch);
 const chunksPerPass = Math.floor((rowLength - 1) / chunk);
 const inputIds = new Int32Array(batch * chunk), targets = new Int32Array(batch * chunk);
 const curve: { x: number; y: number }[] = [];
-const bar = new SingleBar({ format: 'training |{bar}| {percentage}% | chunk {chunk} | loss {loss} bits/char | {cps} chars/s | {elapsed}s', hideCursor: true, noTTYOutput: !process.stdout.isTTY, notTTYSchedule: 10_000 });
+const bar = new SingleBar({ format: 'training |{bar}| {percentage}% | chunk {chunk} | loss {loss} bits/char | {cps} chars/s | {elapsed}s', hideCursor: true, noTTYOutput: !process.stderr.isTTY, notTTYSchedule: 10_000 });
 bar.start(seconds, 0, { chunk: 0, loss: '-', cps: '-', elapsed: 0 });
 const start = performance.now();
 let chunks = 0, chars = 0;
