@@ -1,0 +1,218 @@
+import {
+  SPEC_VERSION, gateCount,
+  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type FloatArray, type ForwardArgs, type ForwardResult,
+  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend,
+} from '@recur/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { backwardSequence, type Recorded } from './kernels/backward.js';
+import { runSequence } from './kernels/sequence.js';
+import type { WasmWeights } from './kernels/types.js';
+
+/** What a forward keeps for the backward: its input and every step's activations (see kernels/backward.ts). */
+type WasmTape = Recorded;
+
+const tapeTensors = (t: WasmTape): tf.Tensor[] => [t.x, t.hPrev, ...t.saved];
+
+/** Reorders gate blocks of a [G*H, cols] host array; LSTM i, f, g, o <-> i, f, o, g (the swap is its own inverse). */
+function swapLstmGates(values: FloatArray, H: number, cols: number): Float32Array {
+  const out = Float32Array.from(values);
+  out.set(values.subarray(2 * H * cols, 3 * H * cols), 3 * H * cols);
+  out.set(values.subarray(3 * H * cols, 4 * H * cols), 2 * H * cols);
+  return out;
+}
+
+/**
+ * The Recur backend on tfjs-core + tfjs-backend-wasm. Tensors are tfjs tensors on tfjs's "wasm" backend: state
+ * stays in wasm memory between calls. Every kernel runs inside tf.tidy, so nothing it makes but its results
+ * survives.
+ */
+export class WasmBackend implements RecurBackend {
+  readonly specVersion = SPEC_VERSION;
+  readonly name: string;
+  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32'], training: true, syncRead: true };
+  readonly #live = new Set<tf.Tensor>();
+  readonly #weights = new Set<WasmWeights>();
+  readonly #tapes = new Set<WasmTape>();
+
+  constructor(name = 'wasm') {
+    this.name = name;
+  }
+
+  available(): Availability {
+    return tf.findBackend('wasm') ? { available: true } : { available: false, reason: 'tfjs-backend-wasm did not initialise' };
+  }
+
+  /** Our tensors must run on tfjs's wasm backend even if the application switched tfjs to another one. */
+  #onWasm(): void {
+    if (tf.getBackend() !== 'wasm') void tf.setBackend('wasm'); // already initialised: takes effect synchronously
+  }
+
+  #track<T extends tf.Tensor>(t: T): T {
+    this.#live.add(t);
+    return t;
+  }
+
+  #tensor(storage: unknown): tf.Tensor {
+    const t = storage as tf.Tensor;
+    if (!this.#live.has(t)) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
+    return t;
+  }
+
+  /** A storage viewed as [rows, cols] (tfjs reshapes share data). */
+  #matrix(storage: unknown, rows: number): tf.Tensor2D {
+    const t = this.#tensor(storage);
+    return tf.reshape(t, [rows, t.size / rows]);
+  }
+
+  upload(values: FloatArray, shape: readonly number[]): tf.Tensor {
+    this.#onWasm();
+    return this.#track(tf.tensor(Float32Array.from(values), [...shape], 'float32'));
+  }
+
+  zeros(shape: readonly number[]): tf.Tensor {
+    this.#onWasm();
+    return this.#track(tf.zeros([...shape]));
+  }
+
+  async read(storage: unknown): Promise<FloatArray> {
+    return (await this.#tensor(storage).data()) as Float32Array;
+  }
+
+  readSync(storage: unknown): FloatArray {
+    return this.#tensor(storage).dataSync() as Float32Array;
+  }
+
+  dispose(storage: unknown): void {
+    const t = storage as tf.Tensor;
+    if (this.#live.delete(t)) t.dispose();
+  }
+
+  memory(): MemoryInfo {
+    let bytes = 0;
+    for (const t of this.#live) bytes += t.size * 4;
+    for (const w of this.#weights) for (const t of [w.wIhT, w.wHhT, w.bIh, w.bHh, w.forget]) bytes += t ? t.size * 4 : 0;
+    for (const tape of this.#tapes) for (const t of tapeTensors(tape)) bytes += t.size * 4;
+    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: bytes };
+  }
+
+  uploadWeights(spec: LayerSpec, weights: LayerWeights): WasmWeights {
+    this.#onWasm();
+    const H = spec.units, G = gateCount(spec.kind);
+    const order = (v: FloatArray, cols: number) => (spec.kind === 'lstm' ? swapLstmGates(v, H, cols) : Float32Array.from(v));
+    const transposed = (v: FloatArray, cols: number) => tf.tidy(() => tf.transpose(tf.tensor2d(order(v, cols), [G * H, cols])));
+    let forget: tf.Tensor1D | null = null;
+    if (spec.kind === 'lstm' && spec.forgetBias !== 0) {
+      const f = new Float32Array(4 * H);
+      f.fill(spec.forgetBias, H, 2 * H);
+      forget = tf.tensor1d(f);
+    }
+    const w: WasmWeights = {
+      spec, wIhT: transposed(weights.wIh, spec.inputSize), wHhT: transposed(weights.wHh, H),
+      bIh: tf.tensor1d(order(weights.bIh, 1)), bHh: tf.tensor1d(order(weights.bHh, 1)), forget,
+    };
+    this.#weights.add(w);
+    return w;
+  }
+
+  disposeWeights(weights: unknown): void {
+    const w = weights as WasmWeights;
+    if (!this.#weights.delete(w)) return;
+    for (const t of [w.wIhT, w.wHhT, w.bIh, w.bHh, w.forget]) t?.dispose();
+  }
+
+  #weightsOf(weights: unknown): WasmWeights {
+    const w = weights as WasmWeights;
+    if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
+    return w;
+  }
+
+  /** Per step [B, 1] running masks for seqLens, made once per chunk. */
+  #masks(seqLens: Int32Array | null, T: number, B: number): tf.Tensor2D[] | null {
+    if (!seqLens) return null;
+    const m = new Float32Array(T * B);
+    for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) m[t * B + b] = t < seqLens[b] ? 1 : 0;
+    return tf.split(tf.tensor2d(m, [T * B, 1]), T, 0) as tf.Tensor2D[];
+  }
+
+  forward(args: ForwardArgs): ForwardResult {
+    this.#onWasm();
+    const w = this.#weightsOf(args.weights);
+    const { time: T, batch: B, layer } = args;
+    const record = args.keepTape === true;
+    const out = tf.tidy(() => {
+      const x = this.#matrix(args.x, T * B), h0 = this.#matrix(args.h0, B), c0 = args.c0 === null ? null : this.#matrix(args.c0, B);
+      const r = runSequence({ spec: layer, params: w, forget: w.forget, x, h0, c0, time: T, batch: B, masks: this.#masks(args.seqLens, T, B) }, record);
+      // tfjs clones share data: the tape keeps x even if its tensor is disposed
+      const tape = record ? [tf.clone(x), r.hPrev!, ...r.saved] : [];
+      return [r.y, r.h, ...(r.c ? [r.c] : []), ...tape];
+    });
+    const n = layer.kind === 'lstm' ? 3 : 2;
+    let tape: WasmTape | undefined;
+    if (record) {
+      tape = { x: out[n] as tf.Tensor2D, hPrev: out[n + 1] as tf.Tensor3D, saved: out.slice(n + 2) as tf.Tensor3D[] };
+      this.#tapes.add(tape);
+    }
+    return { y: this.#track(out[0]), hT: this.#track(out[1]), cT: n === 3 ? this.#track(out[2]) : null, tape };
+  }
+
+  backward(args: BackwardArgs): BackwardResult {
+    this.#onWasm();
+    const w = this.#weightsOf(args.weights);
+    const tape = args.tape as WasmTape;
+    if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
+    const { time: T, batch: B, layer: spec } = args;
+    const H = spec.units, lstm = spec.kind === 'lstm';
+    const results = tf.tidy(() => {
+      const g = backwardSequence({
+        spec, w, rec: tape, time: T, batch: B, masks: this.#masks(args.seqLens, T, B),
+        dy: args.dy === null ? null : tf.reshape(this.#tensor(args.dy), [T, B, H]),
+        dhT: args.dhT === null ? null : this.#matrix(args.dhT, B), dcT: args.dcT === null ? null : this.#matrix(args.dcT, B),
+      });
+      // back to the public layout: [G*H, cols] with LSTM gates i, f, g, o
+      const publicKernel = (t: tf.Tensor) => {
+        const k = tf.transpose(t);
+        return lstm ? tf.concat([tf.slice(k, [0, 0], [2 * H, -1]), tf.slice(k, [3 * H, 0], [H, -1]), tf.slice(k, [2 * H, 0], [H, -1])], 0) : k;
+      };
+      const publicBias = (t: tf.Tensor) => (lstm ? tf.concat([tf.slice(t, 0, 2 * H), tf.slice(t, 3 * H, H), tf.slice(t, 2 * H, H)]) : t);
+      return [g.dx, g.dh0, ...(g.dc0 ? [g.dc0] : []), publicKernel(g.dWihT), publicKernel(g.dWhhT), publicBias(g.dbIh), publicBias(g.dbHh)];
+    });
+    const [dx, dh0] = results;
+    const dc0 = lstm ? results[2] : null;
+    const [wIh, wHh, bIh, bHh] = results.slice(lstm ? 3 : 2).map((t) => this.#track(t));
+    return { dx: this.#track(dx), dh0: this.#track(dh0), dc0: dc0 ? this.#track(dc0) : null, dWeights: { wIh, wHh, bIh, bHh } };
+  }
+
+  disposeTape(tape: unknown): void {
+    const t = tape as WasmTape;
+    if (!this.#tapes.delete(t)) return;
+    for (const x of tapeTensors(t)) x.dispose();
+  }
+
+  transpose01(storage: unknown, [A, B, F]: readonly [number, number, number]): tf.Tensor {
+    this.#onWasm();
+    return this.#track(tf.tidy(() => tf.transpose(tf.reshape(this.#tensor(storage), [A, B, F]), [1, 0, 2])));
+  }
+
+  zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
+    this.#onWasm();
+    const keep = new Float32Array(shape[0]).fill(1);
+    for (const r of rows) keep[r] = 0;
+    return this.#track(tf.tidy(() => tf.reshape(tf.mul(this.#matrix(storage, shape[0]), tf.tensor2d(keep, [shape[0], 1])), [...shape])));
+  }
+
+  gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
+    this.#onWasm();
+    return this.#track(tf.tidy(() => tf.reshape(tf.gather(this.#matrix(storage, shape[0]), tf.tensor1d(rows, 'int32')), [rows.length, ...shape.slice(1)])));
+  }
+
+  concatRows(storages: readonly unknown[], shapes: readonly (readonly number[])[]): tf.Tensor {
+    this.#onWasm();
+    return this.#track(tf.tidy(() => tf.concat(storages.map((s, i) => this.#matrix(s, shapes[i][0])), 0)));
+  }
+
+  allFinite(storage: unknown): boolean {
+    this.#onWasm();
+    return tf.tidy(() => tf.all(tf.isFinite(this.#tensor(storage))).dataSync()[0] === 1);
+  }
+}
+
