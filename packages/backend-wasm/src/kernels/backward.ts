@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LayerSpec } from '@recur/core';
+import { stepRows } from './step-rows.js';
 import type { WasmWeights } from './types.js';
 
 /** What the forward recorded, stacked [T, B, *]: LSTM [σ(i,f,o), tanh g, c_prev, c]; GRU [r, z, n, W_hn h + b_hn or r·h]; RNN [h]. */
@@ -43,9 +44,9 @@ const dSigmoid = (a: tf.Tensor) => tf.mul(a, oneMinus(a));
  */
 export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, dhT, dcT }: BackwardInputs): InternalGrads {
   const H = spec.units;
-  const at = (k: number, t: number) => tf.squeeze(tf.slice(rec.saved[k], [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
-  const dyAt = (t: number) => (dy ? (tf.squeeze(tf.slice(dy, [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D) : null);
-  const hPrevAt = (t: number) => tf.squeeze(tf.slice(rec.hPrev, [t, 0, 0], [1, -1, -1]), [0]) as tf.Tensor2D;
+  const at = (k: number, t: number) => stepRows(rec.saved[k], t, T, B);
+  const dyAt = (t: number) => (dy ? stepRows(dy, t, T, B) : null);
+  const hPrevAt = (t: number) => stepRows(rec.hPrev, t, T, B);
   let dh: tf.Tensor2D = dhT ?? tf.zeros([B, H]);
   let dc: tf.Tensor2D | null = spec.kind === 'lstm' ? (dcT ?? tf.zeros([B, H])) : null;
   const dX: tf.Tensor2D[] = new Array(T), dH: tf.Tensor2D[] = new Array(T);

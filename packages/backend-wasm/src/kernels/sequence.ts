@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { stepRows } from './step-rows.js';
 import type { SequenceArgs, SequenceResult } from './types.js';
 
 /**
@@ -15,7 +16,6 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
   let inputBias = spec.kind === 'gru' && spec.resetAfter ? tf.add(params.bIh, tf.concat([tf.slice(params.bHh, 0, 2 * H), tf.zeros([H])])) : tf.add(params.bIh, params.bHh);
   if (args.forget) inputBias = tf.add(inputBias, args.forget);
   const projected = tf.add(tf.matMul(args.x, params.wIhT), inputBias);
-  const steps = tf.split(projected, T, 0) as tf.Tensor2D[];
   const ctx: StepContext = {
     H, wHhT: params.wHhT, bHn: spec.kind === 'gru' ? (tf.slice(params.bHh, 2 * H, H) as tf.Tensor1D) : null,
     wHhRz: spec.kind === 'gru' && !spec.resetAfter ? (tf.slice(params.wHhT, [0, 0], [H, 2 * H]) as tf.Tensor2D) : null,
@@ -26,7 +26,7 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
   const ys: tf.Tensor2D[] = [], hPrev: tf.Tensor2D[] = [], saved: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {
     if (record) hPrev.push(h);
-    const next = step(ctx, steps[t], h, c);
+    const next = step(ctx, stepRows(projected, t, T, B), h, c);
     if (record) saved.push(next.saved);
     const mask = args.masks?.[t];
     if (mask) {
