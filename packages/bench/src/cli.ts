@@ -1,0 +1,134 @@
+/**
+ * pnpm bench: every available Recur backend against its peers (onnxruntime-node with 1 and 2 threads, tfjs-layers
+ * on tfjs-backend-cpu and tfjs-backend-wasm), in the same process, on the same weights and inputs.
+ *   node packages/bench/dist/cli.js [--quick] [--backend cpu|wasm ...] [--case TEXT ...] [--peer NAME ...] [--reps N] [--out DIR]
+ * Prints a table (median, min-max, ratio to each peer), writes bench.json (machine, versions, every sample) and
+ * bench.svg, and evaluates the goals. Timings are never asserted: this is a measurement, not a test.
+ */
+import '@recur/backend-cpu';
+import '@recur/backend-wasm';
+import { LSTMCell, GRUCell, dynamicRnn, disposeState, listBackends, seededRandom, tensor } from '@recur/core';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
+import { QUICK_CASES, allCases, type BenchCase } from './cases.js';
+import { ortContender } from './contenders/ort.js';
+import { recurContender } from './contenders/recur.js';
+import { tfjsContender } from './contenders/tfjs.js';
+import type { CaseData, Contender, Prepared } from './contenders/types.js';
+import { evaluateGoals } from './goals.js';
+import { formatSvg, formatTable, result, type CaseResult, type ContenderResult } from './report.js';
+
+const args = process.argv.slice(2);
+const many = (name: string) => args.flatMap((a, i) => (args[i - 1] === `--${name}` ? [a] : []));
+const one = (name: string) => many(name)[0];
+const known = new Set(['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help']);
+for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
+if (args.includes('--help')) {
+  console.log('pnpm bench [--quick] [--backend cpu|wasm ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm ...] [--reps N] [--out DIR]');
+  process.exit(0);
+}
+const quick = args.includes('--quick');
+const reps = Number(one('reps') ?? (quick ? 3 : 7));
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${one('reps')}`);
+const outDir = resolve(one('out') ?? 'out/bench');
+
+const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
+const wantedBackends = many('backend').length ? many('backend') : available;
+for (const b of wantedBackends) if (!available.includes(b)) throw new Error(`--backend ${b}: not available here (available: ${available.join(', ')})`);
+const peers: Contender[] = [ortContender(1), ortContender(2), tfjsContender('cpu'), tfjsContender('wasm')];
+const wantedPeers = many('peer');
+for (const p of wantedPeers) if (!peers.some((x) => x.name === p)) throw new Error(`--peer ${p}: unknown (peers: ${peers.map((x) => x.name).join(', ')})`);
+const contenders = [...wantedBackends.map(recurContender), ...peers.filter((p) => !wantedPeers.length || wantedPeers.includes(p.name))];
+
+const filters = many('case');
+const cases = allCases().filter((c) => (filters.length ? filters.some((f) => c.id.includes(f)) : !quick || QUICK_CASES.includes(c.id)));
+if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${allCases().map((c) => c.id).join(', ')})`);
+
+/** The case's weights and inputs, and the reference outputs from backend-cpu that every contender must match. */
+function caseData(c: BenchCase): { data: CaseData; reference: Float32Array } {
+  const cell = c.cell === 'lstm' ? new LSTMCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3 }) : new GRUCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3, resetAfter: false });
+  const weights = cell.getWeights() as CaseData['weights'];
+  const random = seededRandom(7);
+  const x = Float32Array.from({ length: c.B * c.T * c.H }, () => random() * 2 - 1);
+  const input = tensor(x, [c.B, c.T, c.H], { backend: 'cpu' });
+  const { outputs, state } = dynamicRnn(cell, input);
+  const reference = outputs.dataSync() as Float32Array;
+  outputs.dispose();
+  disposeState(state);
+  input.dispose();
+  cell.dispose();
+  return { data: { weights, x }, reference };
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after 2 warm-ups; contenders ${contenders.map((c) => c.name).join(', ')}`);
+console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+const results: CaseResult[] = [];
+for (const c of cases) {
+  process.stderr.write(`${c.id}: `);
+  const { data, reference } = caseData(c);
+  const prepared: { contender: Contender; p: Prepared; diff: number | null }[] = [];
+  const skipped: Record<string, string> = {};
+  for (const contender of contenders) {
+    const why = contender.skip(c);
+    if (why) {
+      skipped[contender.name] = why;
+      continue;
+    }
+    const p = await contender.prepare(c, data);
+    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : null;
+    if (diff !== null && !(diff < 1e-3)) {
+      skipped[contender.name] = `outputs differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
+      p.dispose();
+      continue;
+    }
+    prepared.push({ contender, p, diff });
+  }
+  const samples = new Map<string, number[]>(prepared.map(({ contender }) => [contender.name, []]));
+  const spent = new Map<string, number>();
+  for (let r = -2; r < reps; r++) {
+    for (const { contender, p } of prepared) {
+      // a very slow peer (tfjs-layers' GRU on tfjs-backend-cpu takes seconds a run) stops at 3 samples after 20 s
+      if (r >= 3 && (spent.get(contender.name) ?? 0) > 20_000) continue;
+      const t0 = performance.now();
+      await p.run();
+      const ms = performance.now() - t0;
+      spent.set(contender.name, (spent.get(contender.name) ?? 0) + ms);
+      if (r >= 0) samples.get(contender.name)!.push(c.mode === 'streaming' ? (ms * 1000) / c.T : ms);
+    }
+    process.stderr.write('.');
+  }
+  process.stderr.write('\n');
+  const contenderResults: ContenderResult[] = prepared.map(({ contender, diff }) =>
+    result(contender.name, contender.role, c.mode === 'streaming' ? 'us/step' : 'ms', samples.get(contender.name)!, diff));
+  for (const { p } of prepared) p.dispose();
+  results.push({ id: c.id, mode: c.mode, contenders: contenderResults, skipped });
+}
+
+console.log(formatTable(results));
+const goals = evaluateGoals(results);
+console.log('\ngoals:');
+for (const g of goals) console.log(`  ${g.met === null ? 'n/a ' : g.met ? 'met ' : 'MISS'} ${g.goal}: ${g.target}; measured ${g.measured}`);
+
+const require = createRequire(import.meta.url);
+const version = (pkg: string) => (JSON.parse(readFileSync(require.resolve(`${pkg}/package.json`), 'utf8')) as { version: string }).version;
+mkdirSync(outDir, { recursive: true });
+const json = {
+  date: new Date().toISOString(),
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+  versions: Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])),
+  settings: { quick, reps, warmups: 2 },
+  cases: results, goals,
+};
+writeFileSync(resolve(outDir, 'bench.json'), JSON.stringify(json, null, 2));
+writeFileSync(resolve(outDir, 'bench.svg'), formatSvg(results, `Recur benchmarks (${cpus().length} cores, Node ${process.version})`));
+console.log(`\nwrote ${resolve(outDir, 'bench.json')} and ${resolve(outDir, 'bench.svg')}`);
+// a contender that computes something else is a bug in a model conversion, not a timing: fail the run
+const disagreeing = results.flatMap((r) => Object.entries(r.skipped).filter(([, why]) => why.startsWith('outputs differ')).map(([n]) => `${r.id} ${n}`));
+if (disagreeing.length) {
+  console.error(`outputs disagreed with backend-cpu: ${disagreeing.join(', ')}`);
+  process.exit(1);
+}

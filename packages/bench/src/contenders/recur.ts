@@ -1,0 +1,75 @@
+import { GRUCell, LSTMCell, StatefulRNN, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor } from '@recur/core';
+import type { BenchCase } from '../cases.js';
+import type { CaseData, Contender, Prepared } from './types.js';
+
+/** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
+export function recurContender(backend: string): Contender {
+  return {
+    name: `recur-${backend}`,
+    role: 'recur',
+    skip: (c) => (c.mode === 'training' && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
+    async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
+      const { H, B, T } = c;
+      const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: false });
+      cell.setWeights(weights);
+      if (c.mode === 'streaming') {
+        const rnn = new StatefulRNN(cell, { batch: B });
+        const frames = Array.from({ length: T }, (_, t) => {
+          const f = new Float32Array(B * H);
+          for (let b = 0; b < B; b++) f.set(x.subarray((b * T + t) * H, (b * T + t + 1) * H), b * H);
+          return f;
+        });
+        // one call per step: upload the frame, run with the carried state, read the output
+        const stream = (collect: Float32Array | null) => {
+          frames.forEach((frame, t) => {
+            const input = tensor(frame, [B, 1, H], { backend });
+            const y = rnn.run(input);
+            const out = y.dataSync();
+            if (collect) for (let b = 0; b < B; b++) collect.set(out.subarray(b * H, (b + 1) * H), (b * T + t) * H);
+            input.dispose();
+            y.dispose();
+          });
+        };
+        return {
+          run: () => stream(null),
+          outputs: async () => {
+            rnn.reset();
+            const all = new Float32Array(B * T * H);
+            stream(all);
+            return all;
+          },
+          dispose: () => {
+            rnn.dispose();
+            cell.dispose();
+          },
+        };
+      }
+      const input = tensor(x, [B, T, H], { backend });
+      const forward = () => {
+        const { outputs, state } = dynamicRnn(cell, input);
+        const y = outputs.dataSync() as Float32Array;
+        outputs.dispose();
+        disposeState(state);
+        return y;
+      };
+      const dy = c.mode === 'training' ? tensor(new Float32Array(B * T * H).fill(1 / (B * T)), [B, T, H], { backend }) : null;
+      const train = () => {
+        const { outputs, state, tape } = dynamicRnnWithTape(cell, input);
+        const grads = tape.backward({ dOutputs: dy! });
+        grads.dWeights[0].wHh.dataSync();
+        grads.dispose();
+        outputs.dispose();
+        disposeState(state);
+      };
+      return {
+        run: c.mode === 'training' ? train : forward,
+        outputs: c.mode === 'sequence' ? async () => forward() : undefined,
+        dispose: () => {
+          input.dispose();
+          dy?.dispose();
+          cell.dispose();
+        },
+      };
+    },
+  };
+}

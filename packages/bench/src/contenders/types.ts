@@ -1,0 +1,26 @@
+import type { LayerWeights } from '@recur/core';
+import type { BenchCase } from '../cases.js';
+
+/** The shared inputs of a case: every contender gets the same weights (public layout) and inputs. */
+export interface CaseData {
+  readonly weights: LayerWeights<Float32Array>;
+  /** batch-major [B, T, H] */
+  readonly x: Float32Array;
+}
+
+export interface Prepared {
+  /** One timed unit: a forward over the sequence, T streamed steps, or a forward and backward. */
+  run(): unknown;
+  /** The outputs [B, T, H] batch-major (sequence and streaming), for the agreement check before timing. */
+  outputs?(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface Contender {
+  readonly name: string;
+  /** Recur backends are measured; peers are what they are measured against. */
+  readonly role: 'recur' | 'peer';
+  /** Why this contender cannot run the case (null if it can). */
+  skip(c: BenchCase): string | null;
+  prepare(c: BenchCase, data: CaseData): Promise<Prepared>;
+}

@@ -1,0 +1,43 @@
+import type { CaseResult } from './report.js';
+
+export interface GoalReport {
+  readonly goal: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean | null;
+}
+
+const medianOf = (c: CaseResult, name: string) => c.contenders.find((x) => x.name === name)?.median;
+
+/** The benchmark goals of the project (docs/benchmarks.md), evaluated on this run's medians. */
+export function evaluateGoals(cases: readonly CaseResult[]): GoalReport[] {
+  const sequence = cases.filter((c) => c.mode === 'sequence');
+  const worst = (recur: string, peer: string) => {
+    const ratios = sequence.flatMap((c) => {
+      const r = medianOf(c, recur), p = medianOf(c, peer);
+      return r && p ? [{ id: c.id, ratio: p / r }] : [];
+    });
+    return ratios.length ? ratios.reduce((a, b) => (b.ratio < a.ratio ? b : a)) : null;
+  };
+  const reports: GoalReport[] = [];
+  const cpu = worst('recur-cpu', 'tfjs-layers-cpu');
+  reports.push({ goal: 'backend-cpu vs tfjs-layers on tfjs-backend-cpu, every sequence case', target: '>= 5x faster', measured: cpu ? `worst ${cpu.ratio.toFixed(2)}x (${cpu.id})` : 'not measured', met: cpu ? cpu.ratio >= 5 : null });
+  const wasm = worst('recur-wasm', 'tfjs-layers-wasm');
+  reports.push({ goal: 'backend-wasm vs tfjs-layers on tfjs-backend-wasm, every sequence case', target: '>= 3x faster', measured: wasm ? `worst ${wasm.ratio.toFixed(2)}x (${wasm.id})` : 'not measured', met: wasm ? wasm.ratio >= 3 : null });
+  const stream = cases.find((c) => c.id === 'lstm-stream-H256-B1');
+  if (stream) {
+    const ours = Math.min(...stream.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
+    const ort = Math.min(...stream.contenders.filter((x) => x.name.startsWith('ort-')).map((x) => x.median));
+    reports.push({ goal: 'streaming LSTM B=1 H=256, fastest Recur CPU-side backend vs ORT per step', target: '<= 0.5x ORT time', measured: `${ours.toFixed(1)} vs ${ort.toFixed(1)} us/step = ${(ours / ort).toFixed(2)}x`, met: ours / ort <= 0.5 });
+  }
+  const full = sequence.flatMap((c) => {
+    const ours = Math.min(...c.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
+    const ort = medianOf(c, 'ort-2t');
+    return ort ? [{ id: c.id, speed: ort / ours }] : [];
+  });
+  if (full.length) {
+    const w = full.reduce((a, b) => (b.speed < a.speed ? b : a));
+    reports.push({ goal: 'full sequence, fastest Recur CPU-side backend vs ORT with 2 threads', target: '>= 0.2x its speed', measured: `worst ${w.speed.toFixed(2)}x (${w.id})`, met: w.speed >= 0.2 });
+  }
+  return reports;
+}

@@ -1,0 +1,59 @@
+import type { LayerWeights } from '@recur/core';
+import { createRequire } from 'node:module';
+
+// onnx-proto is CommonJS (protobufjs static code)
+const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof import('onnx-proto');
+
+/**
+ * Reorders the gate blocks of a [G*H, cols] array from the public layout to ONNX's: LSTM i, f, g, o -> i, o, f, c;
+ * GRU r, z, n -> z, r, h.
+ */
+function onnxGates(values: Float32Array, cell: 'lstm' | 'gru', H: number, cols: number): Float32Array {
+  const order = cell === 'lstm' ? [0, 3, 1, 2] : [1, 0, 2];
+  const out = new Float32Array(values.length);
+  order.forEach((from, to) => out.set(values.subarray(from * H * cols, (from + 1) * H * cols), to * H * cols));
+  return out;
+}
+
+const FLOAT = 1;
+
+function initializer(name: string, dims: number[], data: Float32Array) {
+  return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+}
+
+function valueInfo(name: string, dims: number[]) {
+  return onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+}
+
+/**
+ * An ONNX model with one LSTM or GRU node (GRU with linear_before_reset=0: the reset gate before the product) and the
+ * given weights: inputs X [T, B, I], initial_h (and initial_c) [1, B, H]; outputs Y [T, 1, B, H], Y_h (and Y_c).
+ */
+export function rnnModel(cell: 'lstm' | 'gru', w: LayerWeights<Float32Array>, H: number, I: number, T: number, B: number): Uint8Array {
+  const G = cell === 'lstm' ? 4 : 3;
+  const lstm = cell === 'lstm';
+  const bias = new Float32Array(2 * G * H);
+  bias.set(onnxGates(w.bIh, cell, H, 1), 0);
+  bias.set(onnxGates(w.bHh, cell, H, 1), G * H);
+  const attributes = [onnx.AttributeProto.create({ name: 'hidden_size', type: onnx.AttributeProto.AttributeType.INT, i: H })];
+  // GRU: linear_before_reset=0 is the TF1 / Keras variant the benchmark cases use
+  if (!lstm) attributes.push(onnx.AttributeProto.create({ name: 'linear_before_reset', type: onnx.AttributeProto.AttributeType.INT, i: 0 }));
+  const graph = onnx.GraphProto.create({
+    name: `${cell}-H${H}`,
+    node: [onnx.NodeProto.create({
+      opType: lstm ? 'LSTM' : 'GRU',
+      input: ['X', 'W', 'R', 'B', '', 'initial_h', ...(lstm ? ['initial_c'] : [])],
+      output: ['Y', 'Y_h', ...(lstm ? ['Y_c'] : [])],
+      attribute: attributes,
+    })],
+    initializer: [
+      initializer('W', [1, G * H, I], onnxGates(w.wIh, cell, H, I)),
+      initializer('R', [1, G * H, H], onnxGates(w.wHh, cell, H, H)),
+      initializer('B', [1, 2 * G * H], bias),
+    ],
+    input: [valueInfo('X', [T, B, I]), valueInfo('initial_h', [1, B, H]), ...(lstm ? [valueInfo('initial_c', [1, B, H])] : [])],
+    output: [valueInfo('Y', [T, 1, B, H]), valueInfo('Y_h', [1, B, H]), ...(lstm ? [valueInfo('Y_c', [1, B, H])] : [])],
+  });
+  const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'recur-bench', opsetImport: [{ domain: '', version: 17 }], graph });
+  return onnx.ModelProto.encode(model).finish();
+}
