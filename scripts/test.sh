@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command (README's second line and .ci/run): installs what the tests need beyond npm packages,
-# builds every package, runs every package's tests, prints the conformance matrix and a closing count.
+# builds every package, runs every package's tests, prints the conformance matrix, runs the benchmark smoke run
+# and prints a closing count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh || exit 1
@@ -11,5 +12,8 @@ pnpm exec turbo run test --concurrency=1 --continue || status=1
 echo
 echo "recur-conformance (every backend this machine can run):"
 node packages/conformance/dist/cli.js || status=1
+echo
+echo "pnpm bench --quick (a smoke run: every contender must agree with backend-cpu; timings are printed, never asserted):"
+node packages/bench/dist/cli.js --quick --out out/bench-smoke || status=1
 node scripts/test-summary.mjs || status=1
 exit $status
