@@ -5,7 +5,7 @@ import { checkCell, checkChunk, runChunk } from './dynamic-rnn.js';
 import { checkOptions, checkPositiveInt } from './options.js';
 import { checkFiniteInput, buildLayers, toLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
-import type { FloatArray } from './spec.js';
+import type { FloatArray, RecurBackend } from './spec.js';
 import { Tensor } from './tensor.js';
 
 export type StreamId = string | number;
@@ -46,6 +46,7 @@ export class StatefulRNN {
   readonly timeMajor: boolean;
   readonly #checkFinite: boolean | undefined;
   readonly #label = `StatefulRNN #${++statefulCounter}`;
+  readonly #backend: RecurBackend;
   #vars: StateVariables | null;
   #streams: StreamId[];
   #nextId = 0;
@@ -68,6 +69,7 @@ export class StatefulRNN {
       this.#nextId = batch;
     }
     this.#vars = new StateVariables(cell, this.#streams.length, this.#label);
+    this.#backend = this.#vars.backend;
   }
 
   #checkNewId(id: unknown, taken: readonly StreamId[], argument: string): void {
@@ -148,7 +150,7 @@ export class StatefulRNN {
 
   /** New owned tensors from host arrays per layer, or copies of a cell-shaped tensor state. */
   #stateFrom(state: unknown, batch: number, argument: string): LayerState[] {
-    const backend = this.#variables().backend;
+    const backend = this.#backend;
     const layers = this.cell.layers;
     const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && ArrayBuffer.isView((s as HostLayerState).h));
     if (!isHost) {
@@ -183,7 +185,7 @@ export class StatefulRNN {
       // all streams had left: start over with one row
       const vars = new StateVariables(this.cell, 1, this.#label);
       try {
-        if (opts.state !== undefined) vars.assign(this.#withVars(vars, () => this.#stateFrom(opts.state, 1, 'options.state')));
+        if (opts.state !== undefined) vars.assign(this.#stateFrom(opts.state, 1, 'options.state'));
       } catch (error) {
         vars.dispose();
         throw error;
@@ -207,16 +209,6 @@ export class StatefulRNN {
     }
     this.#streams.push(id);
     return id;
-  }
-
-  #withVars<T>(vars: StateVariables, fn: () => T): T {
-    const saved = this.#vars;
-    this.#vars = vars;
-    try {
-      return fn();
-    } finally {
-      this.#vars = saved;
-    }
   }
 
   #freshId(): number {
@@ -270,7 +262,7 @@ export class StatefulRNN {
     });
     const vars = new StateVariables(this.cell, streams.length, this.#label);
     try {
-      vars.assign(this.#withVars(vars, () => this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers')));
+      vars.assign(this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers'));
     } catch (error) {
       vars.dispose();
       throw error;

@@ -1,6 +1,6 @@
 import { StatefulRNN, dynamicRnn, memory, tensor, type Cell, type CellState } from '@recur/core';
-import { CheckFailure, expect, expectClose, expectEqualArrays } from '../compare.js';
-import { BEHAVIOUR_CONFIGS, disposeCell, makeCell, randomValues, readState, scoped, stateFrom, toBatchMajor, type Scope } from './helpers.js';
+import { CheckFailure, expect, expectClose, expectEqualArrays, expectRecurError } from '../compare.js';
+import { BEHAVIOUR_CONFIGS, disposeCell, makeCell, randomValues, readState, scoped, toBatchMajor, type Scope } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
 const B = 3, T = 9;
@@ -152,6 +152,14 @@ async function streams(ctx: CheckContext): Promise<void> {
       expect(rowsOf(s.h, sizes[l], 1, 2).every((v) => v === 0) && rowsOf(s.c!, sizes[l], 1, 2).every((v) => v === 0), `resetStreams(['c']) left non-zero state in layer ${l}`);
       for (const row of [0, 2]) expectEqualArrays(`stream ${rnn.streams[row]} h[${l}] after resetStreams(['c'])`, rowsOf(s.h, sizes[l], row, row + 1), rowsOf(beforeReset[l].h, sizes[l], row, row + 1));
     });
+    // every stream leaves; one joins again with a given state and runs as if alone
+    for (const id of rnn.streams) rnn.removeStream(id);
+    expect(rnn.batch === 0, `batch after every stream left: ${rnn.batch}`);
+    const one = chunkOfRow(scope, ctx, x.values, 0, 2, I);
+    expectRecurError('run with no streams', () => rnn.run(one), { argument: 'stateful', expected: 'at least one stream', actual: 'no streams' });
+    rnn.addStream({ id: 'e', state: joinState });
+    alone.setState(joinState);
+    expectClose('stream e, joined after all had left, vs alone', await scope.add(rnn.run(one)).data(), await scope.add(alone.run(one)).data(), ctx.tolerance.chunked);
   });
 }
 

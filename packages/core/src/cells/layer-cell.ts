@@ -1,6 +1,6 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, orthogonal, seededRandom } from '../init.js';
-import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
+import { checkFiniteNumber, checkPositiveInt } from '../options.js';
 import { getBackend } from '../registry.js';
 import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
 import { Tensor, requireDtype } from '../tensor.js';
