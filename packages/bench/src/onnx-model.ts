@@ -1,19 +1,8 @@
-import type { LayerWeights } from '@recur/core';
+import { toONNX, type LayerWeights } from '@recur/core';
 import { createRequire } from 'node:module';
 
 // onnx-proto is CommonJS (protobufjs static code)
 const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof import('onnx-proto');
-
-/**
- * Reorders the gate blocks of a [G*H, cols] array from the public layout to ONNX's: LSTM i, f, g, o -> i, o, f, c;
- * GRU r, z, n -> z, r, h.
- */
-function onnxGates(values: Float32Array, cell: 'lstm' | 'gru', H: number, cols: number): Float32Array {
-  const order = cell === 'lstm' ? [0, 3, 1, 2] : [1, 0, 2];
-  const out = new Float32Array(values.length);
-  order.forEach((from, to) => out.set(values.subarray(from * H * cols, (from + 1) * H * cols), to * H * cols));
-  return out;
-}
 
 const FLOAT = 1;
 
@@ -32,9 +21,7 @@ function valueInfo(name: string, dims: number[]) {
 export function rnnModel(cell: 'lstm' | 'gru', w: LayerWeights<Float32Array>, H: number, I: number, T: number, B: number): Uint8Array {
   const G = cell === 'lstm' ? 4 : 3;
   const lstm = cell === 'lstm';
-  const bias = new Float32Array(2 * G * H);
-  bias.set(onnxGates(w.bIh, cell, H, 1), 0);
-  bias.set(onnxGates(w.bHh, cell, H, 1), G * H);
+  const { W, R, B: bias } = toONNX(cell, w, I, H);
   const attributes = [onnx.AttributeProto.create({ name: 'hidden_size', type: onnx.AttributeProto.AttributeType.INT, i: H })];
   // GRU: linear_before_reset=0 is the TF1 / Keras variant the benchmark cases use
   if (!lstm) attributes.push(onnx.AttributeProto.create({ name: 'linear_before_reset', type: onnx.AttributeProto.AttributeType.INT, i: 0 }));
@@ -47,8 +34,8 @@ export function rnnModel(cell: 'lstm' | 'gru', w: LayerWeights<Float32Array>, H:
       attribute: attributes,
     })],
     initializer: [
-      initializer('W', [1, G * H, I], onnxGates(w.wIh, cell, H, I)),
-      initializer('R', [1, G * H, H], onnxGates(w.wHh, cell, H, H)),
+      initializer('W', [1, G * H, I], W),
+      initializer('R', [1, G * H, H], R),
       initializer('B', [1, 2 * G * H], bias),
     ],
     input: [valueInfo('X', [T, B, I]), valueInfo('initial_h', [1, B, H]), ...(lstm ? [valueInfo('initial_c', [1, B, H])] : [])],

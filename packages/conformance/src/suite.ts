@@ -8,6 +8,7 @@ import { gradientChecks } from './checks/gradients.js';
 import { finiteDifferenceChecks } from './checks/finite-differences.js';
 import { trainingChecks } from './checks/training.js';
 import { trainingErrorChecks } from './checks/training-errors.js';
+import { layoutChecks } from './checks/layouts.js';
 import type { Check, CheckContext, Tolerances } from './checks/types.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'n/a';
@@ -28,7 +29,7 @@ export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, c
 
 /** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...trainingChecks(), ...behaviourChecks(), ...errorChecks(), ...trainingErrorChecks()];
+  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...trainingChecks(), ...behaviourChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks()];
 }
 
 /** Initialises the backend and returns the context checks run in. */

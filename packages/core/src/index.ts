@@ -26,3 +26,7 @@ export { SGD, Adam, clipByGlobalNorm, globalNorm, type Optimizer } from './train
 export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';
+export {
+  fromKerasLSTM, toKerasLSTM, fromKerasGRU, toKerasGRU, fromTF1LSTM, toTF1LSTM, fromTF1GRU, fromONNX, toONNX,
+  type KerasWeights, type TF1LSTMWeights, type TF1GRUWeights, type ONNXWeights,
+} from './layouts.js';

@@ -2,24 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { toKerasGRU, toKerasLSTM } from '@recur/core';
 import type { BenchCase } from '../cases.js';
 import type { CaseData, Contender, Prepared } from './types.js';
-
-const transpose = (a: Float32Array, rows: number, cols: number) => {
-  const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
-  return out;
-};
-
-/** Keras's gate order: LSTM i, f, c, o (as ours); GRU z, r, h (ours r, z, n). Kernels [in, G*H]. */
-function kerasKernel(values: Float32Array, cell: 'lstm' | 'gru', H: number, cols: number): Float32Array {
-  if (cell === 'lstm') return transpose(values, 4 * H, cols);
-  const swapped = new Float32Array(values.length);
-  swapped.set(values.subarray(H * cols, 2 * H * cols), 0);
-  swapped.set(values.subarray(0, H * cols), H * cols);
-  swapped.set(values.subarray(2 * H * cols), 2 * H * cols);
-  return transpose(swapped, 3 * H, cols);
-}
 
 /**
  * tfjs-layers' own LSTM/GRU layer on a tfjs backend ('cpu' or 'wasm'), with the case's weights. Its defaults are
@@ -40,12 +25,9 @@ export function tfjsContender(backend: 'cpu' | 'wasm'): Contender {
       const xAll = tf.tensor3d(x, [B, T, H]);
       const init = () => (lstm ? [tf.zeros([B, H]), tf.zeros([B, H])] : [tf.zeros([B, H])]);
       tf.tidy(() => void layer.apply(tf.slice(xAll, [0, 0, 0], [B, steps, H]), c.mode === 'streaming' ? { initialState: init() } : undefined));
-      // with the reset gate before the product every bias adds outside it: one bias, b_ih + b_hh
-      const bias = Float32Array.from(weights.bIh, (v, i) => v + weights.bHh[i]);
-      layer.setWeights(lstm
-        ? [tf.tensor2d(kerasKernel(weights.wIh, 'lstm', H, H), [H, 4 * H]), tf.tensor2d(kerasKernel(weights.wHh, 'lstm', H, H), [H, 4 * H]), tf.tensor1d(bias)]
-        : [tf.tensor2d(kerasKernel(weights.wIh, 'gru', H, H), [H, 3 * H]), tf.tensor2d(kerasKernel(weights.wHh, 'gru', H, H), [H, 3 * H]),
-          tf.tensor1d(kerasKernel(bias, 'gru', H, 1))]);
+      // Keras layout (kernels [in, G*H]; GRU gates z, r, h; one bias: reset before the product, as the cases use)
+      const k = lstm ? toKerasLSTM(weights, H, H) : toKerasGRU(weights, H, H, false);
+      layer.setWeights([tf.tensor2d(k.kernel, [H, (lstm ? 4 : 3) * H]), tf.tensor2d(k.recurrentKernel, [H, (lstm ? 4 : 3) * H]), tf.tensor1d(k.bias)]);
       if (c.mode === 'streaming') {
         const frames = Array.from({ length: T }, (_, t) => tf.tidy(() => tf.slice(xAll, [0, t, 0], [B, 1, H])));
         const stream = (collect: Float32Array | null) => {

@@ -1,0 +1,172 @@
+import { ShapeError } from './errors.js';
+import type { LayerWeights } from './spec.js';
+
+/**
+ * Converters between Recur's public weight layout (PyTorch's: w_ih [G*H, I], w_hh [G*H, H], b_ih, b_hh; LSTM gates
+ * i, f, g, o; GRU r, z, n) and the layouts of TF1, Keras and ONNX. Everything is a copy; shapes are checked.
+ */
+
+type Arrayish = ArrayLike<number>;
+
+function expectLength(argument: string, v: Arrayish | undefined, n: number, shape: string): void {
+  if (!v || v.length !== n) throw new ShapeError(argument, `${n} values (${shape})`, `${v?.length ?? 'no'} values`);
+}
+
+/** Gate blocks of a [G*H, cols] array reordered: out block k = in block order[k]. */
+function reorder(v: Arrayish, order: readonly number[], H: number, cols: number): Float32Array {
+  const out = new Float32Array(order.length * H * cols);
+  order.forEach((from, to) => {
+    for (let i = 0; i < H * cols; i++) out[to * H * cols + i] = v[from * H * cols + i];
+  });
+  return out;
+}
+
+/** [rows, cols] (a sub-block of a row-major matrix with `stride` columns, from column `col0`) transposed to [cols, rows]. */
+function transposeBlock(v: Arrayish, rows: number, cols: number, stride = cols, row0 = 0, col0 = 0): Float32Array {
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = v[(row0 + r) * stride + col0 + c];
+  return out;
+}
+
+const zeros = (n: number) => new Float32Array(n);
+// permutations between the public gate order and others (public index of each gate in the other's order)
+const LSTM_IJFO = [0, 2, 1, 3]; // TF1 i, j, f, o: j is g
+const LSTM_IOFC = [0, 3, 1, 2]; // ONNX i, o, f, c
+const GRU_ZRH = [1, 0, 2]; // Keras and ONNX z, r, h
+/** Inverse of a gate permutation. */
+const invert = (p: readonly number[]) => p.map((_, i) => p.indexOf(i));
+
+export interface KerasWeights {
+  /** [I, G*H] */
+  readonly kernel: Arrayish;
+  /** [H, G*H] */
+  readonly recurrentKernel: Arrayish;
+  /** [G*H], or for a GRU with reset_after [2, 3H] (input bias, then recurrent bias) */
+  readonly bias: Arrayish;
+}
+
+/** Keras LSTM (i, f, c, o) -> Recur. The whole bias goes to b_ih. */
+export function fromKerasLSTM(w: KerasWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+  const G = 4 * units;
+  expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
+  expectLength('recurrentKernel', w.recurrentKernel, units * G, `[${units}, ${G}]`);
+  expectLength('bias', w.bias, G, `[${G}]`);
+  return { wIh: transposeBlock(w.kernel, inputSize, G), wHh: transposeBlock(w.recurrentKernel, units, G), bIh: Float32Array.from(w.bias), bHh: zeros(G) };
+}
+
+/** Recur -> Keras LSTM; the two biases are summed. */
+export function toKerasLSTM(w: LayerWeights, inputSize: number, units: number): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
+  const G = 4 * units;
+  return { kernel: transposeBlock(w.wIh, G, inputSize), recurrentKernel: transposeBlock(w.wHh, G, units), bias: Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]) };
+}
+
+/** Keras GRU (z, r, h) -> Recur; `resetAfter` as the Keras layer's reset_after (its bias is then [2, 3H]). */
+export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, resetAfter: boolean): LayerWeights<Float32Array> {
+  const G = 3 * units, H = units;
+  expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
+  expectLength('recurrentKernel', w.recurrentKernel, H * G, `[${H}, ${G}]`);
+  expectLength('bias', w.bias, resetAfter ? 2 * G : G, resetAfter ? `[2, ${G}]` : `[${G}]`);
+  const p = invert(GRU_ZRH);
+  const bias = Float32Array.from(w.bias);
+  return {
+    wIh: reorder(transposeBlock(w.kernel, inputSize, G), p, H, inputSize), wHh: reorder(transposeBlock(w.recurrentKernel, H, G), p, H, H),
+    bIh: reorder(bias.subarray(0, G), p, H, 1), bHh: resetAfter ? reorder(bias.subarray(G), p, H, 1) : zeros(G),
+  };
+}
+
+/** Recur -> Keras GRU. Without reset_after the biases must be summable: b_hn would sit outside r, which it does there. */
+export function toKerasGRU(w: LayerWeights, inputSize: number, units: number, resetAfter: boolean): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
+  const G = 3 * units, H = units;
+  const kernel = transposeBlock(reorder(w.wIh, GRU_ZRH, H, inputSize), G, inputSize);
+  const recurrentKernel = transposeBlock(reorder(w.wHh, GRU_ZRH, H, H), G, H);
+  const bIh = reorder(w.bIh, GRU_ZRH, H, 1), bHh = reorder(w.bHh, GRU_ZRH, H, 1);
+  const bias = resetAfter ? Float32Array.of(...bIh, ...bHh) : Float32Array.from(bIh, (v, i) => v + bHh[i]);
+  return { kernel, recurrentKernel, bias };
+}
+
+export interface TF1LSTMWeights {
+  /** [I + H, 4H]: rows for x then h; gate columns i, j, f, o */
+  readonly kernel: Arrayish;
+  /** [4H] */
+  readonly bias: Arrayish;
+}
+
+/**
+ * TF1 LSTMCell (i, j, f, o over concat([x, h])) -> Recur. TF1 adds `forget_bias` at run time: give the same value
+ * as `new LSTMCell(units, { forgetBias })` (it is not folded into the stored bias, so nothing is counted twice).
+ */
+export function fromTF1LSTM(w: TF1LSTMWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+  const G = 4 * units, p = invert(LSTM_IJFO);
+  expectLength('kernel', w.kernel, (inputSize + units) * G, `[${inputSize + units}, ${G}]`);
+  expectLength('bias', w.bias, G, `[${G}]`);
+  return {
+    wIh: reorder(transposeBlock(w.kernel, inputSize, G, G, 0), p, units, inputSize),
+    wHh: reorder(transposeBlock(w.kernel, units, G, G, inputSize), p, units, units),
+    bIh: reorder(w.bias, p, units, 1), bHh: zeros(G),
+  };
+}
+
+/** Recur -> TF1 LSTMCell kernel and bias (biases summed; run with the same forgetBias). */
+export function toTF1LSTM(w: LayerWeights, inputSize: number, units: number): { kernel: Float32Array; bias: Float32Array } {
+  const G = 4 * units;
+  const ih = transposeBlock(reorder(w.wIh, LSTM_IJFO, units, inputSize), G, inputSize);
+  const hh = transposeBlock(reorder(w.wHh, LSTM_IJFO, units, units), G, units);
+  const kernel = new Float32Array((inputSize + units) * G);
+  kernel.set(ih, 0);
+  kernel.set(hh, inputSize * G);
+  const bias = reorder(Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]), LSTM_IJFO, units, 1);
+  return { kernel, bias };
+}
+
+export interface TF1GRUWeights {
+  /** [I + H, 2H]: gate columns r, u (u is z) */
+  readonly gatesKernel: Arrayish;
+  readonly gatesBias: Arrayish;
+  /** [I + H, H]: the candidate over concat([x, r * h]) */
+  readonly candidateKernel: Arrayish;
+  readonly candidateBias: Arrayish;
+}
+
+/** TF1 GRUCell -> Recur, for `new GRUCell(units, { resetAfter: false })` (TF1 applies r before the product). */
+export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+  const H = units, I = inputSize;
+  expectLength('gatesKernel', w.gatesKernel, (I + H) * 2 * H, `[${I + H}, ${2 * H}]`);
+  expectLength('gatesBias', w.gatesBias, 2 * H, `[${2 * H}]`);
+  expectLength('candidateKernel', w.candidateKernel, (I + H) * H, `[${I + H}, ${H}]`);
+  expectLength('candidateBias', w.candidateBias, H, `[${H}]`);
+  const wIh = new Float32Array(3 * H * I), wHh = new Float32Array(3 * H * H);
+  wIh.set(transposeBlock(w.gatesKernel, I, 2 * H, 2 * H, 0), 0);
+  wIh.set(transposeBlock(w.candidateKernel, I, H, H, 0), 2 * H * I);
+  wHh.set(transposeBlock(w.gatesKernel, H, 2 * H, 2 * H, I), 0);
+  wHh.set(transposeBlock(w.candidateKernel, H, H, H, I), 2 * H * H);
+  return { wIh, wHh, bIh: Float32Array.of(...Array.from(w.gatesBias), ...Array.from(w.candidateBias)), bHh: zeros(3 * H) };
+}
+
+export interface ONNXWeights {
+  /** [G*H, I] in ONNX gate order (LSTM i, o, f, c; GRU z, r, h), one direction */
+  readonly W: Arrayish;
+  /** [G*H, H] */
+  readonly R: Arrayish;
+  /** [2*G*H]: Wb then Rb */
+  readonly B: Arrayish;
+}
+
+/** ONNX LSTM or GRU (one direction) -> Recur. ONNX GRU's linear_before_reset=1 is resetAfter: true. */
+export function fromONNX(cell: 'lstm' | 'gru', w: ONNXWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units, p = invert(order);
+  expectLength('W', w.W, G * inputSize, `[${G}, ${inputSize}]`);
+  expectLength('R', w.R, G * units, `[${G}, ${units}]`);
+  expectLength('B', w.B, 2 * G, `[${2 * G}]`);
+  const B = Float32Array.from(w.B);
+  return { wIh: reorder(w.W, p, units, inputSize), wHh: reorder(w.R, p, units, units), bIh: reorder(B.subarray(0, G), p, units, 1), bHh: reorder(B.subarray(G), p, units, 1) };
+}
+
+/** Recur -> ONNX LSTM or GRU weights (W, R, B), one direction. */
+export function toONNX(cell: 'lstm' | 'gru', w: LayerWeights, inputSize: number, units: number): { W: Float32Array; R: Float32Array; B: Float32Array } {
+  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units;
+  const B = new Float32Array(2 * G);
+  B.set(reorder(w.bIh, order, units, 1), 0);
+  B.set(reorder(w.bHh, order, units, 1), G);
+  return { W: reorder(w.wIh, order, units, inputSize), R: reorder(w.wHh, order, units, units), B };
+}
+
