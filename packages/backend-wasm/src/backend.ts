@@ -12,6 +12,7 @@ import type { WasmWeights } from './kernels/types.js';
 type WasmTape = Recorded;
 
 const tapeTensors = (t: WasmTape): tf.Tensor[] => [t.x, t.hPrev, ...t.saved];
+const weightTensors = (w: WasmWeights): tf.Tensor[] => ([w.wIhT, w.wHhT, w.bIh, w.bHh, w.inputBias, w.bHn, w.wHhRz, w.wHhN] as (tf.Tensor | null)[]).filter((t): t is tf.Tensor => t !== null);
 
 /** Reorders gate blocks of a [G*H, cols] host array; LSTM i, f, g, o <-> i, f, o, g (the swap is its own inverse). */
 function swapLstmGates(values: FloatArray, H: number, cols: number): Float32Array {
@@ -90,7 +91,7 @@ export class WasmBackend implements RecurBackend {
   memory(): MemoryInfo {
     let bytes = 0;
     for (const t of this.#live) bytes += t.size * 4;
-    for (const w of this.#weights) for (const t of [w.wIhT, w.wHhT, w.bIh, w.bHh, w.forget]) bytes += t ? t.size * 4 : 0;
+    for (const w of this.#weights) for (const t of weightTensors(w)) bytes += t.size * 4;
     for (const tape of this.#tapes) for (const t of tapeTensors(tape)) bytes += t.size * 4;
     return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: bytes };
   }
@@ -100,15 +101,18 @@ export class WasmBackend implements RecurBackend {
     const H = spec.units, G = gateCount(spec.kind);
     const order = (v: FloatArray, cols: number) => (spec.kind === 'lstm' ? swapLstmGates(v, H, cols) : Float32Array.from(v));
     const transposed = (v: FloatArray, cols: number) => tf.tidy(() => tf.transpose(tf.tensor2d(order(v, cols), [G * H, cols])));
-    let forget: tf.Tensor1D | null = null;
-    if (spec.kind === 'lstm' && spec.forgetBias !== 0) {
-      const f = new Float32Array(4 * H);
-      f.fill(spec.forgetBias, H, 2 * H);
-      forget = tf.tensor1d(f);
-    }
+    const wIhT = transposed(weights.wIh, spec.inputSize), wHhT = transposed(weights.wHh, H);
+    const bIhHost = order(weights.bIh, 1), bHhHost = order(weights.bHh, 1);
+    const bIh = tf.tensor1d(bIhHost), bHh = tf.tensor1d(bHhHost);
+    const resetAfter = spec.kind === 'gru' && spec.resetAfter, resetBefore = spec.kind === 'gru' && !spec.resetAfter;
+    // biases that can join the input projection do (and LSTM's run-time forgetBias on f); b_hn of reset_after stays out
+    const folded = Float32Array.from(bIhHost, (v, i) => v + (resetAfter && i >= 2 * H ? 0 : bHhHost[i]));
+    if (spec.kind === 'lstm') for (let j = H; j < 2 * H; j++) folded[j] += spec.forgetBias;
     const w: WasmWeights = {
-      spec, wIhT: transposed(weights.wIh, spec.inputSize), wHhT: transposed(weights.wHh, H),
-      bIh: tf.tensor1d(order(weights.bIh, 1)), bHh: tf.tensor1d(order(weights.bHh, 1)), forget,
+      spec, wIhT, wHhT, bIh, bHh, inputBias: tf.tensor1d(folded),
+      bHn: resetAfter ? tf.tensor1d(bHhHost.subarray(2 * H)) : null,
+      wHhRz: resetBefore ? tf.tidy(() => tf.slice(wHhT, [0, 0], [H, 2 * H])) : null,
+      wHhN: resetBefore ? tf.tidy(() => tf.slice(wHhT, [0, 2 * H], [H, H])) : null,
     };
     this.#weights.add(w);
     return w;
@@ -117,7 +121,7 @@ export class WasmBackend implements RecurBackend {
   disposeWeights(weights: unknown): void {
     const w = weights as WasmWeights;
     if (!this.#weights.delete(w)) return;
-    for (const t of [w.wIhT, w.wHhT, w.bIh, w.bHh, w.forget]) t?.dispose();
+    for (const t of weightTensors(w)) t.dispose();
   }
 
   #weightsOf(weights: unknown): WasmWeights {
@@ -141,7 +145,7 @@ export class WasmBackend implements RecurBackend {
     const record = args.keepTape === true;
     const out = tf.tidy(() => {
       const x = this.#matrix(args.x, T * B), h0 = this.#matrix(args.h0, B), c0 = args.c0 === null ? null : this.#matrix(args.c0, B);
-      const r = runSequence({ spec: layer, params: w, forget: w.forget, x, h0, c0, time: T, batch: B, masks: this.#masks(args.seqLens, T, B) }, record);
+      const r = runSequence({ spec: layer, w, x, h0, c0, time: T, batch: B, masks: this.#masks(args.seqLens, T, B) }, record);
       // tfjs clones share data: the tape keeps x even if its tensor is disposed
       const tape = record ? [tf.clone(x), r.hPrev!, ...r.saved] : [];
       return [r.y, r.h, ...(r.c ? [r.c] : []), ...tape];

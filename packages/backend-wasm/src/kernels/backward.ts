@@ -51,8 +51,7 @@ export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, d
   let dc: tf.Tensor2D | null = spec.kind === 'lstm' ? (dcT ?? tf.zeros([B, H])) : null;
   const dX: tf.Tensor2D[] = new Array(T), dH: tf.Tensor2D[] = new Array(T);
   const resetBefore = spec.kind === 'gru' && !spec.resetAfter;
-  const wHhRz = resetBefore ? (tf.slice(w.wHhT, [0, 0], [H, 2 * H]) as tf.Tensor2D) : null;
-  const wHhN = resetBefore ? (tf.slice(w.wHhT, [0, 2 * H], [H, H]) as tf.Tensor2D) : null;
+  const { wHhRz, wHhN } = w;
   for (let t = T - 1; t >= 0; t--) {
     const m = masks?.[t] ?? null;
     const yGrad = dyAt(t);

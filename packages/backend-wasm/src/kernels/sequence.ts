@@ -10,23 +10,15 @@ import type { SequenceArgs, SequenceResult } from './types.js';
 export function runSequence(args: SequenceArgs, record = false): SequenceResult & { saved: tf.Tensor3D[]; hPrev: tf.Tensor3D | null } {
   const { spec, time: T, batch: B } = args;
   const step = spec.kind === 'lstm' ? lstmStep : spec.kind === 'gru' ? (spec.resetAfter ? gruAfterStep : gruBeforeStep) : rnnStep;
-  const { params } = args;
+  const { w } = args;
   const H = spec.units;
-  // biases that can join the input projection do; GRU reset_after keeps b_hn for inside r·(...)
-  let inputBias = spec.kind === 'gru' && spec.resetAfter ? tf.add(params.bIh, tf.concat([tf.slice(params.bHh, 0, 2 * H), tf.zeros([H])])) : tf.add(params.bIh, params.bHh);
-  if (args.forget) inputBias = tf.add(inputBias, args.forget);
-  const projected = tf.add(tf.matMul(args.x, params.wIhT), inputBias);
-  const ctx: StepContext = {
-    H, wHhT: params.wHhT, bHn: spec.kind === 'gru' ? (tf.slice(params.bHh, 2 * H, H) as tf.Tensor1D) : null,
-    wHhRz: spec.kind === 'gru' && !spec.resetAfter ? (tf.slice(params.wHhT, [0, 0], [H, 2 * H]) as tf.Tensor2D) : null,
-    wHhN: spec.kind === 'gru' && !spec.resetAfter ? (tf.slice(params.wHhT, [0, 2 * H], [H, H]) as tf.Tensor2D) : null,
-    relu: spec.activation === 'relu',
-  };
+  const projected = tf.add(tf.matMul(args.x, w.wIhT), w.inputBias);
+  const ctx: StepContext = { H, wHhT: w.wHhT, bHn: w.bHn, wHhRz: w.wHhRz, wHhN: w.wHhN, relu: spec.activation === 'relu' };
   let h = args.h0, c = args.c0;
   const ys: tf.Tensor2D[] = [], hPrev: tf.Tensor2D[] = [], saved: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {
     if (record) hPrev.push(h);
-    const next = step(ctx, stepRows(projected, t, T, B), h, c);
+    const next = step(ctx, T === 1 ? (projected as tf.Tensor2D) : stepRows(projected, t, T, B), h, c);
     if (record) saved.push(next.saved);
     const mask = args.masks?.[t];
     if (mask) {
@@ -42,7 +34,7 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
     }
   }
   const stacked = record ? saved[0].map((_, k) => tf.stack(saved.map((s) => s[k])) as tf.Tensor3D) : [];
-  return { y: tf.stack(ys) as tf.Tensor3D, h, c: spec.kind === 'lstm' ? c : null, saved: stacked, hPrev: record ? (tf.stack(hPrev) as tf.Tensor3D) : null };
+  return { y: (T === 1 ? tf.reshape(ys[0], [1, B, H]) : tf.stack(ys)) as tf.Tensor3D, h, c: spec.kind === 'lstm' ? c : null, saved: stacked, hPrev: record ? (tf.stack(hPrev) as tf.Tensor3D) : null };
 }
 
 interface StepContext {
