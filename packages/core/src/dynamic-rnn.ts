@@ -4,7 +4,7 @@ import { MultiRNNCell, type Cell } from './cells/multi.js';
 import type { CellState, LayerState } from './cells/state.js';
 import { checkOptions } from './options.js';
 import { buildLayers, cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
-import type { RecurBackend } from './spec.js';
+import type { RecurBackend, TapeStorage } from './spec.js';
 import { Tensor } from './tensor.js';
 
 export interface DynamicRnnOptions {
@@ -104,7 +104,7 @@ export function prepareDynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicR
 
 /** Runs a validated chunk; zero initial state if `initial` is null. */
 export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor: boolean, initial: readonly LayerState[] | null,
-  keepTape = false): DynamicRnnResult & { tapes: unknown[] } {
+  keepTape = false): DynamicRnnResult & { layerStates: LayerState[]; tapes: TapeStorage[] } {
   const { backend, time, batch } = chunk;
   const dtype = cell.layers[0].dtype;
   const units = cell.layers[cell.layers.length - 1].units;
@@ -118,7 +118,7 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
       backend.dispose(run.y);
     }
     const shape = timeMajor ? [time, batch, units] : [batch, time, units];
-    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), tapes: run.tapes };
+    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), layerStates: run.states, tapes: run.tapes };
   } finally {
     if (!timeMajor) backend.dispose(x);
     for (const z of zeros ?? []) {

@@ -19,6 +19,7 @@ export { StatefulRNN, type StatefulOptions, type RunOptions, type StreamId, type
 export { DropoutWrapper, bidirectionalDynamicRnn } from './options.js';
 export { seededRandom } from './init.js';
 export { gemmABt } from './linalg/gemm.js';
+export { transpose2d } from './linalg/transpose.js';
 export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, type LayerGradients, type BackwardOptions } from './train/tape.js';
 export { Dense, type DenseOptions } from './train/dense.js';
 export { softmaxCrossEntropy, meanSquaredError, type LossResult } from './train/losses.js';

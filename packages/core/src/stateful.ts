@@ -119,7 +119,7 @@ export class StatefulRNN {
     checkFiniteInput(info.backend, chunk, 'chunk', opts.checkFinite ?? this.#checkFinite);
     buildLayers(this.cell, info.features, 'chunk');
     const result = runChunk(this.cell, info, chunk, this.timeMajor, vars.layerStates());
-    vars.assign(toLayerStates(this.cell, result.state, vars.batch, info.backend, 'state'));
+    vars.assign(result.layerStates);
     return result.outputs;
   }
 

@@ -1,4 +1,4 @@
-import { gemmABt, type DType, type FloatArray } from '@recur/core';
+import { gemmABt, transpose2d, type DType, type FloatArray } from '@recur/core';
 import { alloc, type CpuTape, type CpuWeights } from './workspace.js';
 
 export interface BackwardKernelArgs {
@@ -23,21 +23,11 @@ export interface BackwardKernelResult {
   readonly dbHh: FloatArray;
 }
 
-/** [rows, cols] -> [cols, rows] */
-export function transposed(src: FloatArray, rows: number, cols: number, dtype: DType, srcStride = cols, srcOffset = 0): FloatArray {
-  const out = alloc(dtype, rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const base = srcOffset + r * srcStride;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = src[base + c];
-  }
-  return out;
-}
-
 /** The transposed kernels the backward multiplies by, made once per weights upload. */
 export function transposedWeights(w: CpuWeights): { wIhT: FloatArray; wHhT: FloatArray } {
   const GH = w.inputBias.length;
-  w.wIhT ??= transposed(w.wIh, GH, w.spec.inputSize, w.spec.dtype);
-  w.wHhT ??= transposed(w.wHh, GH, w.spec.units, w.spec.dtype);
+  w.wIhT ??= transpose2d(w.wIh, GH, w.spec.inputSize);
+  w.wHhT ??= transpose2d(w.wHh, GH, w.spec.units);
   return { wIhT: w.wIhT, wHhT: w.wHhT };
 }
 
@@ -62,13 +52,13 @@ export function weightGradients(w: CpuWeights, tape: CpuTape, rows: number, dXP:
   const { wIhT } = transposedWeights(w);
   const dx = alloc(dtype, rows * I);
   gemmABt(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
-  const dXPT = transposed(dXP, rows, GH, dtype);
+  const dXPT = transpose2d(dXP, rows, GH);
   const dWih = alloc(dtype, GH * I);
-  gemmABt(GH, I, rows, dXPT, 0, rows, transposed(tape.x, rows, I, dtype), 0, rows, dWih, 0, I, false);
-  const dHPT = dHP === dXP ? dXPT : transposed(dHP, rows, GH, dtype);
+  gemmABt(GH, I, rows, dXPT, 0, rows, transpose2d(tape.x, rows, I), 0, rows, dWih, 0, I, false);
+  const dHPT = dHP === dXP ? dXPT : transpose2d(dHP, rows, GH);
   const dWhh = alloc(dtype, GH * H);
   for (const { g0, g1, src } of hInputs) {
-    gemmABt(g1 - g0, H, rows, dHPT, g0 * rows, rows, transposed(src, rows, H, dtype), 0, rows, dWhh, g0 * H, H, false);
+    gemmABt(g1 - g0, H, rows, dHPT, g0 * rows, rows, transpose2d(src, rows, H), 0, rows, dWhh, g0 * H, H, false);
   }
   return { dx, dWih, dWhh, dbIh: rowSums(dXPT, GH, rows, dtype), dbHh: rowSums(dHPT, GH, rows, dtype) };
 }

@@ -1,7 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import type { BenchCase } from '../cases.js';
 import { rnnModel } from '../onnx-model.js';
-import type { CaseData, Contender, Prepared } from './types.js';
+import { stepFrames, type CaseData, type Contender, type Prepared } from './types.js';
 
 /** [B, T, H] -> [T, B, H] */
 export function timeMajor(x: Float32Array, B: number, T: number, H: number): Float32Array {
@@ -28,11 +28,7 @@ export function ortContender(threads: number): Contender {
       });
       const zeros = () => new ort.Tensor('float32', new Float32Array(B * H), [1, B, H]);
       if (c.mode === 'streaming') {
-        const frames = Array.from({ length: T }, (_, t) => {
-          const f = new Float32Array(B * H);
-          for (let b = 0; b < B; b++) f.set(x.subarray((b * T + t) * H, (b * T + t + 1) * H), b * H);
-          return f;
-        });
+        const frames = stepFrames(x, B, T, H);
         const fetches = lstm ? ['Y_h', 'Y_c'] : ['Y_h'];
         const stream = async (collect: Float32Array | null) => {
           let h: ort.Tensor = zeros(), cs: ort.Tensor = zeros();

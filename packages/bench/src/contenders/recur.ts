@@ -1,6 +1,6 @@
 import { GRUCell, LSTMCell, StatefulRNN, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor } from '@recur/core';
 import type { BenchCase } from '../cases.js';
-import type { CaseData, Contender, Prepared } from './types.js';
+import { stepFrames, type CaseData, type Contender, type Prepared } from './types.js';
 
 /** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
 export function recurContender(backend: string): Contender {
@@ -14,11 +14,7 @@ export function recurContender(backend: string): Contender {
       cell.setWeights(weights);
       if (c.mode === 'streaming') {
         const rnn = new StatefulRNN(cell, { batch: B });
-        const frames = Array.from({ length: T }, (_, t) => {
-          const f = new Float32Array(B * H);
-          for (let b = 0; b < B; b++) f.set(x.subarray((b * T + t) * H, (b * T + t + 1) * H), b * H);
-          return f;
-        });
+        const frames = stepFrames(x, B, T, H);
         // one call per step: upload the frame, run with the carried state, read the output
         const stream = (collect: Float32Array | null) => {
           frames.forEach((frame, t) => {

@@ -24,3 +24,12 @@ export interface Contender {
   skip(c: BenchCase): string | null;
   prepare(c: BenchCase, data: CaseData): Promise<Prepared>;
 }
+
+/** The T per-step frames [B, H] of a batch-major [B, T, H] input, as a streaming caller receives them. */
+export function stepFrames(x: Float32Array, B: number, T: number, H: number): Float32Array[] {
+  return Array.from({ length: T }, (_, t) => {
+    const f = new Float32Array(B * H);
+    for (let b = 0; b < B; b++) f.set(x.subarray((b * T + t) * H, (b * T + t + 1) * H), b * H);
+    return f;
+  });
+}

@@ -1,17 +1,11 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, seededRandom } from '../init.js';
 import { gemmABt } from '../linalg/gemm.js';
+import { transpose2d } from '../linalg/transpose.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import type { DType, FloatArray } from '../spec.js';
 
 const alloc = (dtype: DType, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
-
-/** [rows, cols] -> [cols, rows] */
-export function transpose2d(src: FloatArray, rows: number, cols: number): FloatArray {
-  const out = src instanceof Float64Array ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = src[r * cols + c];
-  return out;
-}
 
 export interface DenseOptions {
   dtype?: DType;
