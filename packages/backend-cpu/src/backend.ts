@@ -40,14 +40,16 @@ export class CpuBackend implements RecurBackend {
     return { available: true };
   }
 
-  #wrap(data: FloatArray, dtype: DType): CpuStorage {
+  /** Tracks new storage (subclasses that bring their own kernels wrap their results with it). */
+  protected wrap(data: FloatArray, dtype: DType): CpuStorage {
     const s = new CpuStorage(data, dtype);
     this.#live.add(s);
     this.#bytes += data.byteLength;
     return s;
   }
 
-  #data(storage: unknown): FloatArray {
+  /** The values of a live storage of this backend; throws for anything else. */
+  protected dataOf(storage: unknown): FloatArray {
     if (!(storage instanceof CpuStorage) || !this.#live.has(storage)) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
     return storage.data;
   }
@@ -55,11 +57,11 @@ export class CpuBackend implements RecurBackend {
   upload(values: FloatArray, _shape: readonly number[], dtype: DType): CpuStorage {
     const data = alloc(dtype, values.length);
     data.set(values);
-    return this.#wrap(data, dtype);
+    return this.wrap(data, dtype);
   }
 
   zeros(shape: readonly number[], dtype: DType): CpuStorage {
-    return this.#wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
+    return this.wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
   }
 
   async read(storage: unknown): Promise<FloatArray> {
@@ -67,7 +69,7 @@ export class CpuBackend implements RecurBackend {
   }
 
   readSync(storage: unknown): FloatArray {
-    return this.#data(storage).slice();
+    return this.dataOf(storage).slice();
   }
 
   dispose(storage: unknown): void {
@@ -112,12 +114,12 @@ export class CpuBackend implements RecurBackend {
     const w = args.weights as CpuWeights;
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const result = KERNELS[args.layer.kind]({
-      w, x: this.#data(args.x), time: args.time, batch: args.batch, h0: this.#data(args.h0), c0: args.c0 === null ? null : this.#data(args.c0),
+      w, x: this.dataOf(args.x), time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0),
       seqLens: args.seqLens, workspace: this.#workspace, keepTape: args.keepTape === true,
     });
     const dtype = args.layer.dtype;
     if (result.tape) this.#tapes.add(result.tape);
-    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null, tape: result.tape ?? undefined };
+    return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape ?? undefined };
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -125,12 +127,12 @@ export class CpuBackend implements RecurBackend {
     const tape = args.tape as CpuTape;
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
-    const optional = (s: unknown) => (s === null ? null : this.#data(s));
+    const optional = (s: unknown) => (s === null ? null : this.dataOf(s));
     const r = BACKWARD[args.layer.kind]({
       w, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
     });
     const dtype = args.layer.dtype;
-    const wrap = (a: FloatArray) => this.#wrap(a, dtype);
+    const wrap = (a: FloatArray) => this.wrap(a, dtype);
     return {
       dx: wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
       dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
@@ -143,26 +145,26 @@ export class CpuBackend implements RecurBackend {
 
   transpose01(storage: unknown, shape: readonly [number, number, number]): CpuStorage {
     const s = storage as CpuStorage;
-    return this.#wrap(transpose01(this.#data(s), shape, s.dtype), s.dtype);
+    return this.wrap(transpose01(this.dataOf(s), shape, s.dtype), s.dtype);
   }
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.#wrap(zeroRows(this.#data(s), shape, rows), s.dtype);
+    return this.wrap(zeroRows(this.dataOf(s), shape, rows), s.dtype);
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.#wrap(gatherRows(this.#data(s), shape, rows, s.dtype), s.dtype);
+    return this.wrap(gatherRows(this.dataOf(s), shape, rows, s.dtype), s.dtype);
   }
 
   concatRows(storages: readonly unknown[]): CpuStorage {
     const dtype = (storages[0] as CpuStorage).dtype;
-    return this.#wrap(concatRows(storages.map((s) => this.#data(s)), dtype), dtype);
+    return this.wrap(concatRows(storages.map((s) => this.dataOf(s)), dtype), dtype);
   }
 
   allFinite(storage: unknown): boolean {
-    const data = this.#data(storage);
+    const data = this.dataOf(storage);
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
     return true;
   }

@@ -1,12 +1,13 @@
 /**
  * pnpm bench: every available Recur backend against its peers (onnxruntime-node with 1 and 2 threads, tfjs-layers
  * on tfjs-backend-cpu and tfjs-backend-wasm), in the same process, on the same weights and inputs.
- *   node packages/bench/dist/cli.js [--quick] [--backend cpu|wasm ...] [--case TEXT ...] [--peer NAME ...] [--reps N] [--out DIR]
+ *   node packages/bench/dist/cli.js [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer NAME ...] [--reps N] [--out DIR]
  * Prints a table (median, min-max, ratio to each peer), writes bench.json (machine, versions, every sample) and
  * bench.svg, and evaluates the goals. Timings are never asserted: this is a measurement, not a test.
  */
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
+import '@recur/backend-simd';
 import { LSTMCell, GRUCell, dynamicRnn, disposeState, listBackends, seededRandom, tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +27,7 @@ const one = (name: string) => many(name)[0];
 const known = new Set(['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help']);
 for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
 if (args.includes('--help')) {
-  console.log('pnpm bench [--quick] [--backend cpu|wasm ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm ...] [--reps N] [--out DIR]');
+  console.log('pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm ...] [--reps N] [--out DIR]');
   process.exit(0);
 }
 const quick = args.includes('--quick');

@@ -48,7 +48,7 @@ export function formatTable(cases: readonly CaseResult[]): string {
 }
 
 const COLORS: Record<string, string> = {
-  'recur-cpu': '#1f6fb4', 'recur-wasm': '#2ca02c', 'ort-1t': '#d62728', 'ort-2t': '#ff7f0e', 'tfjs-layers-cpu': '#9467bd', 'tfjs-layers-wasm': '#8c564b',
+  'recur-cpu': '#1f6fb4', 'recur-wasm': '#2ca02c', 'recur-simd': '#17becf', 'ort-1t': '#d62728', 'ort-2t': '#ff7f0e', 'tfjs-layers-cpu': '#9467bd', 'tfjs-layers-wasm': '#8c564b',
 };
 
 /** Horizontal bars per case, each contender's median relative to the slowest in that case (shorter is faster). */

@@ -21,7 +21,7 @@ Backend packages @recur/backend-* are loaded from the current project when insta
 Exit status: 1 if any check failed (or, with CI=true, was skipped for a reason other than missing hardware).`;
 
 /** Backend packages the CLI looks for. A user's own backend comes in with --import. */
-const KNOWN_BACKENDS = ['@recur/backend-cpu', '@recur/backend-wasm', '@recur/backend-cuda', '@recur/backend-gpujs'];
+const KNOWN_BACKENDS = ['@recur/backend-cpu', '@recur/backend-wasm', '@recur/backend-simd', '@recur/backend-cuda', '@recur/backend-gpujs'];
 
 function parseArgs(argv: string[]) {
   const opts = { backends: [] as string[], imports: [] as string[], filters: [] as string[], fixtures: undefined as string | undefined, json: false, list: false };

@@ -1,6 +1,6 @@
 import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
-import { alloc } from './workspace.js';
+import { alloc, copyOf } from './workspace.js';
 
 /**
  * GRU backward over a chunk, both variants. dXP is the gradient of the input-side pre-activations, dHP of the
@@ -9,7 +9,7 @@ import { alloc } from './workspace.js';
 export function gruBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.resetAfter;
   const { wHhT } = transposedWeights(w);
-  const dh = dhT ? dhT.slice() : alloc(dtype, B * H);
+  const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dXP = alloc(dtype, T * B * G);
   const dHP = resetAfter ? alloc(dtype, T * B * G) : dXP;
   const direct = alloc(dtype, B * H); // dh_prev through z·h and (reset_before) r·h

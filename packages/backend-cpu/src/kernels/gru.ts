@@ -1,6 +1,6 @@
 import { gemmABt } from '@recur/core';
 import { projectInputs, sigmoid } from './project.js';
-import { alloc, type KernelArgs, type KernelResult } from './workspace.js';
+import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /**
  * GRU over a chunk: gates r, z, n; h' = (1 - z)·n + z·h. reset_after: n = tanh(xn + r·(W_hn h + b_hn));
@@ -15,7 +15,7 @@ export function gruForward({ w, x, time: T, batch: B, h0, seqLens, workspace, ke
   const rh = resetAfter ? hp : workspace.get('resetHidden', B * H, dtype);
   const bn = w.hiddenBiasN;
   const y = alloc(dtype, T * B * H);
-  const h = h0.slice();
+  const h = copyOf(h0);
   const tape = keepTape ? { x, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: null, cNew: null, extra: alloc(dtype, T * B * H) } : null;
   for (let t = 0; t < T; t++) {
     const x0 = t * B * G;

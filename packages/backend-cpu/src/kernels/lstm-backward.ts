@@ -1,13 +1,13 @@
 import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
-import { alloc } from './workspace.js';
+import { alloc, copyOf } from './workspace.js';
 
 /** LSTM backward over a chunk: the time loop computes gate gradients; weight gradients come after in bulk. */
 export function lstmBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
   const { wHhT } = transposedWeights(w);
-  const dh = dhT ? dhT.slice() : alloc(dtype, B * H);
-  const dc = dcT ? dcT.slice() : alloc(dtype, B * H);
+  const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
+  const dc = dcT ? copyOf(dcT) : alloc(dtype, B * H);
   const dG = alloc(dtype, T * B * G);
   const dhPrev = alloc(dtype, B * H);
   const { act, cPrev, cNew } = tape;

@@ -1,6 +1,6 @@
 import { gemmABt } from '@recur/core';
 import { projectInputs, sigmoid } from './project.js';
-import { alloc, type KernelArgs, type KernelResult } from './workspace.js';
+import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /** LSTM over a chunk: gates i, f, g, o; c' = σf·c + σi·tanh g; h' = σo·tanh c'. */
 export function lstmForward({ w, x, time: T, batch: B, h0, c0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
@@ -8,8 +8,8 @@ export function lstmForward({ w, x, time: T, batch: B, h0, c0, seqLens, workspac
   const gates = workspace.get('gates', T * B * G, dtype);
   projectInputs(w, x, T * B, gates);
   const y = alloc(dtype, T * B * H);
-  const h = h0.slice();
-  const c = c0!.slice();
+  const h = copyOf(h0);
+  const c = copyOf(c0!);
   const tape = keepTape
     ? { x, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: alloc(dtype, T * B * H), cNew: alloc(dtype, T * B * H), extra: null }
     : null;

@@ -1,12 +1,12 @@
 import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
-import { alloc } from './workspace.js';
+import { alloc, copyOf } from './workspace.js';
 
 /** Simple RNN backward over a chunk: dpre = dh · act'(h_t). */
 export function rnnBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.activation === 'relu';
   const { wHhT } = transposedWeights(w);
-  const dh = dhT ? dhT.slice() : alloc(dtype, B * H);
+  const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dG = alloc(dtype, T * B * H);
   const dhPrev = alloc(dtype, B * H);
   const hNew = tape.act;

@@ -1,6 +1,6 @@
 import { gemmABt } from '@recur/core';
 import { projectInputs } from './project.js';
-import { alloc, type KernelArgs, type KernelResult } from './workspace.js';
+import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /** Simple RNN over a chunk: h' = act(W_ih x + W_hh h + b), act tanh or relu. */
 export function rnnForward({ w, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
@@ -9,7 +9,7 @@ export function rnnForward({ w, x, time: T, batch: B, h0, seqLens, workspace, ke
   const pre = workspace.get('gates', T * B * H, dtype);
   projectInputs(w, x, T * B, pre);
   const y = alloc(dtype, T * B * H);
-  const h = h0.slice();
+  const h = copyOf(h0);
   const tape = keepTape ? { x, hPrev: alloc(dtype, T * B * H), act: y, cPrev: null, cNew: null, extra: null } : null;
   for (let t = 0; t < T; t++) {
     const p0 = t * B * H;

@@ -1,10 +1,10 @@
 import type { FloatArray } from '@recur/core';
-import { alloc } from './workspace.js';
+import { alloc, copyOf } from './workspace.js';
 
 const rowSize = (shape: readonly number[]) => shape.slice(1).reduce((a, b) => a * b, 1);
 
 export function zeroRows(src: FloatArray, shape: readonly number[], rows: Int32Array): FloatArray {
-  const out = src.slice();
+  const out = copyOf(src);
   const n = rowSize(shape);
   for (const r of rows) out.fill(0, r * n, (r + 1) * n);
   return out;

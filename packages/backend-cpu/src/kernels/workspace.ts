@@ -21,8 +21,29 @@ export class Workspace {
   }
 }
 
+/** Arrays up to this many bytes are views into a shared slab (see `alloc`). */
+const SLAB_ITEM_MAX = 16 * 1024;
+const SLAB_BYTES = 256 * 1024;
+let slab = new ArrayBuffer(0);
+let slabUsed = 0;
+
+/**
+ * A zeroed array. Small ones are carved from 256 KiB slabs: V8 gives every typed array over 64 bytes its own
+ * off-heap buffer, which costs about 3 us each here (allocation plus the GC pressure of external memory), while a
+ * view into an existing buffer costs a tenth of that; a streamed step makes about ten such arrays. A slab is freed
+ * by the GC once no view into it is alive. Views never reach users: reads return copies.
+ */
 export function alloc(dtype: DType, size: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  const bytes = size * (dtype === 'float64' ? 8 : 4);
+  if (bytes > SLAB_ITEM_MAX || bytes === 0) return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  const start = Math.ceil(slabUsed / 8) * 8;
+  if (start + bytes > slab.byteLength) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+    return alloc(dtype, size);
+  }
+  slabUsed = start + bytes;
+  return dtype === 'float64' ? new Float64Array(slab, start, size) : new Float32Array(slab, start, size);
 }
 
 /** A layer's weights as the CPU kernels keep them: the public layout plus biases folded where the math allows. */
@@ -77,4 +98,11 @@ export interface KernelResult {
 export function tapeBytes(tape: CpuTape): number {
   // x belongs to its tensor and is not counted here
   return tape.hPrev.byteLength + tape.act.byteLength + (tape.cPrev?.byteLength ?? 0) + (tape.cNew?.byteLength ?? 0) + (tape.extra?.byteLength ?? 0);
+}
+
+/** A copy made with `alloc` (typed arrays' own slice() gets a buffer of its own). */
+export function copyOf<A extends FloatArray>(values: A): A {
+  const out = alloc(values instanceof Float64Array ? 'float64' : 'float32', values.length) as A;
+  out.set(values);
+  return out;
 }

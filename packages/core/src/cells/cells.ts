@@ -26,7 +26,7 @@ export class LSTMCell extends LayerCell {
     bIh.fill(1, this.units, 2 * this.units);
   }
 
-  spec(): LayerSpec {
+  protected makeSpec(): LayerSpec {
     return { ...this.baseSpec(), kind: 'lstm', activation: 'tanh', resetAfter: true, forgetBias: this.forgetBias };
   }
 }
@@ -51,7 +51,7 @@ export class GRUCell extends LayerCell {
     this.resetAfter = opts.resetAfter ?? true;
   }
 
-  spec(): LayerSpec {
+  protected makeSpec(): LayerSpec {
     return { ...this.baseSpec(), kind: 'gru', activation: 'tanh', resetAfter: this.resetAfter, forgetBias: 0 };
   }
 }
@@ -74,7 +74,7 @@ export class BasicRNNCell extends LayerCell {
     this.activation = opts.activation ?? 'tanh';
   }
 
-  spec(): LayerSpec {
+  protected makeSpec(): LayerSpec {
     return { ...this.baseSpec(), kind: 'rnn', activation: this.activation, resetAfter: true, forgetBias: 0 };
   }
 }

@@ -30,6 +30,7 @@ export abstract class LayerCell {
   readonly backendName: string | undefined;
   readonly name: string;
   #inputSize: number | undefined;
+  #spec: LayerSpec | null;
   #weights: LayerWeights | undefined;
   #seed: number;
   #uploads = new Map<RecurBackend, WeightsStorage>();
@@ -42,12 +43,18 @@ export abstract class LayerCell {
     if (options.backend !== undefined && typeof options.backend !== 'string') throw new RecurError('options.backend', 'a backend name', describe(options.backend));
     this.backendName = options.backend;
     this.#inputSize = options.inputSize === undefined ? undefined : checkPositiveInt(options.inputSize, 'options.inputSize');
+    this.#spec = null;
     this.#seed = options.seed === undefined ? seedCounter++ : checkFiniteNumber(options.seed, 'options.seed');
     this.name = options.name ?? `${kindName}_${this.#seed}`;
   }
 
-  /** The layer as kernels see it; the input size must be known. */
-  abstract spec(): LayerSpec;
+  /** The layer as kernels see it; the input size must be known. Made once: it is read on every call. */
+  spec(): LayerSpec {
+    if (this.#spec === null || this.#spec.inputSize !== this.#inputSize) this.#spec = Object.freeze(this.makeSpec());
+    return this.#spec;
+  }
+
+  protected abstract makeSpec(): LayerSpec;
 
   /** Stored-bias values the initialiser writes (LSTM: 1 in the forget gate of b_ih). */
   protected initBias(_bIh: FloatArray): void {}

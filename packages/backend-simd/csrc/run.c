@@ -1,0 +1,10 @@
+// The one entry point every thread calls for a job (thread 0 is the caller's own thread).
+#include "simd.h"
+
+__attribute__((export_name("run"))) void run(job_t *job, int tid) {
+  const int G = job->kind == KIND_LSTM ? 4 : job->kind == KIND_GRU ? 3 : 1;
+  project(job, tid, G);
+  if (job->kind == KIND_LSTM) lstm_steps(job, tid);
+  else if (job->kind == KIND_GRU) gru_steps(job, tid);
+  else rnn_steps(job, tid);
+}

@@ -1,0 +1,133 @@
+// Shared pieces of the kernels: the job every thread reads, SIMD math, the panel dot product and the barrier.
+#pragma once
+#include <stdint.h>
+#include <wasm_simd128.h>
+
+typedef v128_t f4;
+
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2 };
+
+// Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
+// Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
+typedef struct {
+  int32_t kind;
+  int32_t variant;    // gru: 1 = reset after; rnn: 1 = relu
+  int32_t T, B, I, H;
+  int32_t nub;        // unit blocks: ceil(H / 4)
+  int32_t nthreads;
+  uint32_t x;         // [T][B][I]
+  uint32_t wih;       // [nub][I][G][4]
+  uint32_t whh;       // [nub][H][GA][4]: GA = G, or 2 (r, z) for gru reset before
+  uint32_t whhn;      // gru reset before: [nub][H][4] (n)
+  uint32_t bias;      // [nub][G][4], added to the input projection
+  uint32_t bhn;       // gru reset after: [nub][4], b_hn inside r * (W_hn h + b_hn)
+  uint32_t proj;      // scratch [T][B][nub][G][4]
+  uint32_t h;         // [2][B][nub*4]: h0 in slot 0; after T steps h_T is in slot T % 2
+  uint32_t c;         // lstm: [B][nub*4], c0 in, c_T out
+  uint32_t rh;        // gru reset before: scratch [B][nub*4], r * h_{t-1}
+  uint32_t y;         // [T][B][nub*4]
+  uint32_t seqlens;   // int32 [B], or 0 for all T
+  int32_t barrier_count;
+  int32_t barrier_generation;
+  int32_t abort;      // set by a thread that trapped: the others leave their barrier instead of spinning forever
+} job_t;
+
+#define F(addr) ((float *)(uintptr_t)(addr))
+
+static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
+
+#ifdef __wasm_relaxed_simd__
+typedef float f32x4_t __attribute__((__vector_size__(16), __aligned__(16)));
+// a + b * c, fused where the CPU has FMA (relaxed SIMD: either rounding is allowed)
+static inline f4 madd(f4 a, f4 b, f4 c) { return (f4)__builtin_wasm_relaxed_madd_f32x4((f32x4_t)b, (f32x4_t)c, (f32x4_t)a); }
+#else
+static inline f4 madd(f4 a, f4 b, f4 c) { return wasm_f32x4_add(a, wasm_f32x4_mul(b, c)); }
+#endif
+
+// e^x on 4 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (error < 1 ulp), 2^n by
+// building the exponent bits. No libm in this module.
+static inline f4 v_exp(f4 x) {
+  x = wasm_f32x4_pmin(wasm_f32x4_pmax(x, splat(-87.0f)), splat(88.0f));
+  f4 n = wasm_f32x4_nearest(wasm_f32x4_mul(x, splat(1.44269504088896341f)));
+  f4 r = wasm_f32x4_sub(x, wasm_f32x4_mul(n, splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, splat(-2.12194440e-4f)));
+  f4 p = splat(1.0f / 5040.0f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 720.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 120.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 24.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f / 6.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(0.5f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), splat(1.0f));
+  v128_t bits = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n), wasm_i32x4_splat(127)), 23);
+  return wasm_f32x4_mul(p, bits);
+}
+
+static inline f4 v_sigmoid(f4 x) {
+  return wasm_f32x4_div(splat(1.0f), wasm_f32x4_add(splat(1.0f), v_exp(wasm_f32x4_neg(x))));
+}
+
+// tanh|x| = (1 - e^-2|x|) / (1 + e^-2|x|), sign restored: no overflow, absolute error ~1e-7 near 0.
+static inline f4 v_tanh(f4 x) {
+  f4 t = v_exp(wasm_f32x4_mul(wasm_f32x4_abs(x), splat(-2.0f)));
+  f4 m = wasm_f32x4_div(wasm_f32x4_sub(splat(1.0f), t), wasm_f32x4_add(splat(1.0f), t));
+  return wasm_v128_or(m, wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000)));
+}
+
+// acc[v] += sum_k w[k][v] * row[k] for NV vectors of 4 outputs; w is a panel [K][NV][4]. S independent
+// accumulator sets (k interleaved) keep the adds' latency hidden when NV is small. The summation order depends on
+// NV only, never on the batch or chunk size, so streaming and one-shot runs give identical bits.
+#define PANEL_SETS(NV) ((NV) >= 3 ? 1 : (NV) == 2 ? 2 : 4)
+
+__attribute__((always_inline)) static inline void panel_dot(const float *restrict w, const float *restrict row, int K, const int NV, f4 *acc) {
+  const int S = PANEL_SETS(NV);
+  f4 a[4][4];
+  for (int s = 0; s < S; s++)
+    for (int v = 0; v < NV; v++) a[s][v] = s == 0 ? acc[v] : splat(0.0f);
+  int k = 0;
+  for (; k + S <= K; k += S) {
+    for (int s = 0; s < S; s++) {
+      const float *wk = w + (k + s) * NV * 4;
+      f4 xs = wasm_v128_load32_splat(row + k + s);
+      for (int v = 0; v < NV; v++) a[s][v] = madd(a[s][v], wasm_v128_load(wk + 4 * v), xs);
+    }
+  }
+  for (; k < K; k++) {
+    const float *wk = w + k * NV * 4;
+    f4 xs = wasm_v128_load32_splat(row + k);
+    for (int v = 0; v < NV; v++) a[0][v] = madd(a[0][v], wasm_v128_load(wk + 4 * v), xs);
+  }
+  for (int v = 0; v < NV; v++) {
+    f4 sum = a[0][v];
+    for (int s = 1; s < S; s++) sum = wasm_f32x4_add(sum, a[s][v]);
+    acc[v] = sum;
+  }
+}
+
+// Spinning barrier over the job's counter: steps are microseconds apart, far below a futex wake-up.
+static inline void barrier(job_t *job) {
+  if (job->nthreads == 1) return;
+  int32_t generation = __atomic_load_n(&job->barrier_generation, __ATOMIC_ACQUIRE);
+  if (__atomic_add_fetch(&job->barrier_count, 1, __ATOMIC_ACQ_REL) == job->nthreads) {
+    __atomic_store_n(&job->barrier_count, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&job->barrier_generation, generation + 1, __ATOMIC_RELEASE);
+  } else {
+    while (__atomic_load_n(&job->barrier_generation, __ATOMIC_ACQUIRE) == generation)
+      if (__atomic_load_n(&job->abort, __ATOMIC_RELAXED)) return;
+  }
+}
+
+// This thread's unit blocks: a contiguous share of the gate columns, and the weights that produce them.
+static inline void thread_blocks(const job_t *job, int tid, int *first, int *end) {
+  *first = (int)((int64_t)job->nub * tid / job->nthreads);
+  *end = (int)((int64_t)job->nub * (tid + 1) / job->nthreads);
+}
+
+static inline int row_active(const job_t *job, int t, int b) {
+  return job->seqlens == 0 || t < ((const int32_t *)(uintptr_t)job->seqlens)[b];
+}
+
+void project(const job_t *job, int tid, int G);
+void lstm_steps(job_t *job, int tid);
+void gru_steps(job_t *job, int tid);
+void rnn_steps(job_t *job, int tid);

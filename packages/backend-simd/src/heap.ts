@@ -1,0 +1,87 @@
+const PAGE = 65536;
+const ALIGN = 64; // a cache line: panels and rows start aligned
+
+interface Block {
+  offset: number;
+  size: number;
+}
+
+/**
+ * First-fit allocator over the shared linear memory, above the module's own data and stack. Freed blocks merge
+ * with their neighbours; when nothing fits, the memory grows (every thread sees the growth: the memory is shared).
+ */
+export class Heap {
+  readonly #memory: WebAssembly.Memory;
+  readonly #free: Block[] = [];
+  readonly #used = new Map<number, number>();
+  #end: number;
+
+  constructor(memory: WebAssembly.Memory, base: number) {
+    this.#memory = memory;
+    const start = align(base);
+    this.#end = memory.buffer.byteLength;
+    if (this.#end > start) this.#free.push({ offset: start, size: this.#end - start });
+  }
+
+  /** Byte offset of a new block of at least `bytes`, aligned to 64. */
+  alloc(bytes: number): number {
+    const size = align(Math.max(bytes, 1));
+    let index = this.#free.findIndex((b) => b.size >= size);
+    if (index < 0) index = this.#grow(size);
+    const block = this.#free[index];
+    const offset = block.offset;
+    if (block.size === size) this.#free.splice(index, 1);
+    else {
+      block.offset += size;
+      block.size -= size;
+    }
+    this.#used.set(offset, size);
+    return offset;
+  }
+
+  free(offset: number): void {
+    const size = this.#used.get(offset);
+    if (size === undefined) return;
+    this.#used.delete(offset);
+    let index = this.#free.findIndex((b) => b.offset > offset);
+    if (index < 0) index = this.#free.length;
+    this.#free.splice(index, 0, { offset, size });
+    const next = this.#free[index + 1];
+    if (next && offset + size === next.offset) {
+      this.#free[index].size += next.size;
+      this.#free.splice(index + 1, 1);
+    }
+    const previous = this.#free[index - 1];
+    if (previous && previous.offset + previous.size === offset) {
+      previous.size += this.#free[index].size;
+      this.#free.splice(index, 1);
+    }
+  }
+
+  /** Bytes in live blocks. */
+  get usedBytes(): number {
+    let total = 0;
+    for (const size of this.#used.values()) total += size;
+    return total;
+  }
+
+  #grow(size: number): number {
+    const last = this.#free[this.#free.length - 1];
+    const tailFree = last && last.offset + last.size === this.#end ? last.size : 0;
+    const pages = Math.ceil(Math.max(size - tailFree, this.#end / 4) / PAGE);
+    try {
+      this.#memory.grow(pages);
+    } catch {
+      throw new RangeError(`backend simd: cannot grow WebAssembly memory by ${pages * PAGE} bytes (in use: ${this.#end} bytes; the limit is 4 GiB)`);
+    }
+    const added = pages * PAGE;
+    if (tailFree > 0) last.size += added;
+    else this.#free.push({ offset: this.#end, size: added });
+    this.#end += added;
+    return this.#free.length - 1;
+  }
+}
+
+function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
