@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# System packages the tests need beyond npm: Debian's chromium for the browser conformance run of backend-wasm
-# (driven by playwright-core; nothing is downloaded by playwright itself). Installs only what is missing.
+# System packages the tests need beyond npm, from Debian's apt; installs only what is missing:
+#  - chromium: the browser conformance run of backend-wasm (driven by playwright-core; nothing is downloaded by
+#    playwright itself);
+#  - clang-16 + lld-16: backend-simd's check that its committed wasm/recur-simd.wasm is what csrc/ compiles to.
 set -euo pipefail
-if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ]; then
+missing=()
+if [ ! -x /usr/bin/chromium ] && [ -z "${CHROMIUM_PATH:-}" ]; then missing+=(chromium); fi
+if ! command -v clang-16 > /dev/null; then missing+=(clang-16); fi
+if ! command -v wasm-ld-16 > /dev/null && [ ! -x /usr/lib/llvm-16/bin/wasm-ld ]; then missing+=(lld-16); fi
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
-    echo "chromium is missing: run this as root, or apt-get install chromium, or set CHROMIUM_PATH" >&2
+    echo "missing system packages: ${missing[*]}: run this as root, or apt-get install them (or set CHROMIUM_PATH)" >&2
     exit 1
   fi
-  echo "installing Debian's chromium (browser tests)..."
+  echo "installing Debian packages: ${missing[*]}..."
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
 fi

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The one test command (README's second line and .ci/run): installs what the tests need beyond npm packages,
-# builds every package, runs every package's tests, prints the conformance matrix, runs the benchmark smoke run
-# and prints a closing count.
+# builds every package, checks backend-simd's committed wasm against its C sources, runs every package's tests,
+# prints the conformance matrix, runs the benchmark smoke run and prints a closing count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh || exit 1
 rm -rf packages/*/test-results examples/*/test-results
 pnpm exec turbo run build --output-logs=errors-only || exit 1
 status=0
+echo "backend-simd: the committed kernel binary must be what its C sources compile to:"
+node packages/backend-simd/scripts/build-wasm.mjs --check || status=1
 pnpm exec turbo run test --concurrency=1 --continue || status=1
 echo
 echo "recur-conformance (every backend this machine can run):"

@@ -5,82 +5,96 @@
 
 static inline f4 blend(f4 n, f4 z, f4 h) { return wasm_f32x4_add(n, wasm_f32x4_mul(z, wasm_f32x4_sub(h, n))); }
 
-static void gru_after(job_t *job, int first, int end) {
-  const int T = job->T, B = job->B, H = job->H, nub = job->nub, Hp = nub * 4;
-  const float *whh = F(job->whh), *proj = F(job->proj), *bhn = F(job->bhn);
-  float *hbuf = F(job->h), *y = F(job->y);
-  for (int t = 0; t < T; t++) {
-    const float *hPrev = hbuf + (t & 1) * B * Hp;
-    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
-    for (int u = first; u < end; u++) {
-      const float *w = whh + (uint32_t)u * H * 12;
-      for (int b = 0; b < B; b++) {
-        const uint32_t at = (uint32_t)b * Hp + u * 4;
-        float *yOut = y + ((uint32_t)t * B + b) * Hp + u * 4;
-        if (!row_active(job, t, b)) {
-          wasm_v128_store(hNext + at, wasm_v128_load(hPrev + at));
-          wasm_v128_store(yOut, splat(0.0f));
-          continue;
-        }
-        const float *p = proj + (((uint32_t)t * B + b) * nub + u) * 12;
-        f4 acc[3] = {wasm_v128_load(p), wasm_v128_load(p + 4), wasm_v128_load(bhn + u * 4)};
-        panel_dot(w, hPrev + (uint32_t)b * Hp, H, 3, acc);
-        f4 r = v_sigmoid(acc[0]), z = v_sigmoid(acc[1]);
-        f4 n = v_tanh(wasm_f32x4_add(wasm_v128_load(p + 8), wasm_f32x4_mul(r, acc[2])));
-        f4 hNew = blend(n, z, wasm_v128_load(hPrev + at));
-        wasm_v128_store(hNext + at, hNew);
-        wasm_v128_store(yOut, hNew);
-      }
-    }
-    barrier(job);
+static inline float *proj_at(const job_t *job, int t, int b, int u) {
+  return F(job->proj) + (((uint32_t)t * job->B + b) * job->nub + u) * 12;
+}
+
+__attribute__((always_inline)) static inline void after_rows(const job_t *job, int t, int u, int b, const int NB, const float *hPrev, float *hNext) {
+  const int H = job->H, Hp = job->nub * 4;
+  f4 acc[6];
+  for (int n = 0; n < NB; n++) {
+    const float *p = proj_at(job, t, b + n, u);
+    acc[n * 3] = wasm_v128_load(p);
+    acc[n * 3 + 1] = wasm_v128_load(p + 4);
+    acc[n * 3 + 2] = wasm_v128_load(F(job->bhn) + u * 4);
+  }
+  panel_dot(F(job->whh) + (uint32_t)u * H * 12, hPrev + (uint32_t)b * Hp, hPrev + (uint32_t)(b + NB - 1) * Hp, H, 3, NB, acc);
+  for (int n = 0; n < NB; n++) {
+    const uint32_t at = (uint32_t)(b + n) * Hp + u * 4;
+    f4 r = v_sigmoid(acc[n * 3]), z = v_sigmoid(acc[n * 3 + 1]);
+    f4 nGate = v_tanh(wasm_f32x4_add(wasm_v128_load(proj_at(job, t, b + n, u) + 8), wasm_f32x4_mul(r, acc[n * 3 + 2])));
+    f4 hNew = blend(nGate, z, wasm_v128_load(hPrev + at));
+    wasm_v128_store(hNext + at, hNew);
+    wasm_v128_store(F(job->y) + ((uint32_t)t * job->B + b + n) * Hp + u * 4, hNew);
   }
 }
 
-static void gru_before(job_t *job, int first, int end) {
-  const int T = job->T, B = job->B, H = job->H, nub = job->nub, Hp = nub * 4;
-  const float *whh = F(job->whh), *whhn = F(job->whhn);
-  float *proj = F(job->proj), *hbuf = F(job->h), *rh = F(job->rh), *y = F(job->y);
-  for (int t = 0; t < T; t++) {
-    const float *hPrev = hbuf + (t & 1) * B * Hp;
-    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
-    for (int u = first; u < end; u++) {
-      const float *w = whh + (uint32_t)u * H * 8;
-      for (int b = 0; b < B; b++) {
-        if (!row_active(job, t, b)) continue;
-        const uint32_t at = (uint32_t)b * Hp + u * 4;
-        float *p = proj + (((uint32_t)t * B + b) * nub + u) * 12;
-        f4 acc[2] = {wasm_v128_load(p), wasm_v128_load(p + 4)};
-        panel_dot(w, hPrev + (uint32_t)b * Hp, H, 2, acc);
-        wasm_v128_store(rh + at, wasm_f32x4_mul(v_sigmoid(acc[0]), wasm_v128_load(hPrev + at)));
-        wasm_v128_store(p + 4, v_sigmoid(acc[1])); // z, kept in its projection slot for the second phase
-      }
-    }
-    barrier(job);
-    for (int u = first; u < end; u++) {
-      const float *w = whhn + (uint32_t)u * H * 4;
-      for (int b = 0; b < B; b++) {
-        const uint32_t at = (uint32_t)b * Hp + u * 4;
-        float *yOut = y + ((uint32_t)t * B + b) * Hp + u * 4;
-        if (!row_active(job, t, b)) {
-          wasm_v128_store(hNext + at, wasm_v128_load(hPrev + at));
-          wasm_v128_store(yOut, splat(0.0f));
-          continue;
-        }
-        const float *p = proj + (((uint32_t)t * B + b) * nub + u) * 12;
-        f4 acc[1] = {wasm_v128_load(p + 8)};
-        panel_dot(w, rh + (uint32_t)b * Hp, H, 1, acc);
-        f4 hNew = blend(v_tanh(acc[0]), wasm_v128_load(p + 4), wasm_v128_load(hPrev + at));
-        wasm_v128_store(hNext + at, hNew);
-        wasm_v128_store(yOut, hNew);
-      }
-    }
-    barrier(job);
+// reset before, phase 1: r and z, r * h published for every thread's n product; z kept in its projection slot
+__attribute__((always_inline)) static inline void before_rz_rows(const job_t *job, int t, int u, int b, const int NB, const float *hPrev) {
+  const int H = job->H, Hp = job->nub * 4;
+  f4 acc[4];
+  for (int n = 0; n < NB; n++) {
+    const float *p = proj_at(job, t, b + n, u);
+    acc[n * 2] = wasm_v128_load(p);
+    acc[n * 2 + 1] = wasm_v128_load(p + 4);
+  }
+  panel_dot(F(job->whh) + (uint32_t)u * H * 8, hPrev + (uint32_t)b * Hp, hPrev + (uint32_t)(b + NB - 1) * Hp, H, 2, NB, acc);
+  for (int n = 0; n < NB; n++) {
+    const uint32_t at = (uint32_t)(b + n) * Hp + u * 4;
+    wasm_v128_store(F(job->rh) + at, wasm_f32x4_mul(v_sigmoid(acc[n * 2]), wasm_v128_load(hPrev + at)));
+    wasm_v128_store(proj_at(job, t, b + n, u) + 4, v_sigmoid(acc[n * 2 + 1]));
+  }
+}
+
+// reset before, phase 2: n from everyone's r * h, then h_t
+__attribute__((always_inline)) static inline void before_n_rows(const job_t *job, int t, int u, int b, const int NB, const float *hPrev, float *hNext) {
+  const int H = job->H, Hp = job->nub * 4;
+  const float *rh = F(job->rh);
+  f4 acc[2];
+  for (int n = 0; n < NB; n++) acc[n] = wasm_v128_load(proj_at(job, t, b + n, u) + 8);
+  panel_dot(F(job->whhn) + (uint32_t)u * H * 4, rh + (uint32_t)b * Hp, rh + (uint32_t)(b + NB - 1) * Hp, H, 1, NB, acc);
+  for (int n = 0; n < NB; n++) {
+    const uint32_t at = (uint32_t)(b + n) * Hp + u * 4;
+    f4 hNew = blend(v_tanh(acc[n]), wasm_v128_load(proj_at(job, t, b + n, u) + 4), wasm_v128_load(hPrev + at));
+    wasm_v128_store(hNext + at, hNew);
+    wasm_v128_store(F(job->y) + ((uint32_t)t * job->B + b + n) * Hp + u * 4, hNew);
   }
 }
 
 void gru_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
-  if (job->variant == 1) gru_after(job, first, end);
-  else gru_before(job, first, end);
+  const int T = job->T, B = job->B, Hp = job->nub * 4, after = job->variant == 1;
+  float *hbuf = F(job->h);
+  for (int t = 0; t < T; t++) {
+    const float *hPrev = hbuf + (t & 1) * B * Hp;
+    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
+    if (!after) {
+      for (int u = first; u < end; u++) {
+        for (int b = 0; b < B;) {
+          const int n = rows_at(job, t, b);
+          if (n == 2) before_rz_rows(job, t, u, b, 2, hPrev);
+          else if (n == 1) before_rz_rows(job, t, u, b, 1, hPrev);
+          b += n == 2 ? 2 : 1;
+        }
+      }
+      barrier(job);
+    }
+    for (int u = first; u < end; u++) {
+      for (int b = 0; b < B;) {
+        const int n = rows_at(job, t, b);
+        if (n == 2) {
+          if (after) after_rows(job, t, u, b, 2, hPrev, hNext);
+          else before_n_rows(job, t, u, b, 2, hPrev, hNext);
+        } else if (n == 1) {
+          if (after) after_rows(job, t, u, b, 1, hPrev, hNext);
+          else before_n_rows(job, t, u, b, 1, hPrev, hNext);
+        } else {
+          keep_row(hPrev, hNext, F(job->y) + ((uint32_t)t * B + b) * Hp + u * 4, (uint32_t)b * Hp + u * 4);
+        }
+        b += n == 2 ? 2 : 1;
+      }
+    }
+    barrier(job);
+  }
 }

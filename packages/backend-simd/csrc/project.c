@@ -4,22 +4,27 @@
 
 #define ROW_BLOCK 64 // rows of x kept in cache while every panel of the thread passes over them
 
+__attribute__((always_inline)) static inline void project_rows(const job_t *job, int u, int r, const int NB, const int G) {
+  const int I = job->I, nub = job->nub;
+  const float *x = F(job->x) + (uint32_t)r * I, *bias = F(job->bias) + u * G * 4;
+  f4 acc[8];
+  for (int n = 0; n < NB; n++)
+    for (int g = 0; g < G; g++) acc[n * G + g] = wasm_v128_load(bias + g * 4);
+  panel_dot(F(job->wih) + (uint32_t)u * I * G * 4, x, x + (NB - 1) * I, I, G, NB, acc);
+  for (int n = 0; n < NB; n++) {
+    float *out = F(job->proj) + ((uint32_t)(r + n) * nub + u) * G * 4;
+    for (int g = 0; g < G; g++) wasm_v128_store(out + g * 4, acc[n * G + g]);
+  }
+}
+
 __attribute__((always_inline)) static inline void project_blocks(const job_t *job, int first, int end, const int G) {
-  const int rows = job->T * job->B, I = job->I, nub = job->nub;
-  const float *x = F(job->x), *wih = F(job->wih), *bias = F(job->bias);
-  float *proj = F(job->proj);
+  const int rows = job->T * job->B;
   for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
     const int r1 = r0 + ROW_BLOCK < rows ? r0 + ROW_BLOCK : rows;
     for (int u = first; u < end; u++) {
-      const float *w = wih + (uint32_t)u * I * G * 4;
-      for (int r = r0; r < r1; r++) {
-        f4 acc[4];
-        for (int g = 0; g < G; g++) acc[g] = wasm_v128_load(bias + (u * G + g) * 4);
-        const float *row = x + (uint32_t)r * I;
-        panel_dot(w, row, I, G, acc);
-        float *out = proj + ((uint32_t)r * nub + u) * G * 4;
-        for (int g = 0; g < G; g++) wasm_v128_store(out + g * 4, acc[g]);
-      }
+      int r = r0;
+      for (; r + 1 < r1; r += 2) project_rows(job, u, r, 2, G);
+      if (r < r1) project_rows(job, u, r, 1, G);
     }
   }
 }

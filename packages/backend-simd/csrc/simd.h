@@ -36,13 +36,7 @@ typedef struct {
 
 static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
 
-#ifdef __wasm_relaxed_simd__
-typedef float f32x4_t __attribute__((__vector_size__(16), __aligned__(16)));
-// a + b * c, fused where the CPU has FMA (relaxed SIMD: either rounding is allowed)
-static inline f4 madd(f4 a, f4 b, f4 c) { return (f4)__builtin_wasm_relaxed_madd_f32x4((f32x4_t)b, (f32x4_t)c, (f32x4_t)a); }
-#else
 static inline f4 madd(f4 a, f4 b, f4 c) { return wasm_f32x4_add(a, wasm_f32x4_mul(b, c)); }
-#endif
 
 // e^x on 4 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (error < 1 ulp), 2^n by
 // building the exponent bits. No libm in this module.
@@ -74,34 +68,47 @@ static inline f4 v_tanh(f4 x) {
   return wasm_v128_or(m, wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000)));
 }
 
-// acc[v] += sum_k w[k][v] * row[k] for NV vectors of 4 outputs; w is a panel [K][NV][4]. S independent
-// accumulator sets (k interleaved) keep the adds' latency hidden when NV is small. The summation order depends on
-// NV only, never on the batch or chunk size, so streaming and one-shot runs give identical bits.
+// For NB rows (1 or 2) at once: acc[r][v] += sum_k w[k][v] * rows[r][k], NV vectors of 4 outputs; w is a panel
+// [K][NV][4] whose every load serves NB rows. S independent accumulator sets (k interleaved) hide the adds'
+// latency when NV is small. Each row's summation order depends on NV only, never on NB, the batch or the chunk
+// size, so a row gives the same bits whether it runs alone, paired, streamed or in one shot.
 #define PANEL_SETS(NV) ((NV) >= 3 ? 1 : (NV) == 2 ? 2 : 4)
 
-__attribute__((always_inline)) static inline void panel_dot(const float *restrict w, const float *restrict row, int K, const int NV, f4 *acc) {
+__attribute__((always_inline)) static inline void panel_dot(const float *restrict w, const float *restrict row0, const float *restrict row1,
+                                                            int K, const int NV, const int NB, f4 *acc) {
   const int S = PANEL_SETS(NV);
-  f4 a[4][4];
+  const float *rows[2] = {row0, row1};
+  f4 a[4][2][4];
   for (int s = 0; s < S; s++)
-    for (int v = 0; v < NV; v++) a[s][v] = s == 0 ? acc[v] : splat(0.0f);
+    for (int r = 0; r < NB; r++)
+      for (int v = 0; v < NV; v++) a[s][r][v] = s == 0 ? acc[r * NV + v] : splat(0.0f);
   int k = 0;
   for (; k + S <= K; k += S) {
     for (int s = 0; s < S; s++) {
       const float *wk = w + (k + s) * NV * 4;
-      f4 xs = wasm_v128_load32_splat(row + k + s);
-      for (int v = 0; v < NV; v++) a[s][v] = madd(a[s][v], wasm_v128_load(wk + 4 * v), xs);
+      f4 x[2];
+      for (int r = 0; r < NB; r++) x[r] = wasm_v128_load32_splat(rows[r] + k + s);
+      for (int v = 0; v < NV; v++) {
+        const f4 wv = wasm_v128_load(wk + 4 * v);
+        for (int r = 0; r < NB; r++) a[s][r][v] = madd(a[s][r][v], wv, x[r]);
+      }
     }
   }
   for (; k < K; k++) {
     const float *wk = w + k * NV * 4;
-    f4 xs = wasm_v128_load32_splat(row + k);
-    for (int v = 0; v < NV; v++) a[0][v] = madd(a[0][v], wasm_v128_load(wk + 4 * v), xs);
+    f4 x[2];
+    for (int r = 0; r < NB; r++) x[r] = wasm_v128_load32_splat(rows[r] + k);
+    for (int v = 0; v < NV; v++) {
+      const f4 wv = wasm_v128_load(wk + 4 * v);
+      for (int r = 0; r < NB; r++) a[0][r][v] = madd(a[0][r][v], wv, x[r]);
+    }
   }
-  for (int v = 0; v < NV; v++) {
-    f4 sum = a[0][v];
-    for (int s = 1; s < S; s++) sum = wasm_f32x4_add(sum, a[s][v]);
-    acc[v] = sum;
-  }
+  for (int r = 0; r < NB; r++)
+    for (int v = 0; v < NV; v++) {
+      f4 sum = a[0][r][v];
+      for (int s = 1; s < S; s++) sum = wasm_f32x4_add(sum, a[s][r][v]);
+      acc[r * NV + v] = sum;
+    }
 }
 
 // Spinning barrier over the job's counter: steps are microseconds apart, far below a futex wake-up.
@@ -125,6 +132,18 @@ static inline void thread_blocks(const job_t *job, int tid, int *first, int *end
 
 static inline int row_active(const job_t *job, int t, int b) {
   return job->seqlens == 0 || t < ((const int32_t *)(uintptr_t)job->seqlens)[b];
+}
+
+// A finished row (t >= its length) keeps its state and outputs zeros.
+static inline void keep_row(const float *hPrev, float *hNext, float *yOut, uint32_t at) {
+  wasm_v128_store(hNext + at, wasm_v128_load(hPrev + at));
+  wasm_v128_store(yOut, splat(0.0f));
+}
+
+// How many rows from b on run together (2 when the next row exists and both run at step t), or 0 if row b is done.
+static inline int rows_at(const job_t *job, int t, int b) {
+  if (!row_active(job, t, b)) return 0;
+  return b + 1 < job->B && row_active(job, t, b + 1) ? 2 : 1;
 }
 
 void project(const job_t *job, int tid, int G);

@@ -109,18 +109,20 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
   const dtype = cell.layers[0].dtype;
   const units = cell.layers[cell.layers.length - 1].units;
   const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
-  const x = timeMajor ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
+  // [B, T, F] and [T, B, F] are the same bytes when T or B is 1 (every streamed step): no transpose then
+  const sameLayout = timeMajor || time === 1 || batch === 1;
+  const x = sameLayout ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
   try {
     const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape);
     let y = run.y;
-    if (!timeMajor) {
+    if (!sameLayout) {
       y = backend.transpose01(run.y, [time, batch, units]);
       backend.dispose(run.y);
     }
     const shape = timeMajor ? [time, batch, units] : [batch, time, units];
     return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), layerStates: run.states, tapes: run.tapes };
   } finally {
-    if (!timeMajor) backend.dispose(x);
+    if (!sameLayout) backend.dispose(x);
     for (const z of zeros ?? []) {
       z.h.dispose();
       z.c?.dispose();

@@ -137,6 +137,7 @@ export interface RecurBackend {
   available(): Availability;
 
   // memory
+  /** New storage holding a copy of `values` (the caller may change or reuse them afterwards). */
   upload(values: FloatArray, shape: readonly number[], dtype: DType): TensorStorage;
   zeros(shape: readonly number[], dtype: DType): TensorStorage;
   read(storage: TensorStorage): Promise<FloatArray>;

@@ -120,7 +120,10 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
   }
   const backend = getBackend(options.backend);
   requireDtype(backend, dtype, 'options.dtype');
-  const typed = dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
+  // upload copies: a typed array of the right type goes as it is (a streamed frame is not copied twice)
+  const typed = dtype === 'float64'
+    ? (values instanceof Float64Array ? values : Float64Array.from(values))
+    : (values instanceof Float32Array ? values : Float32Array.from(values));
   return new Tensor(backend, backend.upload(typed, shape, dtype), shape, dtype);
 }
 
