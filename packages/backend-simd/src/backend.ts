@@ -27,6 +27,16 @@ export class SimdBackend extends CpuBackend {
     return this.#engine.threads;
   }
 
+  /** Threads the last SIMD forward ran on (0 before the first): a layer under 64 units runs on one. */
+  get lastJobThreads(): number {
+    return this.#engine.lastJobThreads;
+  }
+
+  /** Bytes of the kernels' shared linear memory in use (packed weights, scratch, helper stacks). */
+  get linearMemoryBytes(): number {
+    return this.#engine.heapBytes;
+  }
+
   override memory(): MemoryInfo {
     const base = super.memory();
     let packed = 0;

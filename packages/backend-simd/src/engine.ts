@@ -58,6 +58,9 @@ export class Engine {
   readonly #job: number;
   #scratch = 0;
   #scratchBytes = 0;
+  #f32: Float32Array | null = null;
+  #i32: Int32Array | null = null;
+  #viewGeneration = -1;
 
   private constructor(memory: WebAssembly.Memory, exports: KernelExports, heap: Heap, pool: ThreadPool | null, job: number) {
     this.#memory = memory;
@@ -87,13 +90,22 @@ export class Engine {
     return this.#pool?.size ?? 1;
   }
 
+  /** Threads the last job ran on (a small layer runs on fewer). */
+  lastJobThreads = 0;
+
   /** Bytes of linear memory in live blocks (weights, scratch, stacks). */
   get heapBytes(): number {
     return this.#heap.usedBytes;
   }
 
-  #f32(): Float32Array {
-    return new Float32Array(this.#memory.buffer);
+  /** Views over the whole memory, remade only after it grew (remaking them per call costs more than the copies). */
+  #views(): { f32: Float32Array; i32: Int32Array } {
+    if (this.#viewGeneration !== this.#heap.generation || this.#f32 === null) {
+      this.#f32 = new Float32Array(this.#memory.buffer);
+      this.#i32 = new Int32Array(this.#memory.buffer);
+      this.#viewGeneration = this.#heap.generation;
+    }
+    return { f32: this.#f32, i32: this.#i32! };
   }
 
   pack(spec: LayerSpec, wIh: FloatArray, wHh: FloatArray, inputBias: FloatArray, hiddenBiasN: FloatArray | null): PackedLayer {
@@ -105,7 +117,7 @@ export class Engine {
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const block = this.#heap.alloc(bytes);
     const [wih, whh, whhn, bias, bhn] = sizes.reduce<number[]>((acc, _, i) => [...acc, i === 0 ? block : acc[i - 1] + sizes[i - 1]], []);
-    const f32 = this.#f32();
+    const { f32 } = this.#views();
     packPanels(wIh, H, I, allGates, f32, wih / 4);
     packPanels(wHh, H, H, groups[0], f32, whh / 4);
     if (groups[1]) packPanels(wHh, H, H, groups[1], f32, whhn / 4);
@@ -121,47 +133,51 @@ export class Engine {
   /** One layer over a chunk: copy the chunk in, run every thread's share, copy the outputs out. */
   forward(layer: PackedLayer, input: LayerInputs): LayerOutputs {
     const { spec, nub } = layer;
-    const { time: T, batch: B } = input;
+    const { time: T, batch: B, seqLens } = input;
     const H = spec.units, I = spec.inputSize, Hp = nub * BLOCK, G = gateCount(spec.kind);
     const lstm = spec.kind === 'lstm', gruBefore = spec.kind === 'gru' && !spec.resetAfter;
-    const parts = [T * B * I * 4, T * B * nub * G * BLOCK * 4, 2 * B * Hp * 4, lstm ? B * Hp * 4 : 0, gruBefore ? B * Hp * 4 : 0, T * B * Hp * 4, input.seqLens ? B * 4 : 0].map(align);
-    const base = this.#scratchFor(parts.reduce((a, b) => a + b, 0));
-    const [x, proj, h, c, rh, y, seqlens] = parts.reduce<number[]>((acc, _, i) => [...acc, i === 0 ? base : acc[i - 1] + parts[i - 1]], []);
+    // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B]
+    const stateBytes = align(B * Hp * 4);
+    const sizes = [align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
+    const x = this.#scratchFor(sizes[0] + sizes[1] + sizes[2] + sizes[3] + sizes[4] + sizes[5] + sizes[6]);
+    const proj = x + sizes[0], h = proj + sizes[1], c = h + sizes[2], rh = c + sizes[3], y = rh + sizes[4], lens = y + sizes[5];
 
-    const f32 = this.#f32();
+    const { f32, i32 } = this.#views();
     f32.set(input.x, x / 4);
     writeRows(f32, h / 4, input.h0, B, H, Hp);
     if (lstm) writeRows(f32, c / 4, input.c0!, B, H, Hp);
-    if (input.seqLens) new Int32Array(this.#memory.buffer, seqlens, B).set(input.seqLens);
+    if (seqLens) i32.set(seqLens, lens / 4);
 
     const threads = Math.min(this.threads, Math.max(1, Math.floor(nub / 8))); // at least 32 units a thread
-    const job = new Uint32Array(this.#memory.buffer, this.#job, JOB_BYTES / 4);
-    job.fill(0);
-    job[JOB.kind] = KIND[spec.kind];
-    job[JOB.variant] = spec.kind === 'gru' ? Number(spec.resetAfter) : spec.kind === 'rnn' ? Number(spec.activation === 'relu') : 0;
-    job[JOB.T] = T; job[JOB.B] = B; job[JOB.I] = I; job[JOB.H] = H; job[JOB.nub] = nub; job[JOB.nthreads] = threads;
-    job[JOB.x] = x; job[JOB.wih] = layer.wih; job[JOB.whh] = layer.whh; job[JOB.whhn] = layer.whhn; job[JOB.bias] = layer.bias;
-    job[JOB.bhn] = layer.bhn; job[JOB.proj] = proj; job[JOB.h] = h; job[JOB.c] = lstm ? c : 0; job[JOB.rh] = gruBefore ? rh : 0;
-    job[JOB.y] = y; job[JOB.seqlens] = input.seqLens ? seqlens : 0;
+    const job = this.#job / 4;
+    i32.fill(0, job, job + JOB_BYTES / 4);
+    i32[job + JOB.kind] = KIND[spec.kind];
+    i32[job + JOB.variant] = spec.kind === 'gru' ? Number(spec.resetAfter) : spec.kind === 'rnn' ? Number(spec.activation === 'relu') : 0;
+    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.I] = I; i32[job + JOB.H] = H; i32[job + JOB.nub] = nub; i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.x] = x; i32[job + JOB.wih] = layer.wih; i32[job + JOB.whh] = layer.whh; i32[job + JOB.whhn] = layer.whhn;
+    i32[job + JOB.bias] = layer.bias; i32[job + JOB.bhn] = layer.bhn; i32[job + JOB.proj] = proj; i32[job + JOB.h] = h;
+    i32[job + JOB.c] = lstm ? c : 0; i32[job + JOB.rh] = gruBefore ? rh : 0; i32[job + JOB.y] = y; i32[job + JOB.seqlens] = seqLens ? lens : 0;
 
-    const runHere = () => {
-      try {
-        this.#exports.run(this.#job, 0);
-      } catch (error) {
-        Atomics.store(new Int32Array(job.buffer, job.byteOffset, job.length), JOB.abort, 1); // release the helpers' barriers
-        throw error;
-      }
-    };
-    if (threads > 1 && this.#pool) this.#pool.run(runHere);
-    else runHere();
+    this.lastJobThreads = threads > 1 && this.#pool ? threads : 1;
+    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+    else this.#runHere();
 
-    const out = this.#f32();
     return {
-      y: readRows(out, y / 4, T * B, H, Hp),
-      h: readRows(out, (h + (T % 2) * B * Hp * 4) / 4, B, H, Hp),
-      c: lstm ? readRows(out, c / 4, B, H, Hp) : null,
+      y: readRows(f32, y / 4, T * B, H, Hp),
+      h: readRows(f32, h / 4 + (T % 2) * B * Hp, B, H, Hp), // the kernels' two h slots are B * Hp floats apart
+      c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
     };
   }
+
+  /** Thread 0's share of the job. */
+  readonly #runHere = (): void => {
+    try {
+      this.#exports.run(this.#job, 0);
+    } catch (error) {
+      Atomics.store(this.#views().i32, this.#job / 4 + JOB.abort, 1); // release the helpers' barriers
+      throw error;
+    }
+  };
 
   /** One grow-only scratch block for the chunk being run. */
   #scratchFor(bytes: number): number {

@@ -15,6 +15,8 @@ export class Heap {
   readonly #free: Block[] = [];
   readonly #used = new Map<number, number>();
   #end: number;
+  /** Bumped at each growth: views over the memory's old buffer no longer cover all of it. */
+  generation = 0;
 
   constructor(memory: WebAssembly.Memory, base: number) {
     this.#memory = memory;
@@ -74,6 +76,7 @@ export class Heap {
     } catch {
       throw new RangeError(`backend simd: cannot grow WebAssembly memory by ${pages * PAGE} bytes (in use: ${this.#end} bytes; the limit is 4 GiB)`);
     }
+    this.generation++;
     const added = pages * PAGE;
     if (tailFree > 0) last.size += added;
     else this.#free.push({ offset: this.#end, size: added });
