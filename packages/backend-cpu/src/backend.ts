@@ -7,7 +7,7 @@ import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
 import { rnnForward } from './kernels/rnn.js';
 import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js';
-import { Workspace, alloc, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
+import { Workspace, alloc, pin, recycle, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
 import type { BackwardKernelArgs, BackwardKernelResult } from './kernels/backward-common.js';
 import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
@@ -73,7 +73,10 @@ export class CpuBackend implements RecurBackend {
   }
 
   dispose(storage: unknown): void {
-    if (storage instanceof CpuStorage && this.#live.delete(storage)) this.#bytes -= storage.data.byteLength;
+    if (storage instanceof CpuStorage && this.#live.delete(storage)) {
+      this.#bytes -= storage.data.byteLength;
+      recycle(storage.data);
+    }
   }
 
   memory(): MemoryInfo {
@@ -118,7 +121,11 @@ export class CpuBackend implements RecurBackend {
       seqLens: args.seqLens, workspace: this.#workspace, keepTape: args.keepTape === true,
     });
     const dtype = args.layer.dtype;
-    if (result.tape) this.#tapes.add(result.tape);
+    if (result.tape) {
+      this.#tapes.add(result.tape);
+      // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
+      for (const a of [result.tape.x, result.tape.hPrev, result.tape.act, result.tape.cPrev, result.tape.cNew, result.tape.extra]) if (a) pin(a);
+    }
     return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape ?? undefined };
   }
 

@@ -57,6 +57,9 @@ function entryFor(name: string, argument: string): Entry {
 function adopt(entry: Entry, backend: RecurBackend): RecurBackend {
   if (!backend || backend.specVersion !== SPEC_VERSION) {
     entry.failure = `implements spec version ${describe(backend?.specVersion)}, core needs ${SPEC_VERSION}`;
+  } else if (backend.name !== entry.name) {
+    // errors name backends by backend.name: two names for one backend would make them unreadable
+    entry.failure = `its factory made a backend named ${JSON.stringify(backend.name)}, not ${JSON.stringify(entry.name)} as registered`;
   } else {
     const availability = backend.available();
     if (availability.available) entry.instance = backend;

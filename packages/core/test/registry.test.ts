@@ -35,6 +35,17 @@ describe('backend registry', () => {
     }
   });
 
+  it('refuses a backend whose name is not the name it was registered under (errors would name the wrong one)', async () => {
+    registerBackend('alias', () => fake('other'), 1);
+    try {
+      const error = await ready('alias').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(BackendError);
+      expect((error as Error).message).toContain('its factory made a backend named "other", not "alias" as registered');
+    } finally {
+      removeBackend('alias');
+    }
+  });
+
   it('says why a backend is unavailable, and asks for ready() on an async one', async () => {
     registerBackend('broken', () => {
       throw new Error('libfoo.so not found');
