@@ -30,7 +30,6 @@ typedef struct {
   int32_t barrier_count;
   int32_t barrier_generation;
   int32_t abort;      // set by a thread that trapped: the others leave their barrier instead of spinning forever
-  int32_t barrier_sleepers;
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -112,12 +111,13 @@ __attribute__((always_inline)) static inline void panel_dot(const float *restric
     }
 }
 
-// Barrier at the end of each step. Steps are microseconds apart, far below a futex wake-up, so a thread first
-// spins; but when a partner thread is descheduled (2 cores shared with V8's compiler and GC threads), spinning
-// would hold the very core it needs, so after ~20 us the waiter sleeps in memory.atomic.wait32 and the last
-// arriver wakes it. The sleeper count is raised before the wait and read after the generation moves, so a wake-up
-// is never lost; the 1 ms timeout is a second guard.
-#define BARRIER_SPINS 20000
+// Barrier at the end of each step. Steps are microseconds apart, far below a futex wake-up, so a thread spins; if
+// its partner is late (descheduled: 2 cores shared with V8's compiler and GC threads), it then sleeps in short
+// timed waits rather than holding the core. Nobody notifies: Linux places a thread woken by another next to its
+// waker, and two threads that spin against each other on one core run at half speed or worse (measured: 5.7 ms
+// jobs became 13-19 ms once that happened); a timed wait wakes a thread where it slept.
+#define BARRIER_SPINS 100000
+#define BARRIER_WAIT_NS 50000
 
 static inline void barrier(job_t *job) {
   if (job->nthreads == 1) return;
@@ -125,16 +125,11 @@ static inline void barrier(job_t *job) {
   if (__atomic_add_fetch(&job->barrier_count, 1, __ATOMIC_SEQ_CST) == job->nthreads) {
     __atomic_store_n(&job->barrier_count, 0, __ATOMIC_SEQ_CST);
     __atomic_store_n(&job->barrier_generation, generation + 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&job->barrier_sleepers, __ATOMIC_SEQ_CST) != 0)
-      __builtin_wasm_memory_atomic_notify((int32_t *)&job->barrier_generation, (uint32_t)-1);
     return;
   }
   for (int spins = 0; __atomic_load_n(&job->barrier_generation, __ATOMIC_SEQ_CST) == generation; spins++) {
     if (__atomic_load_n(&job->abort, __ATOMIC_RELAXED)) return;
-    if (spins < BARRIER_SPINS) continue;
-    __atomic_add_fetch(&job->barrier_sleepers, 1, __ATOMIC_SEQ_CST);
-    __builtin_wasm_memory_atomic_wait32(&job->barrier_generation, generation, 1000000);
-    __atomic_sub_fetch(&job->barrier_sleepers, 1, __ATOMIC_SEQ_CST);
+    if (spins >= BARRIER_SPINS) __builtin_wasm_memory_atomic_wait32(&job->barrier_generation, generation, BARRIER_WAIT_NS);
   }
 }
 

@@ -2,8 +2,8 @@
 export const JOB = {
   kind: 0, variant: 1, T: 2, B: 3, I: 4, H: 5, nub: 6, nthreads: 7,
   x: 8, wih: 9, whh: 10, whhn: 11, bias: 12, bhn: 13, proj: 14, h: 15, c: 16, rh: 17, y: 18, seqlens: 19,
-  barrierCount: 20, barrierGeneration: 21, abort: 22, barrierSleepers: 23,
+  barrierCount: 20, barrierGeneration: 21, abort: 22,
 } as const;
-export const JOB_BYTES = 24 * 4;
+export const JOB_BYTES = 23 * 4;
 
 export const KIND = { lstm: 0, gru: 1, rnn: 2 } as const;

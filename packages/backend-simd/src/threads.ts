@@ -1,14 +1,17 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
 import { JOB, JOB_BYTES } from './job.js';
 
-/** Int32 slots of the control block the threads share. */
-const CTL = { generation: 0, done: 1, stop: 2, ready: 3, job: 4, failed: 5 } as const;
+/** Int32 slots of the control block the threads share; `sleepers` counts helpers in an untimed wait. */
+const CTL = { generation: 0, done: 1, stop: 2, ready: 3, failed: 4, sleepers: 5 } as const;
 export const CONTROL_BYTES = 8 * 4;
 
 /**
- * A helper thread: its own instance of the kernel module over the same shared memory. After a job it spins for
- * `spinMs` waiting for the next (streamed steps arrive microseconds apart, far below a futex wake-up), then sleeps
- * in Atomics.wait. Plain CommonJS, evaluated by worker_threads: no file to resolve, from src or dist alike.
+ * A helper thread: its own instance of the kernel module over the same shared memory. Between jobs it spins for
+ * `spinMs` (streamed steps arrive microseconds apart, far below a futex wake-up), then polls in timed waits that
+ * grow from 0.1 ms to 1 ms, and after a second of idleness sleeps until notified. Timed waits, not notifications,
+ * because Linux puts a thread woken by another on the waker's core: the helper would then compute on the same
+ * core as the caller's thread while the other core idles. Plain CommonJS, evaluated by worker_threads: no file
+ * to resolve, from src or dist alike.
  */
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
@@ -19,14 +22,19 @@ const ctl = new Int32Array(memory.buffer, control, 8);
 const jobWords = new Int32Array(memory.buffer, job, ${JOB_BYTES / 4});
 let seen = Atomics.load(ctl, ${CTL.generation});
 Atomics.add(ctl, ${CTL.ready}, 1);
-Atomics.notify(ctl, ${CTL.ready});
 for (;;) {
-  let since = 0;
+  const idleSince = performance.now();
   for (let spins = 1; Atomics.load(ctl, ${CTL.generation}) === seen; spins++) {
     if ((spins & 1023) !== 0) continue;
-    const now = performance.now();
-    if (since === 0) since = now;
-    else if (now - since > spinMs) { Atomics.wait(ctl, ${CTL.generation}, seen); since = 0; }
+    const idle = performance.now() - idleSince;
+    if (idle < spinMs) continue;
+    if (idle < 1000) {
+      Atomics.wait(ctl, ${CTL.generation}, seen, idle < 20 ? 0.1 : 1);
+    } else {
+      Atomics.add(ctl, ${CTL.sleepers}, 1);
+      Atomics.wait(ctl, ${CTL.generation}, seen);
+      Atomics.sub(ctl, ${CTL.sleepers}, 1);
+    }
   }
   seen = Atomics.load(ctl, ${CTL.generation});
   if (Atomics.load(ctl, ${CTL.stop}) !== 0) break;
@@ -98,7 +106,8 @@ export class ThreadPool {
    */
   run(runHere: () => void): void {
     Atomics.add(this.#ctl, CTL.generation, 1);
-    Atomics.notify(this.#ctl, CTL.generation);
+    // only a helper idle for over a second sleeps untimed (it raised `sleepers` before its wait: no lost wake-up)
+    if (Atomics.load(this.#ctl, CTL.sleepers) !== 0) Atomics.notify(this.#ctl, CTL.generation);
     this.#expectedDone += this.#workers.length;
     let trapped: unknown = null;
     try {
@@ -106,9 +115,12 @@ export class ThreadPool {
     } catch (error) {
       trapped = error;
     }
-    // the helpers finish with the job's last barrier; wait for their return so the next job may rewrite it
-    while (Atomics.load(this.#ctl, CTL.done) < this.#expectedDone) {
-      if (Atomics.load(this.#ctl, CTL.failed) !== 0) break;
+    // the helpers finish with the job's last barrier; wait for their return so the next job may rewrite it.
+    // Spin first (it is a matter of nanoseconds), then sleep: a helper descheduled right there needs this core.
+    for (let spins = 0; ; spins++) {
+      const done = Atomics.load(this.#ctl, CTL.done);
+      if (done >= this.#expectedDone || Atomics.load(this.#ctl, CTL.failed) !== 0) break;
+      if (spins > 20_000) Atomics.wait(this.#ctl, CTL.done, done, 0.05); // timed: see WORKER_SOURCE
     }
     if (trapped !== null) throw trapped;
     if (Atomics.load(this.#ctl, CTL.failed) !== 0) throw new Error('backend simd: a kernel thread trapped; the backend cannot run more jobs');

@@ -34,6 +34,8 @@ const quick = args.includes('--quick');
 const reps = Number(one('reps') ?? (quick ? 3 : 7));
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${one('reps')}`);
 const outDir = resolve(one('out') ?? 'out/bench');
+const QUIET_MS = 30;
+const WARM_MS = quick ? 300 : 1500;
 
 const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
 const wantedBackends = many('backend').length ? many('backend') : available;
@@ -65,7 +67,7 @@ function caseData(c: BenchCase): { data: CaseData; reference: Float32Array } {
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
-console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after 2 warm-ups; contenders ${contenders.map((c) => c.name).join(', ')}`);
+console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs (each after a ${QUIET_MS} ms quiet gap and, when under 200 ms, one untimed run) after a warm-up of 2 runs and ${WARM_MS} ms per contender; contenders ${contenders.map((c) => c.name).join(', ')}`);
 console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
 const results: CaseResult[] = [];
 for (const c of cases) {
@@ -90,15 +92,31 @@ for (const c of cases) {
   }
   const samples = new Map<string, number[]>(prepared.map(({ contender }) => [contender.name, []]));
   const spent = new Map<string, number>();
-  for (let r = -2; r < reps; r++) {
+  // warm-up, each contender on its own: at least 2 runs and, for fast ones, WARM_MS (JIT tiers, V8's wasm tier-up,
+  // caches and thread pools settle; JavaScript contenders need thousands of calls, native ones a few)
+  const typicalMs = new Map<string, number>();
+  for (const { contender, p } of prepared) {
+    const t0 = performance.now();
+    let n = 0;
+    for (; n < 2 || (performance.now() - t0 < WARM_MS && n < 200); n++) await p.run();
+    spent.set(contender.name, performance.now() - t0);
+    typicalMs.set(contender.name, (performance.now() - t0) / n);
+  }
+  for (let r = 0; r < reps; r++) {
     for (const { contender, p } of prepared) {
       // a very slow peer (tfjs-layers' GRU on tfjs-backend-cpu takes seconds a run) stops at 3 samples after 20 s
       if (r >= 3 && (spent.get(contender.name) ?? 0) > 20_000) continue;
+      // a quiet gap first: ORT's and Recur's idle worker threads spin for a while after a call, and would
+      // otherwise take a core from whichever contender runs next on this 2-core machine
+      await new Promise((resolve) => setTimeout(resolve, QUIET_MS));
+      // ...and then one untimed run (when a run is short), so that every contender is timed warm: after the gap
+      // caches are cold and idle threads asleep, for native and JavaScript contenders alike
+      if (typicalMs.get(contender.name)! < 200) await p.run();
       const t0 = performance.now();
       await p.run();
       const ms = performance.now() - t0;
       spent.set(contender.name, (spent.get(contender.name) ?? 0) + ms);
-      if (r >= 0) samples.get(contender.name)!.push(c.mode === 'streaming' ? (ms * 1000) / c.T : ms);
+      samples.get(contender.name)!.push(c.mode === 'streaming' ? (ms * 1000) / c.T : ms);
     }
     process.stderr.write('.');
   }
@@ -121,7 +139,7 @@ const json = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
   versions: Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])),
-  settings: { quick, reps, warmups: 2 },
+  settings: { quick, reps, warmup: { minRuns: 2, minMs: WARM_MS, maxRuns: 200 }, quietMsBeforeEachRun: QUIET_MS, untimedRunBeforeEachUnderMs: 200 },
   cases: results, goals,
 };
 writeFileSync(resolve(outDir, 'bench.json'), JSON.stringify(json, null, 2));
