@@ -4,27 +4,28 @@
 
 #define ROW_BLOCK 64 // rows of x kept in cache while every panel of the thread passes over them
 
-__attribute__((always_inline)) static inline void project_rows(const job_t *job, int u, int r, const int NB, const int G) {
-  const int I = job->I, nub = job->nub;
+// NB rows against the panel of blocks u..u+P-1 (NV = P * G vectors a k step)
+__attribute__((always_inline)) static inline void project_rows(const job_t *job, int u, int r, const int NB, const int P, const int G) {
+  const int I = job->I, nub = job->nub, NV = P * G;
   const float *x = F(job->x) + (uint32_t)r * I, *bias = F(job->bias) + u * G * 4;
   f4 acc[8];
   for (int n = 0; n < NB; n++)
-    for (int g = 0; g < G; g++) acc[n * G + g] = wasm_v128_load(bias + g * 4);
-  panel_dot(F(job->wih) + (uint32_t)u * I * G * 4, x, x + (NB - 1) * I, I, G, NB, acc);
+    for (int v = 0; v < NV; v++) acc[n * NV + v] = wasm_v128_load(bias + v * 4); // blocks u.. are consecutive: [b][g]
+  panel_dot(F(job->wih) + (uint32_t)(u / P) * I * NV * 4, x, x + (NB - 1) * I, I, NV, NB, acc);
   for (int n = 0; n < NB; n++) {
     float *out = F(job->proj) + ((uint32_t)(r + n) * nub + u) * G * 4;
-    for (int g = 0; g < G; g++) wasm_v128_store(out + g * 4, acc[n * G + g]);
+    for (int v = 0; v < NV; v++) wasm_v128_store(out + v * 4, acc[n * NV + v]);
   }
 }
 
-__attribute__((always_inline)) static inline void project_blocks(const job_t *job, int first, int end, const int G) {
+__attribute__((always_inline)) static inline void project_blocks(const job_t *job, int first, int end, const int P, const int G) {
   const int rows = job->T * job->B;
   for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
     const int r1 = r0 + ROW_BLOCK < rows ? r0 + ROW_BLOCK : rows;
-    for (int u = first; u < end; u++) {
+    for (int u = first; u < end; u += P) {
       int r = r0;
-      for (; r + 1 < r1; r += 2) project_rows(job, u, r, 2, G);
-      if (r < r1) project_rows(job, u, r, 1, G);
+      for (; r + 1 < r1; r += 2) project_rows(job, u, r, 2, P, G);
+      if (r < r1) project_rows(job, u, r, 1, P, G);
     }
   }
 }
@@ -32,8 +33,8 @@ __attribute__((always_inline)) static inline void project_blocks(const job_t *jo
 void project(const job_t *job, int tid, int G) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
-  // one copy per gate count, so that the panel's accumulators stay in registers
-  if (G == 4) project_blocks(job, first, end, 4);
-  else if (G == 3) project_blocks(job, first, end, 3);
-  else project_blocks(job, first, end, 1);
+  // one copy per panel shape, so that its accumulators stay in registers
+  if (G == 4) project_blocks(job, first, end, 1, 4);
+  else if (G == 3) project_blocks(job, first, end, 1, 3);
+  else project_blocks(job, first, end, 4, 1);
 }

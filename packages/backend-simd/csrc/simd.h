@@ -13,12 +13,12 @@ typedef struct {
   int32_t kind;
   int32_t variant;    // gru: 1 = reset after; rnn: 1 = relu
   int32_t T, B, I, H;
-  int32_t nub;        // unit blocks: ceil(H / 4)
+  int32_t nub;        // unit blocks of 4 units, padded to a multiple of 4 (whole quads)
   int32_t nthreads;
   uint32_t x;         // [T][B][I]
-  uint32_t wih;       // [nub][I][G][4]
-  uint32_t whh;       // [nub][H][GA][4]: GA = G, or 2 (r, z) for gru reset before
-  uint32_t whhn;      // gru reset before: [nub][H][4] (n)
+  uint32_t wih;       // panels [nub/P][I][P][G][4]: P = 1 (lstm, gru) or 4 (rnn) blocks per panel
+  uint32_t whh;       // panels [nub/P][H][P][GA][4]: lstm 1 x 4 gates, gru reset-after 1 x 3, reset-before 2 x (r, z), rnn 4 x 1
+  uint32_t whhn;      // gru reset before: panels [nub/4][H][4][1] (n)
   uint32_t bias;      // [nub][G][4], added to the input projection
   uint32_t bhn;       // gru reset after: [nub][4], b_hn inside r * (W_hn h + b_hn)
   uint32_t proj;      // scratch [T][B][nub][G][4]
@@ -133,10 +133,12 @@ static inline void barrier(job_t *job) {
   }
 }
 
-// This thread's unit blocks: a contiguous share of the gate columns, and the weights that produce them.
+// This thread's unit blocks: a contiguous share of whole quads (16 units; nub is a multiple of 4), so that a panel
+// of 1, 2 or 4 blocks lies within one thread, and the weights that produce them.
 static inline void thread_blocks(const job_t *job, int tid, int *first, int *end) {
-  *first = (int)((int64_t)job->nub * tid / job->nthreads);
-  *end = (int)((int64_t)job->nub * (tid + 1) / job->nthreads);
+  const int quads = job->nub / 4;
+  *first = (int)((int64_t)quads * tid / job->nthreads) * 4;
+  *end = (int)((int64_t)quads * (tid + 1) / job->nthreads) * 4;
 }
 
 static inline int row_active(const job_t *job, int t, int b) {

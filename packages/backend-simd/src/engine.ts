@@ -2,7 +2,7 @@ import { alloc } from '@recur/backend-cpu';
 import { gateCount, type FloatArray, type LayerSpec } from '@recur/core';
 import { Heap } from './heap.js';
 import { JOB, JOB_BYTES, KIND } from './job.js';
-import { BLOCK, packBias, packPanels, recurrentGateGroups, unitBlocks } from './pack.js';
+import { BLOCK, QUAD, inputPanels, packBias, packPanels, panelFloats, recurrentPanels, unitBlocks } from './pack.js';
 import { CONTROL_BYTES, ThreadPool } from './threads.js';
 
 const STACK_BYTES = 64 * 1024;
@@ -110,20 +110,22 @@ export class Engine {
 
   pack(spec: LayerSpec, wIh: FloatArray, wHh: FloatArray, inputBias: FloatArray, hiddenBiasN: FloatArray | null): PackedLayer {
     const H = spec.units, I = spec.inputSize, G = gateCount(spec.kind), nub = unitBlocks(H);
-    const groups = recurrentGateGroups(spec);
-    const allGates = Array.from({ length: G }, (_, g) => g);
-    const floats = { wih: nub * I * G * BLOCK, whh: nub * H * groups[0].length * BLOCK, whhn: groups[1] ? nub * H * BLOCK : 0, bias: nub * G * BLOCK, bhn: hiddenBiasN ? nub * BLOCK : 0 };
+    const input = inputPanels(spec), [recurrent, recurrentN] = recurrentPanels(spec);
+    const floats = {
+      wih: panelFloats(H, I, input), whh: panelFloats(H, H, recurrent), whhn: recurrentN ? panelFloats(H, H, recurrentN) : 0,
+      bias: nub * G * BLOCK, bhn: hiddenBiasN ? nub * BLOCK : 0,
+    };
     const sizes = Object.values(floats).map((n) => align(n * 4));
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const block = this.#heap.alloc(bytes);
     const [wih, whh, whhn, bias, bhn] = sizes.reduce<number[]>((acc, _, i) => [...acc, i === 0 ? block : acc[i - 1] + sizes[i - 1]], []);
     const { f32 } = this.#views();
-    packPanels(wIh, H, I, allGates, f32, wih / 4);
-    packPanels(wHh, H, H, groups[0], f32, whh / 4);
-    if (groups[1]) packPanels(wHh, H, H, groups[1], f32, whhn / 4);
-    packBias(inputBias, H, allGates, f32, bias / 4);
+    packPanels(wIh, H, I, input, f32, wih / 4);
+    packPanels(wHh, H, H, recurrent, f32, whh / 4);
+    if (recurrentN) packPanels(wHh, H, H, recurrentN, f32, whhn / 4);
+    packBias(inputBias, H, Array.from({ length: G }, (_, g) => g), f32, bias / 4);
     if (hiddenBiasN) packBias(hiddenBiasN, H, [0], f32, bhn / 4);
-    return { spec, nub, block, bytes, wih, whh, whhn: groups[1] ? whhn : 0, bias, bhn: hiddenBiasN ? bhn : 0 };
+    return { spec, nub, block, bytes, wih, whh, whhn: recurrentN ? whhn : 0, bias, bhn: hiddenBiasN ? bhn : 0 };
   }
 
   free(layer: PackedLayer): void {
@@ -148,7 +150,7 @@ export class Engine {
     if (lstm) writeRows(f32, c / 4, input.c0!, B, H, Hp);
     if (seqLens) i32.set(seqLens, lens / 4);
 
-    const threads = Math.min(this.threads, Math.max(1, Math.floor(nub / 8))); // at least 32 units a thread
+    const threads = Math.min(this.threads, Math.max(1, Math.floor(nub / (2 * QUAD)))); // at least 32 units a thread
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
     i32[job + JOB.kind] = KIND[spec.kind];
