@@ -24,6 +24,9 @@ export function evaluateGoals(cases: readonly CaseResult[]): GoalReport[] {
   reports.push({ goal: 'backend-cpu vs tfjs-layers on tfjs-backend-cpu, every sequence case', target: '>= 5x faster', measured: cpu ? `worst ${cpu.ratio.toFixed(2)}x (${cpu.id})` : 'not measured', met: cpu ? cpu.ratio >= 5 : null });
   const wasm = worst('recur-wasm', 'tfjs-layers-wasm');
   reports.push({ goal: 'backend-wasm vs tfjs-layers on tfjs-backend-wasm, every sequence case', target: '>= 3x faster', measured: wasm ? `worst ${wasm.ratio.toFixed(2)}x (${wasm.id})` : 'not measured', met: wasm ? wasm.ratio >= 3 : null });
+  // the WebAssembly tier with our own kernels (backend-simd), against the same peer
+  const simd = worst('recur-simd', 'tfjs-layers-wasm');
+  reports.push({ goal: 'backend-simd (own WebAssembly SIMD kernels) vs tfjs-layers on tfjs-backend-wasm, every sequence case', target: '>= 3x faster', measured: simd ? `worst ${simd.ratio.toFixed(2)}x (${simd.id})` : 'not measured', met: simd ? simd.ratio >= 3 : null });
   const stream = cases.find((c) => c.id === 'lstm-stream-H256-B1');
   if (stream) {
     const ours = Math.min(...stream.contenders.filter((x) => x.role === 'recur').map((x) => x.median));

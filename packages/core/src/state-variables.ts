@@ -51,9 +51,11 @@ export class StateVariables {
   assign(layers: LayerState[], batch = this.#batch): void {
     const old = this.layerStates();
     this.#claimAll(layers);
-    const keep = new Set(layers.flatMap((s) => (s.c ? [s.h, s.c] : [s.h])));
+    // runs once per streamed step: plain loops, no temporary sets or arrays
+    const kept = (t: Tensor) => layers.some((s) => s.h === t || s.c === t);
     for (const s of old) {
-      for (const t of s.c ? [s.h, s.c] : [s.h]) if (!keep.has(t)) Tensor.releaseOwned(t, this);
+      if (!kept(s.h)) Tensor.releaseOwned(s.h, this);
+      if (s.c && !kept(s.c)) Tensor.releaseOwned(s.c, this);
     }
     this.#layers = layers;
     this.#batch = batch;
