@@ -35,7 +35,7 @@ const reps = Number(one('reps') ?? (quick ? 3 : 7));
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${one('reps')}`);
 const outDir = resolve(one('out') ?? 'out/bench');
 const QUIET_MS = 30;
-const WARM_MS = quick ? 300 : 1500;
+const WARM_MS = quick ? 1000 : 1500; // backend-simd's streamed step needs ~0.5 s of calls before V8 has tiered it up
 
 const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
 const wantedBackends = many('backend').length ? many('backend') : available;
