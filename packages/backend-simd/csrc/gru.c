@@ -25,13 +25,14 @@ __attribute__((always_inline)) static inline void after_rows(const job_t *job, i
     f4 nGate = v_tanh(wasm_f32x4_add(wasm_v128_load(proj_at(job, t, b + n, u) + 8), wasm_f32x4_mul(r, acc[n * 3 + 2])));
     f4 hNew = blend(nGate, z, wasm_v128_load(hPrev + at));
     wasm_v128_store(hNext + at, hNew);
-    wasm_v128_store(F(job->y) + ((uint32_t)t * job->B + b + n) * Hp + u * 4, hNew);
+    wasm_v128_store(y_at(job, t, b + n, u), hNew);
   }
 }
 
 // reset before, phase 1, blocks u and u+1: r and z, r * h published for every thread's n product; z kept in its
 // projection slot
-__attribute__((always_inline)) static inline void before_rz_rows(const job_t *job, int t, int u, int b, const int NB, const float *hPrev) {
+__attribute__((always_inline)) static inline void before_rz_rows(const job_t *job, int t, int u, int b, const int NB, const float *hPrev, float *hNext) {
+  (void)hNext; // h_t is written in phase 2
   const int H = job->H, Hp = job->nub * 4;
   f4 acc[8];
   for (int n = 0; n < NB; n++)
@@ -62,61 +63,21 @@ __attribute__((always_inline)) static inline void before_n_rows(const job_t *job
       const uint32_t at = (uint32_t)(b + n) * Hp + (u + q) * 4;
       f4 hNew = blend(v_tanh(acc[n * 4 + q]), wasm_v128_load(proj_at(job, t, b + n, u + q) + 4), wasm_v128_load(hPrev + at));
       wasm_v128_store(hNext + at, hNew);
-      wasm_v128_store(F(job->y) + ((uint32_t)t * job->B + b + n) * Hp + (u + q) * 4, hNew);
+      wasm_v128_store(y_at(job, t, b + n, u + q), hNew);
     }
-}
-
-static void gru_after(job_t *job, int first, int end) {
-  const int T = job->T, B = job->B, Hp = job->nub * 4;
-  float *hbuf = F(job->h);
-  for (int t = 0; t < T; t++) {
-    const float *hPrev = hbuf + (t & 1) * B * Hp;
-    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
-    for (int u = first; u < end; u++) {
-      for (int b = 0; b < B;) {
-        const int n = rows_at(job, t, b);
-        if (n == 2) after_rows(job, t, u, b, 2, hPrev, hNext);
-        else if (n == 1) after_rows(job, t, u, b, 1, hPrev, hNext);
-        else keep_row(hPrev, hNext, F(job->y) + ((uint32_t)t * B + b) * Hp + u * 4, (uint32_t)b * Hp + u * 4);
-        b += n == 2 ? 2 : 1;
-      }
-    }
-    barrier(job);
-  }
-}
-
-static void gru_before(job_t *job, int first, int end) {
-  const int T = job->T, B = job->B, Hp = job->nub * 4;
-  float *hbuf = F(job->h);
-  for (int t = 0; t < T; t++) {
-    const float *hPrev = hbuf + (t & 1) * B * Hp;
-    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
-    for (int u = first; u < end; u += 2) {
-      for (int b = 0; b < B;) {
-        const int n = rows_at(job, t, b);
-        if (n == 2) before_rz_rows(job, t, u, b, 2, hPrev);
-        else if (n == 1) before_rz_rows(job, t, u, b, 1, hPrev);
-        b += n == 2 ? 2 : 1;
-      }
-    }
-    barrier(job);
-    for (int u = first; u < end; u += 4) {
-      for (int b = 0; b < B;) {
-        const int n = rows_at(job, t, b);
-        if (n == 2) before_n_rows(job, t, u, b, 2, hPrev, hNext);
-        else if (n == 1) before_n_rows(job, t, u, b, 1, hPrev, hNext);
-        else
-          for (int q = 0; q < 4; q++) keep_row(hPrev, hNext, F(job->y) + ((uint32_t)t * B + b) * Hp + (u + q) * 4, (uint32_t)b * Hp + (u + q) * 4);
-        b += n == 2 ? 2 : 1;
-      }
-    }
-    barrier(job);
-  }
 }
 
 void gru_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
-  if (job->variant == 1) gru_after(job, first, end);
-  else gru_before(job, first, end);
+  for (int t = 0; t < job->T; t++) {
+    if (job->variant == 1) {
+      FOR_PANEL_ROWS(job, t, first, end, 1, 1, after_rows);
+    } else {
+      FOR_PANEL_ROWS(job, t, first, end, 2, 0, before_rz_rows);
+      barrier(job);
+      FOR_PANEL_ROWS(job, t, first, end, 4, 1, before_n_rows);
+    }
+    barrier(job);
+  }
 }

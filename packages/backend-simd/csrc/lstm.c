@@ -18,27 +18,15 @@ __attribute__((always_inline)) static inline void lstm_rows(const job_t *job, in
     f4 hNew = wasm_f32x4_mul(o, v_tanh(cNew));
     wasm_v128_store(c, cNew);
     wasm_v128_store(hNext + at, hNew);
-    wasm_v128_store(F(job->y) + ((uint32_t)t * B + b + n) * Hp + u * 4, hNew);
+    wasm_v128_store(y_at(job, t, b + n, u), hNew);
   }
 }
 
 void lstm_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
-  const int T = job->T, B = job->B, Hp = job->nub * 4;
-  float *hbuf = F(job->h);
-  for (int t = 0; t < T; t++) {
-    const float *hPrev = hbuf + (t & 1) * B * Hp;
-    float *hNext = hbuf + ((t + 1) & 1) * B * Hp;
-    for (int u = first; u < end; u++) {
-      for (int b = 0; b < B;) {
-        const int n = rows_at(job, t, b);
-        if (n == 2) lstm_rows(job, t, u, b, 2, hPrev, hNext);
-        else if (n == 1) lstm_rows(job, t, u, b, 1, hPrev, hNext);
-        else keep_row(hPrev, hNext, F(job->y) + ((uint32_t)t * B + b) * Hp + u * 4, (uint32_t)b * Hp + u * 4);
-        b += n == 2 ? 2 : 1;
-      }
-    }
+  for (int t = 0; t < job->T; t++) {
+    FOR_PANEL_ROWS(job, t, first, end, 1, 1, lstm_rows);
     barrier(job);
   }
 }

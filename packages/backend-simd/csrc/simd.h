@@ -145,10 +145,19 @@ static inline int row_active(const job_t *job, int t, int b) {
   return job->seqlens == 0 || t < ((const int32_t *)(uintptr_t)job->seqlens)[b];
 }
 
-// A finished row (t >= its length) keeps its state and outputs zeros.
-static inline void keep_row(const float *hPrev, float *hNext, float *yOut, uint32_t at) {
-  wasm_v128_store(hNext + at, wasm_v128_load(hPrev + at));
-  wasm_v128_store(yOut, splat(0.0f));
+// Where h_{t-1} is read at step t: the kernels ping-pong between two [B][nub*4] slots; h0 is in slot 0.
+static inline float *h_slot(const job_t *job, int t) { return F(job->h) + (uint32_t)(t & 1) * job->B * job->nub * 4; }
+
+// Output row b of step t, at unit block u.
+static inline float *y_at(const job_t *job, int t, int b, int u) { return F(job->y) + (((uint32_t)t * job->B + b) * job->nub + u) * 4; }
+
+// A finished row (t >= its length) keeps its state and outputs zeros, for blocks u..u+P-1.
+static inline void keep_rows(const job_t *job, int t, int u, int P, int b, const float *hPrev, float *hNext) {
+  for (int q = 0; q < P; q++) {
+    const uint32_t at = (uint32_t)b * job->nub * 4 + (u + q) * 4;
+    wasm_v128_store(hNext + at, wasm_v128_load(hPrev + at));
+    wasm_v128_store(y_at(job, t, b, u + q), splat(0.0f));
+  }
 }
 
 // How many rows from b on run together (2 when the next row exists and both run at step t), or 0 if row b is done.
@@ -156,6 +165,24 @@ static inline int rows_at(const job_t *job, int t, int b) {
   if (!row_active(job, t, b)) return 0;
   return b + 1 < job->B && row_active(job, t, b + 1) ? 2 : 1;
 }
+
+// The loop of every step phase: this thread's panels of P blocks, every batch row, two rows at a time while both
+// still run. ROWS(job, t, u, b, NB, hPrev, hNext) gets NB as a literal, so that its accumulators stay in
+// registers (a macro, not a function pointer, for that reason). A finished row keeps its state where KEEP (the
+// phases that write h_t) and is skipped otherwise.
+#define FOR_PANEL_ROWS(job, t, first, end, P, KEEP, ROWS)                                                        \
+  do {                                                                                                            \
+    const float *hPrev_ = h_slot(job, t);                                                                         \
+    float *hNext_ = h_slot(job, (t) + 1);                                                                         \
+    for (int u_ = (first); u_ < (end); u_ += (P))                                                                 \
+      for (int b_ = 0; b_ < (job)->B;) {                                                                          \
+        const int n_ = rows_at(job, t, b_);                                                                       \
+        if (n_ == 2) ROWS(job, t, u_, b_, 2, hPrev_, hNext_);                                                     \
+        else if (n_ == 1) ROWS(job, t, u_, b_, 1, hPrev_, hNext_);                                                \
+        else if (KEEP) keep_rows(job, t, u_, P, b_, hPrev_, hNext_);                                              \
+        b_ += n_ == 2 ? 2 : 1;                                                                                    \
+      }                                                                                                           \
+  } while (0)
 
 void project(const job_t *job, int tid, int G);
 void lstm_steps(job_t *job, int tid);

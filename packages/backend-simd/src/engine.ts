@@ -118,7 +118,7 @@ export class Engine {
     const sizes = Object.values(floats).map((n) => align(n * 4));
     const bytes = sizes.reduce((a, b) => a + b, 0);
     const block = this.#heap.alloc(bytes);
-    const [wih, whh, whhn, bias, bhn] = sizes.reduce<number[]>((acc, _, i) => [...acc, i === 0 ? block : acc[i - 1] + sizes[i - 1]], []);
+    const [wih, whh, whhn, bias, bhn] = carve(block, sizes);
     const { f32 } = this.#views();
     packPanels(wIh, H, I, input, f32, wih / 4);
     packPanels(wHh, H, H, recurrent, f32, whh / 4);
@@ -141,8 +141,7 @@ export class Engine {
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B]
     const stateBytes = align(B * Hp * 4);
     const sizes = [align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
-    const x = this.#scratchFor(sizes[0] + sizes[1] + sizes[2] + sizes[3] + sizes[4] + sizes[5] + sizes[6]);
-    const proj = x + sizes[0], h = proj + sizes[1], c = h + sizes[2], rh = c + sizes[3], y = rh + sizes[4], lens = y + sizes[5];
+    const [x, proj, h, c, rh, y, lens] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
 
     const { f32, i32 } = this.#views();
     f32.set(input.x, x / 4);
@@ -198,6 +197,16 @@ export class Engine {
 
 function align(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
+}
+
+/** Offsets of consecutive parts of the given sizes, from `base`. */
+function carve(base: number, sizes: readonly number[]): number[] {
+  const offsets: number[] = [];
+  for (const size of sizes) {
+    offsets.push(base);
+    base += size;
+  }
+  return offsets;
 }
 
 /** rows x H values into rows of Hp floats (the padding lanes zeroed). */

@@ -3,6 +3,7 @@ import {
   BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RecurError, StatefulRNN, disposeState, dynamicRnn, registerBackend, ready, seededRandom, tensor,
   type Cell,
 } from '@recur/core';
+import { maxAbsDiff } from '@recur/conformance';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -42,7 +43,7 @@ function run(make: Make, backend: string, x: Float32Array, shape: [number, numbe
   return { y, states: states.flat() as Float32Array[] };
 }
 
-const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+const maxDiff = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b).max;
 
 describe('backend-simd', () => {
   it(`runs a job on every core: ${availableParallelism()} cores here`, () => {
