@@ -1,7 +1,8 @@
 import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
-  type LayerWeights, type MemoryInfo, type RecurBackend,
+  type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
+  hostMemoryBudget,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
@@ -9,6 +10,7 @@ import { rnnForward } from './kernels/rnn.js';
 import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js';
 import { Workspace, alloc, pin, recycle, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
 import type { BackwardKernelArgs, BackwardKernelResult } from './kernels/backward-common.js';
+import { runInSlices, type HostResult, type HostRun } from './kernels/slices.js';
 import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
 import { rnnBackward } from './kernels/rnn-backward.js';
@@ -31,6 +33,13 @@ export class CpuBackend implements RecurBackend {
   readonly #tapes = new Set<CpuTape>();
   readonly #workspace = new Workspace();
   #bytes = 0;
+  #budget: MemoryBudget = hostMemoryBudget();
+  /**
+   * Scratch bytes a forward may use per time slice: a longer chunk runs as consecutive slices (same results), so
+   * its scratch stays bounded and only its outputs grow with its length. Training forwards (with a tape) need the
+   * whole chunk and are not sliced.
+   */
+  sliceBytes = 32 * 1024 * 1024;
 
   constructor(name = 'cpu') {
     this.name = name;
@@ -113,20 +122,51 @@ export class CpuBackend implements RecurBackend {
     this.#weights.delete(weights as CpuWeights);
   }
 
+  memoryBudget(): MemoryBudget {
+    return this.#budget;
+  }
+
+  setMemoryBudget(budget: MemoryBudget): void {
+    this.#budget = { ...budget };
+  }
+
+  /** Steps per time slice for a layer and batch (see `sliceBytes`): x, the projection and y of one step. */
+  protected sliceSteps(spec: LayerSpec, batch: number): number {
+    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * spec.units) * (spec.dtype === 'float64' ? 8 : 4);
+    return Math.max(1, Math.floor(this.sliceBytes / perStep));
+  }
+
+  forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
+    const b = spec.dtype === 'float64' ? 8 : 4, H = spec.units, G = gateCount(spec.kind) * H;
+    const steps = keepTape ? time : Math.min(time, this.sliceSteps(spec, batch));
+    const projection = steps * batch * G * b;
+    // slices: one slice's outputs and states besides the whole output; a tape: activations per step (see CpuTape)
+    const sliceOutputs = steps < time ? (steps * batch * H + 2 * batch * H) * b : 0;
+    const tapeRows = spec.kind === 'lstm' ? 3 * H + G : spec.kind === 'gru' ? 2 * H + G : H;
+    return { transientBytes: projection + sliceOutputs + 2 * batch * G * b, keptBytes: keepTape ? time * batch * tapeRows * b : 0, largestBytes: projection };
+  }
+
   forward(args: ForwardArgs): ForwardResult {
     const w = args.weights as CpuWeights;
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
-    const result = KERNELS[args.layer.kind]({
-      w, x: this.dataOf(args.x), time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0),
-      seqLens: args.seqLens, workspace: this.#workspace, keepTape: args.keepTape === true,
-    });
     const dtype = args.layer.dtype;
-    if (result.tape) {
-      this.#tapes.add(result.tape);
-      // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
-      for (const a of [result.tape.x, result.tape.hPrev, result.tape.act, result.tape.cPrev, result.tape.cNew, result.tape.extra]) if (a) pin(a);
+    const run: HostRun = {
+      x: this.dataOf(args.x), time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0), seqLens: args.seqLens,
+    };
+    if (args.keepTape !== true) {
+      const out = runInSlices(run, args.layer.units, args.layer.inputSize, this.sliceSteps(args.layer, args.batch), (slice) => this.forwardHost(w, slice));
+      return { y: this.wrap(out.y, dtype), hT: this.wrap(out.h, dtype), cT: out.c ? this.wrap(out.c, dtype) : null };
     }
-    return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape ?? undefined };
+    const result = KERNELS[args.layer.kind]({ w, ...run, workspace: this.#workspace, keepTape: true });
+    this.#tapes.add(result.tape!);
+    // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
+    for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra]) if (a) pin(a);
+    return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape! };
+  }
+
+  /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */
+  protected forwardHost(w: CpuWeights, run: HostRun): HostResult {
+    return KERNELS[w.spec.kind]({ w, ...run, workspace: this.#workspace, keepTape: false });
   }
 
   backward(args: BackwardArgs): BackwardResult {

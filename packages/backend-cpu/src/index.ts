@@ -4,6 +4,7 @@ import { CpuBackend } from './backend.js';
 export { CpuBackend, CpuStorage } from './backend.js';
 /** For backends that extend CpuBackend with their own forward kernels (backend-simd). */
 export type { CpuWeights } from './kernels/workspace.js';
+export type { HostRun, HostResult } from './kernels/slices.js';
 export { alloc, poisonDisposedArrays } from './kernels/workspace.js';
 
 /** Priority of the embedded default: backends with native or GPU kernels register above it. */

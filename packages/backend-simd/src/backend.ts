@@ -1,5 +1,5 @@
-import type { Availability, Capabilities, ForwardArgs, ForwardResult, LayerSpec, LayerWeights, MemoryInfo } from '@recur/core';
-import { CpuBackend, type CpuWeights } from '@recur/backend-cpu';
+import { BackendError, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
+import { CpuBackend, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 
 /**
@@ -12,6 +12,7 @@ export class SimdBackend extends CpuBackend {
   override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true };
   readonly #engine: Engine;
   readonly #packed = new Map<CpuWeights, PackedLayer>();
+  #closed = false;
 
   constructor(engine: Engine, name = 'simd') {
     super(name);
@@ -19,7 +20,7 @@ export class SimdBackend extends CpuBackend {
   }
 
   override available(): Availability {
-    return { available: true };
+    return this.#closed ? { available: false, reason: 'closed by close(): its helper threads are stopped' } : { available: true };
   }
 
   /** Threads that run a job, this one included. */
@@ -46,7 +47,14 @@ export class SimdBackend extends CpuBackend {
 
   override uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
     const w = super.uploadWeights(spec, weights);
-    if (spec.dtype === 'float32') this.#packed.set(w, this.#engine.pack(spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
+    if (spec.dtype === 'float32') {
+      try {
+        this.#packed.set(w, this.#engine.pack(spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
+      } catch (error) {
+        super.disposeWeights(w); // a layer too big for the linear memory: nothing of it stays
+        throw error;
+      }
+    }
     return w;
   }
 
@@ -60,17 +68,21 @@ export class SimdBackend extends CpuBackend {
   }
 
   override forward(args: ForwardArgs): ForwardResult {
-    const packed = this.#packed.get(args.weights as CpuWeights);
-    if (!packed || args.keepTape === true) return super.forward(args);
-    const out = this.#engine.forward(packed, {
-      x: this.dataOf(args.x), h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0),
-      time: args.time, batch: args.batch, seqLens: args.seqLens,
-    });
-    return { y: this.wrap(out.y, 'float32'), hT: this.wrap(out.h, 'float32'), cT: out.c ? this.wrap(out.c, 'float32') : null };
+    if (this.#closed) {
+      throw new BackendError('backend', 'an open backend', `backend ${JSON.stringify(this.name)}, closed by close()`, 'create a new one with createSimdBackend()');
+    }
+    return super.forward(args);
   }
 
-  /** Stops the helper threads; the backend cannot run afterwards. */
+  /** One time slice without tape (backend-cpu slices long chunks): our kernels when the weights are packed. */
+  protected override forwardHost(w: CpuWeights, run: HostRun): HostResult {
+    const packed = this.#packed.get(w);
+    return packed ? this.#engine.forward(packed, run) : super.forwardHost(w, run);
+  }
+
+  /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#engine.dispose();
   }
 }

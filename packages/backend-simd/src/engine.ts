@@ -180,12 +180,24 @@ export class Engine {
     }
   };
 
-  /** One grow-only scratch block for the chunk being run. */
+  /**
+   * One grow-only scratch block for the chunk being run. If the memory cannot grow, the old block is gone and no
+   * block is recorded (the next call allocates afresh): a refused chunk never leaves a stale offset or size behind.
+   */
   #scratchFor(bytes: number): number {
     if (bytes > this.#scratchBytes) {
+      const roomy = Math.max(bytes, Math.ceil(this.#scratchBytes * 1.5));
       if (this.#scratch) this.#heap.free(this.#scratch);
-      this.#scratchBytes = Math.max(bytes, Math.ceil(this.#scratchBytes * 1.5));
-      this.#scratch = this.#heap.alloc(this.#scratchBytes);
+      this.#scratch = 0;
+      this.#scratchBytes = 0;
+      let block: number;
+      try {
+        block = this.#heap.alloc(roomy);
+      } catch {
+        block = this.#heap.alloc(bytes); // no room to spare: exactly what this chunk needs, or the heap's error
+      }
+      this.#scratch = block;
+      this.#scratchBytes = block === 0 ? 0 : this.#heap.sizeOf(block);
     }
     return this.#scratch;
   }

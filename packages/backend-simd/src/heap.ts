@@ -1,4 +1,8 @@
+import { RecurError, formatBytes } from '@recur/core';
+
 const PAGE = 65536;
+/** wasm32 linear memory: 65536 pages. */
+export const MAX_BYTES = 65536 * PAGE;
 const ALIGN = 64; // a cache line: panels and rows start aligned
 
 interface Block {
@@ -60,6 +64,11 @@ export class Heap {
     }
   }
 
+  /** The size of a live block. */
+  sizeOf(offset: number): number {
+    return this.#used.get(offset) ?? 0;
+  }
+
   /** Bytes in live blocks. */
   get usedBytes(): number {
     let total = 0;
@@ -70,11 +79,19 @@ export class Heap {
   #grow(size: number): number {
     const last = this.#free[this.#free.length - 1];
     const tailFree = last && last.offset + last.size === this.#end ? last.size : 0;
-    const pages = Math.ceil(Math.max(size - tailFree, this.#end / 4) / PAGE);
+    const needed = Math.ceil((size - tailFree) / PAGE);
+    let pages = Math.max(needed, Math.ceil(this.#end / 4 / PAGE)); // grow by a quarter at least: fewer view remakes
     try {
       this.#memory.grow(pages);
     } catch {
-      throw new RangeError(`backend simd: cannot grow WebAssembly memory by ${pages * PAGE} bytes (in use: ${this.#end} bytes; the limit is 4 GiB)`);
+      try {
+        pages = needed;
+        this.#memory.grow(pages);
+      } catch {
+        // nothing changed: every block, offset and size is as it was
+        throw new RecurError('memory', `at most ${formatBytes(MAX_BYTES - this.#end + tailFree)} more of backend simd's WebAssembly memory (4 GiB in all; ${formatBytes(this.#end)} grown)`,
+          `${formatBytes(size)} for one block`, 'a shorter chunk, a smaller batch or layer, or fewer layers loaded');
+      }
     }
     this.generation++;
     const added = pages * PAGE;

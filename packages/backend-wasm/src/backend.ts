@@ -1,12 +1,21 @@
 import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type FloatArray, type ForwardArgs, type ForwardResult,
-  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend,
+  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
 } from '@recur/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { backwardSequence, type Recorded } from './kernels/backward.js';
 import { runSequence } from './kernels/sequence.js';
 import type { WasmWeights } from './kernels/types.js';
+
+/** tfjs-backend-wasm's linear memory is at most 4 GiB (its emscripten build's maximum). */
+const WASM_MEMORY_BYTES = 4 * 2 ** 30;
+/**
+ * A failed malloc inside tfjs-backend-wasm is not an error: tfjs registers the tensor at address 0 and the next
+ * kernels corrupt memory or trap. So every chunk is checked against this budget first, with room left for tfjs's
+ * own heap and fragmentation.
+ */
+const WASM_BUDGET: MemoryBudget = { maxAllocationBytes: 2 * 2 ** 30, maxTotalBytes: 3 * 2 ** 30 };
 
 /** What a forward keeps for the backward: its input and every step's activations (see kernels/backward.ts). */
 type WasmTape = Recorded;
@@ -34,6 +43,7 @@ export class WasmBackend implements RecurBackend {
   readonly #live = new Set<tf.Tensor>();
   readonly #weights = new Set<WasmWeights>();
   readonly #tapes = new Set<WasmTape>();
+  #budget: MemoryBudget = { ...WASM_BUDGET };
 
   constructor(name = 'wasm') {
     this.name = name;
@@ -94,6 +104,28 @@ export class WasmBackend implements RecurBackend {
     for (const w of this.#weights) for (const t of weightTensors(w)) bytes += t.size * 4;
     for (const tape of this.#tapes) for (const t of tapeTensors(tape)) bytes += t.size * 4;
     return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: bytes };
+  }
+
+  memoryBudget(): MemoryBudget {
+    return this.#budget;
+  }
+
+  setMemoryBudget(budget: MemoryBudget): void {
+    // tfjs-backend-wasm cannot use more than its 4 GiB linear memory, whatever the caller asks
+    this.#budget = { maxAllocationBytes: Math.min(budget.maxAllocationBytes, WASM_MEMORY_BYTES), maxTotalBytes: Math.min(budget.maxTotalBytes, WASM_MEMORY_BYTES) };
+  }
+
+  /**
+   * tfjs frees a kernel's temporaries only when its tidy ends, so a chunk holds every step's intermediates at once:
+   * the projection [T*B, G*H], per step about three G*H-wide and eight H-wide rows per batch row, and the stacked
+   * outputs; a tape keeps the stacked activations too.
+   */
+  forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
+    const H = spec.units, G = gateCount(spec.kind) * H, rows = time * batch;
+    const projection = rows * G * 4;
+    const perStep = rows * (3 * G + 8 * H) * 4;
+    const tape = keepTape ? rows * (G + 3 * H) * 4 : 0;
+    return { transientBytes: projection + perStep + rows * H * 4 + tape, keptBytes: tape, largestBytes: projection };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): WasmWeights {
@@ -199,10 +231,15 @@ export class WasmBackend implements RecurBackend {
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
     this.#onWasm();
-    const keep = new Float32Array(shape[0]).fill(1);
+    const keep = new Uint8Array(shape[0]).fill(1);
     for (const r of rows) keep[r] = 0;
-    return this.#track(tf.tidy(() => tf.reshape(tf.mul(this.#matrix(storage, shape[0]), tf.tensor2d(keep, [shape[0], 1])), [...shape])));
+    // a select, not a 0/1 multiply: NaN x 0 is NaN, and zeroing must write zeros whatever the row held
+    return this.#track(tf.tidy(() => {
+      const m = this.#matrix(storage, shape[0]);
+      return tf.reshape(tf.where(tf.tensor2d(keep, [shape[0], 1], 'bool'), m, tf.zerosLike(m)), [...shape]);
+    }));
   }
+
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
     this.#onWasm();

@@ -6,6 +6,8 @@ import { checkOptions } from './options.js';
 import { buildLayers, cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
 import type { RecurBackend, TapeStorage } from './spec.js';
 import { Tensor } from './tensor.js';
+import { bytesOf, budgetOf, checkAllocations, type Allocation } from './budget.js';
+import { stateAllocations } from './state-variables.js';
 
 export interface DynamicRnnOptions {
   /** Incoming state; zeros if omitted. Not consumed: the caller still owns it. */
@@ -108,9 +110,10 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
   const { backend, time, batch } = chunk;
   const dtype = cell.layers[0].dtype;
   const units = cell.layers[cell.layers.length - 1].units;
-  const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
   // [B, T, F] and [T, B, F] are the same bytes when T or B is 1 (every streamed step): no transpose then
   const sameLayout = timeMajor || time === 1 || batch === 1;
+  reserveChunk(cell, chunk, sameLayout, initial === null, keepTape);
+  const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
   const x = sameLayout ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
   try {
     const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape);
@@ -128,6 +131,39 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
       z.c?.dispose();
     }
   }
+}
+
+/**
+ * Checks what a chunk will allocate against the backend's budget before anything runs: the transposed input, zero
+ * initial states, each layer's outputs and states, the backend's scratch and tapes, at the peak (a layer's input
+ * and output are alive together; the intermediate outputs are freed as the next layer runs).
+ */
+function reserveChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean): void {
+  const { backend, time, batch } = chunk;
+  const b = bytesOf(cell.layers[0].dtype);
+  const steps = `${time} steps x batch ${batch}`;
+  const allocations: Allocation[] = [];
+  if (!sameLayout) allocations.push({ bytes: time * batch * chunk.features * b, what: `the time-major copy of the chunk (${steps})` });
+  if (zeroInitial) allocations.push(...stateAllocations(cell, batch));
+  const outputs: number[] = [];
+  for (const layer of cell.layers) {
+    const spec = layer.spec();
+    const y = time * batch * spec.units * b;
+    outputs.push(y);
+    allocations.push({ bytes: y, what: `${layer.name}'s outputs (${steps} x ${spec.units} units)` }, ...stateAllocations(layer, batch));
+    const scratch = backend.forwardScratch?.(spec, time, batch, keepTape);
+    if (scratch && scratch.largestBytes > 0) allocations.push({ bytes: scratch.largestBytes, what: `${layer.name}'s largest kernel buffer (${steps})` });
+    const rest = scratch ? scratch.transientBytes + scratch.keptBytes - scratch.largestBytes : 0;
+    if (rest > 0) allocations.push({ bytes: rest, what: `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}` });
+  }
+  if (!sameLayout) allocations.push({ bytes: outputs[outputs.length - 1], what: `the batch-major copy of the outputs (${steps})` });
+  // a layer's input is freed once the next layer has run: at most two layers' outputs are alive at once
+  let pair = outputs[0];
+  for (let l = 1; l < outputs.length; l++) pair = Math.max(pair, outputs[l - 1] + outputs[l]);
+  const notAtOnce = outputs.reduce((x, y) => x + y, 0) - pair;
+  const budget = budgetOf(backend);
+  checkAllocations({ maxAllocationBytes: budget.maxAllocationBytes, maxTotalBytes: budget.maxTotalBytes + notAtOnce },
+    backend.memory().numBytes, allocations, 'inputs', `backend ${JSON.stringify(backend.name)}`);
 }
 
 export function zeroLayerState(backend: RecurBackend, layer: LayerCell, batch: number): LayerState {

@@ -2,10 +2,11 @@ export { RecurError, ShapeError, BackendError, DisposedTensorError, UnsupportedO
 export {
   SPEC_VERSION, gateCount,
   type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
-  type BackwardArgs, type BackwardResult, type TapeStorage,
+  type BackwardArgs, type BackwardResult, type TapeStorage, type ForwardScratch,
   type LayerSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
 } from './spec.js';
-export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, type BackendInfo } from './registry.js';
+export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, getMemoryBudget, setMemoryBudget, type BackendInfo } from './registry.js';
+export { hostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
 export { Tensor, tensor, zeros, type TensorOptions } from './tensor.js';
 export { configure, getConfig, type RecurConfig } from './config.js';
 export { LayerCell, type CellOptions } from './cells/layer-cell.js';

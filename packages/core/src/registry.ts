@@ -1,4 +1,6 @@
+import { budgetOf, mergeBudget, type MemoryBudget } from './budget.js';
 import { BackendError, RecurError, describe } from './errors.js';
+import { reclaimedUploads } from './uploads.js';
 import { SPEC_VERSION, type BackendFactory, type MemoryInfo, type RecurBackend } from './spec.js';
 
 interface Entry {
@@ -184,7 +186,31 @@ export async function listBackends(): Promise<BackendInfo[]> {
   }));
 }
 
-/** Live tensors and bytes held by a backend (the default if no name). */
-export function memory(name?: string): MemoryInfo {
-  return getBackend(name).memory();
+/**
+ * Live tensors and bytes held by a backend (the default if no name), and how many weight uploads the garbage
+ * collector had to free because their cell was dropped undisposed (each one is a missing `dispose()`).
+ */
+export function memory(name?: string): MemoryInfo & { readonly reclaimedUploads: number } {
+  const backend = getBackend(name);
+  return { ...backend.memory(), reclaimedUploads: reclaimedUploads(backend.name) };
+}
+
+/** The memory budget of a backend (the default if no name): every size is checked against it before allocating. */
+export function getMemoryBudget(name?: string): MemoryBudget {
+  return { ...budgetOf(getBackend(name)) };
+}
+
+/**
+ * Changes a backend's memory budget (the default backend if no name); fields left out keep their values. Returns
+ * the previous budget. A backend that declares no budget of its own cannot change it.
+ */
+export function setMemoryBudget(budget: Partial<MemoryBudget>, name?: string): MemoryBudget {
+  const backend = getBackend(name);
+  const previous = budgetOf(backend);
+  const next = mergeBudget(previous, budget);
+  if (!backend.setMemoryBudget) {
+    throw new BackendError('name', 'a backend with a configurable memory budget', `backend ${JSON.stringify(backend.name)}, which has none`);
+  }
+  backend.setMemoryBudget(next);
+  return { ...previous };
 }

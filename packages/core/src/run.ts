@@ -70,6 +70,7 @@ export function fromLayerStates(cell: Cell, states: readonly LayerState[]): Cell
 }
 
 export function checkFiniteInput(backend: RecurBackend, x: Tensor, argument: string, enabled: boolean | undefined): void {
+  if (enabled !== undefined && typeof enabled !== 'boolean') throw new RecurError('options.checkFinite', 'a boolean', describe(enabled));
   if (!(enabled ?? getConfig().checkFinite)) return;
   if (!backend.allFinite(x.storage(argument))) {
     throw new NonFiniteError(argument, 'finite values (the finite check is on)', 'NaN or Infinity');
@@ -93,21 +94,32 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
   let input = x;
   const states: LayerState[] = [];
   const tapes: TapeStorage[] = [];
-  cell.layers.forEach((layer, l) => {
-    const spec = layer.spec();
-    const result = backend.forward({
-      layer: spec, weights: layer.weightsOn(backend), x: input, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
-      time, batch, seqLens, keepTape,
+  try {
+    cell.layers.forEach((layer, l) => {
+      const spec = layer.spec();
+      const result = backend.forward({
+        layer: spec, weights: layer.weightsOn(backend), x: input, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
+        time, batch, seqLens, keepTape,
+      });
+      if (input !== x) backend.dispose(input);
+      input = result.y;
+      if (keepTape) tapes.push(result.tape);
+      const shape = [batch, spec.units];
+      states.push({
+        h: new Tensor(backend, result.hT, shape, spec.dtype),
+        c: result.cT === null ? null : new Tensor(backend, result.cT, shape, spec.dtype),
+      });
     });
+  } catch (error) {
+    // a kernel that failed part-way (a backend out of memory) leaves nothing of this call behind
     if (input !== x) backend.dispose(input);
-    input = result.y;
-    if (keepTape) tapes.push(result.tape);
-    const shape = [batch, spec.units];
-    states.push({
-      h: new Tensor(backend, result.hT, shape, spec.dtype),
-      c: result.cT === null ? null : new Tensor(backend, result.cT, shape, spec.dtype),
-    });
-  });
+    for (const s of states) {
+      s.h.dispose();
+      s.c?.dispose();
+    }
+    for (const tape of tapes) backend.disposeTape?.(tape);
+    throw error;
+  }
   return { y: input, states, tapes };
 }
 

@@ -2,6 +2,8 @@
  * The backend spec: what a Recur backend implements. Core owns semantics (validation, state, streams); a backend
  * owns memory and kernels. Bump SPEC_VERSION on any incompatible change; core refuses other versions.
  */
+import type { MemoryBudget } from './budget.js';
+
 export const SPEC_VERSION = 1 as const;
 
 export type DType = 'float32' | 'float64';
@@ -100,6 +102,12 @@ export interface BackwardResult {
   readonly dWeights: { readonly wIh: TensorStorage; readonly wHh: TensorStorage; readonly bIh: TensorStorage; readonly bHh: TensorStorage };
 }
 
+export interface ForwardScratch {
+  readonly transientBytes: number;
+  readonly keptBytes: number;
+  readonly largestBytes: number;
+}
+
 export interface Availability {
   readonly available: boolean;
   /** Why not, in words a person can act on ("no CUDA driver"). */
@@ -163,6 +171,19 @@ export interface RecurBackend {
   concatRows(storages: readonly TensorStorage[], shapes: readonly (readonly number[])[]): TensorStorage;
   /** Whether every element is finite (used by the opt-in finite check). */
   allFinite(storage: TensorStorage): boolean;
+
+  // memory budget (optional: a backend without one gets the host's, `hostMemoryBudget()`)
+  /** What this backend may allocate; core checks every size against it before asking for anything. */
+  memoryBudget?(): MemoryBudget;
+  /** Replaces the budget (core validated it). */
+  setMemoryBudget?(budget: MemoryBudget): void;
+  /**
+   * What a forward of this shape allocates besides its outputs (y, hT, cT): `transientBytes` of kernel scratch
+   * (freed or reused when the call returns), `keptBytes` it keeps (the tape when `keepTape`), and the largest
+   * single buffer among them. Core refuses a chunk that would exceed the budget before any kernel runs; a backend
+   * that runs long chunks in time slices reports its bounded scratch.
+   */
+  forwardScratch?(layer: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch;
 
   // training (required when capabilities.training)
   /** The per-layer chunk backward kernel. Leaves the tape alive (core frees it). */

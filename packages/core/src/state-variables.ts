@@ -6,6 +6,15 @@ import { checkPositiveInt } from './options.js';
 import { cellBackend, fromLayerStates, toLayerStates } from './run.js';
 import type { RecurBackend } from './spec.js';
 import { Tensor } from './tensor.js';
+import { bytesOf, reserve, type Allocation } from './budget.js';
+
+/** The state tensors of a cell for a batch, as planned allocations. */
+export function stateAllocations(cell: Cell, batch: number): Allocation[] {
+  return cell.layers.flatMap((layer) => {
+    const a = { bytes: batch * layer.units * bytesOf(layer.dtype), what: `${layer.name}'s [${batch}, ${layer.units}] state` };
+    return layer.kind === 'lstm' ? [a, a] : [a];
+  });
+}
 
 let variablesCounter = 0;
 
@@ -28,6 +37,7 @@ export class StateVariables {
     this.backend = cellBackend(cell);
     this.label = label;
     this.#batch = batch;
+    reserve(this.backend, stateAllocations(cell, batch), 'batch');
     this.#layers = cell.layers.map((layer) => zeroLayerState(this.backend, layer, batch));
     this.#claimAll(this.#layers);
   }

@@ -6,7 +6,8 @@ import { checkOptions, checkPositiveInt } from './options.js';
 import { checkFiniteInput, buildLayers, toLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
-import { Tensor } from './tensor.js';
+import { Tensor, checkNumbers } from './tensor.js';
+import type { LayerCell } from './cells/layer-cell.js';
 
 export type StreamId = string | number;
 
@@ -56,20 +57,25 @@ export class StatefulRNN {
     checkCell(cell);
     const opts = checkOptions(options, ['batch', 'streams', 'timeMajor', 'checkFinite'], 'options');
     if (opts.timeMajor !== undefined && typeof opts.timeMajor !== 'boolean') throw new RecurError('options.timeMajor', 'a boolean', describe(opts.timeMajor));
+    if (opts.checkFinite !== undefined && typeof opts.checkFinite !== 'boolean') throw new RecurError('options.checkFinite', 'a boolean', describe(opts.checkFinite));
     this.cell = cell;
     this.timeMajor = opts.timeMajor ?? false;
     this.#checkFinite = opts.checkFinite;
+    let streams: StreamId[] | null = null;
+    let batch: number;
     if (opts.streams !== undefined) {
       if (!Array.isArray(opts.streams) || opts.streams.length === 0) throw new RecurError('options.streams', 'a non-empty array of stream ids', describe(opts.streams));
       opts.streams.forEach((id, i) => this.#checkNewId(id, opts.streams!.slice(0, i), `options.streams[${i}]`));
-      this.#streams = [...opts.streams];
+      streams = [...opts.streams];
+      batch = streams.length;
     } else {
-      const batch = opts.batch === undefined ? 1 : checkPositiveInt(opts.batch, 'options.batch');
-      this.#streams = Array.from({ length: batch }, (_, i) => i);
-      this.#nextId = batch;
+      batch = opts.batch === undefined ? 1 : checkPositiveInt(opts.batch, 'options.batch');
     }
-    this.#vars = new StateVariables(cell, this.#streams.length, this.#label);
+    // the state variables check the batch against the backend's budget before anything is allocated
+    this.#vars = new StateVariables(cell, batch, this.#label);
     this.#backend = this.#vars.backend;
+    this.#streams = streams ?? Array.from({ length: batch }, (_, i) => i);
+    if (!streams) this.#nextId = batch;
   }
 
   #checkNewId(id: unknown, taken: readonly StreamId[], argument: string): void {
@@ -142,30 +148,38 @@ export class StatefulRNN {
     return Promise.all(layers.map(async (s) => ({ h: await s.h.data(), c: s.c ? await s.c.data() : null })));
   }
 
-  /** Replaces the whole state (all rows) by a copy of `state`: a cell-shaped state of tensors or host arrays per layer. */
-  setState(state: CellState | readonly HostLayerState[]): void {
+  /**
+   * Replaces the whole state (all rows) by a copy of `state`: a cell-shaped state of tensors or host arrays per
+   * layer. Values must be finite numbers unless `options.allowNonFinite`; on any error nothing changes.
+   */
+  setState(state: CellState | readonly HostLayerState[], options?: { allowNonFinite?: boolean }): void {
     const vars = this.#variables();
-    vars.assign(this.#stateFrom(state, vars.batch, 'state'));
+    vars.assign(this.#stateFrom(state, vars.batch, 'state', allowNonFinite(options)));
   }
 
   /** New owned tensors from host arrays per layer, or copies of a cell-shaped tensor state. */
-  #stateFrom(state: unknown, batch: number, argument: string): LayerState[] {
+  #stateFrom(state: unknown, batch: number, argument: string, allowNonFinite: boolean): LayerState[] {
     const backend = this.#backend;
     const layers = this.cell.layers;
-    const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && ArrayBuffer.isView((s as HostLayerState).h));
+    // host arrays per layer ({h, c} of typed or plain arrays), as readState() gives and snapshots hold
+    const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && !(s instanceof Tensor)
+      && (ArrayBuffer.isView((s as HostLayerState).h) || Array.isArray((s as HostLayerState).h)));
     if (!isHost) {
-      return toLayerStates(this.cell, state, batch, backend, argument).map((s) => ({ h: copyTensor(s.h), c: s.c ? copyTensor(s.c) : null }));
+      const tensors = toLayerStates(this.cell, state, batch, backend, argument);
+      if (!allowNonFinite) {
+        tensors.forEach((s, l) => {
+          for (const [part, t] of [['h', s.h], ['c', s.c]] as const) {
+            if (t && !backend.allFinite(t.storage())) {
+              throw new RecurError(`${argument}[${l}].${part}`, 'finite values', 'NaN or Infinity', 'pass allowNonFinite: true to accept them');
+            }
+          }
+        });
+      }
+      return tensors.map((s) => ({ h: copyTensor(s.h), c: s.c ? copyTensor(s.c) : null }));
     }
     const host = state as readonly HostLayerState[];
     if (host.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states`, `${host.length} layer states`);
-    layers.forEach((layer, l) => {
-      const size = batch * layer.units;
-      if (host[l].h.length !== size) throw new ShapeError(`${argument}[${l}].h`, `${size} values ([${batch}, ${layer.units}])`, `${host[l].h.length} values`);
-      const c = host[l].c;
-      if (layer.kind === 'lstm' && (!c || c.length !== size)) {
-        throw new ShapeError(`${argument}[${l}].c`, `${size} values ([${batch}, ${layer.units}])`, c ? `${c.length} values` : describe(c));
-      }
-    });
+    checkHostLayers(layers, host, batch, argument, allowNonFinite);
     return layers.map((layer, l) => {
       const upload = (values: FloatArray | ArrayLike<number>) => {
         const typed = layer.dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
@@ -185,7 +199,7 @@ export class StatefulRNN {
       // all streams had left: start over with one row
       const vars = new StateVariables(this.cell, 1, this.#label);
       try {
-        if (opts.state !== undefined) vars.assign(this.#stateFrom(opts.state, 1, 'options.state'));
+        if (opts.state !== undefined) vars.assign(this.#stateFrom(opts.state, 1, 'options.state', false));
       } catch (error) {
         vars.dispose();
         throw error;
@@ -194,7 +208,7 @@ export class StatefulRNN {
     } else {
       const vars = this.#vars;
       const backend = vars.backend;
-      const joining = opts.state === undefined ? null : this.#stateFrom(opts.state, 1, 'options.state');
+      const joining = opts.state === undefined ? null : this.#stateFrom(opts.state, 1, 'options.state', false);
       const grown = vars.layerStates().map((s, l) => {
         const grow = (t: Tensor, add: Tensor | null) => {
           const row = add ?? new Tensor(backend, backend.zeros([1, t.shape[1]], t.dtype), [1, t.shape[1]], t.dtype);
@@ -246,23 +260,30 @@ export class StatefulRNN {
     };
   }
 
-  /** Replaces streams and state by a snapshot's; nothing changes if it does not fit this cell. */
-  restore(snapshot: StateSnapshot): void {
+  /**
+   * Replaces streams and state by a snapshot's. It either fully succeeds or changes nothing and says what was
+   * wrong: every layer, its units and every value are checked first (finite numbers unless
+   * `options.allowNonFinite`).
+   */
+  restore(snapshot: StateSnapshot, options?: { allowNonFinite?: boolean }): void {
     this.#live();
-    if (!snapshot || snapshot.version !== 1 || !Array.isArray(snapshot.streams) || !Array.isArray(snapshot.layers)) {
+    const allow = allowNonFinite(options);
+    if (!snapshot || typeof snapshot !== 'object' || snapshot.version !== 1 || !Array.isArray(snapshot.streams) || !Array.isArray(snapshot.layers)) {
       throw new RecurError('snapshot', 'a version 1 snapshot from snapshot()', describe(snapshot));
     }
     const streams = snapshot.streams;
     if (streams.length === 0) throw new RecurError('snapshot.streams', 'at least one stream', '[]');
     streams.forEach((id, i) => this.#checkNewId(id, streams.slice(0, i), `snapshot.streams[${i}]`));
+    const layers = this.cell.layers;
+    if (snapshot.layers.length !== layers.length) throw new ShapeError('snapshot.layers', `${layers.length} layer states`, `${snapshot.layers.length} layer states`);
     snapshot.layers.forEach((s, l) => {
-      if (this.cell.layers[l] && s.units !== this.cell.layers[l].units) {
-        throw new ShapeError(`snapshot.layers[${l}].units`, String(this.cell.layers[l].units), describe(s.units));
-      }
+      if (!s || typeof s !== 'object') throw new RecurError(`snapshot.layers[${l}]`, 'a layer state {units, h, c}', describe(s));
+      if (s.units !== layers[l].units) throw new ShapeError(`snapshot.layers[${l}].units`, String(layers[l].units), describe(s.units));
     });
+    checkHostLayers(layers, snapshot.layers as unknown as HostLayerState[], streams.length, 'snapshot.layers', allow);
     const vars = new StateVariables(this.cell, streams.length, this.#label);
     try {
-      vars.assign(this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers'));
+      vars.assign(this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers', allow));
     } catch (error) {
       vars.dispose();
       throw error;
@@ -272,12 +293,43 @@ export class StatefulRNN {
     this.#streams = [...streams];
   }
 
-  /** Frees the state. */
+  /**
+   * Frees the state and the cell's weight uploads (the cell stays usable: another object running it uploads its
+   * weights again). Call it when done: only then is the memory back at once.
+   */
   dispose(): void {
+    if (!this.#disposed) for (const layer of this.cell.layers) layer.dispose();
     this.#vars?.dispose();
     this.#vars = null;
     this.#disposed = true;
   }
+}
+
+function allowNonFinite(options: { allowNonFinite?: boolean } | undefined): boolean {
+  const opts = checkOptions(options, ['allowNonFinite'], 'options');
+  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
+  return opts.allowNonFinite === true;
+}
+
+/** Host state per layer: an object with h (and c for LSTM) of batch x units numbers each, finite unless allowed. */
+function checkHostLayers(layers: readonly LayerCell[], host: readonly HostLayerState[], batch: number, argument: string, allowNonFinite: boolean): void {
+  layers.forEach((layer, l) => {
+    const entry = host[l] as unknown as Record<string, unknown> | null;
+    if (!entry || typeof entry !== 'object') throw new RecurError(`${argument}[${l}]`, 'a layer state {h, c}', describe(entry));
+    const size = batch * layer.units;
+    const parts: ['h' | 'c', unknown][] = layer.kind === 'lstm' ? [['h', entry.h], ['c', entry.c]] : [['h', entry.h]];
+    if (layer.kind !== 'lstm' && entry.c !== null && entry.c !== undefined) {
+      throw new RecurError(`${argument}[${l}].c`, `null (a ${layer.kind} layer has no cell state)`, describe(entry.c));
+    }
+    for (const [part, v] of parts) {
+      const values = v as ArrayLike<unknown> | null | undefined;
+      if (!values || typeof values !== 'object' || typeof values.length !== 'number') {
+        throw new ShapeError(`${argument}[${l}].${part}`, `${size} numbers ([${batch}, ${layer.units}])`, describe(values));
+      }
+      if (values.length !== size) throw new ShapeError(`${argument}[${l}].${part}`, `${size} values ([${batch}, ${layer.units}])`, `${values.length} values`);
+      checkNumbers(values, `${argument}[${l}].${part}`, !allowNonFinite, layer.dtype);
+    }
+  });
 }
 
 function copyTensor(t: Tensor): Tensor {

@@ -1,6 +1,8 @@
 import { BackendError, DisposedTensorError, RecurError, ShapeError, describe } from './errors.js';
 import type { DType, FloatArray, RecurBackend, TensorStorage } from './spec.js';
 import { getBackend } from './registry.js';
+import { bytesOf, reserve } from './budget.js';
+import { checkOptions } from './options.js';
 
 /**
  * A handle to values held by a backend. Immutable: kernels return new tensors. `dispose()` frees it; using it
@@ -106,10 +108,11 @@ export function checkShape(shape: unknown, argument = 'shape'): number[] {
   return shape as number[];
 }
 
-/** Creates a tensor on a backend from host values (copied). */
-export function tensor(values: ArrayLike<number>, shape: readonly number[], options: TensorOptions = {}): Tensor {
+/** Creates a tensor on a backend from host values (copied). Every value must be a number (NaN and ±Infinity are numbers). */
+export function tensor(values: ArrayLike<number>, shape: readonly number[], options?: TensorOptions): Tensor {
+  const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   checkShape(shape);
-  const dtype = options.dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
+  const dtype = opts.dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
   if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
   const size = shape.reduce((a, b) => a * b, 1);
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
@@ -118,8 +121,10 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
   if (values.length !== size) {
     throw new ShapeError('values', `${size} values for shape [${shape.join(", ")}]`, `${values.length} values`);
   }
-  const backend = getBackend(options.backend);
+  checkNumbers(values, 'values');
+  const backend = getBackend(opts.backend);
   requireDtype(backend, dtype, 'options.dtype');
+  reserve(backend, [{ bytes: size * bytesOf(dtype), what: `a tensor of shape [${shape.join(', ')}]` }], 'shape');
   // upload copies: a typed array of the right type goes as it is (a streamed frame is not copied twice)
   const typed = dtype === 'float64'
     ? (values instanceof Float64Array ? values : Float64Array.from(values))
@@ -127,12 +132,38 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
   return new Tensor(backend, backend.upload(typed, shape, dtype), shape, dtype);
 }
 
+/** The largest finite float32: a larger number stored as float32 becomes Infinity. */
+const FLOAT32_MAX = 3.4028234663852886e38;
+
+/**
+ * Every entry of a plain array is a number: a string, a hole of a sparse array, null or an object would become
+ * NaN or 0 on the way into a typed array. With `finite`, NaN and ±Infinity are refused too, and so is a number that
+ * `dtype` float32 cannot hold (1e39 would become Infinity).
+ */
+export function checkNumbers(values: ArrayLike<unknown>, argument: string, finite = false, dtype: DType = 'float64'): void {
+  const typed = ArrayBuffer.isView(values) && !(values instanceof BigInt64Array || values instanceof BigUint64Array);
+  if (typed && !finite) return;
+  const limit = dtype === 'float32' ? FLOAT32_MAX : Number.MAX_VALUE;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || (finite && !(Math.abs(v) <= limit))) {
+      const hole = !typed && Array.isArray(values) && !(i in values);
+      const expected = !finite ? 'a number' : dtype === 'float32' ? 'a finite number that float32 can hold (|v| <= 3.4e38)' : 'a finite number';
+      throw new RecurError(`${argument}[${i}]`, expected, hole ? 'a hole (sparse array)' : describe(v),
+        finite && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined);
+    }
+  }
+}
+
 /** Creates a tensor of zeros. */
-export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+export function zeros(shape: readonly number[], options?: TensorOptions): Tensor {
+  const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   checkShape(shape);
-  const dtype = options.dtype ?? 'float32';
-  const backend = getBackend(options.backend);
+  const dtype = opts.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
+  const backend = getBackend(opts.backend);
   requireDtype(backend, dtype, 'options.dtype');
+  reserve(backend, [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: `a tensor of shape [${shape.join(', ')}]` }], 'shape');
   return new Tensor(backend, backend.zeros(shape, dtype), shape, dtype);
 }
 

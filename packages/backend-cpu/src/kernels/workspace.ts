@@ -8,7 +8,9 @@ export class Workspace {
     const key = `${slot}:${dtype}`;
     let buffer = this.#slots.get(key);
     if (!buffer || buffer.length < size) {
-      buffer = alloc(dtype, Math.max(size, buffer ? buffer.length * 2 : 0));
+      // doubling saves regrowth as chunks vary; past 64 MiB it would only add to the peak
+      const doubled = buffer ? buffer.length * 2 : 0;
+      buffer = alloc(dtype, doubled * (dtype === 'float64' ? 8 : 4) <= 64 * 1024 * 1024 ? Math.max(size, doubled) : size);
       this.#slots.set(key, buffer);
     }
     return buffer;

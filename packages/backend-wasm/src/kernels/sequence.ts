@@ -22,10 +22,12 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
     if (record) saved.push(next.saved);
     const mask = args.masks?.[t];
     if (mask) {
-      // finished rows keep their state and emit zeros
-      const hNext = tf.add(h, tf.mul(mask, tf.sub(next.h, h))) as tf.Tensor2D;
-      if (c && next.c) c = tf.add(c, tf.mul(mask, tf.sub(next.c, c))) as tf.Tensor2D;
-      ys.push(tf.mul(mask, next.h) as tf.Tensor2D);
+      // finished rows keep their state and emit zeros; a select, so that whatever a finished row's input was
+      // (NaN padding, say) never reaches its state
+      const running = tf.cast(mask, 'bool');
+      const hNext = tf.where(running, next.h, h) as tf.Tensor2D;
+      if (c && next.c) c = tf.where(running, next.c, c) as tf.Tensor2D;
+      ys.push(tf.where(running, next.h, tf.zerosLike(next.h)) as tf.Tensor2D);
       h = hNext;
     } else {
       h = next.h;

@@ -10,7 +10,7 @@ import type { Check, CheckContext } from './types.js';
 
 const B = 3, T = 4, I = 5, H1 = 7, H2 = 6;
 
-interface Env {
+export interface Env {
   readonly scope: Scope;
   readonly ctx: CheckContext;
   readonly cell: Cell;
@@ -24,7 +24,7 @@ interface Env {
  * Runs misuse cases against a stateful 2-layer LSTM that has already run a chunk. Each case must throw the
  * expected RecurError, allocate nothing, leave the state exactly as it was, and the object must run on.
  */
-async function misuse(ctx: CheckContext, cases: (env: Env) => [string, () => unknown, ExpectedError][]): Promise<void> {
+export async function misuse(ctx: CheckContext, cases: (env: Env) => [string, () => unknown, ExpectedError][]): Promise<void> {
   await ensureStubBackends();
   await scoped(async (scope) => {
     const cell = makeCell({ kind: 'lstm', sizes: [I, H1, H2] }, ctx.backend, 'float32', 3);

@@ -6,6 +6,10 @@ import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, 
 import { Tensor, requireDtype } from '../tensor.js';
 import { LSTMStateTuple, type CellState } from './state.js';
 import { stepCell, type StepResult } from '../run.js';
+import { bytesOf, reserve, reserveHost, type Allocation } from '../budget.js';
+import { checkNumbers } from '../tensor.js';
+import { checkOptions } from '../options.js';
+import { trackUpload, untrackUpload } from '../uploads.js';
 
 export interface CellOptions {
   /** Backend this cell runs on; the default backend at call time if omitted. */
@@ -82,8 +86,18 @@ export abstract class LayerCell {
     if (!this.#weights) this.#weights = this.#initialWeights(inputSize);
   }
 
+  /** The four weight arrays of this layer for an input size, as planned allocations. */
+  weightAllocations(inputSize: number): Allocation[] {
+    const G = this.gates, H = this.units, b = bytesOf(this.dtype);
+    return [
+      { bytes: G * H * inputSize * b, what: `${this.name}'s w_ih [${G * H}, ${inputSize}]` }, { bytes: G * H * H * b, what: `${this.name}'s w_hh [${G * H}, ${H}]` },
+      { bytes: 2 * G * H * b, what: `${this.name}'s biases` },
+    ];
+  }
+
   #initialWeights(inputSize: number): LayerWeights {
     const G = this.gates, H = this.units;
+    reserveHost(this.weightAllocations(inputSize), 'inputSize');
     const make = (n: number) => (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const random = seededRandom(this.#seed);
     const weights = { wIh: make(G * H * inputSize), wHh: make(G * H * H), bIh: make(G * H), bHh: make(G * H) };
@@ -94,9 +108,16 @@ export abstract class LayerCell {
     return weights;
   }
 
-  /** Sets the weights from host arrays in the public layout (copied; sizes checked). */
-  setWeights(weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> }): void {
+  /**
+   * Sets the weights from host arrays in the public layout (copied; sizes checked). Every value must be a finite
+   * number unless `options.allowNonFinite` (a NaN weight would silently poison every output).
+   */
+  setWeights(weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> },
+    options?: { allowNonFinite?: boolean }): void {
+    const opts = checkOptions(options, ['allowNonFinite'], 'options');
+    if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
     if (weights === null || typeof weights !== 'object') throw new RecurError('weights', '{wIh, wHh, bIh, bHh}', describe(weights));
+    checkOptions(weights, ['wIh', 'wHh', 'bIh', 'bHh'], 'weights');
     const G = this.gates, H = this.units;
     for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) {
       const v = (weights as Record<string, unknown>)[key] as ArrayLike<number> | undefined;
@@ -114,6 +135,8 @@ export abstract class LayerCell {
     for (const key of ['wHh', 'bIh', 'bHh'] as const) {
       if (weights[key].length !== expect[key]) throw new ShapeError(`weights.${key}`, `${expect[key]} values`, `${weights[key].length} values`);
     }
+    for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) checkNumbers(weights[key], `weights.${key}`, opts.allowNonFinite !== true, this.dtype);
+    reserveHost(this.weightAllocations(inputSize), 'weights');
     const copy = (v: ArrayLike<number>) => (this.dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     this.#inputSize = inputSize;
     this.#weights = { wIh: copy(weights.wIh), wHh: copy(weights.wHh), bIh: copy(weights.bIh), bHh: copy(weights.bHh) };
@@ -144,14 +167,19 @@ export abstract class LayerCell {
     let upload = this.#uploads.get(backend);
     if (upload === undefined) {
       if (!this.#weights) this.build(this.#inputSize!);
+      reserve(backend, this.weightAllocations(this.#inputSize!), 'cell');
       upload = backend.uploadWeights(this.spec(), this.#weights!);
       this.#uploads.set(backend, upload);
+      trackUpload(this, backend, upload);
     }
     return upload;
   }
 
   #dropUploads(): void {
-    for (const [backend, upload] of this.#uploads) backend.disposeWeights(upload);
+    for (const [backend, upload] of this.#uploads) {
+      untrackUpload(upload);
+      backend.disposeWeights(upload);
+    }
     this.#uploads.clear();
   }
 
@@ -159,6 +187,8 @@ export abstract class LayerCell {
   zeroState(batch: number): CellState {
     checkPositiveInt(batch, 'batch');
     const backend = this.resolveBackend();
+    const bytes = batch * this.units * bytesOf(this.dtype);
+    reserve(backend, Array.from({ length: this.kind === 'lstm' ? 2 : 1 }, () => ({ bytes, what: `a [${batch}, ${this.units}] state tensor` })), 'batch');
     const zero = () => new Tensor(backend, backend.zeros([batch, this.units], this.dtype), [batch, this.units], this.dtype);
     return this.kind === 'lstm' ? new LSTMStateTuple(zero(), zero()) : zero();
   }

@@ -4,6 +4,8 @@ import { gemmABt } from '../linalg/gemm.js';
 import { transpose2d } from '../linalg/transpose.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import type { DType, FloatArray } from '../spec.js';
+import { bytesOf, reserveHost } from '../budget.js';
+import { checkNumbers } from '../tensor.js';
 
 const alloc = (dtype: DType, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
 
@@ -33,6 +35,8 @@ export class Dense {
     const dtype = opts.dtype ?? 'float32';
     if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
     this.dtype = dtype;
+    const b = bytesOf(dtype);
+    reserveHost([{ bytes: outputSize * inputSize * b, what: `the dense head's weight [${outputSize}, ${inputSize}]` }, { bytes: outputSize * b, what: 'its bias' }], 'outputSize');
     this.weight = alloc(dtype, outputSize * inputSize);
     this.bias = alloc(dtype, outputSize);
     glorotUniform(this.weight, outputSize, inputSize, seededRandom(opts.seed ?? 17));
@@ -42,6 +46,8 @@ export class Dense {
   setWeights(weight: ArrayLike<number>, bias: ArrayLike<number>): void {
     if (weight?.length !== this.weight.length) throw new ShapeError('weight', `${this.weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
     if (bias?.length !== this.bias.length) throw new ShapeError('bias', `${this.bias.length} values`, `${bias?.length} values`);
+    checkNumbers(weight, 'weight', true, this.dtype);
+    checkNumbers(bias, 'bias', true, this.dtype);
     this.weight.set(weight);
     this.bias.set(bias);
   }

@@ -2,8 +2,9 @@ import { BasicRNNCell, GRUCell, LSTMCell } from '../cells/cells.js';
 import type { LayerCell } from '../cells/layer-cell.js';
 import { MultiRNNCell, type Cell } from '../cells/multi.js';
 import { RecurError, ShapeError, describe } from '../errors.js';
-import { checkOptions, checkPositiveInt } from '../options.js';
-import type { CellKind, DType, RnnActivation } from '../spec.js';
+import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
+import { gateCount, type CellKind, type DType, type RnnActivation } from '../spec.js';
+import { crc32 } from '../crc32.js';
 import { Dense } from './dense.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
@@ -29,15 +30,39 @@ export interface ModelConfig {
 }
 
 const FORMAT = 'recur-rnn-model';
+/** Metadata key of the integrity check: CRC-32 of the config's UTF-8 bytes followed by the data section, 8 hex digits. */
+const CHECKSUM = 'recur_crc32';
+
+function checksum(config: string, data: Uint8Array): string {
+  return crc32(data, crc32(new TextEncoder().encode(config))).toString(16).padStart(8, '0');
+}
+
+/** The tensors (name -> shape) a model of this config is saved as. */
+function expectedTensors(config: ModelConfig): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  config.layers.forEach((l, i) => {
+    const G = gateCount(l.kind) * l.units, inputSize = i === 0 ? config.inputSize : config.layers[i - 1].units;
+    out.set(`layers.${i}.w_ih`, [G, inputSize]).set(`layers.${i}.w_hh`, [G, l.units]).set(`layers.${i}.b_ih`, [G]).set(`layers.${i}.b_hh`, [G]);
+  });
+  const last = config.layers[config.layers.length - 1].units;
+  return out.set('head.weight', [config.outputSize, last]).set('head.bias', [config.outputSize]);
+}
 
 function checkConfig(config: ModelConfig, argument: string): ModelConfig {
   if (!config || typeof config !== 'object') throw new RecurError(argument, 'a model config {inputSize, layers, outputSize}', describe(config));
   checkPositiveInt(config.inputSize, `${argument}.inputSize`);
   checkPositiveInt(config.outputSize, `${argument}.outputSize`);
   if (!Array.isArray(config.layers) || config.layers.length === 0) throw new RecurError(`${argument}.layers`, 'a non-empty array of layer configs', describe(config.layers));
+  checkOptions(config, ['inputSize', 'layers', 'outputSize', 'dtype', 'meta'], argument);
+  if (config.dtype !== undefined && config.dtype !== 'float32' && config.dtype !== 'float64') throw new RecurError(`${argument}.dtype`, "'float32' or 'float64'", describe(config.dtype));
   config.layers.forEach((l, i) => {
-    if (!l || !['lstm', 'gru', 'rnn'].includes(l.kind)) throw new RecurError(`${argument}.layers[${i}].kind`, "'lstm', 'gru' or 'rnn'", describe(l?.kind));
-    checkPositiveInt(l.units, `${argument}.layers[${i}].units`);
+    const at = `${argument}.layers[${i}]`;
+    if (!l || !['lstm', 'gru', 'rnn'].includes(l.kind)) throw new RecurError(`${at}.kind`, "'lstm', 'gru' or 'rnn'", describe(l?.kind));
+    checkOptions(l, ['kind', 'units', l.kind === 'lstm' ? 'forgetBias' : l.kind === 'gru' ? 'resetAfter' : 'activation'], at);
+    checkPositiveInt(l.units, `${at}.units`);
+    if (l.forgetBias !== undefined) checkFiniteNumber(l.forgetBias, `${at}.forgetBias`);
+    if (l.resetAfter !== undefined && typeof l.resetAfter !== 'boolean') throw new RecurError(`${at}.resetAfter`, 'a boolean', describe(l.resetAfter));
+    if (l.activation !== undefined && l.activation !== 'tanh' && l.activation !== 'relu') throw new RecurError(`${at}.activation`, "'tanh' or 'relu'", describe(l.activation));
   });
   return config;
 }
@@ -73,14 +98,27 @@ export class RnnModel {
         { name: `layers.${l}.b_ih`, shape: [G], data: w.bIh }, { name: `layers.${l}.b_hh`, shape: [G], data: w.bHh });
     });
     tensors.push({ name: 'head.weight', shape: [this.head.outputSize, this.head.inputSize], data: this.head.weight }, { name: 'head.bias', shape: [this.head.outputSize], data: this.head.bias });
-    return encodeSafetensors(tensors, { format: FORMAT, version: '1', config: JSON.stringify(this.config) });
+    const config = JSON.stringify(this.config);
+    return encodeSafetensors(tensors, { format: FORMAT, version: '1', config }, (data) => ({ [CHECKSUM]: checksum(config, data) }));
   }
 
-  /** Reads a model saved by `toSafetensors`; a corrupt file or one whose tensors do not fit its config is rejected. */
+  /**
+   * Reads a model saved by `toSafetensors`. A corrupt file, one whose checksum does not match, or one whose tensors
+   * do not fit its config is rejected, and every declared shape is checked against the bytes present before
+   * anything is allocated. Files without a checksum (written by other tools) still load. Weights must be finite.
+   */
   static fromSafetensors(bytes: Uint8Array, options?: { backend?: string }): RnnModel {
-    const { tensors, metadata } = decodeSafetensors(bytes);
+    checkOptions(options, ['backend'], 'options');
+    const { tensors, metadata, data } = decodeSafetensors(bytes);
     if (metadata.format !== FORMAT || metadata.version !== '1') {
       throw new RecurError('file', `a ${FORMAT} version 1 file`, `format ${describe(metadata.format)} version ${describe(metadata.version)}`);
+    }
+    if (metadata[CHECKSUM] !== undefined) {
+      const actual = checksum(metadata.config ?? '', data);
+      if (actual !== metadata[CHECKSUM]) {
+        throw new RecurError('file', `config and data whose CRC-32 is ${metadata[CHECKSUM]} (stored in __metadata__.${CHECKSUM})`, `CRC-32 ${actual}`,
+          'the file was changed or damaged after it was written');
+      }
     }
     let config: ModelConfig;
     try {
@@ -88,20 +126,37 @@ export class RnnModel {
     } catch {
       throw new RecurError('file', 'a JSON model config in the metadata', describe(metadata.config));
     }
-    const model = new RnnModel(checkConfig(config, 'file config'), options);
-    const take = (name: string, shape: number[]) => {
+    checkConfig(config, 'file config');
+    // every tensor the config implies, checked against the file's header before any weight is allocated
+    const expected = expectedTensors(config);
+    const take = (name: string) => {
       const t = tensors.get(name);
+      const shape = expected.get(name)!;
       if (!t) throw new ShapeError('file', `a tensor ${name}`, 'none');
       if (t.shape.join() !== shape.join()) throw new ShapeError(`file tensor ${name}`, `shape [${shape.join(', ')}] (from the config)`, `shape [${t.shape.join(', ')}]`);
       return t.data;
     };
-    model.cell.layers.forEach((layer, l) => {
-      const G = layer.gates * layer.units;
-      layer.setWeights({ wIh: take(`layers.${l}.w_ih`, [G, layer.inputSize!]), wHh: take(`layers.${l}.w_hh`, [G, layer.units]), bIh: take(`layers.${l}.b_ih`, [G]), bHh: take(`layers.${l}.b_hh`, [G]) });
-    });
-    model.head.setWeights(take('head.weight', [model.head.outputSize, model.head.inputSize]), take('head.bias', [model.head.outputSize]));
-    const expected = 4 * model.cell.layers.length + 2;
-    if (tensors.size !== expected) throw new RecurError('file', `${expected} tensors`, `${tensors.size} tensors`);
+    for (const name of expected.keys()) take(name);
+    if (tensors.size !== expected.size) {
+      const extra = [...tensors.keys()].filter((n) => !expected.has(n));
+      throw new RecurError('file', `${expected.size} tensors`, `${tensors.size} tensors`, extra.length ? `not in the config: ${extra.slice(0, 4).join(', ')}` : undefined);
+    }
+    for (const name of expected.keys()) {
+      const values = take(name);
+      for (let i = 0; i < values.length; i++) {
+        if (!Number.isFinite(values[i])) throw new RecurError(`file tensor ${name}[${i}]`, 'a finite number', String(values[i]));
+      }
+    }
+    const model = new RnnModel(config, options);
+    try {
+      model.cell.layers.forEach((layer, l) => {
+        layer.setWeights({ wIh: take(`layers.${l}.w_ih`), wHh: take(`layers.${l}.w_hh`), bIh: take(`layers.${l}.b_ih`), bHh: take(`layers.${l}.b_hh`) });
+      });
+      model.head.setWeights(take('head.weight'), take('head.bias'));
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
     return model;
   }
 

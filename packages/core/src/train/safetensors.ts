@@ -10,8 +10,19 @@ export interface NamedTensor {
 
 const DTYPES = { F32: { bytes: 4, make: (b: ArrayBuffer, o: number, n: number) => new Float32Array(b, o, n) }, F64: { bytes: 8, make: (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n) } } as const;
 
-/** Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data (little-endian). */
-export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array {
+/**
+ * Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data
+ * (little-endian). `checksum(data)` may add metadata computed from the data section (an integrity check).
+ */
+export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>,
+  checksum?: (data: Uint8Array) => Record<string, string>): Uint8Array {
+  const data = new Uint8Array(tensors.reduce((n, t) => n + t.data.byteLength, 0));
+  let at = 0;
+  for (const t of tensors) {
+    data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  if (checksum) metadata = { ...metadata, ...checksum(data) };
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
@@ -25,18 +36,14 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
-  let at = 8 + headerBytes.length;
-  for (const t of tensors) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
+  out.set(data, 8 + headerBytes.length);
   return out;
 }
 
 const corrupt = (actual: string) => new RecurError('file', 'a safetensors file written by Recur', actual);
 
 /** Decodes a safetensors file, checking every length and offset; a corrupt file is rejected, never half-read. */
-export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
+export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string>; data: Uint8Array } {
   if (!(bytes instanceof Uint8Array)) throw corrupt(`a ${typeof bytes}, not bytes`);
   if (bytes.length < 8) throw corrupt(`${bytes.length} bytes, too short for a header`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
@@ -49,9 +56,16 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw corrupt('a header that is not a JSON object');
   const dataStart = 8 + headerLength, dataLength = bytes.length - dataStart;
-  // copy the data so that typed arrays are aligned whatever the caller's buffer offset
-  const data = bytes.slice(dataStart).buffer;
-  const metadata = (header.__metadata__ ?? {}) as Record<string, string>;
+  // A copy of the data, so that typed arrays are aligned whatever the view's offset. Not `bytes.slice(...)`: on a
+  // Node Buffer (readFileSync, Buffer.from) slice is a view into a shared pool and its .buffer is the whole pool.
+  const dataBytes = new Uint8Array(dataLength);
+  dataBytes.set(bytes.subarray(dataStart));
+  const data = dataBytes.buffer;
+  const rawMetadata = header.__metadata__ ?? {};
+  if (!rawMetadata || typeof rawMetadata !== 'object' || Array.isArray(rawMetadata) || !Object.values(rawMetadata).every((v) => typeof v === 'string')) {
+    throw corrupt('a __metadata__ that is not an object of strings');
+  }
+  const metadata = rawMetadata as Record<string, string>;
   const tensors = new Map<string, NamedTensor>();
   const ranges: [number, number, string][] = [];
   for (const [name, entry] of Object.entries(header)) {
@@ -73,5 +87,5 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw corrupt(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]} overlapping`);
   }
-  return { tensors, metadata };
+  return { tensors, metadata, data: dataBytes };
 }
