@@ -46,6 +46,7 @@ export class SimdBackend extends CpuBackend {
   }
 
   override uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
+    this.#refuseIfClosed();
     const w = super.uploadWeights(spec, weights);
     if (spec.dtype === 'float32') {
       try {
@@ -68,10 +69,14 @@ export class SimdBackend extends CpuBackend {
   }
 
   override forward(args: ForwardArgs): ForwardResult {
+    this.#refuseIfClosed();
+    return super.forward(args);
+  }
+
+  #refuseIfClosed(): void {
     if (this.#closed) {
       throw new BackendError('backend', 'an open backend', `backend ${JSON.stringify(this.name)}, closed by close()`, 'create a new one with createSimdBackend()');
     }
-    return super.forward(args);
   }
 
   /** One time slice without tape (backend-cpu slices long chunks): our kernels when the weights are packed. */

@@ -113,6 +113,9 @@ export class RnnModel {
     if (metadata.format !== FORMAT || metadata.version !== '1') {
       throw new RecurError('file', `a ${FORMAT} version 1 file`, `format ${describe(metadata.format)} version ${describe(metadata.version)}`);
     }
+    // a damaged key name must not switch the integrity check off: only these keys may be there
+    const unknown = Object.keys(metadata).filter((k) => !['format', 'version', 'config', CHECKSUM].includes(k));
+    if (unknown.length) throw new RecurError('file', `__metadata__ keys format, version, config and ${CHECKSUM}`, `key ${JSON.stringify(unknown[0])}`);
     if (metadata[CHECKSUM] !== undefined) {
       const actual = checksum(metadata.config ?? '', data);
       if (actual !== metadata[CHECKSUM]) {
