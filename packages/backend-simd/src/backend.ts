@@ -17,6 +17,8 @@ export class SimdBackend extends CpuBackend {
   constructor(engine: Engine, name = 'simd') {
     super(name);
     this.#engine = engine;
+    // a time slice's scratch lives in the linear memory: leave most of it to weights
+    this.sliceBytes = Math.min(this.sliceBytes, Math.floor(engine.maxBytes / 8));
   }
 
   override available(): Availability {

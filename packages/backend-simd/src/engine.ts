@@ -1,6 +1,6 @@
 import { alloc } from '@recur/backend-cpu';
 import { gateCount, type FloatArray, type LayerSpec } from '@recur/core';
-import { Heap } from './heap.js';
+import { Heap, MAX_BYTES } from './heap.js';
 import { JOB, JOB_BYTES, KIND } from './job.js';
 import { BLOCK, QUAD, inputPanels, packBias, packPanels, panelFloats, recurrentPanels, unitBlocks } from './pack.js';
 import { CONTROL_BYTES, ThreadPool } from './threads.js';
@@ -47,6 +47,8 @@ export interface EngineOptions {
   readonly threads: number;
   /** How long an idle helper spins for the next job before it sleeps. */
   readonly spinMs: number;
+  /** The most the linear memory may grow to (default and ceiling: 4 GiB, wasm32's limit). */
+  readonly maxMemoryBytes?: number;
 }
 
 /** The kernel module in shared memory, its helper threads, and the packing of weights and chunks into it. */
@@ -56,14 +58,16 @@ export class Engine {
   readonly #heap: Heap;
   readonly #pool: ThreadPool | null;
   readonly #job: number;
+  readonly #maxBytes: number;
   #scratch = 0;
   #scratchBytes = 0;
   #f32: Float32Array | null = null;
   #i32: Int32Array | null = null;
   #viewGeneration = -1;
 
-  private constructor(memory: WebAssembly.Memory, exports: KernelExports, heap: Heap, pool: ThreadPool | null, job: number) {
+  private constructor(memory: WebAssembly.Memory, exports: KernelExports, heap: Heap, pool: ThreadPool | null, job: number, maxBytes: number) {
     this.#memory = memory;
+    this.#maxBytes = maxBytes;
     this.#exports = exports;
     this.#heap = heap;
     this.#pool = pool;
@@ -72,10 +76,11 @@ export class Engine {
 
   static async create(wasm: BufferSource, options: EngineOptions): Promise<Engine> {
     const module = await WebAssembly.compile(wasm);
-    const memory = new WebAssembly.Memory({ initial: 32, maximum: 65536, shared: true });
+    const maximum = Math.max(32, Math.min(65536, Math.floor((options.maxMemoryBytes ?? MAX_BYTES) / 65536)));
+    const memory = new WebAssembly.Memory({ initial: 32, maximum, shared: true });
     const instance = await WebAssembly.instantiate(module, { env: { memory } });
     const exports = instance.exports as unknown as KernelExports;
-    const heap = new Heap(memory, exports.__heap_base.value as number);
+    const heap = new Heap(memory, exports.__heap_base.value as number, maximum * 65536);
     const control = heap.alloc(CONTROL_BYTES);
     const job = heap.alloc(JOB_BYTES);
     new Int32Array(memory.buffer, control, CONTROL_BYTES / 4).fill(0);
@@ -83,7 +88,12 @@ export class Engine {
     const helpers = Math.max(0, options.threads - 1);
     const stacks = Array.from({ length: helpers }, () => heap.alloc(STACK_BYTES) + STACK_BYTES);
     const pool = helpers > 0 ? await ThreadPool.start({ module, memory, control, job, stacks, spinMs: options.spinMs }) : null;
-    return new Engine(memory, exports, heap, pool, job);
+    return new Engine(memory, exports, heap, pool, job, maximum * 65536);
+  }
+
+  /** The most the linear memory may grow to. */
+  get maxBytes(): number {
+    return this.#maxBytes;
   }
 
   get threads(): number {

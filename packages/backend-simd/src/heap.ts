@@ -22,8 +22,11 @@ export class Heap {
   /** Bumped at each growth: views over the memory's old buffer no longer cover all of it. */
   generation = 0;
 
-  constructor(memory: WebAssembly.Memory, base: number) {
+  readonly #maxBytes: number;
+
+  constructor(memory: WebAssembly.Memory, base: number, maxBytes = MAX_BYTES) {
     this.#memory = memory;
+    this.#maxBytes = maxBytes;
     const start = align(base);
     this.#end = memory.buffer.byteLength;
     if (this.#end > start) this.#free.push({ offset: start, size: this.#end - start });
@@ -89,7 +92,7 @@ export class Heap {
         this.#memory.grow(pages);
       } catch {
         // nothing changed: every block, offset and size is as it was
-        throw new RecurError('memory', `at most ${formatBytes(MAX_BYTES - this.#end + tailFree)} more of backend simd's WebAssembly memory (4 GiB in all; ${formatBytes(this.#end)} grown)`,
+        throw new RecurError('memory', `at most ${formatBytes(this.#maxBytes - this.#end + tailFree)} for one block of backend simd's WebAssembly memory (${formatBytes(this.#maxBytes)} in all; ${formatBytes(this.#end)} grown)`,
           `${formatBytes(size)} for one block`, 'a shorter chunk, a smaller batch or layer, or fewer layers loaded');
       }
     }

@@ -17,6 +17,11 @@ export interface SimdBackendOptions {
   readonly spinMs?: number;
   /** Registered name (default "simd"). */
   readonly name?: string;
+  /**
+   * The most its WebAssembly memory (packed weights, a chunk's scratch per time slice, helper stacks) may grow to:
+   * 2 MiB to 4 GiB, default 4 GiB. A layer or slice that does not fit is refused with a RecurError.
+   */
+  readonly maxMemoryBytes?: number;
 }
 
 async function loadKernels(): Promise<ArrayBuffer> {
@@ -48,7 +53,11 @@ export async function createSimdBackend(options: SimdBackendOptions = {}): Promi
   const threads = options.threads === undefined ? await defaultThreads() : checkThreads(options.threads, 'options.threads');
   const spinMs = options.spinMs ?? 2;
   if (!(typeof spinMs === 'number' && spinMs >= 0 && spinMs <= 1000)) throw new RecurError('options.spinMs', 'a number of milliseconds from 0 to 1000', String(spinMs));
-  const engine = await Engine.create(await loadKernels(), { threads, spinMs });
+  const maxMemoryBytes = options.maxMemoryBytes ?? 4 * 2 ** 30;
+  if (!(Number.isInteger(maxMemoryBytes) && maxMemoryBytes >= 2 * 2 ** 20 && maxMemoryBytes <= 4 * 2 ** 30)) {
+    throw new RecurError('options.maxMemoryBytes', 'an integer number of bytes from 2 MiB to 4 GiB', String(maxMemoryBytes));
+  }
+  const engine = await Engine.create(await loadKernels(), { threads, spinMs, maxMemoryBytes });
   return new SimdBackend(engine, options.name ?? 'simd');
 }
 

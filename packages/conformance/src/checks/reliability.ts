@@ -84,8 +84,38 @@ function snapshotWith(h0: unknown[] | unknown, c0?: unknown): StateSnapshot {
 
 const badNumbers = (n: number, at: number, value: unknown): unknown[] => Array.from({ length: n }, (_, i) => (i === at ? value : 0.5));
 
+/** Rows past their length ignore their inputs: NaN padding there must not reach their state or outputs. */
+async function nanPaddingPastLength(ctx: CheckContext): Promise<void> {
+  for (const { name, config } of BEHAVIOUR_CONFIGS) {
+    await scoped(async (scope) => {
+      const cell = makeCell(config, ctx.backend, 'float32', 13);
+      scope.add(disposeCell(cell));
+      const lengths = [T, 1, 0];
+      const x = randomValues(B * T * I, 14);
+      const padded = x.slice();
+      lengths.forEach((len, b) => padded.fill(NaN, (b * T + len) * I, (b + 1) * T * I));
+      const run = (values: Float32Array) => {
+        const rnn = scope.add(new StatefulRNN(cell, { batch: B, checkFinite: false }));
+        const y = scope.add(rnn.run(scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths }));
+        return { rnn, y };
+      };
+      const clean = run(x), nan = run(padded);
+      expectEqualArrays(`${name}: outputs with NaN padding past each row's length`, await nan.y.data(), await clean.y.data());
+      const [a, b] = [await nan.rnn.readState(), await clean.rnn.readState()];
+      a.forEach((s, l) => {
+        expectEqualArrays(`${name}: layer ${l} h`, s.h, b[l].h);
+        if (s.c) expectEqualArrays(`${name}: layer ${l} c`, s.c, b[l].c!);
+      });
+    });
+  }
+}
+
 export function reliabilityChecks(): Check[] {
   return [
+    {
+      id: 'behaviour/nan-padding-past-length', title: 'NaN inputs past a row\'s sequence length change nothing (they are padding)',
+      run: nanPaddingPastLength,
+    },
     {
       id: 'behaviour/reset-after-non-finite', title: 'reset(rows), resetStreams and getStateResetOp write zeros over NaN and Infinity',
       run: resetAfterNonFinite,
