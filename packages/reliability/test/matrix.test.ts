@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error plain ESM shared with the child process runner
 import { BACKENDS, casesFor, runCase } from './cases.mjs';
 
 interface Outcome {

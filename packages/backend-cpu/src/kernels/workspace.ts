@@ -1,4 +1,5 @@
 import type { DType, FloatArray, LayerSpec } from '@recur/core';
+import type { HostRun } from './slices.js';
 
 /** Grow-only scratch buffers, so that a streamed step allocates nothing but its outputs. */
 export class Workspace {
@@ -106,14 +107,9 @@ export interface CpuWeights {
   wHhT?: FloatArray;
 }
 
-export interface KernelArgs {
+/** A forward kernel's arguments: a chunk on host arrays (see HostRun) and the layer's weights. */
+export interface KernelArgs extends HostRun {
   readonly w: CpuWeights;
-  readonly x: FloatArray;
-  readonly time: number;
-  readonly batch: number;
-  readonly h0: FloatArray;
-  readonly c0: FloatArray | null;
-  readonly seqLens: Int32Array | null;
   readonly workspace: Workspace;
   /** Record what the backward needs. */
   readonly keepTape: boolean;
