@@ -62,11 +62,13 @@ export function formatBytes(bytes: number): string {
   return u === 0 ? `${v} bytes` : `${v.toFixed(2)} ${units[u]}`;
 }
 
-/** One planned allocation: its size and what it is for (named in the error). */
+/** One planned allocation: its size and what it is for (named in the error; a function when it costs to say). */
 export interface Allocation {
   readonly bytes: number;
-  readonly what: string;
+  readonly what: string | (() => string);
 }
+
+const say = (a: Allocation): string => (typeof a.what === 'string' ? a.what : a.what());
 
 /**
  * Refuses allocations that would exceed a budget: any one larger than `maxAllocationBytes`, or all of them together
@@ -78,12 +80,12 @@ export function checkAllocations(budget: MemoryBudget, liveBytes: number, alloca
   for (const a of allocations) {
     if (!(a.bytes <= budget.maxAllocationBytes)) {
       throw new RecurError(argument, `at most ${formatBytes(budget.maxAllocationBytes)} for one buffer (${owner}'s maxAllocationBytes)`,
-        `${formatBytes(a.bytes)} for ${a.what}`, 'a smaller size, or raise it with setMemoryBudget');
+        `${formatBytes(a.bytes)} for ${say(a)}`, 'a smaller size, or raise it with setMemoryBudget');
     }
     total += a.bytes;
   }
   if (!(liveBytes + total <= budget.maxTotalBytes)) {
-    const what = allocations.length === 1 ? allocations[0].what : allocations.map((a) => a.what).join(' + ');
+    const what = allocations.length === 1 ? say(allocations[0]) : allocations.map(say).join(' + ');
     throw new RecurError(argument, `at most ${formatBytes(budget.maxTotalBytes)} in all (${owner}'s maxTotalBytes; ${formatBytes(liveBytes)} in use)`,
       `${formatBytes(total)} more for ${what}`, 'free tensors, use a smaller size, or raise it with setMemoryBudget');
   }

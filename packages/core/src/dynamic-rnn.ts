@@ -141,22 +141,22 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
 function reserveChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean): void {
   const { backend, time, batch } = chunk;
   const b = bytesOf(cell.layers[0].dtype);
-  const steps = `${time} steps x batch ${batch}`;
+  const steps = () => `${time} steps x batch ${batch}`;
   const allocations: Allocation[] = [];
-  if (!sameLayout) allocations.push({ bytes: time * batch * chunk.features * b, what: `the time-major copy of the chunk (${steps})` });
+  if (!sameLayout) allocations.push({ bytes: time * batch * chunk.features * b, what: () => `the time-major copy of the chunk (${steps()})` });
   if (zeroInitial) allocations.push(...stateAllocations(cell, batch));
   const outputs: number[] = [];
   for (const layer of cell.layers) {
     const spec = layer.spec();
     const y = time * batch * spec.units * b;
     outputs.push(y);
-    allocations.push({ bytes: y, what: `${layer.name}'s outputs (${steps} x ${spec.units} units)` }, ...stateAllocations(layer, batch));
+    allocations.push({ bytes: y, what: () => `${layer.name}'s outputs (${steps()} x ${spec.units} units)` }, ...stateAllocations(layer, batch));
     const scratch = backend.forwardScratch?.(spec, time, batch, keepTape);
-    if (scratch && scratch.largestBytes > 0) allocations.push({ bytes: scratch.largestBytes, what: `${layer.name}'s largest kernel buffer (${steps})` });
+    if (scratch && scratch.largestBytes > 0) allocations.push({ bytes: scratch.largestBytes, what: () => `${layer.name}'s largest kernel buffer (${steps()})` });
     const rest = scratch ? scratch.transientBytes + scratch.keptBytes - scratch.largestBytes : 0;
-    if (rest > 0) allocations.push({ bytes: rest, what: `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}` });
+    if (rest > 0) allocations.push({ bytes: rest, what: () => `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}` });
   }
-  if (!sameLayout) allocations.push({ bytes: outputs[outputs.length - 1], what: `the batch-major copy of the outputs (${steps})` });
+  if (!sameLayout) allocations.push({ bytes: outputs[outputs.length - 1], what: () => `the batch-major copy of the outputs (${steps()})` });
   // a layer's input is freed once the next layer has run: at most two layers' outputs are alive at once
   let pair = outputs[0];
   for (let l = 1; l < outputs.length; l++) pair = Math.max(pair, outputs[l - 1] + outputs[l]);

@@ -11,7 +11,7 @@ import { bytesOf, reserve, type Allocation } from './budget.js';
 /** The state tensors of a cell for a batch, as planned allocations. */
 export function stateAllocations(cell: Cell, batch: number): Allocation[] {
   return cell.layers.flatMap((layer) => {
-    const a = { bytes: batch * layer.units * bytesOf(layer.dtype), what: `${layer.name}'s [${batch}, ${layer.units}] state` };
+    const a = { bytes: batch * layer.units * bytesOf(layer.dtype), what: () => `${layer.name}'s [${batch}, ${layer.units}] state` };
     return layer.kind === 'lstm' ? [a, a] : [a];
   });
 }

@@ -124,7 +124,7 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
   checkNumbers(values, 'values');
   const backend = getBackend(opts.backend);
   requireDtype(backend, dtype, 'options.dtype');
-  reserve(backend, [{ bytes: size * bytesOf(dtype), what: `a tensor of shape [${shape.join(', ')}]` }], 'shape');
+  reserve(backend, [{ bytes: size * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }], 'shape');
   // upload copies: a typed array of the right type goes as it is (a streamed frame is not copied twice)
   const typed = dtype === 'float64'
     ? (values instanceof Float64Array ? values : Float64Array.from(values))
@@ -163,7 +163,7 @@ export function zeros(shape: readonly number[], options?: TensorOptions): Tensor
   if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
   const backend = getBackend(opts.backend);
   requireDtype(backend, dtype, 'options.dtype');
-  reserve(backend, [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: `a tensor of shape [${shape.join(', ')}]` }], 'shape');
+  reserve(backend, [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }], 'shape');
   return new Tensor(backend, backend.zeros(shape, dtype), shape, dtype);
 }
 

@@ -272,7 +272,7 @@ export function reliabilityChecks(): Check[] {
           const bytes = model.toSafetensors();
           const flipped = bytes.slice();
           flipped[flipped.length - 3] ^= 0x10; // one bit of the head's bias
-          expectRecurError('one flipped bit in the data', () => RnnModel.fromSafetensors(flipped, { backend: ctx.backend }), { argument: 'file', expected: 'CRC-32', actual: 'CRC-32' });
+          expectRecurError('one flipped bit in the data', () => RnnModel.fromSafetensors(flipped, { backend: ctx.backend }), { argument: 'file tensor head.bias', expected: 'CRC-32', actual: 'CRC-32' });
           const { tensors, metadata } = decodeSafetensors(bytes);
           const { recur_crc32: _crc, ...plain } = metadata;
           const list = [...tensors.values()];

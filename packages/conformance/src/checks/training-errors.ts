@@ -82,7 +82,7 @@ export function trainingErrorChecks(): Check[] {
           const lied = bytes.slice();
           lied.set(new TextEncoder().encode(header), 8);
           if (!header.includes('\\"units\\":5')) throw new CheckFailure('could not build the mismatched file');
-          expectRecurError('config changed after writing', () => RnnModel.fromSafetensors(lied, { backend: ctx.backend }), { argument: 'file', expected: 'CRC-32', actual: 'CRC-32' });
+          expectRecurError('config changed after writing', () => RnnModel.fromSafetensors(lied, { backend: ctx.backend }), { argument: 'file config', expected: 'CRC-32', actual: 'CRC-32' });
         });
       },
     },

@@ -3,7 +3,7 @@ import type { LayerCell } from '../cells/layer-cell.js';
 import { MultiRNNCell, type Cell } from '../cells/multi.js';
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
-import { gateCount, type CellKind, type DType, type RnnActivation } from '../spec.js';
+import { gateCount, type CellKind, type DType, type FloatArray, type RnnActivation } from '../spec.js';
 import { crc32 } from '../crc32.js';
 import { Dense } from './dense.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
@@ -30,11 +30,39 @@ export interface ModelConfig {
 }
 
 const FORMAT = 'recur-rnn-model';
-/** Metadata key of the integrity check: CRC-32 of the config's UTF-8 bytes followed by the data section, 8 hex digits. */
+/**
+ * Metadata key of the integrity check: a JSON object of CRC-32s (8 hex digits) of each part of the file, the
+ * config's UTF-8 bytes ("config") and each tensor's bytes (by name), so that a mismatch names the damaged part.
+ */
 const CHECKSUM = 'recur_crc32';
 
-function checksum(config: string, data: Uint8Array): string {
-  return crc32(data, crc32(new TextEncoder().encode(config))).toString(16).padStart(8, '0');
+const hex = (crc: number) => crc.toString(16).padStart(8, '0');
+const crcOfTensor = (data: FloatArray) => hex(crc32(new Uint8Array(data.buffer, data.byteOffset, data.byteLength)));
+
+function checksums(config: string, tensors: Iterable<NamedTensor>): Record<string, string> {
+  const out: Record<string, string> = { config: hex(crc32(new TextEncoder().encode(config))) };
+  for (const t of tensors) out[t.name] = crcOfTensor(t.data);
+  return out;
+}
+
+/** Checks the stored CRC-32 of every part against the file's bytes; names the first part that differs. */
+function verifyChecksums(stored: string, config: string, tensors: Map<string, NamedTensor>): void {
+  let expected: Record<string, unknown>;
+  try {
+    expected = JSON.parse(stored);
+  } catch {
+    throw new RecurError(`file __metadata__.${CHECKSUM}`, 'a JSON object of CRC-32s', describe(stored));
+  }
+  if (!expected || typeof expected !== 'object' || Array.isArray(expected)) throw new RecurError(`file __metadata__.${CHECKSUM}`, 'a JSON object of CRC-32s', describe(stored));
+  const actual = checksums(config, tensors.values());
+  for (const part of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
+    const name = part === 'config' ? 'file config' : `file tensor ${part}`;
+    if (expected[part] === undefined) throw new RecurError(name, `a part with a CRC-32 in __metadata__.${CHECKSUM}`, 'a part without one');
+    if (actual[part] === undefined) throw new RecurError(name, 'a part present in the file', `a CRC-32 (${describe(expected[part])}) for a part that is not there`);
+    if (actual[part] !== expected[part]) {
+      throw new RecurError(name, `bytes whose CRC-32 is ${describe(expected[part])} (as written)`, `CRC-32 "${actual[part]}"`, 'the file was changed or damaged after it was written');
+    }
+  }
 }
 
 /** The tensors (name -> shape) a model of this config is saved as. */
@@ -99,7 +127,7 @@ export class RnnModel {
     });
     tensors.push({ name: 'head.weight', shape: [this.head.outputSize, this.head.inputSize], data: this.head.weight }, { name: 'head.bias', shape: [this.head.outputSize], data: this.head.bias });
     const config = JSON.stringify(this.config);
-    return encodeSafetensors(tensors, { format: FORMAT, version: '1', config }, (data) => ({ [CHECKSUM]: checksum(config, data) }));
+    return encodeSafetensors(tensors, { format: FORMAT, version: '1', config, [CHECKSUM]: JSON.stringify(checksums(config, tensors)) });
   }
 
   /**
@@ -109,20 +137,14 @@ export class RnnModel {
    */
   static fromSafetensors(bytes: Uint8Array, options?: { backend?: string }): RnnModel {
     checkOptions(options, ['backend'], 'options');
-    const { tensors, metadata, data } = decodeSafetensors(bytes);
+    const { tensors, metadata } = decodeSafetensors(bytes);
     if (metadata.format !== FORMAT || metadata.version !== '1') {
       throw new RecurError('file', `a ${FORMAT} version 1 file`, `format ${describe(metadata.format)} version ${describe(metadata.version)}`);
     }
     // a damaged key name must not switch the integrity check off: only these keys may be there
     const unknown = Object.keys(metadata).filter((k) => !['format', 'version', 'config', CHECKSUM].includes(k));
     if (unknown.length) throw new RecurError('file', `__metadata__ keys format, version, config and ${CHECKSUM}`, `key ${JSON.stringify(unknown[0])}`);
-    if (metadata[CHECKSUM] !== undefined) {
-      const actual = checksum(metadata.config ?? '', data);
-      if (actual !== metadata[CHECKSUM]) {
-        throw new RecurError('file', `config and data whose CRC-32 is ${metadata[CHECKSUM]} (stored in __metadata__.${CHECKSUM})`, `CRC-32 ${actual}`,
-          'the file was changed or damaged after it was written');
-      }
-    }
+    if (metadata[CHECKSUM] !== undefined) verifyChecksums(metadata[CHECKSUM], metadata.config ?? '', tensors);
     let config: ModelConfig;
     try {
       config = JSON.parse(metadata.config);

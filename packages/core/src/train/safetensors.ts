@@ -10,19 +10,8 @@ export interface NamedTensor {
 
 const DTYPES = { F32: { bytes: 4, make: (b: ArrayBuffer, o: number, n: number) => new Float32Array(b, o, n) }, F64: { bytes: 8, make: (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n) } } as const;
 
-/**
- * Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data
- * (little-endian). `checksum(data)` may add metadata computed from the data section (an integrity check).
- */
-export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>,
-  checksum?: (data: Uint8Array) => Record<string, string>): Uint8Array {
-  const data = new Uint8Array(tensors.reduce((n, t) => n + t.data.byteLength, 0));
-  let at = 0;
-  for (const t of tensors) {
-    data.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
-  }
-  if (checksum) metadata = { ...metadata, ...checksum(data) };
+/** Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data (little-endian). */
+export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const t of tensors) {
@@ -36,14 +25,18 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   const out = new Uint8Array(8 + headerBytes.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
   out.set(headerBytes, 8);
-  out.set(data, 8 + headerBytes.length);
+  let at = 8 + headerBytes.length;
+  for (const t of tensors) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
   return out;
 }
 
 const corrupt = (actual: string) => new RecurError('file', 'a safetensors file written by Recur', actual);
 
 /** Decodes a safetensors file, checking every length and offset; a corrupt file is rejected, never half-read. */
-export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string>; data: Uint8Array } {
+export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (!(bytes instanceof Uint8Array)) throw corrupt(`a ${typeof bytes}, not bytes`);
   if (bytes.length < 8) throw corrupt(`${bytes.length} bytes, too short for a header`);
   const headerLength = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
@@ -87,5 +80,5 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
   for (let i = 1; i < ranges.length; i++) {
     if (ranges[i][0] < ranges[i - 1][1]) throw corrupt(`tensors ${ranges[i - 1][2]} and ${ranges[i][2]} overlapping`);
   }
-  return { tensors, metadata, data: dataBytes };
+  return { tensors, metadata };
 }
