@@ -17,13 +17,14 @@ const GiB = 2 ** 30;
 
 /**
  * The host's limits as the JavaScript engine states them: V8 makes typed arrays of at most 2^32 elements (we stay
- * at 4 GiB per buffer), and the process should not take more than three quarters of the machine's memory
- * (browsers, which do not say, get 2 GiB).
+ * at 4 GiB per buffer), and the process should not take more than three quarters of the machine's memory. Where
+ * that cannot be read synchronously (browsers; Node before 20.16, which lacks process.getBuiltinModule) the total
+ * is 2 GiB in a browser tab and 8 GiB in Node; setMemoryBudget changes either.
  */
 export function hostMemoryBudget(): MemoryBudget {
-  const os = (globalThis as { process?: { getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }).process
-    ?.getBuiltinModule?.('node:os');
-  const total = typeof os?.totalmem === 'function' ? Math.floor(os.totalmem() * 0.75) : 2 * GiB;
+  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }).process;
+  const os = proc?.getBuiltinModule?.('node:os');
+  const total = typeof os?.totalmem === 'function' ? Math.floor(os.totalmem() * 0.75) : typeof proc?.versions?.node === 'string' ? 8 * GiB : 2 * GiB;
   return { maxAllocationBytes: Math.min(4 * GiB, total), maxTotalBytes: total };
 }
 

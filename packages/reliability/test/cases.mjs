@@ -19,7 +19,8 @@ const values = (n, seed = 1) => {
   return Float32Array.from({ length: n }, () => random() * 2 - 1);
 };
 const numbers = (n, at, value) => Array.from({ length: n }, (_, i) => (i === at ? value : 0.25));
-const hostState = (h0) => [{ h: h0, c: numbers(B * H1, -1, 0) }, { h: numbers(B * H2, -1, 0), c: numbers(B * H2, -1, 0) }];
+const zerosLike = (v, n) => (ArrayBuffer.isView(v) ? new Float64Array(n) : numbers(n, -1, 0));
+const hostState = (h0) => [{ h: h0, c: zerosLike(h0, B * H1) }, { h: zerosLike(h0, B * H2), c: zerosLike(h0, B * H2) }];
 const snapshot = (h0) => ({ version: 1, streams: [0, 1, 2], layers: [{ units: H1, h: h0, c: numbers(B * H1, -1, 0) }, { units: H2, h: numbers(B * H2, -1, 0), c: numbers(B * H2, -1, 0) }] });
 const cellOn = (backend, seed = 3) => new MultiRNNCell([new LSTMCell(H1, { backend, inputSize: I, seed }), new LSTMCell(H2, { backend, seed: seed + 1 })]);
 
@@ -47,10 +48,10 @@ export const CASES = [
   { id: 'zeros: unknown option device', bad: ({ backend }) => zeros([1], { backend, device: 'gpu' }) },
   { id: 'zeros [1e6, 1e6]', bad: ({ backend }) => zeros([1e6, 1e6], { backend }) },
   { id: "run: checkFinite 'no'", bad: ({ rnn, x }) => rnn.run(x, { checkFinite: 'no' }) },
-  { id: 'setState: NaN', bad: ({ rnn }) => rnn.setState(hostState(numbers(B * H1, 2, NaN))) },
-  { id: 'setState: Infinity', bad: ({ rnn }) => rnn.setState(hostState(numbers(B * H1, 2, Infinity))) },
+  { id: 'setState: NaN', bad: ({ rnn }) => rnn.setState(hostState(Float64Array.from(numbers(B * H1, 2, NaN)))) },
+  { id: 'setState: Infinity', bad: ({ rnn }) => rnn.setState(hostState(Float32Array.from(numbers(B * H1, 2, Infinity)))) },
   { id: 'setState: a string', bad: ({ rnn }) => rnn.setState(hostState(numbers(B * H1, 2, 'x'))) },
-  { id: 'setState: 1e39 (Infinity in float32)', bad: ({ rnn }) => rnn.setState(hostState(numbers(B * H1, 2, 1e39))) },
+  { id: 'setState: 1e39 (Infinity in float32)', bad: ({ rnn }) => rnn.setState(hostState(Float64Array.from(numbers(B * H1, 2, 1e39)))) },
   { id: 'setWeights: NaN', bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bIh: Float32Array.from(numbers(4 * H1, 1, NaN)) }) },
   { id: 'setWeights: Infinity', bad: ({ cell }) => cell.layers[1].setWeights({ ...cell.layers[1].getWeights(), wHh: Float64Array.from(numbers(4 * H2 * H2, 0, -Infinity)) }) },
   { id: 'setWeights: a string', bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bHh: numbers(4 * H1, 3, 'x') }) },

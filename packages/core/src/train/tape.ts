@@ -5,6 +5,8 @@ import { checkCell, prepareDynamicRnn, runChunk, type DynamicRnnOptions } from '
 import { checkTensor, fromLayerStates, toLayerStates } from '../run.js';
 import type { LayerSpec, RecurBackend, TapeStorage, TensorStorage, WeightsStorage } from '../spec.js';
 import { Tensor } from '../tensor.js';
+import { bytesOf, reserve, type Allocation } from '../budget.js';
+import { gateCount } from '../spec.js';
 
 /** Weight gradients of one layer, in the public layout. */
 export interface LayerGradients {
@@ -67,6 +69,26 @@ export class RnnTape {
     this.#outputShape = outputShape;
   }
 
+  /**
+   * What the backward will allocate, checked against the backend's budget first: each layer's input gradient and
+   * gate gradients [T*B, G*H] (the largest scratch any backward of ours needs), its weight and state gradients.
+   */
+  #reserve(): void {
+    const T = this.#time, B = this.#batch, b = bytesOf(this.#cell.layers[0].dtype);
+    const allocations: Allocation[] = [];
+    for (const { spec } of this.#layers) {
+      const G = gateCount(spec.kind) * spec.units;
+      allocations.push(
+        { bytes: T * B * spec.inputSize * b, what: () => `the gradient of ${spec.kind} layer inputs (${T} steps x batch ${B} x ${spec.inputSize})` },
+        { bytes: T * B * G * b, what: () => `the gate gradients of a ${spec.kind} layer (${T} steps x batch ${B} x ${G})` },
+        { bytes: G * (spec.inputSize + spec.units + 2) * b, what: () => `the weight gradients of a ${spec.kind} layer` },
+        { bytes: 2 * B * spec.units * b, what: () => `state gradients [${B}, ${spec.units}]` },
+      );
+    }
+    allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
+    reserve(this.#backend, allocations, 'tape');
+  }
+
   /** Back-propagates through the chunk: gradients for the inputs, the initial state and every weight. */
   backward(options: BackwardOptions = {}): RnnGradients {
     if (this.#disposed) throw new RecurError('tape', 'a live tape (one backward per forward)', 'a disposed tape');
@@ -86,6 +108,7 @@ export class RnnTape {
     }
     const dFinal = options.dFinalState === undefined ? null : toLayerStates(cell, options.dFinalState, B, backend, 'dFinalState');
     const H = cell.layers[cell.layers.length - 1].units;
+    this.#reserve();
     let dy: TensorStorage | null = dOut !== null && !this.#timeMajor ? backend.transpose01(dOut, [B, T, H]) : dOut;
     const dInit: LayerState[] = [];
     const dWeights: LayerGradients[] = [];
