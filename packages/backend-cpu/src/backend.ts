@@ -15,6 +15,8 @@ import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
 import { rnnBackward } from './kernels/rnn-backward.js';
 
+const weightBytes = (w: CpuWeights): number => w.wIh.byteLength + w.wHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
+
 /** A tensor's values on the CPU backend: a flat row-major typed array. */
 export class CpuStorage {
   constructor(readonly data: FloatArray, readonly dtype: DType) {}
@@ -33,6 +35,8 @@ export class CpuBackend implements RecurBackend {
   readonly #tapes = new Set<CpuTape>();
   readonly #workspace = new Workspace();
   #bytes = 0;
+  #weightBytes = 0;
+  #tapeBytes = 0;
   #budget: MemoryBudget = hostMemoryBudget();
   /**
    * Scratch bytes a forward may use per time slice: a longer chunk runs as consecutive slices (same results), so
@@ -88,12 +92,9 @@ export class CpuBackend implements RecurBackend {
     }
   }
 
+  /** Kept as running sums: core reads them before every chunk it runs. */
   memory(): MemoryInfo {
-    let weightBytes = 0;
-    for (const w of this.#weights) weightBytes += w.wIh.byteLength + w.wHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
-    let tapeTotal = 0;
-    for (const t of this.#tapes) tapeTotal += tapeBytes(t);
-    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + weightBytes + tapeTotal };
+    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + this.#weightBytes + this.#tapeBytes };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
@@ -115,11 +116,12 @@ export class CpuBackend implements RecurBackend {
     }
     const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), inputBias, hiddenBiasN };
     this.#weights.add(w);
+    this.#weightBytes += weightBytes(w);
     return w;
   }
 
   disposeWeights(weights: unknown): void {
-    this.#weights.delete(weights as CpuWeights);
+    if (this.#weights.delete(weights as CpuWeights)) this.#weightBytes -= weightBytes(weights as CpuWeights);
   }
 
   memoryBudget(): MemoryBudget {
@@ -154,11 +156,14 @@ export class CpuBackend implements RecurBackend {
       x: this.dataOf(args.x), time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0), seqLens: args.seqLens,
     };
     if (args.keepTape !== true) {
-      const out = runInSlices(run, args.layer.units, args.layer.inputSize, this.sliceSteps(args.layer, args.batch), (slice) => this.forwardHost(w, slice));
+      const steps = this.sliceSteps(args.layer, args.batch);
+      const out = args.time <= steps ? this.forwardHost(w, run) // every streamed step: no slicing machinery
+        : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.forwardHost(w, slice));
       return { y: this.wrap(out.y, dtype), hT: this.wrap(out.h, dtype), cT: out.c ? this.wrap(out.c, dtype) : null };
     }
     const result = KERNELS[args.layer.kind]({ w, ...run, workspace: this.#workspace, keepTape: true });
     this.#tapes.add(result.tape!);
+    this.#tapeBytes += tapeBytes(result.tape!);
     // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
     for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra]) if (a) pin(a);
     return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape! };
@@ -166,7 +171,7 @@ export class CpuBackend implements RecurBackend {
 
   /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */
   protected forwardHost(w: CpuWeights, run: HostRun): HostResult {
-    return KERNELS[w.spec.kind]({ w, ...run, workspace: this.#workspace, keepTape: false });
+    return KERNELS[w.spec.kind]({ w, x: run.x, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -187,7 +192,7 @@ export class CpuBackend implements RecurBackend {
   }
 
   disposeTape(tape: unknown): void {
-    this.#tapes.delete(tape as CpuTape);
+    if (this.#tapes.delete(tape as CpuTape)) this.#tapeBytes -= tapeBytes(tape as CpuTape);
   }
 
   transpose01(storage: unknown, shape: readonly [number, number, number]): CpuStorage {

@@ -1,6 +1,7 @@
-import { BackendError, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
+import { BackendError, gateCount, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
 import { CpuBackend, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
+import { BLOCK, unitBlocks } from './pack.js';
 
 /**
  * backend-cpu's memory, row operations and training, with the float32 forward replaced by our own WebAssembly
@@ -79,6 +80,14 @@ export class SimdBackend extends CpuBackend {
     if (this.#closed) {
       throw new BackendError('backend', 'an open backend', `backend ${JSON.stringify(this.name)}, closed by close()`, 'create a new one with createSimdBackend()');
     }
+  }
+
+  /** Steps per time slice as our kernels lay a step out: rows padded to whole unit blocks (see engine.ts). */
+  protected override sliceSteps(spec: LayerSpec, batch: number): number {
+    if (spec.dtype !== 'float32') return super.sliceSteps(spec, batch);
+    const Hp = unitBlocks(spec.units) * BLOCK;
+    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * Hp) * 4;
+    return Math.max(1, Math.floor(this.sliceBytes / perStep));
   }
 
   /** One time slice without tape (backend-cpu slices long chunks): our kernels when the weights are packed. */

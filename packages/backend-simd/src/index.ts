@@ -1,4 +1,4 @@
-import { RecurError, registerBackend } from '@recur/core';
+import { RecurError, checkOptions, registerBackend } from '@recur/core';
 import { SimdBackend } from './backend.js';
 import { Engine } from './engine.js';
 
@@ -43,7 +43,8 @@ function checkThreads(threads: number, argument: string): number {
 }
 
 /** Makes a backend instance (Node.js: helper threads are worker_threads over a shared WebAssembly.Memory). */
-export async function createSimdBackend(options: SimdBackendOptions = {}): Promise<SimdBackend> {
+export async function createSimdBackend(opts?: SimdBackendOptions): Promise<SimdBackend> {
+  const options = checkOptions(opts, ['threads', 'spinMs', 'name', 'maxMemoryBytes'], 'options');
   if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') {
     throw new Error('backend simd needs WebAssembly threads (SharedArrayBuffer): not available here');
   }

@@ -68,7 +68,20 @@ describe('backend-simd when its WebAssembly memory runs out (defect 2)', () => {
     expect(maxAbsDiff(outputs('simd-small', x2, 7), outputs('cpu', x2, 7)).max).toBeLessThan(1e-5);
   });
 
+  it('slices are sized as the kernels lay out a step (rows padded to unit blocks): a 1-unit layer fits too', () => {
+    for (const units of [1, 3, 17]) {
+      const cell = new LSTMCell(units, { backend: 'simd-small', inputSize: 1 });
+      const x = tensor(new Float32Array(300_000).fill(0.5), [1, 300_000, 1], { backend: 'simd-small' });
+      const { outputs: y, state } = dynamicRnn(cell, x);
+      expect(y.shape).toEqual([1, 300_000, units]);
+      for (const t of [y, x, cell]) t.dispose();
+      disposeState(state);
+    }
+  });
+
   it('refuses options it cannot honour', async () => {
     await expect(createSimdBackend({ maxMemoryBytes: 1024 })).rejects.toMatchObject({ argument: 'options.maxMemoryBytes' });
+    await expect(createSimdBackend({ maxMemoryByte: 2 ** 25 } as never)).rejects.toMatchObject({ argument: 'options.maxMemoryByte' });
+    await expect(createSimdBackend(null as never)).rejects.toMatchObject({ argument: 'options' });
   });
 });

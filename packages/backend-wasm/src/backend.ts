@@ -21,6 +21,7 @@ const WASM_BUDGET: MemoryBudget = { maxAllocationBytes: 2 * 2 ** 30, maxTotalByt
 type WasmTape = Recorded;
 
 const tapeTensors = (t: WasmTape): tf.Tensor[] => [t.x, t.hPrev, ...t.saved];
+const tensorBytes = (ts: readonly tf.Tensor[]): number => ts.reduce((n, t) => n + t.size * 4, 0);
 const weightTensors = (w: WasmWeights): tf.Tensor[] => ([w.wIhT, w.wHhT, w.bIh, w.bHh, w.inputBias, w.bHn, w.wHhRz, w.wHhN] as (tf.Tensor | null)[]).filter((t): t is tf.Tensor => t !== null);
 
 /** Reorders gate blocks of a [G*H, cols] host array; LSTM i, f, g, o <-> i, f, o, g (the swap is its own inverse). */
@@ -44,6 +45,8 @@ export class WasmBackend implements RecurBackend {
   readonly #weights = new Set<WasmWeights>();
   readonly #tapes = new Set<WasmTape>();
   #budget: MemoryBudget = { ...WASM_BUDGET };
+  /** Bytes of live tensors, weight uploads and tapes. */
+  #bytes = 0;
 
   constructor(name = 'wasm') {
     this.name = name;
@@ -59,7 +62,10 @@ export class WasmBackend implements RecurBackend {
   }
 
   #track<T extends tf.Tensor>(t: T): T {
-    this.#live.add(t);
+    if (!this.#live.has(t)) {
+      this.#live.add(t);
+      this.#bytes += t.size * 4;
+    }
     return t;
   }
 
@@ -95,15 +101,15 @@ export class WasmBackend implements RecurBackend {
 
   dispose(storage: unknown): void {
     const t = storage as tf.Tensor;
-    if (this.#live.delete(t)) t.dispose();
+    if (this.#live.delete(t)) {
+      this.#bytes -= t.size * 4;
+      t.dispose();
+    }
   }
 
+  /** Kept as a running sum: core reads it before every chunk it runs. */
   memory(): MemoryInfo {
-    let bytes = 0;
-    for (const t of this.#live) bytes += t.size * 4;
-    for (const w of this.#weights) for (const t of weightTensors(w)) bytes += t.size * 4;
-    for (const tape of this.#tapes) for (const t of tapeTensors(tape)) bytes += t.size * 4;
-    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: bytes };
+    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes };
   }
 
   memoryBudget(): MemoryBudget {
@@ -125,7 +131,7 @@ export class WasmBackend implements RecurBackend {
     const projection = rows * G * 4;
     const perStep = rows * (3 * G + 8 * H) * 4;
     const tape = keepTape ? rows * (G + 3 * H) * 4 : 0;
-    return { transientBytes: projection + perStep + rows * H * 4 + tape, keptBytes: tape, largestBytes: projection };
+    return { transientBytes: projection + perStep + rows * H * 4, keptBytes: tape, largestBytes: projection };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): WasmWeights {
@@ -147,12 +153,14 @@ export class WasmBackend implements RecurBackend {
       wHhN: resetBefore ? tf.tidy(() => tf.slice(wHhT, [0, 2 * H], [H, H])) : null,
     };
     this.#weights.add(w);
+    this.#bytes += tensorBytes(weightTensors(w));
     return w;
   }
 
   disposeWeights(weights: unknown): void {
     const w = weights as WasmWeights;
     if (!this.#weights.delete(w)) return;
+    this.#bytes -= tensorBytes(weightTensors(w));
     for (const t of weightTensors(w)) t.dispose();
   }
 
@@ -187,6 +195,7 @@ export class WasmBackend implements RecurBackend {
     if (record) {
       tape = { x: out[n] as tf.Tensor2D, hPrev: out[n + 1] as tf.Tensor3D, saved: out.slice(n + 2) as tf.Tensor3D[] };
       this.#tapes.add(tape);
+      this.#bytes += tensorBytes(tapeTensors(tape));
     }
     return { y: this.#track(out[0]), hT: this.#track(out[1]), cT: n === 3 ? this.#track(out[2]) : null, tape };
   }
@@ -221,6 +230,7 @@ export class WasmBackend implements RecurBackend {
   disposeTape(tape: unknown): void {
     const t = tape as WasmTape;
     if (!this.#tapes.delete(t)) return;
+    this.#bytes -= tensorBytes(tapeTensors(t));
     for (const x of tapeTensors(t)) x.dispose();
   }
 

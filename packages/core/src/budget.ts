@@ -19,7 +19,7 @@ const GiB = 2 ** 30;
  * The host's limits as the JavaScript engine states them: V8 makes typed arrays of at most 2^32 elements (we stay
  * at 4 GiB per buffer), and the process should not take more than three quarters of the machine's memory. Where
  * that cannot be read synchronously (browsers; Node before 20.16, which lacks process.getBuiltinModule) the total
- * is 2 GiB in a browser tab and 8 GiB in Node; setMemoryBudget changes either.
+ * is 2 GiB in a browser tab and 8 GiB in Node. `setMemoryBudget` changes a backend's, `setHostMemoryBudget` core's own.
  */
 export function hostMemoryBudget(): MemoryBudget {
   const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }).process;
@@ -33,6 +33,13 @@ let hostBudget: MemoryBudget | null = null;
 /** The budget of core's own host arrays (weights before upload, the dense head): the engine's limits. */
 export function coreHostBudget(): MemoryBudget {
   return (hostBudget ??= hostMemoryBudget());
+}
+
+/** Changes the budget of core's own host arrays (fields left out keep their values); returns the previous one. */
+export function setHostMemoryBudget(budget: Partial<MemoryBudget>): MemoryBudget {
+  const previous = coreHostBudget();
+  hostBudget = mergeBudget(previous, budget);
+  return { ...previous };
 }
 
 /** Validates a (partial) budget given by a user and merges it into `current`. */

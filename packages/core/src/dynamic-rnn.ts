@@ -4,10 +4,9 @@ import { MultiRNNCell, type Cell } from './cells/multi.js';
 import type { CellState, LayerState } from './cells/state.js';
 import { checkOptions } from './options.js';
 import { buildLayers, cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
-import type { RecurBackend, TapeStorage } from './spec.js';
+import type { RecurBackend, TapeStorage, TensorStorage } from './spec.js';
 import { Tensor } from './tensor.js';
 import { bytesOf, budgetOf, checkAllocations, type Allocation } from './budget.js';
-import { stateAllocations } from './state-variables.js';
 
 export interface DynamicRnnOptions {
   /** Incoming state; zeros if omitted. Not consumed: the caller still owns it. */
@@ -38,6 +37,8 @@ export function checkCell(cell: unknown, argument = 'cell'): Cell {
 
 export interface ChunkInfo {
   readonly backend: RecurBackend;
+  /** The name of the chunk argument, for errors ('inputs', 'chunk'). */
+  readonly argument: string;
   readonly time: number;
   readonly batch: number;
   readonly features: number;
@@ -56,7 +57,7 @@ export function checkChunk(cell: Cell, inputs: unknown, timeMajor: boolean, sequ
   if (first.inputSize !== undefined && first.inputSize !== features) {
     throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
   }
-  return { backend, time, batch, features, seqLens: checkSequenceLength(sequenceLength, batch, time) };
+  return { backend, argument, time, batch, features, seqLens: checkSequenceLength(sequenceLength, batch, time) };
 }
 
 function checkSequenceLength(value: unknown, batch: number, time: number): Int32Array | null {
@@ -114,8 +115,10 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
   const sameLayout = timeMajor || time === 1 || batch === 1;
   reserveChunk(cell, chunk, sameLayout, initial === null, keepTape);
   const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
-  const x = sameLayout ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
+  let x: TensorStorage | null = null;
   try {
+    x = sameLayout ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
+    if (keepTape && chunk.seqLens) x = zeroPadding(backend, x, x !== inputs.storage(), chunk);
     const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape);
     let y = run.y;
     if (!sameLayout) {
@@ -125,7 +128,7 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
     const shape = timeMajor ? [time, batch, units] : [batch, time, units];
     return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), layerStates: run.states, tapes: run.tapes };
   } finally {
-    if (!sameLayout) backend.dispose(x);
+    if (x !== null && x !== inputs.storage()) backend.dispose(x);
     for (const z of zeros ?? []) {
       z.h.dispose();
       z.c?.dispose();
@@ -133,37 +136,96 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, timeMajor
   }
 }
 
+type PlannedPart = 'input copy' | 'outputs' | 'state' | 'largest scratch' | 'other scratch' | 'output copy';
+
+interface ChunkPlan {
+  /** The largest single buffer and all buffers together. */
+  largest: number;
+  total: number;
+  /** Bytes of intermediate outputs that are never alive at once (see below). */
+  notAtOnce: number;
+}
+
 /**
- * Checks what a chunk will allocate against the backend's budget before anything runs: the transposed input, zero
- * initial states, each layer's outputs and states, the backend's scratch and tapes, at the peak (a layer's input
- * and output are alive together; the intermediate outputs are freed as the next layer runs).
+ * Everything a chunk will allocate, part by part: the time-major copy of the input (and its padding-free copy for
+ * training with lengths), zero initial states, each layer's outputs and states, the backend's scratch and tapes,
+ * the batch-major copy of the outputs. Numbers only on every streamed step; `describe` is given only to say what
+ * a refused chunk needed.
  */
-function reserveChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean): void {
+function planChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean,
+  describe?: (bytes: number, part: PlannedPart, layer: number) => void): ChunkPlan {
   const { backend, time, batch } = chunk;
   const b = bytesOf(cell.layers[0].dtype);
-  const steps = () => `${time} steps x batch ${batch}`;
-  const allocations: Allocation[] = [];
-  if (!sameLayout) allocations.push({ bytes: time * batch * chunk.features * b, what: () => `the time-major copy of the chunk (${steps()})` });
-  if (zeroInitial) allocations.push(...stateAllocations(cell, batch));
-  const outputs: number[] = [];
-  for (const layer of cell.layers) {
-    const spec = layer.spec();
-    const y = time * batch * spec.units * b;
-    outputs.push(y);
-    allocations.push({ bytes: y, what: () => `${layer.name}'s outputs (${steps()} x ${spec.units} units)` }, ...stateAllocations(layer, batch));
+  const plan: ChunkPlan = { largest: 0, total: 0, notAtOnce: 0 };
+  const add = (bytes: number, part: PlannedPart, layer: number) => {
+    if (bytes > plan.largest) plan.largest = bytes;
+    plan.total += bytes;
+    describe?.(bytes, part, layer);
+  };
+  const input = time * batch * chunk.features * b;
+  if (!sameLayout) add(input, 'input copy', -1);
+  if (keepTape && chunk.seqLens) add(input, 'input copy', -1);
+  let last = 0, pair = 0, sum = 0;
+  const layers = cell.layers;
+  for (let l = 0; l < layers.length; l++) {
+    const spec = layers[l].spec();
+    const y = time * batch * spec.units * b, state = batch * spec.units * b;
+    add(y, 'outputs', l);
+    const states = (spec.kind === 'lstm' ? 2 : 1) * (zeroInitial ? 2 : 1);
+    for (let k = 0; k < states; k++) add(state, 'state', l);
     const scratch = backend.forwardScratch?.(spec, time, batch, keepTape);
-    if (scratch && scratch.largestBytes > 0) allocations.push({ bytes: scratch.largestBytes, what: () => `${layer.name}'s largest kernel buffer (${steps()})` });
-    const rest = scratch ? scratch.transientBytes + scratch.keptBytes - scratch.largestBytes : 0;
-    if (rest > 0) allocations.push({ bytes: rest, what: () => `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}` });
+    if (scratch) {
+      if (scratch.largestBytes > 0) add(scratch.largestBytes, 'largest scratch', l);
+      const rest = scratch.transientBytes + scratch.keptBytes - scratch.largestBytes;
+      if (rest > 0) add(rest, 'other scratch', l);
+    }
+    pair = Math.max(pair, last + y);
+    last = y;
+    sum += y;
   }
-  if (!sameLayout) allocations.push({ bytes: outputs[outputs.length - 1], what: () => `the batch-major copy of the outputs (${steps()})` });
+  if (!sameLayout) add(last, 'output copy', layers.length - 1);
   // a layer's input is freed once the next layer has run: at most two layers' outputs are alive at once
-  let pair = outputs[0];
-  for (let l = 1; l < outputs.length; l++) pair = Math.max(pair, outputs[l - 1] + outputs[l]);
-  const notAtOnce = outputs.reduce((x, y) => x + y, 0) - pair;
+  plan.notAtOnce = sum - pair;
+  return plan;
+}
+
+/** Refuses a chunk whose allocations would exceed the backend's budget, before anything runs; names what it needed. */
+function reserveChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean): void {
+  const { backend } = chunk;
   const budget = budgetOf(backend);
-  checkAllocations({ maxAllocationBytes: budget.maxAllocationBytes, maxTotalBytes: budget.maxTotalBytes + notAtOnce },
-    backend.memory().numBytes, allocations, 'inputs', `backend ${JSON.stringify(backend.name)}`);
+  const plan = planChunk(cell, chunk, sameLayout, zeroInitial, keepTape);
+  const live = backend.memory().numBytes;
+  if (plan.largest <= budget.maxAllocationBytes && live + plan.total <= budget.maxTotalBytes + plan.notAtOnce) return;
+  // refused: say what for (only now are the descriptions made)
+  const steps = `${chunk.time} steps x batch ${chunk.batch}`;
+  const allocations: Allocation[] = [];
+  planChunk(cell, chunk, sameLayout, zeroInitial, keepTape, (bytes, part, l) => {
+    const layer = cell.layers[l];
+    const what = part === 'input copy' ? `a time-major copy of the chunk (${steps})`
+      : part === 'output copy' ? `the batch-major copy of the outputs (${steps})`
+        : part === 'outputs' ? `${layer.name}'s outputs (${steps} x ${layer.units} units)`
+          : part === 'state' ? `${layer.name}'s [${chunk.batch}, ${layer.units}] state`
+            : part === 'largest scratch' ? `${layer.name}'s largest kernel buffer (${steps})`
+              : `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}`;
+    allocations.push({ bytes, what });
+  });
+  checkAllocations({ maxAllocationBytes: budget.maxAllocationBytes, maxTotalBytes: budget.maxTotalBytes + plan.notAtOnce },
+    live, allocations, chunk.argument, `backend ${JSON.stringify(backend.name)}`);
+}
+
+/**
+ * Training with lengths: the inputs past each row's length are padding and may hold anything (NaN, say). The
+ * forward ignores them, but a backward sums weight gradients over every (t, b) row, and 0 x NaN is NaN: so the
+ * tape gets a copy of the time-major chunk with those rows zeroed.
+ */
+function zeroPadding(backend: RecurBackend, x: TensorStorage, owned: boolean, chunk: ChunkInfo): TensorStorage {
+  const { time, batch, seqLens } = chunk;
+  const rows: number[] = [];
+  for (let t = 0; t < time; t++) for (let b = 0; b < batch; b++) if (t >= seqLens![b]) rows.push(t * batch + b);
+  if (rows.length === 0) return x;
+  const clean = backend.zeroRows(x, [time * batch, chunk.features], Int32Array.from(rows));
+  if (owned) backend.dispose(x);
+  return clean;
 }
 
 export function zeroLayerState(backend: RecurBackend, layer: LayerCell, batch: number): LayerState {

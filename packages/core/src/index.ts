@@ -6,7 +6,8 @@ export {
   type LayerSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
 } from './spec.js';
 export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, getMemoryBudget, setMemoryBudget, type BackendInfo } from './registry.js';
-export { hostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
+export { hostMemoryBudget, setHostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
+export { checkOptions } from './options.js';
 export { Tensor, tensor, zeros, type TensorOptions } from './tensor.js';
 export { configure, getConfig, type RecurConfig } from './config.js';
 export { LayerCell, type CellOptions } from './cells/layer-cell.js';

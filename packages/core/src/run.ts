@@ -129,7 +129,7 @@ export function buildLayers(cell: Cell, features: number, argument: string): voi
   if (first.inputSize !== undefined && first.inputSize !== features) {
     throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
   }
-  first.build(features);
+  first.build(features, argument);
 }
 
 export interface StepResult {

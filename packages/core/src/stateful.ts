@@ -76,6 +76,7 @@ export class StatefulRNN {
     this.#backend = this.#vars.backend;
     this.#streams = streams ?? Array.from({ length: batch }, (_, i) => i);
     if (!streams) this.#nextId = batch;
+    for (const layer of cell.layers) layer.hold();
   }
 
   #checkNewId(id: unknown, taken: readonly StreamId[], argument: string): void {
@@ -190,16 +191,17 @@ export class StatefulRNN {
   }
 
   /** Adds a stream as the last row, from zero state or from a given one-row state; returns its id. */
-  addStream(options?: { id?: StreamId; state?: CellState | readonly HostLayerState[] }): StreamId {
+  addStream(options?: { id?: StreamId; state?: CellState | readonly HostLayerState[]; allowNonFinite?: boolean }): StreamId {
     this.#live();
-    const opts = checkOptions(options, ['id', 'state'], 'options');
+    const opts = checkOptions(options, ['id', 'state', 'allowNonFinite'], 'options');
+    const allow = allowNonFinite({ allowNonFinite: opts.allowNonFinite });
     const id = opts.id ?? this.#freshId();
     this.#checkNewId(id, this.#streams, 'options.id');
     if (!this.#vars) {
       // all streams had left: start over with one row
       const vars = new StateVariables(this.cell, 1, this.#label);
       try {
-        if (opts.state !== undefined) vars.assign(this.#stateFrom(opts.state, 1, 'options.state', false));
+        if (opts.state !== undefined) vars.assign(this.#stateFrom(opts.state, 1, 'options.state', allow));
       } catch (error) {
         vars.dispose();
         throw error;
@@ -208,7 +210,7 @@ export class StatefulRNN {
     } else {
       const vars = this.#vars;
       const backend = vars.backend;
-      const joining = opts.state === undefined ? null : this.#stateFrom(opts.state, 1, 'options.state', false);
+      const joining = opts.state === undefined ? null : this.#stateFrom(opts.state, 1, 'options.state', allow);
       const grown = vars.layerStates().map((s, l) => {
         const grow = (t: Tensor, add: Tensor | null) => {
           const row = add ?? new Tensor(backend, backend.zeros([1, t.shape[1]], t.dtype), [1, t.shape[1]], t.dtype);
@@ -294,11 +296,11 @@ export class StatefulRNN {
   }
 
   /**
-   * Frees the state and the cell's weight uploads (the cell stays usable: another object running it uploads its
-   * weights again). Call it when done: only then is the memory back at once.
+   * Frees the state, and the cell's weight uploads unless another live object (a StatefulRNN, a training tape)
+   * still runs the cell. Call it when done: only then is the memory back at once.
    */
   dispose(): void {
-    if (!this.#disposed) for (const layer of this.cell.layers) layer.dispose();
+    if (!this.#disposed) for (const layer of this.cell.layers) layer.release();
     this.#vars?.dispose();
     this.#vars = null;
     this.#disposed = true;

@@ -140,7 +140,7 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * NaN or 0 on the way into a typed array. With `finite`, NaN and ±Infinity are refused too, and so is a number that
  * `dtype` float32 cannot hold (1e39 would become Infinity).
  */
-export function checkNumbers(values: ArrayLike<unknown>, argument: string, finite = false, dtype: DType = 'float64'): void {
+export function checkNumbers(values: ArrayLike<unknown>, argument: string, finite = false, dtype: DType = 'float64', canOptIn = true): void {
   const typed = ArrayBuffer.isView(values) && !(values instanceof BigInt64Array || values instanceof BigUint64Array);
   if (typed && !finite) return;
   const limit = dtype === 'float32' ? FLOAT32_MAX : Number.MAX_VALUE;
@@ -150,7 +150,7 @@ export function checkNumbers(values: ArrayLike<unknown>, argument: string, finit
       const hole = !typed && Array.isArray(values) && !(i in values);
       const expected = !finite ? 'a number' : dtype === 'float32' ? 'a finite number that float32 can hold (|v| <= 3.4e38)' : 'a finite number';
       throw new RecurError(`${argument}[${i}]`, expected, hole ? 'a hole (sparse array)' : describe(v),
-        finite && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined);
+        finite && canOptIn && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined);
     }
   }
 }

@@ -122,6 +122,24 @@ export const CASES = [
     },
   },
   {
+    id: 'a first input too wide for the host leaves the cell unbuilt: a valid one runs next', works: async ({ backend, scope }) => {
+      const cell = scope(new LSTMCell(64, { backend }));
+      const wide = scope(tensor(new Float32Array(5e6), [1, 1, 5e6], { backend })); // w_ih would be 5.1 GB
+      try {
+        dynamicRnn(cell, wide);
+        return 'the wide input was not refused';
+      } catch (error) {
+        if (!(error instanceof RecurError) || error.argument !== 'inputs') return `refused with ${error}`;
+      }
+      if (cell.inputSize !== undefined) return `the refused input fixed the input size at ${cell.inputSize}`;
+      const out = dynamicRnn(cell, scope(tensor(values(8), [1, 1, 8], { backend })));
+      scope(out.outputs);
+      scope(out.state.h);
+      scope(out.state.c);
+      return null;
+    },
+  },
+  {
     id: '1,000 create/run/dispose cycles hold no memory', works: async ({ backend, x }) => {
       const before = memory(backend);
       for (let i = 0; i < 1000; i++) {

@@ -1,5 +1,5 @@
 import {
-  LSTMCell, RnnModel, ShapeError, StatefulRNN, decodeSafetensors, dynamicRnn, encodeSafetensors, getMemoryBudget, getStateResetOp, getStateUpdateOp, getStateVariables,
+  Adam, LSTMCell, RnnModel, TbpttTrainer, dynamicRnnWithTape, ShapeError, StatefulRNN, decodeSafetensors, dynamicRnn, encodeSafetensors, getMemoryBudget, getStateResetOp, getStateUpdateOp, getStateVariables,
   memory, setMemoryBudget, tensor, zeros, type Cell, type NamedTensor, type StateSnapshot, type Tensor,
 } from '@recur/core';
 import { CheckFailure, expect, expectClose, expectEqualArrays, expectRecurError } from '../compare.js';
@@ -110,8 +110,118 @@ async function nanPaddingPastLength(ctx: CheckContext): Promise<void> {
   }
 }
 
+/** Training with NaN padding past each row's length gives exactly the gradients of training with finite padding. */
+async function nanPaddingGradients(ctx: CheckContext): Promise<void> {
+  for (const { name, config } of BEHAVIOUR_CONFIGS) {
+    await scoped(async (scope) => {
+      const cell = makeCell(config, ctx.backend, 'float32', 15);
+      scope.add(disposeCell(cell));
+      const lengths = [T, 2, 0];
+      const x = randomValues(B * T * I, 16);
+      const padded = x.slice();
+      lengths.forEach((len, b) => padded.fill(NaN, (b * T + len) * I, (b + 1) * T * I));
+      const H = cell.layers[cell.layers.length - 1].units;
+      const dy = scope.add(tensor(randomValues(B * T * H, 17), [B, T, H], { backend: ctx.backend }));
+      const grads = async (values: Float32Array) => {
+        const run = dynamicRnnWithTape(cell, scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths, checkFinite: false });
+        scope.add(run.outputs);
+        scope.state(run.state);
+        const g = scope.add(run.tape.backward({ dOutputs: dy }));
+        const out: number[] = [...await g.dInputs.data()];
+        for (const w of g.dWeights) for (const t of [w.wIh, w.wHh, w.bIh, w.bHh]) out.push(...await t.data());
+        return out;
+      };
+      const [clean, nan] = [await grads(x), await grads(padded)];
+      expect(nan.every(Number.isFinite), `${name}: NaN padding past the lengths reached the gradients`);
+      expectEqualArrays(`${name}: gradients with NaN padding against finite padding`, nan, clean);
+    });
+  }
+}
+
 export function reliabilityChecks(): Check[] {
   return [
+    {
+      id: 'training/nan-padding-past-length', title: 'NaN inputs past a row\'s length reach no gradient (they are padding)',
+      notApplicable: (c) => (c.training ? null : 'the backend has no backward kernels'),
+      run: nanPaddingGradients,
+    },
+    {
+      id: 'memory/shared-cell-uploads', title: 'a cell run by several objects keeps its weight uploads until the last one is disposed',
+      notApplicable: (c) => (c.training ? null : 'the backend has no backward kernels'),
+      run: async (ctx) => {
+        await scoped(async (scope) => {
+          const cell = makeCell({ kind: 'lstm', sizes: [I, H1, H2] }, ctx.backend, 'float32', 3);
+          scope.add(disposeCell(cell));
+          const x = scope.add(tensor(randomValues(B * T * I, 41), [B, T, I], { backend: ctx.backend }));
+          const baseline = memory(ctx.backend);
+          const a = new StatefulRNN(cell, { batch: B }), b = new StatefulRNN(cell, { batch: B });
+          scope.add(a.run(x));
+          scope.add(b.run(x));
+          const run = dynamicRnnWithTape(cell, x);
+          scope.add(run.outputs);
+          scope.state(run.state);
+          const withBoth = memory(ctx.backend);
+          a.dispose();
+          const afterA = memory(ctx.backend);
+          // only a's state went (2 layers x h, c): the uploads stay for b and the tape
+          expect(afterA.numTensors === withBoth.numTensors - 4, `disposing one of two holders changed live tensors from ${withBoth.numTensors} to ${afterA.numTensors} (4 state tensors expected to go)`);
+          scope.add(run.tape.backward());
+          scope.add(b.run(x));
+          b.dispose();
+          // the last holder is gone, and the uploads with it: disposing the cell now frees nothing more
+          const end = memory(ctx.backend);
+          cell.dispose();
+          const afterCell = memory(ctx.backend);
+          expect(afterCell.numTensors === end.numTensors && afterCell.numBytes === end.numBytes,
+            `after the last holder was disposed the cell still held ${end.numTensors - afterCell.numTensors} uploads`);
+          expect(baseline.numTensors <= end.numTensors, 'bookkeeping');
+        });
+      },
+    },
+    {
+      id: 'memory/refused-training-chunk', title: 'a training chunk refused by the budget (forward or backward) changes no weight, holds nothing, and training goes on',
+      notApplicable: (c) => (c.training ? null : 'the backend has no backward kernels'),
+      run: async (ctx) => {
+        await scoped(async (scope) => {
+          const V = 6, TT = 20;
+          const model = scope.add(new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 16 }, { kind: 'gru', units: 12 }], outputSize: V }, { backend: ctx.backend, seed: 4 }));
+          const trainer = scope.add(new TbpttTrainer(model, { batch: 2, optimizer: new Adam({ learningRate: 0.01 }) }));
+          const x = scope.add(tensor(randomValues(2 * TT * V, 43), [2, TT, V], { backend: ctx.backend }));
+          const targets = Array.from({ length: 2 * TT }, (_, i) => i % V);
+          await trainer.trainChunk(x, targets);
+          const base = memory(ctx.backend);
+          const weights = () => model.cell.layers.flatMap((l) => Object.values(l.getWeights()).map((a) => Array.from(a as Float32Array)));
+          const budget = getMemoryBudget(ctx.backend);
+          const refusedBy = new Set<string>();
+          try {
+            for (let total = base.numBytes; total < base.numBytes + 4e6 && !refusedBy.has('tape'); total += 8192) {
+              const before = weights();
+              setMemoryBudget({ maxTotalBytes: total }, ctx.backend);
+              try {
+                await trainer.trainChunk(x, targets);
+                break;
+              } catch (error) {
+                setMemoryBudget(budget, ctx.backend);
+                if (!(error instanceof Error) || !('argument' in error)) throw error;
+                refusedBy.add(String(error.argument));
+                expectEqualArrays(`weights after a chunk refused by ${String(error.argument)}`, weights().flat(), before.flat());
+                // the cells may keep their uploads (they are theirs); nothing else stays
+                const m = memory(ctx.backend);
+                expect(m.numTensors <= base.numTensors + model.cell.layers.length, `a refused chunk (${String(error.argument)}) left ${m.numTensors - base.numTensors} tensors`);
+              }
+            }
+          } finally {
+            setMemoryBudget(budget, ctx.backend);
+          }
+          // a backend whose forward needs more scratch than its backward (backend-wasm: tfjs keeps every step's
+          // intermediates until a chunk ends) may never reach the backward's refusal ('tape'); every one reaches the forward's
+          expect(refusedBy.has('inputs'), `the budget search should hit the forward's refusal (inputs); got ${[...refusedBy].join(', ') || 'none'}`);
+          await trainer.trainChunk(x, targets);
+          const end = memory(ctx.backend);
+          expect(end.numTensors === base.numTensors && end.numBytes === base.numBytes, `after training on: ${end.numTensors - base.numTensors} tensors / ${end.numBytes - base.numBytes} bytes more than before the refusals`);
+        });
+      },
+    },
     {
       id: 'behaviour/nan-padding-past-length', title: 'NaN inputs past a row\'s sequence length change nothing (they are padding)',
       run: nanPaddingPastLength,

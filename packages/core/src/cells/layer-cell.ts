@@ -38,6 +38,7 @@ export abstract class LayerCell {
   #weights: LayerWeights | undefined;
   #seed: number;
   #uploads = new Map<RecurBackend, WeightsStorage>();
+  #holders = 0;
 
   protected constructor(units: number, options: CellOptions, kindName: string) {
     this.units = checkPositiveInt(units, `${kindName}.units`);
@@ -76,14 +77,14 @@ export abstract class LayerCell {
     return [this];
   }
 
-  /** Fixes the input size and initialises weights if none were set. */
-  build(inputSize: number): void {
-    checkPositiveInt(inputSize, 'inputSize');
+  /** Fixes the input size and initialises weights if none were set (refused sizes change nothing). */
+  build(inputSize: number, argument = 'inputSize'): void {
+    checkPositiveInt(inputSize, argument);
     if (this.#inputSize !== undefined && this.#inputSize !== inputSize) {
       throw new ShapeError('inputs', `feature size ${this.#inputSize} (the input size of ${this.name})`, `feature size ${inputSize}`);
     }
+    if (!this.#weights) this.#weights = this.#initialWeights(inputSize, argument);
     this.#inputSize = inputSize;
-    if (!this.#weights) this.#weights = this.#initialWeights(inputSize);
   }
 
   /** The four weight arrays of this layer for an input size, as planned allocations. */
@@ -95,9 +96,9 @@ export abstract class LayerCell {
     ];
   }
 
-  #initialWeights(inputSize: number): LayerWeights {
+  #initialWeights(inputSize: number, argument: string): LayerWeights {
     const G = this.gates, H = this.units;
-    reserveHost(this.weightAllocations(inputSize), 'inputSize');
+    reserveHost(this.weightAllocations(inputSize), argument);
     const make = (n: number) => (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const random = seededRandom(this.#seed);
     const weights = { wIh: make(G * H * inputSize), wHh: make(G * H * H), bIh: make(G * H), bHh: make(G * H) };
@@ -201,6 +202,20 @@ export abstract class LayerCell {
   /** Frees the weights uploaded to backends. The cell can still run (it uploads again). */
   dispose(): void {
     this.#dropUploads();
+  }
+
+  /**
+   * @internal Objects that run this cell for a while (a StatefulRNN, a training tape) hold it; when the last one
+   * lets go, the uploads are freed, so that creating and disposing such objects never accumulates weights while a
+   * cell shared by several of them keeps its uploads until the last one is done.
+   */
+  hold(): void {
+    this.#holders++;
+  }
+
+  /** @internal See `hold`. A tape lets go without freeing (`free` false): the next forward reuses the uploads. */
+  release(free = true): void {
+    if (this.#holders > 0 && --this.#holders === 0 && free) this.#dropUploads();
   }
 
   protected baseSpec(): Omit<LayerSpec, 'kind' | 'activation' | 'resetAfter' | 'forgetBias'> {

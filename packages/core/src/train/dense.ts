@@ -46,8 +46,8 @@ export class Dense {
   setWeights(weight: ArrayLike<number>, bias: ArrayLike<number>): void {
     if (weight?.length !== this.weight.length) throw new ShapeError('weight', `${this.weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
     if (bias?.length !== this.bias.length) throw new ShapeError('bias', `${this.bias.length} values`, `${bias?.length} values`);
-    checkNumbers(weight, 'weight', true, this.dtype);
-    checkNumbers(bias, 'bias', true, this.dtype);
+    checkNumbers(weight, 'weight', true, this.dtype, false);
+    checkNumbers(bias, 'bias', true, this.dtype, false);
     this.weight.set(weight);
     this.bias.set(bias);
   }

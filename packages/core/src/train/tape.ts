@@ -67,25 +67,27 @@ export class RnnTape {
     this.#seqLens = seqLens;
     this.#timeMajor = timeMajor;
     this.#outputShape = outputShape;
+    for (const layer of cell.layers) layer.hold(); // its uploads must outlive any other holder until the backward
   }
 
   /**
-   * What the backward will allocate, checked against the backend's budget first: each layer's input gradient and
-   * gate gradients [T*B, G*H] (the largest scratch any backward of ours needs), its weight and state gradients.
+   * What the backward will allocate, checked against the backend's budget first: every layer's weight and state
+   * gradients (returned), and at the peak one layer's transients — its incoming output gradient, its input
+   * gradient and its gate gradients [T*B, G*H] (the largest scratch a backward of ours needs) — then the
+   * batch-major copy of the input gradient.
    */
   #reserve(): void {
     const T = this.#time, B = this.#batch, b = bytesOf(this.#cell.layers[0].dtype);
     const allocations: Allocation[] = [];
-    for (const { spec } of this.#layers) {
+    let peak = 0, peakLayer = 0;
+    this.#layers.forEach(({ spec }, l) => {
       const G = gateCount(spec.kind) * spec.units;
-      allocations.push(
-        { bytes: T * B * spec.inputSize * b, what: () => `the gradient of ${spec.kind} layer inputs (${T} steps x batch ${B} x ${spec.inputSize})` },
-        { bytes: T * B * G * b, what: () => `the gate gradients of a ${spec.kind} layer (${T} steps x batch ${B} x ${G})` },
-        { bytes: G * (spec.inputSize + spec.units + 2) * b, what: () => `the weight gradients of a ${spec.kind} layer` },
-        { bytes: 2 * B * spec.units * b, what: () => `state gradients [${B}, ${spec.units}]` },
-      );
-    }
-    allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
+      allocations.push({ bytes: (G * (spec.inputSize + spec.units + 2) + 2 * B * spec.units) * b, what: () => `the weight and state gradients of layer ${l}` });
+      const transient = T * B * (spec.units + spec.inputSize + G) * b;
+      if (transient > peak) [peak, peakLayer] = [transient, l];
+    });
+    allocations.push({ bytes: peak, what: () => `layer ${peakLayer}'s output, input and gate gradients (${T} steps x batch ${B})` });
+    if (!this.#timeMajor) allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
     reserve(this.#backend, allocations, 'tape');
   }
 
@@ -155,6 +157,7 @@ export class RnnTape {
     if (this.#disposed) return;
     this.#disposed = true;
     for (const l of this.#layers) this.#backend.disposeTape?.(l.tape);
+    for (const layer of this.#cell.layers) layer.release(false);
   }
 }
 

@@ -109,8 +109,15 @@ export class TbpttTrainer {
       throw error;
     }
     const dOutputs = new Tensor(inputs.backend, inputs.backend.upload(dHead.dx, run.outputs.shape, inputs.dtype), run.outputs.shape, inputs.dtype);
-    const grads = run.tape.backward({ dOutputs });
-    dOutputs.dispose();
+    let grads: ReturnType<typeof run.tape.backward>;
+    try {
+      grads = run.tape.backward({ dOutputs });
+    } catch (error) {
+      discard(); // a backward refused (over the memory budget, say) leaves nothing behind and changes nothing
+      throw error;
+    } finally {
+      dOutputs.dispose();
+    }
     const layerGrads: LayerWeights[] = [];
     for (const g of grads.dWeights) layerGrads.push({ wIh: await g.wIh.data(), wHh: await g.wHh.data(), bIh: await g.bIh.data(), bHh: await g.bHh.data() });
     grads.dispose();
