@@ -16,8 +16,9 @@ export interface MemoryBudget {
 const GiB = 2 ** 30;
 
 /**
- * The host's limits as the JavaScript engine states them: V8 makes typed arrays of at most 2^32 elements (we stay
- * at 4 GiB per buffer), and the process should not take more than three quarters of the machine's memory. Where
+ * The host's limits as the JavaScript engine states them: V8 makes typed arrays of at most 2^32 elements (we stay at
+ * 4 GiB per buffer: a larger one is rarely meant, and setMemoryBudget raises it), and the process should not take
+ * more than three quarters of the machine's memory. Where
  * that cannot be read synchronously (browsers; Node before 20.16, which lacks process.getBuiltinModule) the total
  * is 2 GiB in a browser tab and 8 GiB in Node. `setMemoryBudget` changes a backend's, `setHostMemoryBudget` core's own.
  */
@@ -93,7 +94,11 @@ export function checkAllocations(budget: MemoryBudget, liveBytes: number, alloca
     total += a.bytes;
   }
   if (!(liveBytes + total <= budget.maxTotalBytes)) {
-    const what = allocations.length === 1 ? say(allocations[0]) : allocations.map(say).join(' + ');
+    // the largest parts by name, the rest counted
+    const top = [...allocations].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
+    const more = allocations.length - top.length;
+    const what = allocations.length === 1 ? say(allocations[0])
+      : `${top.map((a) => `${say(a)} ${formatBytes(a.bytes)}`).join(', ')}${more > 0 ? ` and ${more} smaller part${more > 1 ? 's' : ''}` : ''}`;
     throw new RecurError(argument, `at most ${formatBytes(budget.maxTotalBytes)} in all (${owner}'s maxTotalBytes; ${formatBytes(liveBytes)} in use)`,
       `${formatBytes(total)} more for ${what}`, 'free tensors, use a smaller size, or raise it with setMemoryBudget');
   }

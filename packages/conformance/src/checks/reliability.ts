@@ -78,11 +78,19 @@ function snapshotWith(h0: unknown[] | unknown, c0?: unknown): StateSnapshot {
   const fill = (n: number) => Array.from({ length: n }, (_, i) => i / n);
   return {
     version: 1, streams: [0, 1, 2],
-    layers: [{ units: H1, h: (Array.isArray(h0) ? h0 : h0) as number[], c: (c0 ?? fill(B * H1)) as number[] }, { units: H2, h: fill(B * H2), c: fill(B * H2) }],
+    layers: [{ units: H1, h: h0 as number[], c: (c0 ?? fill(B * H1)) as number[] }, { units: H2, h: fill(B * H2), c: fill(B * H2) }],
   };
 }
 
 const badNumbers = (n: number, at: number, value: unknown): unknown[] => Array.from({ length: n }, (_, i) => (i === at ? value : 0.5));
+
+/** A chunk [B, T, I] of random inputs, and a copy whose steps past each row's length are NaN. */
+function withNaNPadding(lengths: readonly number[], seed: number): { x: Float32Array; padded: Float32Array } {
+  const x = randomValues(B * T * I, seed);
+  const padded = x.slice();
+  lengths.forEach((len, b) => padded.fill(NaN, (b * T + len) * I, (b + 1) * T * I));
+  return { x, padded };
+}
 
 /** Rows past their length ignore their inputs: NaN padding there must not reach their state or outputs. */
 async function nanPaddingPastLength(ctx: CheckContext): Promise<void> {
@@ -91,9 +99,7 @@ async function nanPaddingPastLength(ctx: CheckContext): Promise<void> {
       const cell = makeCell(config, ctx.backend, 'float32', 13);
       scope.add(disposeCell(cell));
       const lengths = [T, 1, 0];
-      const x = randomValues(B * T * I, 14);
-      const padded = x.slice();
-      lengths.forEach((len, b) => padded.fill(NaN, (b * T + len) * I, (b + 1) * T * I));
+      const { x, padded } = withNaNPadding(lengths, 14);
       const run = (values: Float32Array) => {
         const rnn = scope.add(new StatefulRNN(cell, { batch: B, checkFinite: false }));
         const y = scope.add(rnn.run(scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths }));
@@ -117,9 +123,7 @@ async function nanPaddingGradients(ctx: CheckContext): Promise<void> {
       const cell = makeCell(config, ctx.backend, 'float32', 15);
       scope.add(disposeCell(cell));
       const lengths = [T, 2, 0];
-      const x = randomValues(B * T * I, 16);
-      const padded = x.slice();
-      lengths.forEach((len, b) => padded.fill(NaN, (b * T + len) * I, (b + 1) * T * I));
+      const { x, padded } = withNaNPadding(lengths, 16);
       const H = cell.layers[cell.layers.length - 1].units;
       const dy = scope.add(tensor(randomValues(B * T * H, 17), [B, T, H], { backend: ctx.backend }));
       const grads = async (values: Float32Array) => {
@@ -215,7 +219,7 @@ export function reliabilityChecks(): Check[] {
           }
           // a backend whose forward needs more scratch than its backward (backend-wasm: tfjs keeps every step's
           // intermediates until a chunk ends) may never reach the backward's refusal ('tape'); every one reaches the forward's
-          expect(refusedBy.has('inputs'), `the budget search should hit the forward's refusal (inputs); got ${[...refusedBy].join(', ') || 'none'}`);
+          expect(refusedBy.has('inputs'), `the budget search should hit the forward's refusal (argument inputs); got ${[...refusedBy].join(', ') || 'none'}`);
           await trainer.trainChunk(x, targets);
           const end = memory(ctx.backend);
           expect(end.numTensors === base.numTensors && end.numBytes === base.numBytes, `after training on: ${end.numTensors - base.numTensors} tensors / ${end.numBytes - base.numBytes} bytes more than before the refusals`);
@@ -302,7 +306,7 @@ export function reliabilityChecks(): Check[] {
           const mem = memory(ctx.backend);
           try {
             setMemoryBudget({ maxTotalBytes: mem.numBytes + 64 * 1024 }, ctx.backend);
-            expectRecurError('a chunk whose outputs exceed the budget', () => rnn.run(big), { argument: 'inputs', expected: /at most .* in all/, actual: /more for/ });
+            expectRecurError('a chunk whose outputs exceed the budget', () => rnn.run(big), { argument: 'chunk', expected: /at most .* in all/, actual: /more for .*\(4000 steps x batch 3/ });
             setMemoryBudget({ maxAllocationBytes: 1024 }, ctx.backend);
             expectRecurError('a tensor larger than maxAllocationBytes', () => zeros([1024], { backend: ctx.backend }), { argument: 'shape', expected: 'for one buffer', actual: '4.00 KiB' });
             expectRecurError('a batch whose state exceeds the budget', () => new StatefulRNN(cell, { batch: 1e9 }), { argument: 'batch', expected: 'for one buffer', actual: 'state' });
