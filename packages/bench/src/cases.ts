@@ -1,11 +1,13 @@
 /**
- * What one benchmark case runs. I = H, one layer, as in DeepBench's inference-server set. GRU cases use the TF1 /
- * Keras variant (reset gate before the recurrent product): the one every peer implements (tfjs-layers has no
- * reset_after).
+ * What one benchmark case runs. I = H, one layer, as in DeepBench's inference-server set. GRU cases come in both
+ * variants: reset before the recurrent product (TF1 / Keras; tfjs-layers has no other, PyTorch does not have it)
+ * and reset after it (`gru-after-*`: PyTorch, cuDNN, ONNX linear_before_reset=1).
  */
 export interface BenchCase {
   readonly id: string;
   readonly cell: 'lstm' | 'gru';
+  /** gru only: the reset gate after the recurrent product (PyTorch's) rather than before it (TF1's). */
+  readonly resetAfter: boolean;
   readonly H: number;
   readonly B: number;
   readonly T: number;
@@ -13,8 +15,8 @@ export interface BenchCase {
   readonly mode: 'sequence' | 'streaming' | 'training';
 }
 
-const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], H: number, B: number, T: number): BenchCase =>
-  ({ id: `${cell}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`, cell, H, B, T, mode });
+const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase =>
+  ({ id: `${cell}${resetAfter ? '-after' : ''}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`, cell, resetAfter, H, B, T, mode });
 
 export function allCases(): BenchCase[] {
   const cases: BenchCase[] = [];
@@ -23,6 +25,9 @@ export function allCases(): BenchCase[] {
     for (const [H, B] of [[256, 1], [256, 16], [512, 1], [512, 16]]) cases.push(make(cell, 'streaming', H, B, 100));
     cases.push(make(cell, 'training', 256, 16, 50));
   }
+  // PyTorch's GRU (reset after): what torch-cpu can run
+  for (const [H, B, T] of [[256, 1, 150], [512, 4, 25], [256, 16, 100]]) cases.push(make('gru', 'sequence', H, B, T, true));
+  cases.push(make('gru', 'streaming', 256, 1, 100, true), make('gru', 'training', 256, 16, 50, true));
   return cases;
 }
 

@@ -8,7 +8,7 @@
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
 import '@recur/backend-simd';
-import { LSTMCell, GRUCell, dynamicRnn, disposeState, listBackends, seededRandom, tensor } from '@recur/core';
+import { LSTMCell, GRUCell, LSTMStateTuple, dynamicRnn, dynamicRnnWithTape, disposeState, listBackends, seededRandom, tensor, type Tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
@@ -17,7 +17,8 @@ import { QUICK_CASES, allCases, type BenchCase } from './cases.js';
 import { ortContender } from './contenders/ort.js';
 import { recurContender } from './contenders/recur.js';
 import { tfjsContender } from './contenders/tfjs.js';
-import type { CaseData, Contender, Prepared } from './contenders/types.js';
+import { TORCH_THREADS, startTorch, stopTorch, torchContender, torchUnavailable } from './contenders/torch.js';
+import type { CaseData, Contender, Gradients, Prepared } from './contenders/types.js';
 import { evaluateGoals } from './goals.js';
 import { formatSvg, formatTable, result, type CaseResult, type ContenderResult } from './report.js';
 
@@ -27,7 +28,7 @@ const one = (name: string) => many(name)[0];
 const known = new Set(['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help']);
 for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
 if (args.includes('--help')) {
-  console.log('pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm ...] [--reps N] [--out DIR]');
+  console.log('pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]');
   process.exit(0);
 }
 const quick = args.includes('--quick');
@@ -40,8 +41,9 @@ const WARM_MS = quick ? 1000 : 1500; // backend-simd's streamed step needs ~0.5 
 const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
 const wantedBackends = many('backend').length ? many('backend') : available;
 for (const b of wantedBackends) if (!available.includes(b)) throw new Error(`--backend ${b}: not available here (available: ${available.join(', ')})`);
-const peers: Contender[] = [ortContender(1), ortContender(2), tfjsContender('cpu'), tfjsContender('wasm')];
 const wantedPeers = many('peer');
+const torchInfo = !wantedPeers.length || wantedPeers.includes('torch-cpu') ? await startTorch() : null;
+const peers: Contender[] = [ortContender(1), ortContender(2), tfjsContender('cpu'), tfjsContender('wasm'), torchContender()];
 for (const p of wantedPeers) if (!peers.some((x) => x.name === p)) throw new Error(`--peer ${p}: unknown (peers: ${peers.map((x) => x.name).join(', ')})`);
 const contenders = [...wantedBackends.map(recurContender), ...peers.filter((p) => !wantedPeers.length || wantedPeers.includes(p.name))];
 
@@ -49,30 +51,61 @@ const filters = many('case');
 const cases = allCases().filter((c) => (filters.length ? filters.some((f) => c.id.includes(f)) : !quick || QUICK_CASES.includes(c.id)));
 if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${allCases().map((c) => c.id).join(', ')})`);
 
-/** The case's weights and inputs, and the reference outputs from backend-cpu that every contender must match. */
-function caseData(c: BenchCase): { data: CaseData; reference: Float32Array } {
-  const cell = c.cell === 'lstm' ? new LSTMCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3 }) : new GRUCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3, resetAfter: false });
+/**
+ * The case's weights and inputs, and the reference every contender must match, from backend-cpu: the outputs, or
+ * for a training case the gradients of dL/dy = 1/(B*T) everywhere from zero initial state.
+ */
+function caseData(c: BenchCase): { data: CaseData; reference: Float32Array; gradients: Gradients | null } {
+  const cell = c.cell === 'lstm' ? new LSTMCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3 }) : new GRUCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3, resetAfter: c.resetAfter });
   const weights = cell.getWeights() as CaseData['weights'];
   const random = seededRandom(7);
   const x = Float32Array.from({ length: c.B * c.T * c.H }, () => random() * 2 - 1);
   const input = tensor(x, [c.B, c.T, c.H], { backend: 'cpu' });
-  const { outputs, state } = dynamicRnn(cell, input);
+  const { outputs, state, tape } = dynamicRnnWithTape(cell, input);
   const reference = outputs.dataSync() as Float32Array;
+  let gradients: Gradients | null = null;
+  if (c.mode === 'training') {
+    const dy = tensor(new Float32Array(c.B * c.T * c.H).fill(1 / (c.B * c.T)), [c.B, c.T, c.H], { backend: 'cpu' });
+    const g = tape.backward({ dOutputs: dy });
+    const s = g.dInitialState, w = g.dWeights[0];
+    const read = (t: Tensor) => t.dataSync() as Float32Array;
+    gradients = { dx: read(g.dInputs), dh0: read(s instanceof LSTMStateTuple ? s.h : (s as Tensor)), wIh: read(w.wIh), wHh: read(w.wHh), bIh: read(w.bIh), bHh: read(w.bHh) };
+    g.dispose();
+    dy.dispose();
+  }
+  tape.dispose();
   outputs.dispose();
   disposeState(state);
   input.dispose();
   cell.dispose();
-  return { data: { weights, x }, reference };
+  return { data: { weights, x }, reference, gradients };
 }
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
+/** The worst of the gradients' differences, each relative to its largest reference value. */
+function gradientDiff(a: Gradients, ref: Gradients): number {
+  let worst = 0;
+  for (const key of ['dx', 'dh0', 'wIh', 'wHh', 'bIh', 'bHh'] as const) {
+    if (a[key].length !== ref[key].length) return Infinity;
+    const scale = Math.max(1e-12, ref[key].reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+    const d = maxDiff(a[key], ref[key]) / scale;
+    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
+  }
+  return worst;
+}
+
+if (torchInfo) {
+  console.log(`torch-cpu: PyTorch ${torchInfo.torch} (Debian python3-torch), torch.set_num_threads(${TORCH_THREADS}) -> ${torchInfo.threads} threads, OPENBLAS_NUM_THREADS=${torchInfo.openblasThreads}, ${torchInfo.blas}`);
+} else if (!wantedPeers.length || wantedPeers.includes('torch-cpu')) {
+  console.log(`torch-cpu: not run: ${torchUnavailable()}`);
+}
 console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs (each after a ${QUIET_MS} ms quiet gap and, when under 200 ms, one untimed run) after a warm-up of 2 runs and ${WARM_MS} ms per contender; contenders ${contenders.map((c) => c.name).join(', ')}`);
 console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
 const results: CaseResult[] = [];
 for (const c of cases) {
   process.stderr.write(`${c.id}: `);
-  const { data, reference } = caseData(c);
+  const { data, reference, gradients } = caseData(c);
   const prepared: { contender: Contender; p: Prepared; diff: number | null }[] = [];
   const skipped: Record<string, string> = {};
   for (const contender of contenders) {
@@ -82,9 +115,10 @@ for (const c of cases) {
       continue;
     }
     const p = await contender.prepare(c, data);
-    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : null;
+    // training cases: every gradient (dx, dh0, each weight) against backend-cpu's, relative to its largest value
+    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : p.gradients && gradients ? gradientDiff(await p.gradients(), gradients) : null;
     if (diff !== null && !(diff < 1e-3)) {
-      skipped[contender.name] = `outputs differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
+      skipped[contender.name] = `${p.outputs ? 'outputs' : 'gradients'} differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
       p.dispose();
       continue;
     }
@@ -113,8 +147,9 @@ for (const c of cases) {
       // caches are cold and idle threads asleep, for native and JavaScript contenders alike
       if (typicalMs.get(contender.name)! < 200) await p.run();
       const t0 = performance.now();
-      await p.run();
-      const ms = performance.now() - t0;
+      const ran = await p.run();
+      // a peer in another process times itself, so that the pipe is not timed
+      const ms = ran !== null && typeof ran === 'object' && 'selfTimedMs' in ran ? (ran as { selfTimedMs: number }).selfTimedMs : performance.now() - t0;
       spent.set(contender.name, (spent.get(contender.name) ?? 0) + ms);
       samples.get(contender.name)!.push(c.mode === 'streaming' ? (ms * 1000) / c.T : ms);
     }
@@ -127,6 +162,7 @@ for (const c of cases) {
   results.push({ id: c.id, mode: c.mode, contenders: contenderResults, skipped });
 }
 
+stopTorch();
 console.log(formatTable(results));
 const goals = evaluateGoals(results);
 console.log('\ngoals:');
@@ -138,7 +174,7 @@ mkdirSync(outDir, { recursive: true });
 const json = {
   date: new Date().toISOString(),
   machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
-  versions: Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])),
+  versions: { ...Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])), ...(torchInfo ? { torch: torchInfo } : {}) },
   settings: { quick, reps, warmup: { minRuns: 2, minMs: WARM_MS, maxRuns: 200 }, quietMsBeforeEachRun: QUIET_MS, untimedRunBeforeEachUnderMs: 200 },
   cases: results, goals,
 };
@@ -146,7 +182,7 @@ writeFileSync(resolve(outDir, 'bench.json'), JSON.stringify(json, null, 2));
 writeFileSync(resolve(outDir, 'bench.svg'), formatSvg(results, `Recur benchmarks (${cpus().length} cores, Node ${process.version})`));
 console.log(`\nwrote ${resolve(outDir, 'bench.json')} and ${resolve(outDir, 'bench.svg')}`);
 // a contender that computes something else is a bug in a model conversion, not a timing: fail the run
-const disagreeing = results.flatMap((r) => Object.entries(r.skipped).filter(([, why]) => why.startsWith('outputs differ')).map(([n]) => `${r.id} ${n}`));
+const disagreeing = results.flatMap((r) => Object.entries(r.skipped).filter(([, why]) => / differ from backend-cpu/.test(why)).map(([n]) => `${r.id} ${n}`));
 if (disagreeing.length) {
   console.error(`outputs disagreed with backend-cpu: ${disagreeing.join(', ')}`);
   process.exit(1);

@@ -15,16 +15,16 @@ function valueInfo(name: string, dims: number[]) {
 }
 
 /**
- * An ONNX model with one LSTM or GRU node (GRU with linear_before_reset=0: the reset gate before the product) and the
- * given weights: inputs X [T, B, I], initial_h (and initial_c) [1, B, H]; outputs Y [T, 1, B, H], Y_h (and Y_c).
+ * An ONNX model with one LSTM or GRU node (GRU: linear_before_reset 1 with `resetAfter`, PyTorch's variant; 0 is
+ * TF1's, the reset gate before the product) and the given weights: inputs X [T, B, I], initial_h (and initial_c)
+ * [1, B, H]; outputs Y [T, 1, B, H], Y_h (and Y_c). ONNX's W, R and B are the same for both variants.
  */
-export function rnnModel(cell: 'lstm' | 'gru', w: LayerWeights<Float32Array>, H: number, I: number, T: number, B: number): Uint8Array {
+export function rnnModel(cell: 'lstm' | 'gru', w: LayerWeights<Float32Array>, H: number, I: number, T: number, B: number, resetAfter = false): Uint8Array {
   const G = cell === 'lstm' ? 4 : 3;
   const lstm = cell === 'lstm';
   const { W, R, B: bias } = toONNX(cell, w, I, H);
   const attributes = [onnx.AttributeProto.create({ name: 'hidden_size', type: onnx.AttributeProto.AttributeType.INT, i: H })];
-  // GRU: linear_before_reset=0 is the TF1 / Keras variant the benchmark cases use
-  if (!lstm) attributes.push(onnx.AttributeProto.create({ name: 'linear_before_reset', type: onnx.AttributeProto.AttributeType.INT, i: 0 }));
+  if (!lstm) attributes.push(onnx.AttributeProto.create({ name: 'linear_before_reset', type: onnx.AttributeProto.AttributeType.INT, i: resetAfter ? 1 : 0 }));
   const graph = onnx.GraphProto.create({
     name: `${cell}-H${H}`,
     node: [onnx.NodeProto.create({

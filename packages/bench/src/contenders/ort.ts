@@ -23,7 +23,7 @@ export function ortContender(threads: number): Contender {
       const { H, B, T } = c;
       const lstm = c.cell === 'lstm';
       const steps = c.mode === 'streaming' ? 1 : T;
-      const session = await ort.InferenceSession.create(rnnModel(c.cell, weights, H, H, steps, B), {
+      const session = await ort.InferenceSession.create(rnnModel(c.cell, weights, H, H, steps, B, c.resetAfter), {
         intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
       });
       const zeros = () => new ort.Tensor('float32', new Float32Array(B * H), [1, B, H]);

@@ -1,6 +1,6 @@
-import { GRUCell, LSTMCell, StatefulRNN, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor } from '@recur/core';
+import { GRUCell, LSTMCell, LSTMStateTuple, StatefulRNN, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
 import type { BenchCase } from '../cases.js';
-import { stepFrames, type CaseData, type Contender, type Prepared } from './types.js';
+import { stepFrames, type CaseData, type Contender, type Gradients, type Prepared } from './types.js';
 
 /** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
 export function recurContender(backend: string): Contender {
@@ -10,7 +10,7 @@ export function recurContender(backend: string): Contender {
     skip: (c) => (c.mode === 'training' && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       const { H, B, T } = c;
-      const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: false });
+      const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: c.resetAfter });
       cell.setWeights(weights);
       if (c.mode === 'streaming') {
         const rnn = new StatefulRNN(cell, { batch: B });
@@ -49,17 +49,24 @@ export function recurContender(backend: string): Contender {
         return y;
       };
       const dy = c.mode === 'training' ? tensor(new Float32Array(B * T * H).fill(1 / (B * T)), [B, T, H], { backend }) : null;
-      const train = () => {
+      const train = (keep = false): Gradients | null => {
         const { outputs, state, tape } = dynamicRnnWithTape(cell, input);
         const grads = tape.backward({ dOutputs: dy! });
-        grads.dWeights[0].wHh.dataSync();
+        const w = grads.dWeights[0];
+        const s = grads.dInitialState;
+        const kept = keep ? {
+          dx: grads.dInputs.dataSync() as Float32Array, dh0: (s instanceof LSTMStateTuple ? s.h : (s as Tensor)).dataSync() as Float32Array,
+          wIh: w.wIh.dataSync() as Float32Array, wHh: w.wHh.dataSync() as Float32Array, bIh: w.bIh.dataSync() as Float32Array, bHh: w.bHh.dataSync() as Float32Array,
+        } : (w.wHh.dataSync(), null);
         grads.dispose();
         outputs.dispose();
         disposeState(state);
+        return kept;
       };
       return {
-        run: c.mode === 'training' ? train : forward,
+        run: c.mode === 'training' ? () => train() : forward,
         outputs: c.mode === 'sequence' ? async () => forward() : undefined,
+        gradients: c.mode === 'training' ? async () => train(true)! : undefined,
         dispose: () => {
           input.dispose();
           dy?.dispose();

@@ -8,11 +8,30 @@ export interface CaseData {
   readonly x: Float32Array;
 }
 
+/** A training case's gradients for dL/dy = 1/(B*T) everywhere and zero initial state, in Recur's public layout. */
+export interface Gradients {
+  /** [B, T, H] */
+  readonly dx: Float32Array;
+  /** [B, H] */
+  readonly dh0: Float32Array;
+  readonly wIh: Float32Array;
+  readonly wHh: Float32Array;
+  readonly bIh: Float32Array;
+  readonly bHh: Float32Array;
+}
+
+/** What a contender that times itself returns from `run` (a peer in another process: the pipe is not timed). */
+export interface SelfTimed {
+  readonly selfTimedMs: number;
+}
+
 export interface Prepared {
   /** One timed unit: a forward over the sequence, T streamed steps, or a forward and backward. */
   run(): unknown;
   /** The outputs [B, T, H] batch-major (sequence and streaming), for the agreement check before timing. */
   outputs?(): Promise<Float32Array>;
+  /** Training cases: the gradients, for the same check. */
+  gradients?(): Promise<Gradients>;
   dispose(): void;
 }
 

@@ -1,0 +1,135 @@
+"""PyTorch (CPU) as a bench peer: a persistent process driven over stdin/stdout, one JSON object per line.
+
+Requests: {"op": "prepare", "case": {...}, "weights": {...}, "x": b64}, {"op": "outputs"}, {"op": "gradients"},
+{"op": "run"}, {"op": "release"}. Float32 arrays travel as base64 of little-endian bytes. Every timed unit is
+timed here, with time.perf_counter around the work only, so the pipe is never timed. A streamed case is a per-step
+loop in Python, as a PyTorch user writes it. OPENBLAS_NUM_THREADS comes from the environment (the bench sets 1);
+torch's own intra-op threads are set from the first request (2 on this machine) and reported back.
+"""
+import base64
+import json
+import os
+import sys
+import time
+
+import torch
+
+torch.set_grad_enabled(False)
+
+
+def decode(s, shape):
+    return torch.frombuffer(bytearray(base64.b64decode(s)), dtype=torch.float32).reshape(shape).clone()
+
+
+def encode(t):
+    return base64.b64encode(t.detach().contiguous().to(torch.float32).numpy().tobytes()).decode('ascii')
+
+
+class Case:
+    def __init__(self, req):
+        c = req['case']
+        self.mode, self.B, self.T, self.H = c['mode'], c['B'], c['T'], c['H']
+        kind = c['cell']
+        H = self.H
+        if kind == 'lstm':
+            self.module = torch.nn.LSTM(H, H, batch_first=True)
+        elif kind == 'gru':
+            self.module = torch.nn.GRU(H, H, batch_first=True)  # reset after the recurrent product only
+        else:
+            raise ValueError(f'cell {kind}')
+        self.lstm = kind == 'lstm'
+        G = (4 if self.lstm else 3) * H
+        w = req['weights']
+        with torch.no_grad():
+            self.module.weight_ih_l0.copy_(decode(w['wIh'], (G, H)))
+            self.module.weight_hh_l0.copy_(decode(w['wHh'], (G, H)))
+            self.module.bias_ih_l0.copy_(decode(w['bIh'], (G,)))
+            self.module.bias_hh_l0.copy_(decode(w['bHh'], (G,)))
+        self.x = decode(req['x'], (self.B, self.T, H))
+        self.frames = [self.x[:, t:t + 1, :].contiguous() for t in range(self.T)]
+        self.dy = torch.full((self.B, self.T, H), 1.0 / (self.B * self.T))
+
+    def zeros(self):
+        h = torch.zeros(1, self.B, self.H)
+        return (h, torch.zeros(1, self.B, self.H)) if self.lstm else h
+
+    def sequence(self):
+        with torch.no_grad():
+            return self.module(self.x, self.zeros())[0]
+
+    def streaming(self):
+        outs = []
+        with torch.no_grad():
+            state = self.zeros()
+            for frame in self.frames:
+                y, state = self.module(frame, state)
+                outs.append(y)
+        return torch.cat(outs, dim=1)
+
+    def training(self):
+        """Forward and backward, as the Recur contender does: dL/dy = 1/(B*T) everywhere, zero initial state."""
+        with torch.enable_grad():
+            self.module.zero_grad(set_to_none=True)
+            x = self.x.clone().requires_grad_(True)
+            h0 = torch.zeros(1, self.B, self.H, requires_grad=True)
+            state = (h0, torch.zeros(1, self.B, self.H)) if self.lstm else h0
+            y = self.module(x, state)[0]
+            y.backward(self.dy)
+        return x, h0
+
+    def run(self):
+        t0 = time.perf_counter()
+        getattr(self, self.mode)()
+        return (time.perf_counter() - t0) * 1000
+
+    def gradients(self):
+        x, h0 = self.training()
+        m = self.module
+        return {'dx': encode(x.grad), 'dh0': encode(h0.grad[0]), 'wIh': encode(m.weight_ih_l0.grad), 'wHh': encode(m.weight_hh_l0.grad),
+                'bIh': encode(m.bias_ih_l0.grad), 'bHh': encode(m.bias_hh_l0.grad)}
+
+
+def loaded_blas():
+    """The BLAS library this process really loaded (Debian's torch links libblas.so.3, an alternative)."""
+    torch.ones(2, 2) @ torch.ones(2, 2)
+    try:
+        with open('/proc/self/maps') as maps:
+            libs = {line.split()[-1] for line in maps if 'blas' in line and '/' in line}
+        return ', '.join(sorted(os.path.realpath(l) for l in libs)) or 'no BLAS library mapped'
+    except OSError:
+        return 'unknown'
+
+
+def main():
+    case = None
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            op = req['op']
+            if op == 'hello':
+                torch.set_num_threads(req['threads'])
+                reply = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'openblasThreads': os.environ.get('OPENBLAS_NUM_THREADS'),
+                         'blas': loaded_blas()}
+            elif op == 'prepare':
+                case = Case(req)
+                reply = {}
+            elif op == 'outputs':
+                reply = {'y': encode(case.sequence() if case.mode == 'sequence' else case.streaming())}
+            elif op == 'gradients':
+                reply = case.gradients()
+            elif op == 'run':
+                reply = {'ms': case.run()}
+            elif op == 'release':
+                case = None
+                reply = {}
+            else:
+                raise ValueError(f'unknown op {op}')
+            reply['ok'] = True
+        except Exception as error:  # reported to the bench, which says why the peer did not run
+            reply = {'ok': False, 'error': f'{type(error).__name__}: {error}'}
+        sys.stdout.write(json.dumps(reply) + '\n')
+        sys.stdout.flush()
+
+
+if __name__ == '__main__':
+    main()
