@@ -3,7 +3,7 @@ export {
   SPEC_VERSION, gateCount,
   type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
   type BackwardArgs, type BackwardResult, type TapeStorage, type ForwardScratch,
-  type LayerSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
+  type LayerSpec, type LstmSpec, type GruSpec, type RnnSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
 } from './spec.js';
 export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, getMemoryBudget, setMemoryBudget, type BackendInfo } from './registry.js';
 export { hostMemoryBudget, setHostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';

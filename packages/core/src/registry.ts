@@ -56,9 +56,30 @@ function entryFor(name: string, argument: string): Entry {
   return entry;
 }
 
+/** What every backend must have; training and sync reads add theirs when its capabilities claim them. */
+const REQUIRED = ['available', 'upload', 'zeros', 'read', 'dispose', 'memory', 'uploadWeights', 'disposeWeights', 'forward', 'transpose01', 'zeroRows',
+  'gatherRows', 'concatRows', 'allFinite'] as const;
+
+/** The names of required members a backend object lacks (empty if none). */
+export function missingMembers(backend: RecurBackend): string[] {
+  const b = backend as unknown as Record<string, unknown>;
+  const missing: string[] = REQUIRED.filter((m) => typeof b[m] !== 'function');
+  const caps = backend.capabilities as Partial<RecurBackend['capabilities']> | undefined;
+  if (!caps || typeof caps !== 'object' || !Array.isArray(caps.cells) || !Array.isArray(caps.dtypes)) missing.push('capabilities {cells, dtypes, training, syncRead}');
+  else {
+    if (caps.training) missing.push(...['backward', 'disposeTape'].filter((m) => typeof b[m] !== 'function').map((m) => `${m} (capabilities.training is true)`));
+    if (caps.syncRead && typeof b.readSync !== 'function') missing.push('readSync (capabilities.syncRead is true)');
+  }
+  return missing;
+}
+
 function adopt(entry: Entry, backend: RecurBackend): RecurBackend {
-  if (!backend || backend.specVersion !== SPEC_VERSION) {
-    entry.failure = `implements spec version ${describe(backend?.specVersion)}, core needs ${SPEC_VERSION}`;
+  const missing = backend && typeof backend === 'object' ? missingMembers(backend) : [];
+  if (!backend || typeof backend !== 'object' || backend.specVersion !== SPEC_VERSION) {
+    const version = describe((backend as RecurBackend | undefined)?.specVersion);
+    entry.failure = `implements spec version ${version}, core needs ${SPEC_VERSION}${version === '1' ? ' (v2 tags LayerSpec by kind: see docs/backend-authoring.md)' : ''}`;
+  } else if (missing.length) {
+    entry.failure = `its backend object lacks ${missing.join(', ')}`;
   } else if (backend.name !== entry.name) {
     // errors name backends by backend.name: two names for one backend would make them unreadable
     entry.failure = `its factory made a backend named ${JSON.stringify(backend.name)}, not ${JSON.stringify(entry.name)} as registered`;

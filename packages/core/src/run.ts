@@ -11,6 +11,10 @@ export function cellBackend(cell: Cell): RecurBackend {
   const layers = cell.layers;
   const backend = layers[0].resolveBackend();
   for (const layer of layers) {
+    const own = layer.resolveBackend(backend);
+    if (own !== backend) {
+      throw new BackendError('cell', `every layer on one backend (${JSON.stringify(backend.name)}, the first layer's)`, `${layer.name} on ${JSON.stringify(own.name)}`);
+    }
     if (!backend.capabilities.cells.includes(layer.kind)) {
       throw new BackendError('cell', `a cell kind backend ${JSON.stringify(backend.name)} runs (${backend.capabilities.cells.join(', ')})`, layer.kind);
     }

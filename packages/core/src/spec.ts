@@ -1,10 +1,12 @@
 /**
  * The backend spec: what a Recur backend implements. Core owns semantics (validation, state, streams); a backend
  * owns memory and kernels. Bump SPEC_VERSION on any incompatible change; core refuses other versions.
+ * v2: `LayerSpec` is a union tagged by `kind`; core checks at adoption that every required method is there;
+ * optional memory-budget members (`memoryBudget`, `setMemoryBudget`, `forwardScratch`).
  */
 import type { MemoryBudget } from './budget.js';
 
-export const SPEC_VERSION = 1 as const;
+export const SPEC_VERSION = 2 as const;
 
 export type DType = 'float32' | 'float64';
 export type FloatArray = Float32Array | Float64Array;
@@ -16,19 +18,34 @@ export type TensorStorage = unknown;
 /** Weights of one layer after upload: the backend may repack them as its kernels like. */
 export type WeightsStorage = unknown;
 
-/** One layer's configuration as kernels see it. */
-export interface LayerSpec {
-  readonly kind: CellKind;
+interface LayerSpecBase {
   readonly inputSize: number;
   readonly units: number;
-  /** rnn only. */
-  readonly activation: RnnActivation;
-  /** gru only: true = PyTorch/cuDNN/Keras-2 (reset after the recurrent product), false = TF1 (before). */
-  readonly resetAfter: boolean;
-  /** lstm only: added to the f gate pre-activation at run time (TF1's forget_bias). */
-  readonly forgetBias: number;
   readonly dtype: DType;
 }
+
+export interface LstmSpec extends LayerSpecBase {
+  readonly kind: 'lstm';
+  /** Added to the f gate pre-activation at run time (TF1's forget_bias). */
+  readonly forgetBias: number;
+}
+
+export interface GruSpec extends LayerSpecBase {
+  readonly kind: 'gru';
+  /** true = PyTorch/cuDNN/Keras-2 (reset after the recurrent product), false = TF1 (before). */
+  readonly resetAfter: boolean;
+}
+
+export interface RnnSpec extends LayerSpecBase {
+  readonly kind: 'rnn';
+  readonly activation: RnnActivation;
+}
+
+/**
+ * One layer's configuration as kernels see it: a union tagged by `kind`, so that a field exists only where it means
+ * something (spec v2; v1 had every field on every kind).
+ */
+export type LayerSpec = LstmSpec | GruSpec | RnnSpec;
 
 /** Weights in Recur's public layout (PyTorch's): gates LSTM i,f,g,o; GRU r,z,n; G = 4, 3 or 1. */
 export interface LayerWeights<A extends FloatArray = FloatArray> {

@@ -35,6 +35,26 @@ describe('backend registry', () => {
     }
   });
 
+  it('names every required method an incomplete backend lacks, at adoption (not a TypeError later)', async () => {
+    const { upload: _u, forward: _f, ...partial } = fake('partial');
+    registerBackend('partial', () => ({ ...partial, capabilities: { ...partial.capabilities, training: true } }) as unknown as RecurBackend, 1);
+    registerBackend('old', () => ({ ...fake('old'), specVersion: 1 }) as unknown as RecurBackend, 1);
+    try {
+      let error: unknown;
+      try {
+        await ready('partial');
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(BackendError);
+      expect((error as BackendError).actual).toBe('"partial", which is unavailable: its backend object lacks upload, forward, backward (capabilities.training is true), disposeTape (capabilities.training is true)');
+      await expect(ready('old')).rejects.toMatchObject({ actual: expect.stringContaining('implements spec version 1, core needs 2 (v2 tags LayerSpec by kind') });
+    } finally {
+      removeBackend('partial');
+      removeBackend('old');
+    }
+  });
+
   it('refuses a backend whose name is not the name it was registered under (errors would name the wrong one)', async () => {
     registerBackend('alias', () => fake('other'), 1);
     try {
@@ -90,7 +110,7 @@ describe('backend registry', () => {
   it('refuses a backend of another spec version', () => {
     registerBackend('old', () => ({ ...fake('old'), specVersion: 0 as never }));
     try {
-      expect(() => getBackend('old')).toThrow(/spec version 0, core needs 1/);
+      expect(() => getBackend('old')).toThrow(/spec version 0, core needs 2/);
     } finally {
       removeBackend('old');
     }

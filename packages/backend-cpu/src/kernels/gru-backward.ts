@@ -7,7 +7,7 @@ import { alloc, copyOf } from './workspace.js';
  * recurrent-side ones; they differ only in n: reset_after scales W_hn h + b_hn by r, reset_before feeds r·h to W_hn.
  */
 export function gruBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
-  const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.resetAfter;
+  const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dXP = alloc(dtype, T * B * G);

@@ -8,7 +8,7 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
  */
 export function gruForward({ w, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype;
-  const resetAfter = w.spec.resetAfter;
+  const resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const xp = workspace.get('gates', T * B * G, dtype);
   projectInputs(w, x, T * B, xp);
   const hp = workspace.get('hidden', B * G, dtype);

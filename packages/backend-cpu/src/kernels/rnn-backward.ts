@@ -4,7 +4,7 @@ import { alloc, copyOf } from './workspace.js';
 
 /** Simple RNN backward over a chunk: dpre = dh · act'(h_t). */
 export function rnnBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
-  const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.activation === 'relu';
+  const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dG = alloc(dtype, T * B * H);

@@ -5,7 +5,7 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
 /** Simple RNN over a chunk: h' = act(W_ih x + W_hh h + b), act tanh or relu. */
 export function rnnForward({ w, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, dtype = w.spec.dtype;
-  const relu = w.spec.activation === 'relu';
+  const relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const pre = workspace.get('gates', T * B * H, dtype);
   projectInputs(w, x, T * B, pre);
   const y = alloc(dtype, T * B * H);

@@ -13,7 +13,7 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
   const { w } = args;
   const H = spec.units;
   const projected = tf.add(tf.matMul(args.x, w.wIhT), w.inputBias);
-  const ctx: StepContext = { H, wHhT: w.wHhT, bHn: w.bHn, wHhRz: w.wHhRz, wHhN: w.wHhN, relu: spec.activation === 'relu' };
+  const ctx: StepContext = { H, wHhT: w.wHhT, bHn: w.bHn, wHhRz: w.wHhRz, wHhN: w.wHhN, relu: spec.kind === 'rnn' && spec.activation === 'relu' };
   let h = args.h0, c = args.c0;
   const ys: tf.Tensor2D[] = [], hPrev: tf.Tensor2D[] = [], saved: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {

@@ -27,7 +27,7 @@ export class LSTMCell extends LayerCell {
   }
 
   protected makeSpec(): LayerSpec {
-    return { ...this.baseSpec(), kind: 'lstm', activation: 'tanh', resetAfter: true, forgetBias: this.forgetBias };
+    return { ...this.baseSpec(), kind: 'lstm', forgetBias: this.forgetBias };
   }
 }
 
@@ -52,7 +52,7 @@ export class GRUCell extends LayerCell {
   }
 
   protected makeSpec(): LayerSpec {
-    return { ...this.baseSpec(), kind: 'gru', activation: 'tanh', resetAfter: this.resetAfter, forgetBias: 0 };
+    return { ...this.baseSpec(), kind: 'gru', resetAfter: this.resetAfter };
   }
 }
 
@@ -75,6 +75,6 @@ export class BasicRNNCell extends LayerCell {
   }
 
   protected makeSpec(): LayerSpec {
-    return { ...this.baseSpec(), kind: 'rnn', activation: this.activation, resetAfter: true, forgetBias: 0 };
+    return { ...this.baseSpec(), kind: 'rnn', activation: this.activation };
   }
 }

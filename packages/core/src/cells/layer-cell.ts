@@ -39,6 +39,7 @@ export abstract class LayerCell {
   #seed: number;
   #uploads = new Map<RecurBackend, WeightsStorage>();
   #holders = 0;
+  #bound: RecurBackend | null = null;
 
   protected constructor(units: number, options: CellOptions, kindName: string) {
     this.units = checkPositiveInt(units, `${kindName}.units`);
@@ -156,10 +157,16 @@ export abstract class LayerCell {
     return { wIh: w.wIh.slice(), wHh: w.wHh.slice(), bIh: w.bIh.slice(), bHh: w.bHh.slice() };
   }
 
-  /** @internal The backend that runs this cell. */
-  resolveBackend(): RecurBackend {
-    const backend = getBackend(this.backendName, 'cell.backend');
+  /**
+   * @internal The backend that runs this cell: the named one, or the default when the cell is first used (or, in a
+   * stack, the stack's). The cell keeps it: a later change of the default affects new cells only, so state and
+   * uploads made here never meet tensors of another backend.
+   */
+  resolveBackend(stack?: RecurBackend): RecurBackend {
+    if (this.#bound) return this.#bound;
+    const backend = this.backendName === undefined && stack ? stack : getBackend(this.backendName, 'cell.backend');
     requireDtype(backend, this.dtype, `${this.name}.dtype`);
+    this.#bound = backend;
     return backend;
   }
 
@@ -218,7 +225,7 @@ export abstract class LayerCell {
     if (this.#holders > 0 && --this.#holders === 0 && free) this.#dropUploads();
   }
 
-  protected baseSpec(): Omit<LayerSpec, 'kind' | 'activation' | 'resetAfter' | 'forgetBias'> {
+  protected baseSpec(): { inputSize: number; units: number; dtype: DType } {
     if (this.#inputSize === undefined) {
       throw new RecurError('cell', 'a cell whose input size is known', `${this.name} with unknown input size`);
     }
