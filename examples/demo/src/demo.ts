@@ -1,12 +1,13 @@
 /**
  * Recur demo: a character-level LSTM trained on Moby Dick with truncated BPTT (state carried from chunk to chunk,
  * gradient cut at the chunk boundary), then text generated one character per call with the state carried.
- *   pnpm demo [--seconds 150] [--hidden 128] [--layers 2] [--chunk 32] [--batch 16] [--seed 1] [--backend cpu]
+ *   pnpm demo [--seconds 150] [--hidden 128] [--layers 2] [--chunk 32] [--batch 16] [--seed 1] [--backend NAME]
  *             [--lr 0.006] [--generate 400] [--out out/demo] [--check]
- * --check exits 1 unless the held-out bits per character beat the bigram reference.
+ * --check exits 1 unless the held-out bits per character beat the bigram reference. Without --backend the demo runs on
+ * the fastest available backend (see backend.ts) and says which.
  */
-import '@recur/backend-cpu';
 import { Adam, RnnModel, StatefulRNN, TbpttTrainer, ready, seededRandom, softmaxCrossEntropy, tensor } from '@recur/core';
+import { pickBackend } from './backend.js';
 import { SingleBar } from 'cli-progress';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -30,7 +31,8 @@ for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw ne
 
 const seconds = option('seconds', 150), hidden = option('hidden', 128), layers = option('layers', 2), chunk = option('chunk', 32);
 const batch = option('batch', 16), seed = option('seed', 1), lr = option('lr', 0.006), generate = option('generate', 400);
-const backend = text('backend', 'cpu'), outDir = resolve(text('out', 'out/demo'));
+const picked = await pickBackend(args.includes('--backend') ? text('backend', '') : undefined);
+const backend = picked.name, outDir = resolve(text('out', 'out/demo'));
 const LN2 = Math.log(2);
 
 await ready(backend);
@@ -42,7 +44,7 @@ const split = Math.floor(ids.length * 0.95);
 const trainIds = ids.subarray(0, split), heldIds = ids.subarray(split);
 const refs = referenceEntropies(trainIds, V);
 
-console.log(`Recur demo: character-level LSTM on Moby Dick, backend "${backend}"`);
+console.log(`Recur demo: character-level LSTM on Moby Dick, backend "${backend}": ${picked.why}`);
 console.log(`text: ${ids.length.toLocaleString('en')} characters, ${V} distinct; training on the first 95% (${trainIds.length.toLocaleString('en')}), held out the last 5% (${heldIds.length.toLocaleString('en')})`);
 console.log(`model: ${layers} x LSTM(${hidden}) + dense(${V}); truncated BPTT, ${batch} streams x ${chunk} characters per chunk, Adam lr ${lr}, clip 5; ${seconds} s\n`);
 

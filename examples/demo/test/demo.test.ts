@@ -14,6 +14,8 @@ it('pnpm demo trains a char-LSTM whose held-out bits per character beat the bigr
   const run = spawnSync(process.execPath, [demo, '--out', out, '--check'], { encoding: 'utf8', timeout: 280_000 });
   const stdout = run.stdout;
   expect(run.status, stdout + run.stderr).toBe(0);
+  // no --backend: the fastest available, said by name (backend-simd runs wherever Node does)
+  expect(stdout).toMatch(/backend "simd": the fastest available \(preference cuda > gpujs > simd > cpu > wasm;/);
   // the progress bar draws on stderr while training (every 10 s when not a terminal)
   expect(run.stderr).toMatch(/training \|[=-]+\| \d+% \| chunk \d+ \| loss [\d.]+ bits\/char \| \d+ chars\/s/);
   const bits = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+)`).exec(stdout)![1]);
