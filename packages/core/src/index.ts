@@ -14,7 +14,7 @@ export { LayerCell, type CellOptions } from './cells/layer-cell.js';
 export { LSTMCell, GRUCell, BasicRNNCell, type LSTMCellOptions, type GRUCellOptions, type BasicRNNCellOptions } from './cells/cells.js';
 export { MultiRNNCell, type Cell } from './cells/multi.js';
 export { LSTMStateTuple, disposeState, type CellState, type LayerStateValue, type HostLayerState } from './cells/state.js';
-export type { StepResult } from './run.js';
+export type { StepResult } from './chunk.js';
 export { dynamicRnn, type DynamicRnnOptions, type DynamicRnnResult } from './dynamic-rnn.js';
 export { StateVariables, getStateVariables, getStateUpdateOp, getStateResetOp } from './state-variables.js';
 export { StatefulRNN, type StatefulOptions, type RunOptions, type StreamId, type StateSnapshot } from './stateful.js';

@@ -135,23 +135,3 @@ export function buildLayers(cell: Cell, features: number, argument: string): voi
   }
   first.build(features, argument);
 }
-
-export interface StepResult {
-  readonly output: Tensor;
-  readonly state: CellState;
-}
-
-/** One step of a cell or stack: input [B, I]. */
-export function stepCell(cell: Cell, input: Tensor, state: CellState): StepResult {
-  const backend = cellBackend(cell);
-  const dtype = cell.layers[0].dtype;
-  checkTensor(input, 'input', backend, dtype);
-  if (input.shape.length !== 2) throw new ShapeError('input', 'rank 2 [batch, features]', `rank ${input.shape.length} [${input.shape.join(", ")}]`);
-  const [batch, features] = input.shape;
-  const initial = toLayerStates(cell, state, batch, backend, 'state');
-  checkFiniteInput(backend, input, 'input', undefined);
-  buildLayers(cell, features, 'input');
-  const run = runLayers(cell, backend, input.storage(), 1, batch, initial, null);
-  const units = cell.layers[cell.layers.length - 1].units;
-  return { output: new Tensor(backend, run.y, [batch, units], dtype), state: fromLayerStates(cell, run.states) };
-}

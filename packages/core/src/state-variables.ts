@@ -1,7 +1,7 @@
 import { RecurError, ShapeError, describe } from './errors.js';
 import type { Cell } from './cells/multi.js';
 import type { CellState, LayerState } from './cells/state.js';
-import { checkCell, zeroLayerState } from './dynamic-rnn.js';
+import { checkCell, zeroLayerState } from './chunk.js';
 import { checkPositiveInt } from './options.js';
 import { cellBackend, fromLayerStates, toLayerStates } from './run.js';
 import type { RecurBackend } from './spec.js';

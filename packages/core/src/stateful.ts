@@ -1,9 +1,9 @@
 import { RecurError, ShapeError, describe } from './errors.js';
 import type { Cell } from './cells/multi.js';
 import type { CellState, HostLayerState, LayerState } from './cells/state.js';
-import { checkCell, checkChunk, runChunk } from './dynamic-rnn.js';
+import { checkCell, prepareChunk, runChunk } from './chunk.js';
 import { checkOptions, checkPositiveInt } from './options.js';
-import { checkFiniteInput, buildLayers, toLayerStates } from './run.js';
+import { toLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
 import { Tensor, checkNumbers } from './tensor.js';
@@ -119,15 +119,18 @@ export class StatefulRNN {
   run(chunk: Tensor, options?: RunOptions): Tensor {
     const vars = this.#variables();
     const opts = checkOptions(options, ['sequenceLength', 'checkFinite'], 'options');
-    const info = checkChunk(this.cell, chunk, this.timeMajor, opts.sequenceLength, 'chunk');
-    if (info.batch !== vars.batch) {
-      throw new ShapeError('chunk', `batch ${vars.batch} (one row per stream: ${this.#streams.map(describe).join(', ')})`, `batch ${info.batch}`);
-    }
-    checkFiniteInput(info.backend, chunk, 'chunk', opts.checkFinite ?? this.#checkFinite);
-    buildLayers(this.cell, info.features, 'chunk');
-    const result = runChunk(this.cell, info, chunk, this.timeMajor, vars.layerStates());
+    const call = prepareChunk(this.cell, chunk, {
+      argument: 'chunk', timeMajor: this.timeMajor, sequenceLength: opts.sequenceLength, checkFinite: opts.checkFinite ?? this.#checkFinite,
+      initialState: { trusted: vars.layerStates() }, batch: { size: vars.batch, expected: () => this.#batchExpected(vars.batch) },
+    });
+    const result = runChunk(this.cell, call.chunk, chunk, call.initial);
     vars.assign(result.layerStates);
     return result.outputs;
+  }
+
+  /** How a chunk's batch must be, for errors (built only when one is wrong). */
+  #batchExpected(batch: number): string {
+    return `batch ${batch} (one row per stream: ${this.#streams.map(describe).join(', ')})`;
   }
 
   /** Zeroes the state of every row, or of the given rows. */

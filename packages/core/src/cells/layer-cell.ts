@@ -5,7 +5,8 @@ import { getBackend } from '../registry.js';
 import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
 import { Tensor, requireDtype } from '../tensor.js';
 import { LSTMStateTuple, type CellState } from './state.js';
-import { stepCell, type StepResult } from '../run.js';
+import { stepCell, type StepResult } from '../chunk.js';
+import { CELL } from './brand.js';
 import { bytesOf, reserve, reserveHost, type Allocation } from '../budget.js';
 import { checkNumbers } from '../tensor.js';
 import { checkOptions } from '../options.js';
@@ -28,6 +29,7 @@ let seedCounter = 1;
 
 /** One recurrent layer: weights in the public layout (PyTorch's), uploaded lazily to each backend that runs it. */
 export abstract class LayerCell {
+  readonly [CELL] = true;
   abstract readonly kind: CellKind;
   readonly units: number;
   readonly dtype: DType;

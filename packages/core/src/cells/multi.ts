@@ -1,12 +1,14 @@
 import { RecurError, describe } from '../errors.js';
 import { checkOptions } from '../options.js';
-import { stepCell, type StepResult } from '../run.js';
+import { stepCell, type StepResult } from '../chunk.js';
+import { CELL } from './brand.js';
 import type { Tensor } from '../tensor.js';
 import { LayerCell } from './layer-cell.js';
 import type { CellState, LayerStateValue } from './state.js';
 
 /** A stack of cells (hidden sizes may differ); layer l's output is layer l+1's input. State: one value per layer. */
 export class MultiRNNCell {
+  readonly [CELL] = true;
   readonly layers: readonly LayerCell[];
 
   constructor(cells: readonly LayerCell[], options?: { stateIsTuple?: boolean }) {

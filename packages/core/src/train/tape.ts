@@ -1,7 +1,8 @@
 import { BackendError, RecurError, ShapeError } from '../errors.js';
 import type { Cell } from '../cells/multi.js';
 import type { CellState, LayerState } from '../cells/state.js';
-import { checkCell, prepareDynamicRnn, runChunk, type DynamicRnnOptions } from '../dynamic-rnn.js';
+import { checkCell, runChunk } from '../chunk.js';
+import { prepareDynamicRnn, type DynamicRnnOptions } from '../dynamic-rnn.js';
 import { checkTensor, fromLayerStates, toLayerStates } from '../run.js';
 import type { LayerSpec, RecurBackend, TapeStorage, TensorStorage, WeightsStorage } from '../spec.js';
 import { Tensor } from '../tensor.js';
@@ -175,10 +176,10 @@ export function dynamicRnnWithTape(cell: Cell, inputs: Tensor, options?: Dynamic
   }
   const call = prepareDynamicRnn(cell, inputs, options);
   const backend = call.chunk.backend;
-  const run = runChunk(cell, call.chunk, inputs, call.timeMajor, call.initial, true);
+  const run = runChunk(cell, call.chunk, inputs, call.initial, true);
   const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), tape: run.tapes[l] }));
   const { time, batch, features, seqLens } = call.chunk;
-  const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.timeMajor, run.outputs.shape);
+  const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.chunk.timeMajor, run.outputs.shape);
   return { outputs: run.outputs, state: run.state, tape };
 }
 
