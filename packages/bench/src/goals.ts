@@ -8,6 +8,7 @@ export interface GoalReport {
 }
 
 const medianOf = (c: CaseResult, name: string) => c.contenders.find((x) => x.name === name)?.median;
+const fastestRecur = (c: CaseResult) => Math.min(...c.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
 
 /** The benchmark goals of the project (docs/benchmarks.md), evaluated on this run's medians. */
 export function evaluateGoals(cases: readonly CaseResult[]): GoalReport[] {
@@ -29,38 +30,31 @@ export function evaluateGoals(cases: readonly CaseResult[]): GoalReport[] {
   reports.push({ goal: 'backend-simd (own WebAssembly SIMD kernels) vs tfjs-layers on tfjs-backend-wasm, every sequence case', target: '>= 3x faster', measured: simd ? `worst ${simd.ratio.toFixed(2)}x (${simd.id})` : 'not measured', met: simd ? simd.ratio >= 3 : null });
   const stream = cases.find((c) => c.id === 'lstm-stream-H256-B1');
   if (stream) {
-    const ours = Math.min(...stream.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
+    const ours = fastestRecur(stream);
     const ort = Math.min(...stream.contenders.filter((x) => x.name.startsWith('ort-')).map((x) => x.median));
     reports.push({ goal: 'streaming LSTM B=1 H=256, fastest Recur CPU-side backend vs ORT per step', target: '<= 0.5x ORT time', measured: `${ours.toFixed(1)} vs ${ort.toFixed(1)} us/step = ${(ours / ort).toFixed(2)}x`, met: ours / ort <= 0.5 });
   }
-  const full = sequence.flatMap((c) => {
-    const ours = Math.min(...c.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
-    const ort = medianOf(c, 'ort-2t');
-    return ort ? [{ id: c.id, speed: ort / ours }] : [];
-  });
-  if (full.length) {
-    const w = full.reduce((a, b) => (b.speed < a.speed ? b : a));
-    reports.push({ goal: 'full sequence, fastest Recur CPU-side backend vs ORT with 2 threads', target: '>= 0.2x its speed', measured: `worst ${w.speed.toFixed(2)}x (${w.id})`, met: w.speed >= 0.2 });
-  }
+  const vsOrt = (goal: string, filter: (c: CaseResult) => boolean, target: number) => {
+    const speeds = sequence.filter(filter).flatMap((c) => {
+      const ours = fastestRecur(c), ort = medianOf(c, 'ort-2t');
+      return ort ? [{ id: c.id, speed: ort / ours }] : [];
+    });
+    if (!speeds.length) return;
+    const w = speeds.reduce((a, b) => (b.speed < a.speed ? b : a));
+    reports.push({ goal, target: `>= ${target.toFixed(1)}x its speed`, measured: `worst ${w.speed.toFixed(2)}x (${w.id})`, met: w.speed >= target });
+  };
+  vsOrt('full sequence, fastest Recur CPU-side backend vs ORT with 2 threads', () => true, 0.2);
   // PyTorch on the CPU as the training peer (the spec v2 issue): forward + backward of the same case
   const train = cases.find((c) => c.id === 'lstm-train-H256-B16-T50');
   const torchTrain = train && medianOf(train, 'torch-cpu');
   if (train && torchTrain) {
-    const ours = Math.min(...train.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
+    const ours = fastestRecur(train);
     reports.push({ goal: 'training LSTM H=256 B=16 T=50 (forward + backward), fastest Recur backend vs PyTorch CPU', target: "<= 1.0x PyTorch's time",
       measured: `${ours.toFixed(1)} vs ${torchTrain.toFixed(1)} ms = ${(ours / torchTrain).toFixed(2)}x`, met: ours / torchTrain <= 1 });
   } else {
     reports.push({ goal: 'training LSTM H=256 B=16 T=50 (forward + backward), fastest Recur backend vs PyTorch CPU', target: "<= 1.0x PyTorch's time", measured: 'not measured (needs torch-cpu and the case)', met: null });
   }
-  const single = sequence.filter((c) => /-B1-/.test(c.id)).flatMap((c) => {
-    const ours = Math.min(...c.contenders.filter((x) => x.role === 'recur').map((x) => x.median));
-    const ort = medianOf(c, 'ort-2t');
-    return ort ? [{ id: c.id, speed: ort / ours }] : [];
-  });
-  if (single.length) {
-    const w = single.reduce((a, b) => (b.speed < a.speed ? b : a));
-    reports.push({ goal: 'full sequence B=1 (memory-bound), fastest Recur CPU-side backend vs ORT with 2 threads', target: '>= 1.0x its speed', measured: `worst ${w.speed.toFixed(2)}x (${w.id})`, met: w.speed >= 1 });
-  }
+  vsOrt('full sequence B=1 (memory-bound), fastest Recur CPU-side backend vs ORT with 2 threads', (c) => /-B1-/.test(c.id), 1);
   reports.push({ goal: "the demo's model (2 x LSTM(128) + dense(89), B=16, T=32, Adam, clip 5) vs PyTorch CPU", target: ">= 1.0x PyTorch's chars/s", measured: 'not measured: the demo-model training case is not built yet', met: null });
   reports.push({ goal: 'full sequence B >= 4, fraction of the machine\'s SIMD128 peak', target: '>= 75%', measured: 'not measured: the peak microkernel is not built yet', met: null });
   return reports;
