@@ -1,6 +1,6 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, orthogonal, seededRandom } from '../init.js';
-import { checkFiniteNumber, checkPositiveInt } from '../options.js';
+import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
 import { getBackend } from '../registry.js';
 import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
 import { Tensor, requireDtype } from '../tensor.js';
@@ -9,7 +9,6 @@ import { stepCell, type StepResult } from '../chunk.js';
 import { CELL } from './brand.js';
 import { bytesOf, reserve, reserveHost, type Allocation } from '../budget.js';
 import { checkNumbers } from '../tensor.js';
-import { checkOptions } from '../options.js';
 import { trackUpload, untrackUpload } from '../uploads.js';
 
 export interface CellOptions {
