@@ -134,8 +134,13 @@ export class CpuBackend implements RecurBackend {
 
   /** Steps per time slice for a layer and batch (see `sliceBytes`): x, the projection and y of one step. */
   protected sliceSteps(spec: LayerSpec, batch: number): number {
-    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * spec.units) * (spec.dtype === 'float64' ? 8 : 4);
+    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * this.stepUnits(spec)) * (spec.dtype === 'float64' ? 8 : 4);
     return Math.max(1, Math.floor(this.sliceBytes / perStep));
+  }
+
+  /** The width a step's rows take in a kernel's scratch: the units here; a kernel tier may pad them. */
+  protected stepUnits(spec: LayerSpec): number {
+    return spec.units;
   }
 
   forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {

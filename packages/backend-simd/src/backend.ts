@@ -1,4 +1,4 @@
-import { BackendError, gateCount, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
+import { BackendError, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
 import { CpuBackend, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
@@ -82,12 +82,9 @@ export class SimdBackend extends CpuBackend {
     }
   }
 
-  /** Steps per time slice as our kernels lay a step out: rows padded to whole unit blocks (see engine.ts). */
-  protected override sliceSteps(spec: LayerSpec, batch: number): number {
-    if (spec.dtype !== 'float32') return super.sliceSteps(spec, batch);
-    const Hp = unitBlocks(spec.units) * BLOCK;
-    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * Hp) * 4;
-    return Math.max(1, Math.floor(this.sliceBytes / perStep));
+  /** Our kernels pad a step's rows to whole unit blocks (see engine.ts); float64 runs backend-cpu's. */
+  protected override stepUnits(spec: LayerSpec): number {
+    return spec.dtype === 'float32' ? unitBlocks(spec.units) * BLOCK : spec.units;
   }
 
   /** One time slice without tape (backend-cpu slices long chunks): our kernels when the weights are packed. */

@@ -207,7 +207,7 @@ export class Engine {
         block = this.#heap.alloc(bytes); // no room to spare: exactly what this chunk needs, or the heap's error
       }
       this.#scratch = block;
-      this.#scratchBytes = block === 0 ? 0 : this.#heap.sizeOf(block);
+      this.#scratchBytes = this.#heap.sizeOf(block);
     }
     return this.#scratch;
   }

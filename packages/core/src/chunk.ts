@@ -3,7 +3,7 @@ import { isCell } from './cells/brand.js';
 import type { Cell } from './cells/multi.js';
 import type { CellState, LayerState } from './cells/state.js';
 import type { LayerCell } from './cells/layer-cell.js';
-import { buildLayers, cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
+import { cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
 import type { RecurBackend, TapeStorage, TensorStorage } from './spec.js';
 import { Tensor } from './tensor.js';
 import { bytesOf, budgetOf, checkAllocations, type Allocation } from './budget.js';
@@ -77,7 +77,7 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
   const init = request.initialState;
   const initial = init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);
   checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined);
-  buildLayers(cell, features, argument);
+  first.build(features, argument); // weights of a first layer whose input size was unknown
   return { chunk, initial };
 }
 
@@ -217,6 +217,14 @@ function zeroPadding(backend: RecurBackend, x: TensorStorage, owned: boolean, ch
   const clean = backend.zeroRows(x, [time * batch, chunk.features], Int32Array.from(rows));
   if (owned) backend.dispose(x);
   return clean;
+}
+
+/** The state tensors of a cell for a batch, as planned allocations. */
+export function stateAllocations(cell: Cell, batch: number): Allocation[] {
+  return cell.layers.flatMap((layer) => {
+    const a = { bytes: batch * layer.units * bytesOf(layer.dtype), what: () => `${layer.name}'s [${batch}, ${layer.units}] state` };
+    return layer.kind === 'lstm' ? [a, a] : [a];
+  });
 }
 
 export function zeroLayerState(backend: RecurBackend, layer: LayerCell, batch: number): LayerState {

@@ -31,6 +31,13 @@ export function checkOptions<T extends object>(options: T | undefined, allowed: 
   return options;
 }
 
+/** The `allowNonFinite` option of calls that take weights or state (false unless `true` is given). */
+export function allowNonFinite(options: { allowNonFinite?: boolean } | undefined): boolean {
+  const opts = checkOptions(options, ['allowNonFinite'], 'options');
+  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
+  return opts.allowNonFinite === true;
+}
+
 export function checkPositiveInt(value: unknown, argument: string): number {
   if (!Number.isInteger(value) || (value as number) <= 0) throw new RecurError(argument, 'a positive integer', describe(value));
   return value as number;

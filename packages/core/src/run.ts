@@ -126,12 +126,3 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
   }
   return { y: input, states, tapes };
 }
-
-/** Builds layers whose input size is still unknown from the feature size of the first input. */
-export function buildLayers(cell: Cell, features: number, argument: string): void {
-  const first = cell.layers[0];
-  if (first.inputSize !== undefined && first.inputSize !== features) {
-    throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
-  }
-  first.build(features, argument);
-}

@@ -1,20 +1,12 @@
 import { RecurError, ShapeError, describe } from './errors.js';
 import type { Cell } from './cells/multi.js';
 import type { CellState, LayerState } from './cells/state.js';
-import { checkCell, zeroLayerState } from './chunk.js';
+import { checkCell, stateAllocations, zeroLayerState } from './chunk.js';
 import { checkPositiveInt } from './options.js';
 import { cellBackend, fromLayerStates, toLayerStates } from './run.js';
 import type { RecurBackend } from './spec.js';
 import { Tensor } from './tensor.js';
-import { bytesOf, reserve, type Allocation } from './budget.js';
-
-/** The state tensors of a cell for a batch, as planned allocations. */
-export function stateAllocations(cell: Cell, batch: number): Allocation[] {
-  return cell.layers.flatMap((layer) => {
-    const a = { bytes: batch * layer.units * bytesOf(layer.dtype), what: () => `${layer.name}'s [${batch}, ${layer.units}] state` };
-    return layer.kind === 'lstm' ? [a, a] : [a];
-  });
-}
+import { reserve } from './budget.js';
 
 let variablesCounter = 0;
 

@@ -2,7 +2,7 @@ import { RecurError, ShapeError, describe } from './errors.js';
 import type { Cell } from './cells/multi.js';
 import type { CellState, HostLayerState, LayerState } from './cells/state.js';
 import { checkCell, prepareChunk, runChunk } from './chunk.js';
-import { checkOptions, checkPositiveInt } from './options.js';
+import { allowNonFinite, checkOptions, checkPositiveInt } from './options.js';
 import { toLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
@@ -308,12 +308,6 @@ export class StatefulRNN {
     this.#vars = null;
     this.#disposed = true;
   }
-}
-
-function allowNonFinite(options: { allowNonFinite?: boolean } | undefined): boolean {
-  const opts = checkOptions(options, ['allowNonFinite'], 'options');
-  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
-  return opts.allowNonFinite === true;
 }
 
 /** Host state per layer: an object with h (and c for LSTM) of batch x units numbers each, finite unless allowed. */

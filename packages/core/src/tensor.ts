@@ -122,9 +122,7 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
     throw new ShapeError('values', `${size} values for shape [${shape.join(", ")}]`, `${values.length} values`);
   }
   checkNumbers(values, 'values');
-  const backend = getBackend(opts.backend);
-  requireDtype(backend, dtype, 'options.dtype');
-  reserve(backend, [{ bytes: size * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }], 'shape');
+  const backend = backendFor(opts.backend, dtype, shape);
   // upload copies: a typed array of the right type goes as it is (a streamed frame is not copied twice)
   const typed = dtype === 'float64'
     ? (values instanceof Float64Array ? values : Float64Array.from(values))
@@ -161,10 +159,16 @@ export function zeros(shape: readonly number[], options?: TensorOptions): Tensor
   checkShape(shape);
   const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
-  const backend = getBackend(opts.backend);
+  const backend = backendFor(opts.backend, dtype, shape);
+  return new Tensor(backend, backend.zeros(shape, dtype), shape, dtype);
+}
+
+/** The backend a new tensor goes to, checked to hold its dtype and, within its budget, its bytes. */
+function backendFor(name: string | undefined, dtype: DType, shape: readonly number[]): RecurBackend {
+  const backend = getBackend(name);
   requireDtype(backend, dtype, 'options.dtype');
   reserve(backend, [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }], 'shape');
-  return new Tensor(backend, backend.zeros(shape, dtype), shape, dtype);
+  return backend;
 }
 
 export function requireDtype(backend: RecurBackend, dtype: DType, argument: string): void {

@@ -18,14 +18,13 @@ export interface HostResult {
 }
 
 /**
- * Runs a long chunk as consecutive time slices of at most `sliceSteps` steps, each starting from the state the
+ * Runs a chunk longer than `sliceSteps` as consecutive time slices of at most that many steps, each starting from the state the
  * last one left, so that a kernel's scratch (the input projection, T x B x G x H) stays bounded whatever the chunk
  * length. The outputs are gathered into one [T, B, H] array. `seqLens` are cut per slice: a row past its length
  * in a slice keeps its state and emits zeros, exactly as in one call.
  */
 export function runInSlices(run: HostRun, units: number, inputSize: number, sliceSteps: number, kernel: (slice: HostRun) => HostResult): HostResult {
   const { x, time: T, batch: B, seqLens } = run;
-  if (T <= sliceSteps) return kernel(run);
   const dtype = x instanceof Float64Array ? 'float64' : 'float32';
   const y = alloc(dtype, T * B * units);
   let h = run.h0, c = run.c0;

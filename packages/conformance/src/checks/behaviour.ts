@@ -1,15 +1,9 @@
-import { StatefulRNN, dynamicRnn, memory, tensor, type Cell, type CellState } from '@recur/core';
+import { StatefulRNN, dynamicRnn, memory, tensor, type CellState } from '@recur/core';
 import { CheckFailure, expect, expectClose, expectEqualArrays, expectRecurError } from '../compare.js';
-import { BEHAVIOUR_CONFIGS, disposeCell, makeCell, randomValues, readState, scoped, toBatchMajor, type Scope } from './helpers.js';
+import { BEHAVIOUR_CONFIGS, cellIn, randomValues, readState, scoped, toBatchMajor, type Scope } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
 const B = 3, T = 9;
-
-function cellIn(scope: Scope, ctx: CheckContext, config: (typeof BEHAVIOUR_CONFIGS)[number]['config'], seed = 11): Cell {
-  const cell = makeCell(config, ctx.backend, 'float32', seed);
-  scope.add(disposeCell(cell));
-  return cell;
-}
 
 /** Batch-major [B, T, I] random inputs. */
 function inputs(scope: Scope, ctx: CheckContext, batch: number, time: number, features: number, seed: number) {

@@ -55,6 +55,13 @@ export function disposeCell(cell: Cell): { dispose(): void } {
   return { dispose: () => cell.dispose() };
 }
 
+/** A float32 cell of a configuration on the check's backend, disposed with the scope. */
+export function cellIn(scope: Scope, ctx: { readonly backend: string }, config: CellConfig, seed = 11): Cell {
+  const cell = makeCell(config, ctx.backend, 'float32', seed);
+  scope.add(disposeCell(cell));
+  return cell;
+}
+
 /** The golden case's cell with its weights. */
 export function goldenCell(c: GoldenCase, backend: string, dtype: DType = 'float32'): Cell {
   const cell = makeCell({ kind: c.cell, sizes: c.sizes, activation: c.activation ?? undefined, resetAfter: c.gru_variant !== 'reset_before' }, backend, dtype);

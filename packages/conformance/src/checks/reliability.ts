@@ -4,66 +4,67 @@ import {
 } from '@recur/core';
 import { CheckFailure, expect, expectClose, expectEqualArrays, expectRecurError } from '../compare.js';
 import { misuse } from './errors.js';
-import { BEHAVIOUR_CONFIGS, disposeCell, makeCell, randomValues, scoped, type Scope } from './helpers.js';
+import { BEHAVIOUR_CONFIGS, cellIn, disposeCell, makeCell, randomValues, scoped, type Scope } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
 const B = 3, T = 4, I = 5, H1 = 7, H2 = 6;
 
+/** Runs `body` on a fresh cell of every behaviour configuration (disposed with the scope). */
+async function forEachConfig(ctx: CheckContext, seed: number, body: (name: string, cell: Cell, scope: Scope) => Promise<void>): Promise<void> {
+  for (const { name, config } of BEHAVIOUR_CONFIGS) await scoped((scope) => body(name, cellIn(scope, ctx, config, seed), scope));
+}
+
 /** Zeroing rows must write zeros, whatever the rows held: NaN x 0 is NaN, so a 0/1 mask multiply is not a reset. */
 async function resetAfterNonFinite(ctx: CheckContext): Promise<void> {
-  for (const { name, config } of BEHAVIOUR_CONFIGS) {
-    await scoped(async (scope) => {
-      const cell = makeCell(config, ctx.backend, 'float32', 11);
-      scope.add(disposeCell(cell));
-      const rnn = scope.add(new StatefulRNN(cell, { streams: ['a', 'b', 'c'], checkFinite: false }));
-      const x = randomValues(B * T * I, 5);
-      x[2] = NaN; // row a
-      x[T * I + 3] = 1e39; // row b: Infinity once stored as float32
-      scope.add(rnn.run(scope.add(tensor(x, [B, T, I], { backend: ctx.backend }))));
-      // whatever the inputs did to the state (relu may drop a NaN), make rows a and b hold NaN and Infinity for sure
-      const host = await rnn.readState();
-      for (const s of host) {
-        const H = s.h.length / B;
-        for (const v of [s.h, s.c]) {
-          if (!v) continue;
-          v.fill(NaN, 0, H);
-          v.fill(Infinity, H, H + 2);
-          v.fill(-Infinity, H + 2, 2 * H);
-        }
+  await forEachConfig(ctx, 11, async (name, cell, scope) => {
+    const rnn = scope.add(new StatefulRNN(cell, { streams: ['a', 'b', 'c'], checkFinite: false }));
+    const x = randomValues(B * T * I, 5);
+    x[2] = NaN; // row a
+    x[T * I + 3] = 1e39; // row b: Infinity once stored as float32
+    scope.add(rnn.run(scope.add(tensor(x, [B, T, I], { backend: ctx.backend }))));
+    // whatever the inputs did to the state (relu may drop a NaN), make rows a and b hold NaN and Infinity for sure
+    const host = await rnn.readState();
+    for (const s of host) {
+      const H = s.h.length / B;
+      for (const v of [s.h, s.c]) {
+        if (!v) continue;
+        v.fill(NaN, 0, H);
+        v.fill(Infinity, H, H + 2);
+        v.fill(-Infinity, H + 2, 2 * H);
       }
-      rnn.setState(host, { allowNonFinite: true });
-      const poisoned = await rnn.readState();
-      expect(Number.isNaN(poisoned[0].h[0]), `${name}: setState with allowNonFinite did not store NaN`);
-      rnn.reset([0]);
-      rnn.resetStreams(['b']);
-      const after = await rnn.readState();
-      after.forEach((s, l) => {
-        const H = s.h.length / B;
-        for (const [part, v] of [['h', s.h], ['c', s.c]] as const) {
-          if (!v) continue;
-          expectEqualArrays(`${name}: layer ${l} ${part} of the reset rows`, v.subarray(0, 2 * H), new Float32Array(2 * H));
-          expectEqualArrays(`${name}: layer ${l} ${part} of the row left alone`, v.subarray(2 * H), (part === 'h' ? poisoned[l].h : poisoned[l].c!).subarray(2 * H));
-        }
-      });
-      // the reset rows now run exactly like fresh streams
-      const next = randomValues(B * T * I, 6);
-      const y = await scope.add(rnn.run(scope.add(tensor(next, [B, T, I], { backend: ctx.backend })))).data();
-      const fresh = await outputsOf(scope, cell, scope.add(tensor(next.subarray(0, 2 * T * I), [2, T, I], { backend: ctx.backend })));
-      expectClose(`${name}: outputs of the reset rows against fresh streams`, y.subarray(0, fresh.length), fresh, ctx.tolerance.chunked);
-      // the TF1 reset op too
-      const vars = scope.add(getStateVariables(B, cell));
-      const run = dynamicRnn(cell, scope.add(tensor(x, [B, T, I], { backend: ctx.backend })), { initialState: vars.state, checkFinite: false });
-      scope.add(run.outputs);
-      getStateUpdateOp(vars, run.state);
-      getStateResetOp(vars, cell, B, [0, 1]);
-      for (const v of Array.isArray(vars.state) ? vars.state : [vars.state]) {
-        for (const t of ('h' in v ? [v.h, v.c] : [v]) as Tensor[]) {
-          const d = await t.data();
-          expectEqualArrays(`${name}: getStateResetOp rows`, d.subarray(0, 2 * (d.length / B)), new Float32Array(2 * (d.length / B)));
-        }
+    }
+    rnn.setState(host, { allowNonFinite: true });
+    const poisoned = await rnn.readState();
+    expect(Number.isNaN(poisoned[0].h[0]), `${name}: setState with allowNonFinite did not store NaN`);
+    rnn.reset([0]);
+    rnn.resetStreams(['b']);
+    const after = await rnn.readState();
+    after.forEach((s, l) => {
+      const H = s.h.length / B;
+      for (const [part, v] of [['h', s.h], ['c', s.c]] as const) {
+        if (!v) continue;
+        expectEqualArrays(`${name}: layer ${l} ${part} of the reset rows`, v.subarray(0, 2 * H), new Float32Array(2 * H));
+        expectEqualArrays(`${name}: layer ${l} ${part} of the row left alone`, v.subarray(2 * H), (part === 'h' ? poisoned[l].h : poisoned[l].c!).subarray(2 * H));
       }
     });
-  }
+    // the reset rows now run exactly like fresh streams
+    const next = randomValues(B * T * I, 6);
+    const y = await scope.add(rnn.run(scope.add(tensor(next, [B, T, I], { backend: ctx.backend })))).data();
+    const fresh = await outputsOf(scope, cell, scope.add(tensor(next.subarray(0, 2 * T * I), [2, T, I], { backend: ctx.backend })));
+    expectClose(`${name}: outputs of the reset rows against fresh streams`, y.subarray(0, fresh.length), fresh, ctx.tolerance.chunked);
+    // the TF1 reset op too
+    const vars = scope.add(getStateVariables(B, cell));
+    const run = dynamicRnn(cell, scope.add(tensor(x, [B, T, I], { backend: ctx.backend })), { initialState: vars.state, checkFinite: false });
+    scope.add(run.outputs);
+    getStateUpdateOp(vars, run.state);
+    getStateResetOp(vars, cell, B, [0, 1]);
+    for (const v of Array.isArray(vars.state) ? vars.state : [vars.state]) {
+      for (const t of ('h' in v ? [v.h, v.c] : [v]) as Tensor[]) {
+        const d = await t.data();
+        expectEqualArrays(`${name}: getStateResetOp rows`, d.subarray(0, 2 * (d.length / B)), new Float32Array(2 * (d.length / B)));
+      }
+    }
+  });
 }
 
 /** dynamicRnn's outputs on the host; its outputs and final state are disposed with the scope. */
@@ -94,52 +95,44 @@ function withNaNPadding(lengths: readonly number[], seed: number): { x: Float32A
 
 /** Rows past their length ignore their inputs: NaN padding there must not reach their state or outputs. */
 async function nanPaddingPastLength(ctx: CheckContext): Promise<void> {
-  for (const { name, config } of BEHAVIOUR_CONFIGS) {
-    await scoped(async (scope) => {
-      const cell = makeCell(config, ctx.backend, 'float32', 13);
-      scope.add(disposeCell(cell));
-      const lengths = [T, 1, 0];
-      const { x, padded } = withNaNPadding(lengths, 14);
-      const run = (values: Float32Array) => {
-        const rnn = scope.add(new StatefulRNN(cell, { batch: B, checkFinite: false }));
-        const y = scope.add(rnn.run(scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths }));
-        return { rnn, y };
-      };
-      const clean = run(x), nan = run(padded);
-      expectEqualArrays(`${name}: outputs with NaN padding past each row's length`, await nan.y.data(), await clean.y.data());
-      const [a, b] = [await nan.rnn.readState(), await clean.rnn.readState()];
-      a.forEach((s, l) => {
-        expectEqualArrays(`${name}: layer ${l} h`, s.h, b[l].h);
-        if (s.c) expectEqualArrays(`${name}: layer ${l} c`, s.c, b[l].c!);
-      });
+  await forEachConfig(ctx, 13, async (name, cell, scope) => {
+    const lengths = [T, 1, 0];
+    const { x, padded } = withNaNPadding(lengths, 14);
+    const run = (values: Float32Array) => {
+      const rnn = scope.add(new StatefulRNN(cell, { batch: B, checkFinite: false }));
+      const y = scope.add(rnn.run(scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths }));
+      return { rnn, y };
+    };
+    const clean = run(x), nan = run(padded);
+    expectEqualArrays(`${name}: outputs with NaN padding past each row's length`, await nan.y.data(), await clean.y.data());
+    const [a, b] = [await nan.rnn.readState(), await clean.rnn.readState()];
+    a.forEach((s, l) => {
+      expectEqualArrays(`${name}: layer ${l} h`, s.h, b[l].h);
+      if (s.c) expectEqualArrays(`${name}: layer ${l} c`, s.c, b[l].c!);
     });
-  }
+  });
 }
 
 /** Training with NaN padding past each row's length gives exactly the gradients of training with finite padding. */
 async function nanPaddingGradients(ctx: CheckContext): Promise<void> {
-  for (const { name, config } of BEHAVIOUR_CONFIGS) {
-    await scoped(async (scope) => {
-      const cell = makeCell(config, ctx.backend, 'float32', 15);
-      scope.add(disposeCell(cell));
-      const lengths = [T, 2, 0];
-      const { x, padded } = withNaNPadding(lengths, 16);
-      const H = cell.layers[cell.layers.length - 1].units;
-      const dy = scope.add(tensor(randomValues(B * T * H, 17), [B, T, H], { backend: ctx.backend }));
-      const grads = async (values: Float32Array) => {
-        const run = dynamicRnnWithTape(cell, scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths, checkFinite: false });
-        scope.add(run.outputs);
-        scope.state(run.state);
-        const g = scope.add(run.tape.backward({ dOutputs: dy }));
-        const out: number[] = [...await g.dInputs.data()];
-        for (const w of g.dWeights) for (const t of [w.wIh, w.wHh, w.bIh, w.bHh]) out.push(...await t.data());
-        return out;
-      };
-      const [clean, nan] = [await grads(x), await grads(padded)];
-      expect(nan.every(Number.isFinite), `${name}: NaN padding past the lengths reached the gradients`);
-      expectEqualArrays(`${name}: gradients with NaN padding against finite padding`, nan, clean);
-    });
-  }
+  await forEachConfig(ctx, 15, async (name, cell, scope) => {
+    const lengths = [T, 2, 0];
+    const { x, padded } = withNaNPadding(lengths, 16);
+    const H = cell.layers[cell.layers.length - 1].units;
+    const dy = scope.add(tensor(randomValues(B * T * H, 17), [B, T, H], { backend: ctx.backend }));
+    const grads = async (values: Float32Array) => {
+      const run = dynamicRnnWithTape(cell, scope.add(tensor(values, [B, T, I], { backend: ctx.backend })), { sequenceLength: lengths, checkFinite: false });
+      scope.add(run.outputs);
+      scope.state(run.state);
+      const g = scope.add(run.tape.backward({ dOutputs: dy }));
+      const out: number[] = [...await g.dInputs.data()];
+      for (const w of g.dWeights) for (const t of [w.wIh, w.wHh, w.bIh, w.bHh]) out.push(...await t.data());
+      return out;
+    };
+    const [clean, nan] = [await grads(x), await grads(padded)];
+    expect(nan.every(Number.isFinite), `${name}: NaN padding past the lengths reached the gradients`);
+    expectEqualArrays(`${name}: gradients with NaN padding against finite padding`, nan, clean);
+  });
 }
 
 export function reliabilityChecks(): Check[] {

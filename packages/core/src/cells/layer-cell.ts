@@ -1,14 +1,13 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, orthogonal, seededRandom } from '../init.js';
-import { checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
+import { allowNonFinite, checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
 import { getBackend } from '../registry.js';
 import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
-import { Tensor, requireDtype } from '../tensor.js';
+import { checkNumbers, requireDtype, type Tensor } from '../tensor.js';
 import { LSTMStateTuple, type CellState } from './state.js';
-import { stepCell, type StepResult } from '../chunk.js';
+import { stateAllocations, stepCell, zeroLayerState, type StepResult } from '../chunk.js';
 import { CELL } from './brand.js';
 import { bytesOf, reserve, reserveHost, type Allocation } from '../budget.js';
-import { checkNumbers } from '../tensor.js';
 import { trackUpload, untrackUpload } from '../uploads.js';
 
 export interface CellOptions {
@@ -117,8 +116,7 @@ export abstract class LayerCell {
    */
   setWeights(weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> },
     options?: { allowNonFinite?: boolean }): void {
-    const opts = checkOptions(options, ['allowNonFinite'], 'options');
-    if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
+    const finite = !allowNonFinite(options);
     if (weights === null || typeof weights !== 'object') throw new RecurError('weights', '{wIh, wHh, bIh, bHh}', describe(weights));
     checkOptions(weights, ['wIh', 'wHh', 'bIh', 'bHh'], 'weights');
     const G = this.gates, H = this.units;
@@ -138,7 +136,7 @@ export abstract class LayerCell {
     for (const key of ['wHh', 'bIh', 'bHh'] as const) {
       if (weights[key].length !== expect[key]) throw new ShapeError(`weights.${key}`, `${expect[key]} values`, `${weights[key].length} values`);
     }
-    for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) checkNumbers(weights[key], `weights.${key}`, opts.allowNonFinite !== true, this.dtype);
+    for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) checkNumbers(weights[key], `weights.${key}`, finite, this.dtype);
     reserveHost(this.weightAllocations(inputSize), 'weights');
     const copy = (v: ArrayLike<number>) => (this.dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     this.#inputSize = inputSize;
@@ -196,10 +194,9 @@ export abstract class LayerCell {
   zeroState(batch: number): CellState {
     checkPositiveInt(batch, 'batch');
     const backend = this.resolveBackend();
-    const bytes = batch * this.units * bytesOf(this.dtype);
-    reserve(backend, Array.from({ length: this.kind === 'lstm' ? 2 : 1 }, () => ({ bytes, what: `a [${batch}, ${this.units}] state tensor` })), 'batch');
-    const zero = () => new Tensor(backend, backend.zeros([batch, this.units], this.dtype), [batch, this.units], this.dtype);
-    return this.kind === 'lstm' ? new LSTMStateTuple(zero(), zero()) : zero();
+    reserve(backend, stateAllocations(this, batch), 'batch');
+    const { h, c } = zeroLayerState(backend, this, batch);
+    return c ? new LSTMStateTuple(c, h) : h;
   }
 
   /** One time step: input [B, I] and the state; returns the output [B, H] and the new state. */
