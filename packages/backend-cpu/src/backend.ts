@@ -2,7 +2,7 @@ import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
   type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
-  hostMemoryBudget,
+  hostMemoryBudget, gemmABt, type Gemm,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
@@ -44,6 +44,8 @@ export class CpuBackend implements RecurBackend {
    * whole chunk and are not sliced.
    */
   sliceBytes = 32 * 1024 * 1024;
+  /** The matrix product every kernel runs: a faster tier (backend-simd) replaces it and keeps these kernels. */
+  protected gemm: Gemm = gemmABt;
 
   constructor(name = 'cpu') {
     this.name = name;
@@ -166,7 +168,7 @@ export class CpuBackend implements RecurBackend {
         : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.forwardHost(w, slice));
       return { y: this.wrap(out.y, dtype), hT: this.wrap(out.h, dtype), cT: out.c ? this.wrap(out.c, dtype) : null };
     }
-    const result = KERNELS[args.layer.kind]({ w, ...run, workspace: this.#workspace, keepTape: true });
+    const result = KERNELS[args.layer.kind]({ w, gemm: this.gemm, ...run, workspace: this.#workspace, keepTape: true });
     this.#tapes.add(result.tape!);
     this.#tapeBytes += tapeBytes(result.tape!);
     // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
@@ -176,7 +178,7 @@ export class CpuBackend implements RecurBackend {
 
   /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */
   protected forwardHost(w: CpuWeights, run: HostRun): HostResult {
-    return KERNELS[w.spec.kind]({ w, x: run.x, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
+    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, x: run.x, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -186,7 +188,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const optional = (s: unknown) => (s === null ? null : this.dataOf(s));
     const r = BACKWARD[args.layer.kind]({
-      w, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+      w, gemm: this.gemm, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
     });
     const dtype = args.layer.dtype;
     const wrap = (a: FloatArray) => this.wrap(a, dtype);

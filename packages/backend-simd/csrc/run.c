@@ -2,6 +2,10 @@
 #include "simd.h"
 
 __attribute__((export_name("run"))) void run(job_t *job, int tid) {
+  if (job->kind == KIND_GEMM) {
+    gemm_abt(job, tid);
+    return;
+  }
   const int G = job->kind == KIND_LSTM ? 4 : job->kind == KIND_GRU ? 3 : 1;
   project(job, tid, G);
   if (job->kind == KIND_LSTM) lstm_steps(job, tid);

@@ -5,7 +5,7 @@
 
 typedef v128_t f4;
 
-enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2 };
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3 };
 
 // Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
 // Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
@@ -30,6 +30,10 @@ typedef struct {
   int32_t barrier_count;
   int32_t barrier_generation;
   int32_t abort;      // set by a thread that trapped: the others leave their barrier instead of spinning forever
+  // KIND_GEMM: c[m][n] (+)= sum_k a[m][k] * w[n][k] for m < M, n < N (C = A W^T), row strides lda, ldw, ldc
+  int32_t M, N, K, lda, ldw, ldc;
+  uint32_t a, w, cm;
+  int32_t accumulate;
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -185,6 +189,7 @@ static inline int rows_at(const job_t *job, int t, int b) {
   } while (0)
 
 void project(const job_t *job, int tid, int G);
+void gemm_abt(const job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);
 void rnn_steps(job_t *job, int tid);

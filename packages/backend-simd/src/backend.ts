@@ -1,5 +1,5 @@
-import { BackendError, type Availability, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
-import { CpuBackend, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
+import { BackendError, RecurError, gemmABt, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
+import { CpuBackend, transposedWeights, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
 
@@ -7,12 +7,17 @@ import { BLOCK, unitBlocks } from './pack.js';
  * backend-cpu's memory, row operations and training, with the float32 forward replaced by our own WebAssembly
  * SIMD128 kernels split over several threads. Tensors stay plain typed arrays: a chunk is copied into the shared
  * linear memory, run there, and its outputs copied back (for a streamed step, a few hundred floats each way).
- * float64 and forwards that keep a tape (training) run backend-cpu's kernels.
+ * float64 runs backend-cpu's kernels; so does training (forwards that keep a tape, and backwards), but with their
+ * matrix products replaced by our SIMD GEMM on every thread, its constant operands (the kernels, transposed
+ * too) placed in the linear memory once per upload.
  */
 export class SimdBackend extends CpuBackend {
   override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true };
   readonly #engine: Engine;
   readonly #packed = new Map<CpuWeights, PackedLayer>();
+  /** Weight arrays copied into the linear memory for the GEMM (byte offsets), and which belong to which layer. */
+  readonly #placed = new Map<FloatArray, number>();
+  readonly #placedOf = new Map<CpuWeights, FloatArray[]>();
   #closed = false;
 
   constructor(engine: Engine, name = 'simd') {
@@ -45,6 +50,7 @@ export class SimdBackend extends CpuBackend {
     const base = super.memory();
     let packed = 0;
     for (const p of this.#packed.values()) packed += p.bytes;
+    for (const arrays of this.#placedOf.values()) for (const a of arrays) packed += a.byteLength;
     return { numTensors: base.numTensors, numBytes: base.numBytes + packed };
   }
 
@@ -63,6 +69,11 @@ export class SimdBackend extends CpuBackend {
   }
 
   override disposeWeights(weights: unknown): void {
+    for (const a of this.#placedOf.get(weights as CpuWeights) ?? []) {
+      this.#engine.release(this.#placed.get(a)!);
+      this.#placed.delete(a);
+    }
+    this.#placedOf.delete(weights as CpuWeights);
     const packed = this.#packed.get(weights as CpuWeights);
     if (packed) {
       this.#engine.free(packed);
@@ -73,7 +84,51 @@ export class SimdBackend extends CpuBackend {
 
   override forward(args: ForwardArgs): ForwardResult {
     this.#refuseIfClosed();
+    if (args.keepTape === true) this.#place(args.weights as CpuWeights, false);
     return super.forward(args);
+  }
+
+  override backward(args: BackwardArgs): BackwardResult {
+    this.#refuseIfClosed();
+    this.#place(args.weights as CpuWeights, true);
+    return super.backward(args);
+  }
+
+  /** Products of at least this many multiply-adds run in the linear memory; smaller ones are not worth the copies. */
+  static readonly GEMM_MIN_WORK = 1 << 13;
+
+  /** Our SIMD GEMM for float32 products worth its copies; backend-cpu's for the rest (and if the memory is full). */
+  protected override readonly gemm: Gemm = (M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate) => {
+    if (A instanceof Float32Array && W instanceof Float32Array && C instanceof Float32Array && M * N * K >= SimdBackend.GEMM_MIN_WORK) {
+      try {
+        this.#engine.gemm(M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate, this.#placed.get(W) ?? null);
+        return;
+      } catch (error) {
+        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error; // no room for the copies: C is untouched
+      }
+    }
+    gemmABt(M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate);
+  };
+
+  /** Copies a float32 layer's kernels (and, for a backward, their transposes) into the linear memory, once. */
+  #place(w: CpuWeights, transposed: boolean): void {
+    if (w.spec.dtype !== 'float32' || !this.#packed.has(w)) return;
+    const arrays = [w.wIh, w.wHh];
+    if (transposed) {
+      const { wIhT, wHhT } = transposedWeights(w);
+      arrays.push(wIhT, wHhT);
+    }
+    let list = this.#placedOf.get(w);
+    if (!list) this.#placedOf.set(w, (list = []));
+    for (const a of arrays) {
+      if (this.#placed.has(a)) continue;
+      try {
+        this.#placed.set(a, this.#engine.place(a as Float32Array));
+        list.push(a);
+      } catch {
+        return; // no room: the GEMM copies this operand per product instead
+      }
+    }
   }
 
   #refuseIfClosed(): void {

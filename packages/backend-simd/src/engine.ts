@@ -180,6 +180,45 @@ export class Engine {
     };
   }
 
+  /** Copies values into a block of their own (weights that many products read): its byte offset. */
+  place(values: Float32Array): number {
+    const at = this.#heap.alloc(values.byteLength);
+    this.#views().f32.set(values, at / 4);
+    return at;
+  }
+
+  /** Frees a block made by `place`. */
+  release(at: number): void {
+    this.#heap.free(at);
+  }
+
+  /**
+   * C[m, n] (+)= sum_k A[m, k] * W[n, k] (C = A · Wᵀ, row-major with the given row strides), float32, on every
+   * thread. A, and C when accumulating, are copied into the scratch; W too unless `wAt` gives the byte offset of
+   * a placed copy (with row stride `ldw`, starting at its row 0: `wOff` then counts from there).
+   */
+  gemm(M: number, N: number, K: number, A: Float32Array, aOff: number, lda: number, W: Float32Array, wOff: number, ldw: number,
+    C: Float32Array, cOff: number, ldc: number, accumulate: boolean, wAt: number | null): void {
+    const sizes = [align(M * K * 4), wAt === null ? align(N * K * 4) : 0, align(M * N * 4)];
+    const [a, w, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
+    const { f32, i32 } = this.#views();
+    copyRows(A, aOff, lda, f32, a / 4, K, M, K);
+    if (wAt === null) copyRows(W, wOff, ldw, f32, w / 4, K, N, K);
+    if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
+    const job = this.#job / 4;
+    const threads = M * N * K >= 1 << 18 ? this.threads : 1;
+    i32[job + JOB.kind] = KIND.gemm;
+    i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = K;
+    i32[job + JOB.lda] = K; i32[job + JOB.ldw] = wAt === null ? K : ldw; i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = a; i32[job + JOB.w] = wAt === null ? w : wAt + wOff * 4; i32[job + JOB.cm] = c;
+    i32[job + JOB.accumulate] = Number(accumulate);
+    i32[job + JOB.abort] = 0;
+    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+    else this.#runHere();
+    copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
+  }
+
   /** Thread 0's share of the job. */
   readonly #runHere = (): void => {
     try {
@@ -239,6 +278,15 @@ function writeRows(f32: Float32Array, at: number, values: FloatArray, rows: numb
   }
   f32.fill(0, at, at + rows * Hp);
   for (let r = 0; r < rows; r++) f32.set(values.subarray(r * H, (r + 1) * H), at + r * Hp);
+}
+
+/** `rows` rows of `cols` values from `src` (row stride `srcStride`) to `dst` (row stride `dstStride`). */
+function copyRows(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array, dstOff: number, dstStride: number, rows: number, cols: number): void {
+  if (srcStride === cols && dstStride === cols) {
+    dst.set(src.subarray(srcOff, srcOff + rows * cols), dstOff);
+    return;
+  }
+  for (let r = 0; r < rows; r++) dst.set(src.subarray(srcOff + r * srcStride, srcOff + r * srcStride + cols), dstOff + r * dstStride);
 }
 
 function readRows(f32: Float32Array, at: number, rows: number, H: number, Hp: number): Float32Array {

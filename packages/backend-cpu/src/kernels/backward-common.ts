@@ -1,8 +1,10 @@
-import { gemmABt, transpose2d, type DType, type FloatArray } from '@recur/core';
+import { transpose2d, type DType, type FloatArray, type Gemm } from '@recur/core';
 import { alloc, type CpuTape, type CpuWeights } from './workspace.js';
 
 export interface BackwardKernelArgs {
   readonly w: CpuWeights;
+  /** The matrix product the kernel runs (a faster tier passes its own). */
+  readonly gemm: Gemm;
   readonly tape: CpuTape;
   readonly time: number;
   readonly batch: number;
@@ -46,19 +48,19 @@ export function alive(seqLens: Int32Array | null, t: number, b: number): boolean
  * dx = dXP · W_ih, dW_ih = dXPᵀ · x, db_ih = Σ dXP, dW_hh = dHPᵀ · (the recurrent inputs), db_hh = Σ dHP.
  * `hInputs` gives the recurrent input of each block of gate rows (GRU reset_before feeds r·h to the n rows).
  */
-export function weightGradients(w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
+export function weightGradients(gemm: Gemm, w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
   hInputs: readonly { g0: number; g1: number; src: FloatArray }[]): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
   const I = w.spec.inputSize, H = w.spec.units, GH = w.inputBias.length, dtype = w.spec.dtype;
   const { wIhT } = transposedWeights(w);
   const dx = alloc(dtype, rows * I);
-  gemmABt(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
+  gemm(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
   const dXPT = transpose2d(dXP, rows, GH);
   const dWih = alloc(dtype, GH * I);
-  gemmABt(GH, I, rows, dXPT, 0, rows, transpose2d(tape.x, rows, I), 0, rows, dWih, 0, I, false);
+  gemm(GH, I, rows, dXPT, 0, rows, transpose2d(tape.x, rows, I), 0, rows, dWih, 0, I, false);
   const dHPT = dHP === dXP ? dXPT : transpose2d(dHP, rows, GH);
   const dWhh = alloc(dtype, GH * H);
   for (const { g0, g1, src } of hInputs) {
-    gemmABt(g1 - g0, H, rows, dHPT, g0 * rows, rows, transpose2d(src, rows, H), 0, rows, dWhh, g0 * H, H, false);
+    gemm(g1 - g0, H, rows, dHPT, g0 * rows, rows, transpose2d(src, rows, H), 0, rows, dWhh, g0 * H, H, false);
   }
   return { dx, dWih, dWhh, dbIh: rowSums(dXPT, GH, rows, dtype), dbHh: rowSums(dHPT, GH, rows, dtype) };
 }

@@ -1,4 +1,3 @@
-import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
@@ -6,7 +5,7 @@ import { alloc, copyOf } from './workspace.js';
  * GRU backward over a chunk, both variants. dXP is the gradient of the input-side pre-activations, dHP of the
  * recurrent-side ones; they differ only in n: reset_after scales W_hn h + b_hn by r, reset_before feeds r·h to W_hn.
  */
-export function gruBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
+export function gruBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -38,7 +37,7 @@ export function gruBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: Ba
     }
     if (!resetAfter) {
       // d(r·h) = dpn · W_hn; then r's gradient and h's share through r·h
-      gemmABt(B, H, H, dXP, g0 + 2 * H, G, wHhT, 2 * H, G, dRh!, 0, H, false);
+      gemm(B, H, H, dXP, g0 + 2 * H, G, wHhT, 2 * H, G, dRh!, 0, H, false);
       for (let b = 0; b < B; b++) {
         if (!alive(seqLens, t, b)) continue;
         const s = b * H, row = (t * B + b) * H, a = g0 + b * G;
@@ -50,12 +49,12 @@ export function gruBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: Ba
       }
     }
     // the recurrent products: all three gates (reset_after) or r and z (reset_before; n went through r·h above)
-    gemmABt(B, H, resetAfter ? G : 2 * H, dHP, g0, G, wHhT, 0, G, dhPrev, 0, H, false);
+    gemm(B, H, resetAfter ? G : 2 * H, dHP, g0, G, wHhT, 0, G, dhPrev, 0, H, false);
     for (let b = 0; b < B; b++) {
       if (!alive(seqLens, t, b)) continue;
       for (let j = b * H; j < (b + 1) * H; j++) dh[j] = dhPrev[j] + direct[j];
     }
   }
   const hInputs = resetAfter ? [{ g0: 0, g1: G, src: hPrev }] : [{ g0: 0, g1: 2 * H, src: hPrev }, { g0: 2 * H, g1: G, src: extra! }];
-  return { ...weightGradients(w, tape, T * B, dXP, dHP, hInputs), dh0: dh, dc0: null };
+  return { ...weightGradients(gemm, w, tape, T * B, dXP, dHP, hInputs), dh0: dh, dc0: null };
 }

@@ -1,4 +1,3 @@
-import { gemmABt } from '@recur/core';
 import { projectInputs, sigmoid } from './project.js';
 import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
@@ -6,11 +5,11 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
  * GRU over a chunk: gates r, z, n; h' = (1 - z)·n + z·h. reset_after: n = tanh(xn + r·(W_hn h + b_hn));
  * reset_before (TF1): n = tanh(xn + W_hn (r·h) + b_hn), which needs a second product per step.
  */
-export function gruForward({ w, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
+export function gruForward({ w, gemm, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype;
   const resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const xp = workspace.get('gates', T * B * G, dtype);
-  projectInputs(w, x, T * B, xp);
+  projectInputs(gemm, w, x, T * B, xp);
   const hp = workspace.get('hidden', B * G, dtype);
   const rh = resetAfter ? hp : workspace.get('resetHidden', B * H, dtype);
   const bn = w.hiddenBiasN;
@@ -21,14 +20,14 @@ export function gruForward({ w, x, time: T, batch: B, h0, seqLens, workspace, ke
     const x0 = t * B * G;
     if (tape) tape.hPrev.set(h, t * B * H);
     // r and z (and n's recurrent term when reset_after) from the previous h
-    gemmABt(B, resetAfter ? G : 2 * H, H, h, 0, H, w.wHh, 0, H, hp, 0, G, false);
+    gemm(B, resetAfter ? G : 2 * H, H, h, 0, H, w.wHh, 0, H, hp, 0, G, false);
     if (!resetAfter) {
       for (let b = 0; b < B; b++) {
         const xr = x0 + b * G, hr = b * G, s = b * H;
         for (let j = 0; j < H; j++) rh[s + j] = sigmoid(xp[xr + j] + hp[hr + j]) * h[s + j];
       }
       if (tape) tape.extra.set(rh.subarray(0, B * H), t * B * H);
-      gemmABt(B, H, H, rh, 0, H, w.wHh, 2 * H * H, H, hp, 2 * H, G, false);
+      gemm(B, H, H, rh, 0, H, w.wHh, 2 * H * H, H, hp, 2 * H, G, false);
     }
     for (let b = 0; b < B; b++) {
       if (seqLens !== null && t >= seqLens[b]) continue;

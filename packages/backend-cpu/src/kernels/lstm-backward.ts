@@ -1,9 +1,8 @@
-import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
 /** LSTM backward over a chunk: the time loop computes gate gradients; weight gradients come after in bulk. */
-export function lstmBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
+export function lstmBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -28,10 +27,10 @@ export function lstmBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT, dcT
         dc[s + j] = dcj * f;
       }
     }
-    gemmABt(B, H, G, dG, g0, G, wHhT, 0, G, dhPrev, 0, H, false);
+    gemm(B, H, G, dG, g0, G, wHhT, 0, G, dhPrev, 0, H, false);
     for (let b = 0; b < B; b++) {
       if (alive(seqLens, t, b)) dh.set(dhPrev.subarray(b * H, (b + 1) * H), b * H);
     }
   }
-  return { ...weightGradients(w, tape, T * B, dG, dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: dh, dc0: dc };
+  return { ...weightGradients(gemm, w, tape, T * B, dG, dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: dh, dc0: dc };
 }

@@ -1,12 +1,11 @@
-import { gemmABt } from '@recur/core';
 import { projectInputs, sigmoid } from './project.js';
 import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /** LSTM over a chunk: gates i, f, g, o; c' = σf·c + σi·tanh g; h' = σo·tanh c'. */
-export function lstmForward({ w, x, time: T, batch: B, h0, c0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
+export function lstmForward({ w, gemm, x, time: T, batch: B, h0, c0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
   const gates = workspace.get('gates', T * B * G, dtype);
-  projectInputs(w, x, T * B, gates);
+  projectInputs(gemm, w, x, T * B, gates);
   const y = alloc(dtype, T * B * H);
   const h = copyOf(h0);
   const c = copyOf(c0!);
@@ -19,7 +18,7 @@ export function lstmForward({ w, x, time: T, batch: B, h0, c0, seqLens, workspac
       tape.hPrev.set(h, t * B * H);
       tape.cPrev.set(c, t * B * H);
     }
-    gemmABt(B, G, H, h, 0, H, w.wHh, 0, H, gates, g0, G, true);
+    gemm(B, G, H, h, 0, H, w.wHh, 0, H, gates, g0, G, true);
     for (let b = 0; b < B; b++) {
       const yRow = (t * B + b) * H;
       if (seqLens !== null && t >= seqLens[b]) {

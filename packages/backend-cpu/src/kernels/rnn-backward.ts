@@ -1,9 +1,8 @@
-import { gemmABt } from '@recur/core';
 import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
 /** Simple RNN backward over a chunk: dpre = dh · act'(h_t). */
-export function rnnBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
+export function rnnBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -20,10 +19,10 @@ export function rnnBackward({ w, tape, time: T, batch: B, seqLens, dy, dhT }: Ba
         dG[row + j] = totalDh(dh, dy, row, s, j) * (relu ? (v > 0 ? 1 : 0) : 1 - v * v);
       }
     }
-    gemmABt(B, H, H, dG, g0, H, wHhT, 0, H, dhPrev, 0, H, false);
+    gemm(B, H, H, dG, g0, H, wHhT, 0, H, dhPrev, 0, H, false);
     for (let b = 0; b < B; b++) {
       if (alive(seqLens, t, b)) dh.set(dhPrev.subarray(b * H, (b + 1) * H), b * H);
     }
   }
-  return { ...weightGradients(w, tape, T * B, dG, dG, [{ g0: 0, g1: H, src: tape.hPrev }]), dh0: dh, dc0: null };
+  return { ...weightGradients(gemm, w, tape, T * B, dG, dG, [{ g0: 0, g1: H, src: tape.hPrev }]), dh0: dh, dc0: null };
 }

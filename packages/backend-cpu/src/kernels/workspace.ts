@@ -1,4 +1,4 @@
-import type { DType, FloatArray, LayerSpec } from '@recur/core';
+import type { DType, FloatArray, Gemm, LayerSpec } from '@recur/core';
 import type { HostRun } from './slices.js';
 
 /** Grow-only scratch buffers, so that a streamed step allocates nothing but its outputs. */
@@ -110,6 +110,8 @@ export interface CpuWeights {
 /** A forward kernel's arguments: a chunk on host arrays (see HostRun) and the layer's weights. */
 export interface KernelArgs extends HostRun {
   readonly w: CpuWeights;
+  /** The matrix product the kernel runs (a faster tier passes its own). */
+  readonly gemm: Gemm;
   readonly workspace: Workspace;
   /** Record what the backward needs. */
   readonly keepTape: boolean;

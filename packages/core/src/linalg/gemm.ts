@@ -1,5 +1,8 @@
 import type { FloatArray } from '../spec.js';
 
+/** A matrix product C (+)= A · Wᵀ with gemmABt's arguments: backends pass faster ones into shared kernels. */
+export type Gemm = typeof gemmABt;
+
 /** Elements of W kept hot per panel: 64 Ki elements (256 KiB in float32) sits in L2 on current cores. */
 const PANEL_ELEMENTS = 1 << 16;
 

@@ -1,0 +1,87 @@
+import '@recur/backend-cpu';
+import { BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
+import { maxAbsDiff } from '@recur/conformance';
+import { describe, expect, it } from 'vitest';
+import { createSimdBackend, type SimdBackend } from '../src/index.js';
+
+// Training on simd runs backend-cpu's kernels with our SIMD GEMM: the reference is backend-cpu with its scalar
+// GEMM. Sizes are chosen so that every product is big enough for the SIMD path and hits its edges: odd row and
+// column counts (tile tails), k not a multiple of 4, over 512 rows of k (two k blocks: T*B = 553), over 64 rows of
+// W (two panels), threads splitting N (long) and M (short N: the input gradient with I = 13).
+registerBackend('simd-3', () => createSimdBackend({ threads: 3, name: 'simd-3' }));
+await Promise.all([ready('simd'), ready('simd-3'), ready('cpu')]);
+const random = seededRandom(33);
+const values = (n: number) => Float32Array.from({ length: n }, () => random() * 2 - 1);
+
+type Make = (backend: string) => Cell;
+const CELLS: Record<string, Make> = {
+  'lstm H=67': (backend) => new LSTMCell(67, { backend, inputSize: 13, seed: 1, forgetBias: 1 }),
+  'gru reset-after H=70': (backend) => new GRUCell(70, { backend, inputSize: 13, seed: 2 }),
+  'gru reset-before H=70': (backend) => new GRUCell(70, { backend, inputSize: 13, seed: 3, resetAfter: false }),
+  'rnn tanh H=66': (backend) => new BasicRNNCell(66, { backend, inputSize: 13, seed: 4 }),
+  'stack lstm 96 / rnn relu 70': (backend) => new MultiRNNCell([
+    new LSTMCell(96, { backend, inputSize: 13, seed: 6 }), new BasicRNNCell(70, { backend, seed: 8, activation: 'relu' }),
+  ]),
+};
+
+function gradients(make: Make, backend: string, x: Float32Array, dy: Float32Array, shape: [number, number, number], sequenceLength?: number[]) {
+  const cell = make(backend);
+  const input = tensor(x, shape, { backend });
+  const { outputs, state, tape } = dynamicRnnWithTape(cell, input, { sequenceLength });
+  const dOutputs = tensor(dy, outputs.shape, { backend });
+  const g = tape.backward({ dOutputs });
+  const read = (t: Tensor) => t.dataSync() as Float32Array;
+  const result = {
+    y: read(outputs), dx: read(g.dInputs),
+    weights: g.dWeights.flatMap((w) => [read(w.wIh), read(w.wHh), read(w.bIh), read(w.bHh)]),
+    dh0: (Array.isArray(g.dInitialState) ? g.dInitialState : [g.dInitialState]).flatMap((s) => ('h' in s ? [read(s.h), read(s.c)] : [read(s)])),
+  };
+  for (const t of [outputs, dOutputs, input]) t.dispose();
+  (Array.isArray(state) ? state : [state]).forEach((s) => ('h' in s ? (s.h.dispose(), s.c.dispose()) : s.dispose()));
+  g.dispose();
+  cell.dispose();
+  return result;
+}
+
+/** Largest difference relative to the reference's largest magnitude (gradients summed over 553 rows grow). */
+const relative = (got: Float32Array, ref: Float32Array) => maxAbsDiff(got, ref).max / Math.max(1e-6, ...Array.from(ref, Math.abs));
+
+describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
+  const B = 7, T = 79, I = 13;
+  const x = values(B * T * I);
+  for (const [name, make] of Object.entries(CELLS)) {
+    for (const backend of ['simd', 'simd-3']) {
+      it(`${name} on ${backend}: outputs, input, state and weight gradients equal backend-cpu's (relative 1e-5), with sequence lengths`, () => {
+        const H = make('cpu').layers.at(-1)!.units;
+        const dy = values(B * T * H);
+        for (const seq of [undefined, [79, 0, 40, 79, 1, 78, 60]]) {
+          const ref = gradients(make, 'cpu', x, dy, [B, T, I], seq);
+          const got = gradients(make, backend, x, dy, [B, T, I], seq);
+          expect(relative(got.y, ref.y)).toBeLessThan(1e-5);
+          expect(relative(got.dx, ref.dx)).toBeLessThan(1e-5);
+          got.dh0.forEach((d, i) => expect(relative(d, ref.dh0[i])).toBeLessThan(1e-5));
+          got.weights.forEach((d, i) => expect(relative(d, ref.weights[i]), `weight gradient ${i}`).toBeLessThan(1e-5));
+        }
+      });
+    }
+  }
+
+  it('places each layer\'s kernels (and their transposes) in its linear memory once, and frees them with the layer', () => {
+    const simd = getBackend('simd') as SimdBackend;
+    const make = CELLS['lstm H=67'];
+    const dy = values(B * T * 67);
+    const cell = make('simd');
+    const input = tensor(x, [B, T, I], { backend: 'simd' });
+    const before = simd.memory().numBytes;
+    const { tape } = dynamicRnnWithTape(cell, input);
+    const placed = 67 * 4 * (13 + 67) * 4; // W_ih and W_hh in float32
+    expect(simd.memory().numBytes - before).toBeGreaterThanOrEqual(placed);
+    tape.dispose();
+    gradients(make, 'simd', x, dy, [B, T, I]); // scratch grown by a whole run
+    const settled = simd.linearMemoryBytes;
+    gradients(make, 'simd', x, dy, [B, T, I]);
+    expect(simd.linearMemoryBytes).toBe(settled); // each cell was disposed: its placed arrays went with it
+    cell.dispose();
+    input.dispose();
+  });
+});
