@@ -1,6 +1,6 @@
 // The conformance page: loads backend-wasm in the browser, runs every check with the same ids as in Node, and
 // leaves the results on window for the test runner (and on the page for a person).
-import { parseFixtures, runSuite, type CheckResult } from '@recur/conformance';
+import { mergeFixtures, parseFixtures, runSuite, type CheckResult } from '@recur/conformance';
 import { setWasmPaths } from '../src/index.js';
 import { ready } from '@recur/core';
 
@@ -10,11 +10,14 @@ declare global {
   }
 }
 
+/** The shipped forward and training vectors, as Node's defaultFixtures() gives them. */
 async function fixtures() {
-  const response = await fetch('/fixtures/pytorch-golden.json.gz');
-  if (!response.ok) throw new Error(`fixtures: HTTP ${response.status}`);
-  const json = await new Response(response.body!.pipeThrough(new DecompressionStream('gzip'))).json();
-  return parseFixtures(json, 'pytorch-golden.json.gz');
+  const load = async (file: string) => {
+    const response = await fetch(`/fixtures/${file}`);
+    if (!response.ok) throw new Error(`fixtures ${file}: HTTP ${response.status}`);
+    return parseFixtures(await new Response(response.body!.pipeThrough(new DecompressionStream('gzip'))).json(), file);
+  };
+  return mergeFixtures(await load('pytorch-golden.json.gz'), await load('pytorch-training-golden.json.gz'));
 }
 
 async function main() {

@@ -1,4 +1,4 @@
-import { DEFAULT_FIXTURES_PATH } from '@recur/conformance/node';
+import { DEFAULT_FIXTURES_PATH, DEFAULT_TRAINING_FIXTURES_PATH } from '@recur/conformance/node';
 import { build } from 'esbuild';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -17,6 +17,7 @@ export async function servePage(): Promise<{ url: string; close: () => Promise<v
     ['/', ['text/html', readFileSync(join(here, 'index.html'))]],
     ['/bundle.js', ['text/javascript', Buffer.from(bundle.outputFiles[0].contents)]],
     ['/fixtures/pytorch-golden.json.gz', ['application/octet-stream', readFileSync(DEFAULT_FIXTURES_PATH)]],
+    ['/fixtures/pytorch-training-golden.json.gz', ['application/octet-stream', readFileSync(DEFAULT_TRAINING_FIXTURES_PATH)]],
   ]);
   for (const f of readdirSync(wasmDir).filter((n) => n.endsWith('.wasm'))) files.set(`/wasm/${f}`, ['application/wasm', readFileSync(join(wasmDir, f))]);
   const server: Server = createServer((req, res) => {

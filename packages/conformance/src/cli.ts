@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { listBackends } from '@recur/core';
 import { STUB_BACKEND, UNAVAILABLE_BACKEND } from './checks/stub-backend.js';
-import { defaultFixtures, loadFixturesFile } from './node.js';
+import { defaultFixtures, loadFixturesFiles } from './node.js';
 import { formatMatrix, type BackendReport } from './report.js';
 import { runSuite, selectChecks } from './suite.js';
 
@@ -12,7 +12,8 @@ const HELP = `recur-conformance: runs the Recur conformance suite on every backe
 
   --backend NAME     run only this backend (repeatable); default: every registered backend
   --import MODULE    load a module that registers a backend (repeatable), e.g. ./my-backend.js
-  --fixtures FILE    golden vectors to use instead of the shipped ones (gzip or plain JSON, same format)
+  --fixtures FILE    golden vectors to use instead of the shipped ones (repeatable; gzip or plain JSON; forward
+                     cases, whole-training cases with "steps", or both: the formats of fixtures/GOLDEN-FORMAT.md)
   --filter TEXT      only checks whose id contains TEXT (repeatable)
   --json             print a machine-readable report instead of the matrix
   --list             list the check ids and exit
@@ -24,7 +25,7 @@ Exit status: 1 if any check failed (or, with CI=true, was skipped for a reason o
 const KNOWN_BACKENDS = ['@recur/backend-cpu', '@recur/backend-wasm', '@recur/backend-simd', '@recur/backend-cuda', '@recur/backend-gpujs'];
 
 function parseArgs(argv: string[]) {
-  const opts = { backends: [] as string[], imports: [] as string[], filters: [] as string[], fixtures: undefined as string | undefined, json: false, list: false };
+  const opts = { backends: [] as string[], imports: [] as string[], filters: [] as string[], fixtures: [] as string[], json: false, list: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -35,7 +36,7 @@ function parseArgs(argv: string[]) {
     if (arg === '--backend') opts.backends.push(value());
     else if (arg === '--import') opts.imports.push(value());
     else if (arg === '--filter') opts.filters.push(value());
-    else if (arg === '--fixtures') opts.fixtures = value();
+    else if (arg === '--fixtures') opts.fixtures.push(value());
     else if (arg === '--json') opts.json = true;
     else if (arg === '--list') opts.list = true;
     else if (arg === '--help' || arg === '-h') {
@@ -65,7 +66,7 @@ async function load(specifier: string, required: boolean): Promise<boolean> {
 
 async function main(): Promise<number> {
   const opts = parseArgs(process.argv.slice(2));
-  const fixtures = opts.fixtures ? loadFixturesFile(opts.fixtures) : defaultFixtures();
+  const fixtures = opts.fixtures.length ? loadFixturesFiles(opts.fixtures) : defaultFixtures();
   const ids = selectChecks(fixtures, opts.filters).map((c) => c.id);
   if (opts.list) {
     console.log(ids.join('\n'));

@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { parseFixtures, type GoldenFixtures } from './fixtures.js';
+import { mergeFixtures, parseFixtures, type GoldenFixtures } from './fixtures.js';
 
 /** The golden vectors shipped with this package (PyTorch float64; see fixtures/README.md). */
 export const DEFAULT_FIXTURES_PATH = fileURLToPath(new URL('../fixtures/pytorch-golden.json.gz', import.meta.url));
+/** Whole training steps (PyTorch float64: dense head, losses, clipping, SGD with momentum and Adam). */
+export const DEFAULT_TRAINING_FIXTURES_PATH = fileURLToPath(new URL('../fixtures/pytorch-training-golden.json.gz', import.meta.url));
 
 /** Reads a golden file, gzip or plain JSON, in the golden README's format. */
 export function loadFixturesFile(path: string): GoldenFixtures {
@@ -26,6 +28,12 @@ export function loadFixturesFile(path: string): GoldenFixtures {
 
 let cached: GoldenFixtures | undefined;
 
+/** The shipped forward and training vectors, as one set. */
 export function defaultFixtures(): GoldenFixtures {
-  return (cached ??= loadFixturesFile(DEFAULT_FIXTURES_PATH));
+  return (cached ??= mergeFixtures(loadFixturesFile(DEFAULT_FIXTURES_PATH), loadFixturesFile(DEFAULT_TRAINING_FIXTURES_PATH)));
+}
+
+/** Several golden files (either format, or both in one) as one set. */
+export function loadFixturesFiles(paths: readonly string[]): GoldenFixtures {
+  return mergeFixtures(...paths.map(loadFixturesFile));
 }

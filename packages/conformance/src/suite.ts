@@ -4,6 +4,7 @@ import type { GoldenFixtures } from './fixtures.js';
 import { behaviourChecks } from './checks/behaviour.js';
 import { errorChecks } from './checks/errors.js';
 import { goldenChecks } from './checks/golden.js';
+import { goldenTrainingChecks } from './checks/golden-training.js';
 import { gradientChecks } from './checks/gradients.js';
 import { finiteDifferenceChecks } from './checks/finite-differences.js';
 import { trainingChecks } from './checks/training.js';
@@ -30,7 +31,7 @@ export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, c
 
 /** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...trainingChecks(), ...behaviourChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...reliabilityChecks()];
+  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...reliabilityChecks()];
 }
 
 /** Initialises the backend and returns the context checks run in. */

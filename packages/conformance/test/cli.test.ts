@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const cli = join(root, 'packages/conformance/dist/cli.js');
 const fixtures = join(root, 'packages/conformance/fixtures/pytorch-golden.json.gz');
+const trainingFixtures = join(root, 'packages/conformance/fixtures/pytorch-training-golden.json.gz');
 
 function run(...args: string[]) {
   const out = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
@@ -56,12 +57,36 @@ describe('recur-conformance CLI', () => {
     expect(stdout).toMatch(/y: max \|a - ref\| = 1\.0\d*e-3 > 2\.0e-5 at \[3\]/);
   });
 
+  it('--fixtures takes whole-training vectors too (repeatable): a user case passes, a wrong parameter fails with its chunk and name', () => {
+    const training = JSON.parse(gunzipSync(readFileSync(trainingFixtures)).toString('utf8'));
+    const mine = { ...training.cases[0], name: 'my_training' };
+    const broken = structuredClone({ ...training.cases[2], name: 'broken_training' });
+    broken.steps[1].head.b[1] += 2e-3;
+    const dir = mkdtempSync(join(tmpdir(), 'recur-'));
+    writeFileSync(join(dir, 'mine.json'), JSON.stringify({ cases: [mine] }));
+    writeFileSync(join(dir, 'broken.json'), JSON.stringify({ cases: [broken] }));
+    const good = run('--backend', 'cpu', '--fixtures', join(dir, 'mine.json'), '--fixtures', fixtures, '--filter', 'golden-training/', '--filter', 'golden/lstm_2layer/one-shot');
+    expect(good.code, good.stdout).toBe(0);
+    expect(good.stdout).toMatch(/golden-training\/my_training\s+pass/);
+    expect(good.stdout).toMatch(/golden\/lstm_2layer\/one-shot\s+pass/);
+    expect(good.stdout).not.toMatch(/train_gru/);
+    const bad = run('--backend', 'cpu', '--fixtures', join(dir, 'broken.json'), '--filter', 'golden-training/broken_training');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/FAIL cpu golden-training\/broken_training:/);
+    expect(bad.stdout).toMatch(/broken_training chunk 1: head bias after the update: max \|a - ref\| \/ max\(1, \|ref\|\) = 2\.0\d*e-3 > 1\.0e-4 at \[1\]/);
+  });
+
   it('rejects a malformed fixture file and an unknown backend with a message (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'recur-'));
     writeFileSync(join(dir, 'bad.json'), JSON.stringify({ cases: [{ name: 'x', cell: 'lstm', sizes: [2, 2], batch: 1, time: 1, x: [1] }] }));
     const bad = run('--fixtures', join(dir, 'bad.json'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cases\[0\] \(x\): x must hold 2 numbers, has 1/);
+    const training = JSON.parse(gunzipSync(readFileSync(trainingFixtures)).toString('utf8'));
+    writeFileSync(join(dir, 'short.json'), JSON.stringify({ cases: [{ ...training.cases[1], steps: training.cases[1].steps.slice(1) }] }));
+    const short = run('--fixtures', join(dir, 'short.json'));
+    expect(short.code).toBe(2);
+    expect(short.stderr).toMatch(/cases\[0\] \(train_gru_2layer_ce_sgdm\): steps must have one entry per chunk \(3\)/);
     const unknown = run('--backend', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--backend nope: not registered \(registered: [a-z, -]*\bcpu\b[a-z, -]*\)/);

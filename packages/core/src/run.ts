@@ -126,3 +126,22 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
   }
   return { y: input, states, tapes };
 }
+
+/**
+ * Copies of a cell-shaped tensor state, per layer (validated as `toLayerStates` does): for holders that keep a
+ * state while the caller keeps its tensors. Non-finite values are refused unless allowed.
+ */
+export function copyLayerStates(cell: Cell, state: unknown, batch: number, backend: RecurBackend, argument: string, allowNonFinite: boolean): LayerState[] {
+  const tensors = toLayerStates(cell, state, batch, backend, argument);
+  if (!allowNonFinite) {
+    tensors.forEach((s, l) => {
+      for (const [part, t] of [['h', s.h], ['c', s.c]] as const) {
+        if (t && !backend.allFinite(t.storage())) {
+          throw new RecurError(`${argument}[${l}].${part}`, 'finite values', 'NaN or Infinity', 'pass allowNonFinite: true to accept them');
+        }
+      }
+    });
+  }
+  const copy = (t: Tensor) => new Tensor(t.backend, t.backend.gatherRows(t.storage(), t.shape, Int32Array.from({ length: t.shape[0] }, (_, i) => i)), t.shape, t.dtype);
+  return tensors.map((s) => ({ h: copy(s.h), c: s.c ? copy(s.c) : null }));
+}

@@ -3,7 +3,7 @@ import type { Cell } from './cells/multi.js';
 import type { CellState, HostLayerState, LayerState } from './cells/state.js';
 import { checkCell, prepareChunk, runChunk } from './chunk.js';
 import { allowNonFinite, checkOptions, checkPositiveInt } from './options.js';
-import { toLayerStates } from './run.js';
+import { copyLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
 import { Tensor, checkNumbers } from './tensor.js';
@@ -168,19 +168,7 @@ export class StatefulRNN {
     // host arrays per layer ({h, c} of typed or plain arrays), as readState() gives and snapshots hold
     const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && !(s instanceof Tensor)
       && (ArrayBuffer.isView((s as HostLayerState).h) || Array.isArray((s as HostLayerState).h)));
-    if (!isHost) {
-      const tensors = toLayerStates(this.cell, state, batch, backend, argument);
-      if (!allowNonFinite) {
-        tensors.forEach((s, l) => {
-          for (const [part, t] of [['h', s.h], ['c', s.c]] as const) {
-            if (t && !backend.allFinite(t.storage())) {
-              throw new RecurError(`${argument}[${l}].${part}`, 'finite values', 'NaN or Infinity', 'pass allowNonFinite: true to accept them');
-            }
-          }
-        });
-      }
-      return tensors.map((s) => ({ h: copyTensor(s.h), c: s.c ? copyTensor(s.c) : null }));
-    }
+    if (!isHost) return copyLayerStates(this.cell, state, batch, backend, argument, allowNonFinite);
     const host = state as readonly HostLayerState[];
     if (host.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states`, `${host.length} layer states`);
     checkHostLayers(layers, host, batch, argument, allowNonFinite);
@@ -329,9 +317,4 @@ function checkHostLayers(layers: readonly LayerCell[], host: readonly HostLayerS
       checkNumbers(values, `${argument}[${l}].${part}`, !allowNonFinite, layer.dtype);
     }
   });
-}
-
-function copyTensor(t: Tensor): Tensor {
-  const all = Int32Array.from({ length: t.shape[0] }, (_, i) => i);
-  return new Tensor(t.backend, t.backend.gatherRows(t.storage(), t.shape, all), t.shape, t.dtype);
 }

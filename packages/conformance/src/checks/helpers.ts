@@ -100,8 +100,8 @@ export function timeSlice(x: ArrayLike<number>, t0: number, n: number, rowSize: 
 }
 
 /** [B, T, F] host array from a time-major one. */
-export function toBatchMajor(x: ArrayLike<number>, T: number, B: number, F: number): Float32Array {
-  const out = new Float32Array(T * B * F);
+export function toBatchMajor(x: ArrayLike<number>, T: number, B: number, F: number, dtype: DType = 'float32'): Float32Array | Float64Array {
+  const out = dtype === 'float64' ? new Float64Array(T * B * F) : new Float32Array(T * B * F);
   for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) for (let f = 0; f < F; f++) out[(b * T + t) * F + f] = x[(t * B + b) * F + f];
   return out;
 }

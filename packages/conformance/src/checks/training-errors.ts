@@ -1,4 +1,4 @@
-import { BackendError, RnnModel, SGD, ShapeError, TbpttTrainer, tensor, type Tensor } from '@recur/core';
+import { BackendError, LSTMStateTuple, RnnModel, SGD, ShapeError, TbpttTrainer, tensor, type Tensor } from '@recur/core';
 import { CheckFailure, expectEqualArrays, expectRecurError, type ExpectedError } from '../compare.js';
 import { randomValues, readState, scoped, type Scope } from './helpers.js';
 import { STUB_BACKEND, ensureStubBackends } from './stub-backend.js';
@@ -55,6 +55,19 @@ export function trainingErrorChecks(): Check[] {
         values[2] = NaN;
         const bad = scope.add(tensor(values, [B, T, I], { backend: ctx.backend }));
         return [['NaN in the chunk', () => trainer.trainChunk(bad, targets()), { argument: 'loss', expected: 'a finite loss', actual: 'NaN at chunk 1' }]];
+      }),
+    },
+    {
+      id: 'errors/training-set-state', title: 'TbpttTrainer.setState refuses a state of the wrong batch and non-finite values; nothing changes', notApplicable: training,
+      run: (ctx) => badTrainingInput(ctx, (trainer, _x, scope) => {
+        const state = (rows: number, h: Float32Array = randomValues(rows * 4, 8)) => new LSTMStateTuple(
+          scope.add(tensor(randomValues(rows * 4, 9), [rows, 4], { backend: ctx.backend })), scope.add(tensor(h, [rows, 4], { backend: ctx.backend })));
+        const nan = randomValues(B * 4, 10);
+        nan[3] = NaN;
+        return [
+          ['a state of 3 rows for batch 2', async () => trainer.setState(state(B + 1)), { type: ShapeError, argument: /^state/, expected: `${B}`, actual: `${B + 1}` }],
+          ['NaN in h', async () => trainer.setState(state(B, nan)), { argument: 'state[0].h', expected: 'finite values', actual: 'NaN or Infinity' }],
+        ];
       }),
     },
     {

@@ -1,6 +1,7 @@
 import { BackendError, RecurError, ShapeError, describe } from '../errors.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
-import { toLayerStates } from '../run.js';
+import { copyLayerStates, toLayerStates } from '../run.js';
+import type { CellState } from '../cells/state.js';
 import type { FloatArray, LayerWeights } from '../spec.js';
 import { StateVariables, checkRows, resetRows } from '../state-variables.js';
 import { Tensor } from '../tensor.js';
@@ -137,6 +138,15 @@ export class TbpttTrainer {
     if (reset && reset.length) resetRows(this.#vars, reset);
     this.#chunk++;
     return { chunk, loss: result.loss, gradNorm: norm };
+  }
+
+  /**
+   * Sets the carried state the next chunk starts from (resuming from a checkpoint, or a known initial state): a
+   * cell-shaped state on the model's backend, [batch, units] per layer. The trainer keeps copies; the caller
+   * keeps its tensors. Non-finite values are refused.
+   */
+  setState(state: CellState): void {
+    this.#vars.assign(copyLayerStates(this.model.cell, state, this.batch, this.#vars.backend, 'state', false));
   }
 
   /** Zeroes the carried state of all rows, or of the given rows. */
