@@ -6,6 +6,10 @@ __attribute__((export_name("run"))) void run(job_t *job, int tid) {
     gemm_abt(job, tid);
     return;
   }
+  if (job->kind == KIND_PEAK) {
+    peak(job, tid);
+    return;
+  }
   const int G = job->kind == KIND_LSTM ? 4 : job->kind == KIND_GRU ? 3 : 1;
   project(job, tid, G);
   if (job->kind == KIND_LSTM) lstm_steps(job, tid);

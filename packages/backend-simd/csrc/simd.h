@@ -5,7 +5,7 @@
 
 typedef v128_t f4;
 
-enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3 };
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4 };
 
 // Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
 // Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
@@ -190,6 +190,7 @@ static inline int rows_at(const job_t *job, int t, int b) {
 
 void project(const job_t *job, int tid, int G);
 void gemm_abt(const job_t *job, int tid);
+void peak(const job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);
 void rnn_steps(job_t *job, int tid);

@@ -41,6 +41,25 @@ export class SimdBackend extends CpuBackend {
     return this.#engine.lastJobThreads;
   }
 
+  /**
+   * The SIMD128 peak of this machine in FLOP/s (a multiply and an add count as 2) on `threads` threads (default:
+   * all of this backend's), measured by a register-only multiply-add loop in our kernel module: the best of
+   * `repeats` runs of about `ms` milliseconds each. The bench divides each case's rate by it.
+   */
+  measurePeak(options: { threads?: number; ms?: number; repeats?: number } = {}): number {
+    this.#refuseIfClosed();
+    const threads = options.threads ?? this.threads, ms = options.ms ?? 50, repeats = options.repeats ?? 5;
+    let iterations = 1 << 16;
+    for (let rate = this.#engine.peakFlops(threads, iterations); ; rate = this.#engine.peakFlops(threads, iterations)) {
+      const took = (threads * iterations * 64) / rate * 1000;
+      if (took >= ms / 2) break;
+      iterations *= 2;
+    }
+    let best = 0;
+    for (let r = 0; r < repeats; r++) best = Math.max(best, this.#engine.peakFlops(threads, iterations));
+    return best;
+  }
+
   /** Bytes of the kernels' shared linear memory in use (packed weights, scratch, helper stacks). */
   get linearMemoryBytes(): number {
     return this.#engine.heapBytes;

@@ -219,6 +219,31 @@ export class Engine {
     copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
   }
 
+  /**
+   * Multiply-adds per second (2 FLOP each, 4 lanes) that `threads` threads sustain in a register-only SIMD128 loop
+   * of `iterations` x 8 vector multiply-adds each: the peak our kernels are held to.
+   */
+  peakFlops(threads: number, iterations: number): number {
+    const buffer = this.place(Float32Array.from({ length: 64 + 4 * threads }, (_, i) => 1 + i / 1024));
+    try {
+      const { i32 } = this.#views();
+      const job = this.#job / 4;
+      i32.fill(0, job, job + JOB_BYTES / 4);
+      i32[job + JOB.kind] = KIND.peak;
+      i32[job + JOB.nthreads] = Math.min(threads, this.threads);
+      i32[job + JOB.K] = iterations;
+      i32[job + JOB.a] = buffer;
+      i32[job + JOB.cm] = buffer + 64 * 4;
+      const start = performance.now();
+      if (i32[job + JOB.nthreads] > 1 && this.#pool) this.#pool.run(this.#runHere);
+      else this.#runHere();
+      const seconds = (performance.now() - start) / 1000;
+      return (i32[job + JOB.nthreads] * iterations * 8 * 4 * 2) / seconds;
+    } finally {
+      this.release(buffer);
+    }
+  }
+
   /** Thread 0's share of the job. */
   readonly #runHere = (): void => {
     try {

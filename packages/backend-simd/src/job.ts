@@ -7,4 +7,4 @@ export const JOB = {
 } as const;
 export const JOB_BYTES = 33 * 4;
 
-export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3 } as const;
+export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4 } as const;

@@ -33,3 +33,14 @@ export function allCases(): BenchCase[] {
 
 /** A few cases that touch every mode and peer, for a smoke run in CI. */
 export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lstm-stream-H256-B1', 'lstm-train-H256-B16-T50'];
+
+/**
+ * Floating-point operations of a case's matrix products in one run (a multiply-add counts 2): the input and
+ * recurrent projections, 2·T·B·G·H·(I + H) with I = H here; a training run adds the backward's two products of
+ * each (input and state gradients, weight gradients).
+ */
+export function caseFlops(c: BenchCase): number {
+  const G = c.cell === 'lstm' ? 4 : 3;
+  const forward = 2 * c.T * c.B * G * c.H * (c.H + c.H);
+  return c.mode === 'training' ? 3 * forward : forward;
+}

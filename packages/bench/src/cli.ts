@@ -8,12 +8,12 @@
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
 import '@recur/backend-simd';
-import { LSTMCell, GRUCell, LSTMStateTuple, dynamicRnn, dynamicRnnWithTape, disposeState, listBackends, seededRandom, tensor, type Tensor } from '@recur/core';
+import { LSTMCell, GRUCell, LSTMStateTuple, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
-import { QUICK_CASES, allCases, type BenchCase } from './cases.js';
+import { QUICK_CASES, allCases, caseFlops, type BenchCase } from './cases.js';
 import { ortContender } from './contenders/ort.js';
 import { recurContender } from './contenders/recur.js';
 import { tfjsContender } from './contenders/tfjs.js';
@@ -46,6 +46,17 @@ const torchInfo = !wantedPeers.length || wantedPeers.includes('torch-cpu') ? awa
 const peers: Contender[] = [ortContender(1), ortContender(2), tfjsContender('cpu'), tfjsContender('wasm'), torchContender()];
 for (const p of wantedPeers) if (!peers.some((x) => x.name === p)) throw new Error(`--peer ${p}: unknown (peers: ${peers.map((x) => x.name).join(', ')})`);
 const contenders = [...wantedBackends.map(recurContender), ...peers.filter((p) => !wantedPeers.length || wantedPeers.includes(p.name))];
+
+/** The SIMD128 peak from backend-simd's microkernel (when it runs here), measured before and after the cases. */
+const peakSamples: number[] = [];
+function simdPeak(): { flops: number; threads: number } | null {
+  if (!wantedBackends.includes('simd')) return null;
+  const simd = getBackend('simd') as unknown as { measurePeak(): number; threads: number };
+  peakSamples.push(simd.measurePeak());
+  return { flops: Math.max(...peakSamples), threads: simd.threads };
+}
+if (wantedBackends.includes('simd')) await ready('simd');
+simdPeak();
 
 const filters = many('case');
 const cases = allCases().filter((c) => (filters.length ? filters.some((f) => c.id.includes(f)) : !quick || QUICK_CASES.includes(c.id)));
@@ -159,12 +170,14 @@ for (const c of cases) {
   const contenderResults: ContenderResult[] = prepared.map(({ contender, diff }) =>
     result(contender.name, contender.role, c.mode === 'streaming' ? 'us/step' : 'ms', samples.get(contender.name)!, diff));
   for (const { p } of prepared) p.dispose();
-  results.push({ id: c.id, mode: c.mode, contenders: contenderResults, skipped });
+  results.push({ id: c.id, mode: c.mode, contenders: contenderResults, skipped, batch: c.B, flops: caseFlops(c) });
 }
 
 stopTorch();
+const peak = simdPeak();
 console.log(formatTable(results));
-const goals = evaluateGoals(results);
+if (peak) console.log(`\nSIMD128 peak of this machine (backend-simd's multiply-add microkernel, ${peak.threads} threads, best of before and after the runs): ${(peak.flops / 1e9).toFixed(1)} GFLOP/s`);
+const goals = evaluateGoals(results, peak?.flops ?? null);
 console.log('\ngoals:');
 for (const g of goals) console.log(`  ${g.met === null ? 'n/a ' : g.met ? 'met ' : 'MISS'} ${g.goal}: ${g.target}; measured ${g.measured}`);
 

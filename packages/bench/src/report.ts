@@ -19,6 +19,10 @@ export interface CaseResult {
   readonly contenders: ContenderResult[];
   /** contender name -> why it did not run */
   readonly skipped: Record<string, string>;
+  /** Batch rows of the case. */
+  readonly batch: number;
+  /** Floating-point operations of the case's matrix products in one run (a multiply-add counts 2). */
+  readonly flops: number;
 }
 
 export function result(name: string, role: 'recur' | 'peer', unit: ContenderResult['unit'], samples: number[], maxDiff: number | null): ContenderResult {
