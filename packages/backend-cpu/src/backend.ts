@@ -47,6 +47,11 @@ export class CpuBackend implements RecurBackend {
   /** The matrix product every kernel runs: a faster tier (backend-simd) replaces it and keeps these kernels. */
   protected gemm: Gemm = gemmABt;
 
+  /** The spec's `hostGemm`: core's dense head runs the same product as the kernels. */
+  get hostGemm(): Gemm {
+    return this.gemm;
+  }
+
   constructor(name = 'cpu') {
     this.name = name;
   }

@@ -1,5 +1,5 @@
 import '@recur/backend-cpu';
-import { BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
+import { Adam, BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RnnModel, TbpttTrainer, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -83,5 +83,35 @@ describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
     expect(simd.linearMemoryBytes).toBe(settled); // each cell was disposed: its placed arrays went with it
     cell.dispose();
     input.dispose();
+  });
+});
+
+describe('backend-simd whole training steps (its GEMM in the kernels and, through hostGemm, in the dense head)', () => {
+  it('three TBPTT chunks of LSTM(67) x 2 + dense(89), Adam, clipping: losses, norms and every parameter equal backend-cpu\'s', async () => {
+    const B = 7, T = 40, V = 89;
+    const ids = Array.from({ length: B * (T + 1) }, () => Math.floor(random() * V));
+    const x = new Float32Array(B * T * V), targets: number[] = [];
+    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
+      x[(b * T + t) * V + ids[b * (T + 1) + t]] = 1;
+      targets.push(ids[b * (T + 1) + t + 1]);
+    }
+    const train = async (backend: string) => {
+      const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 67 }, { kind: 'lstm', units: 67 }], outputSize: V }, { backend, seed: 4 });
+      const trainer = new TbpttTrainer(model, { batch: B, optimizer: new Adam({ learningRate: 0.01 }), clipNorm: 1 });
+      const input = tensor(x, [B, T, V], { backend });
+      const reports = [];
+      for (let k = 0; k < 3; k++) reports.push(await trainer.trainChunk(input, targets));
+      const params = [...model.cell.layers.flatMap((l) => Object.values(l.getWeights()) as Float32Array[]), model.head.weight as Float32Array, model.head.bias as Float32Array];
+      input.dispose();
+      trainer.dispose();
+      model.dispose();
+      return { reports, params };
+    };
+    const ref = await train('cpu'), got = await train('simd');
+    got.reports.forEach((r, k) => {
+      expect(Math.abs(r.loss - ref.reports[k].loss) / ref.reports[k].loss).toBeLessThan(1e-5);
+      expect(Math.abs(r.gradNorm - ref.reports[k].gradNorm) / ref.reports[k].gradNorm).toBeLessThan(1e-4);
+    });
+    got.params.forEach((p, i) => expect(maxAbsDiff(p, ref.params[i]).max, `parameter ${i}`).toBeLessThan(1e-4));
   });
 });

@@ -1,7 +1,7 @@
 """PyTorch (CPU) as a bench peer: a persistent process driven over stdin/stdout, one JSON object per line.
 
 Requests: {"op": "prepare", "case": {...}, "weights": {...}, "x": b64}, {"op": "outputs"}, {"op": "gradients"},
-{"op": "run"}, {"op": "release"}. Float32 arrays travel as base64 of little-endian bytes. Every timed unit is
+{"op": "run"}, {"op": "release"}; a model case (mode "model") adds "model": {...} and {"op": "first"}. Float32 arrays travel as base64 of little-endian bytes. Every timed unit is
 timed here, with time.perf_counter around the work only, so the pipe is never timed. A streamed case is a per-step
 loop in Python, as a PyTorch user writes it. OPENBLAS_NUM_THREADS comes from the environment (the bench sets 1);
 torch's own intra-op threads are set from the first request (2 on this machine) and reported back.
@@ -89,6 +89,49 @@ class Case:
                 'bIh': encode(m.bias_ih_l0.grad), 'bHh': encode(m.bias_hh_l0.grad)}
 
 
+class ModelCase:
+    """The demo's character model as a PyTorch user trains it: nn.LSTM(num_layers) + nn.Linear, cross-entropy,
+    clip_grad_norm_, Adam; one chunk per step with the state carried, detached."""
+
+    def __init__(self, req):
+        c, m = req['case'], req['model']
+        self.mode, B, T, H, V, L = 'model', c['B'], c['T'], c['H'], m['vocabulary'], m['layers']
+        self.lstm = torch.nn.LSTM(V, H, num_layers=L, batch_first=True)
+        self.head = torch.nn.Linear(H, V)
+        with torch.no_grad():
+            for l, w in enumerate(m['weights']):
+                I = V if l == 0 else H
+                getattr(self.lstm, f'weight_ih_l{l}').copy_(decode(w['wIh'], (4 * H, I)))
+                getattr(self.lstm, f'weight_hh_l{l}').copy_(decode(w['wHh'], (4 * H, H)))
+                getattr(self.lstm, f'bias_ih_l{l}').copy_(decode(w['bIh'], (4 * H,)))
+                getattr(self.lstm, f'bias_hh_l{l}').copy_(decode(w['bHh'], (4 * H,)))
+            self.head.weight.copy_(decode(m['headWeight'], (V, H)))
+            self.head.bias.copy_(decode(m['headBias'], (V,)))
+        self.params = list(self.lstm.parameters()) + list(self.head.parameters())
+        self.optimizer = torch.optim.Adam(self.params, lr=m['learningRate'])
+        self.clip = m['clipNorm']
+        self.V = V
+        self.x = decode(req['x'], (B, T, V))
+        self.targets = torch.tensor(m['targets'], dtype=torch.long)
+        self.state = (torch.zeros(L, B, H), torch.zeros(L, B, H))
+
+    def step(self):
+        with torch.enable_grad():
+            self.optimizer.zero_grad(set_to_none=True)
+            y, (h, c) = self.lstm(self.x, self.state)
+            loss = torch.nn.functional.cross_entropy(self.head(y).reshape(-1, self.V), self.targets)
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.params, self.clip)
+            self.optimizer.step()
+            self.state = (h.detach(), c.detach())
+        return float(loss), float(norm)
+
+    def run(self):
+        t0 = time.perf_counter()
+        self.step()
+        return (time.perf_counter() - t0) * 1000
+
+
 def loaded_blas():
     """The BLAS library this process really loaded (Debian's torch links libblas.so.3, an alternative)."""
     torch.ones(2, 2) @ torch.ones(2, 2)
@@ -111,10 +154,13 @@ def main():
                 reply = {'torch': torch.__version__, 'threads': torch.get_num_threads(), 'openblasThreads': os.environ.get('OPENBLAS_NUM_THREADS'),
                          'blas': loaded_blas()}
             elif op == 'prepare':
-                case = Case(req)
+                case = ModelCase(req) if req['case']['mode'] == 'model' else Case(req)
                 reply = {}
             elif op == 'outputs':
                 reply = {'y': encode(case.sequence() if case.mode == 'sequence' else case.streaming())}
+            elif op == 'first':
+                loss, norm = case.step()
+                reply = {'loss': loss, 'gradNorm': norm}
             elif op == 'gradients':
                 reply = case.gradients()
             elif op == 'run':

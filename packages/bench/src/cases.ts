@@ -11,9 +11,20 @@ export interface BenchCase {
   readonly H: number;
   readonly B: number;
   readonly T: number;
-  /** sequence: one forward over T steps; streaming: T calls of one step each, state carried; training: forward + backward */
-  readonly mode: 'sequence' | 'streaming' | 'training';
+  /**
+   * sequence: one forward over T steps; streaming: T calls of one step each, state carried; training: forward +
+   * backward; model: one whole TBPTT training step of a character model (see `model`).
+   */
+  readonly mode: 'sequence' | 'streaming' | 'training' | 'model';
+  /** mode 'model': `layers` x LSTM(H) over one-hot characters + dense(vocabulary), softmax cross-entropy, Adam, global-norm clipping. */
+  readonly model?: { readonly layers: number; readonly vocabulary: number; readonly learningRate: number; readonly clipNorm: number };
 }
+
+/** The demo's model (examples/demo defaults): 2 x LSTM(128) + dense(89), 16 streams x 32 characters, Adam 0.006, clip 5. */
+export const DEMO_MODEL_CASE: BenchCase = {
+  id: 'demo-model-train-2xLSTM128-V89-B16-T32', cell: 'lstm', resetAfter: false, H: 128, B: 16, T: 32, mode: 'model',
+  model: { layers: 2, vocabulary: 89, learningRate: 0.006, clipNorm: 5 },
+};
 
 const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase =>
   ({ id: `${cell}${resetAfter ? '-after' : ''}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`, cell, resetAfter, H, B, T, mode });
@@ -28,11 +39,12 @@ export function allCases(): BenchCase[] {
   // PyTorch's GRU (reset after): what torch-cpu can run
   for (const [H, B, T] of [[256, 1, 150], [512, 4, 25], [256, 16, 100]]) cases.push(make('gru', 'sequence', H, B, T, true));
   cases.push(make('gru', 'streaming', 256, 1, 100, true), make('gru', 'training', 256, 16, 50, true));
+  cases.push(DEMO_MODEL_CASE);
   return cases;
 }
 
 /** A few cases that touch every mode and peer, for a smoke run in CI. */
-export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lstm-stream-H256-B1', 'lstm-train-H256-B16-T50'];
+export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lstm-stream-H256-B1', 'lstm-train-H256-B16-T50', DEMO_MODEL_CASE.id];
 
 /**
  * Floating-point operations of a case's matrix products in one run (a multiply-add counts 2): the input and
@@ -41,6 +53,13 @@ export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lst
  */
 export function caseFlops(c: BenchCase): number {
   const G = c.cell === 'lstm' ? 4 : 3;
+  if (c.model) {
+    // the first layer's projection of one-hot rows counts as the product it is (a gather would do it for free)
+    const { layers, vocabulary: V } = c.model;
+    let forward = 2 * c.T * c.B * c.H * V;
+    for (let l = 0; l < layers; l++) forward += 2 * c.T * c.B * G * c.H * ((l === 0 ? V : c.H) + c.H);
+    return 3 * forward;
+  }
   const forward = 2 * c.T * c.B * G * c.H * (c.H + c.H);
   return c.mode === 'training' ? 3 * forward : forward;
 }

@@ -8,17 +8,17 @@
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
 import '@recur/backend-simd';
-import { LSTMCell, GRUCell, LSTMStateTuple, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
+import { LSTMCell, GRUCell, LSTMStateTuple, RnnModel, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { QUICK_CASES, allCases, caseFlops, type BenchCase } from './cases.js';
 import { ortContender } from './contenders/ort.js';
-import { recurContender } from './contenders/recur.js';
+import { prepareModel, recurContender } from './contenders/recur.js';
 import { tfjsContender } from './contenders/tfjs.js';
 import { TORCH_THREADS, startTorch, stopTorch, torchContender, torchUnavailable } from './contenders/torch.js';
-import type { CaseData, Contender, Gradients, Prepared } from './contenders/types.js';
+import type { CaseData, Contender, Gradients, Prepared, StepReport } from './contenders/types.js';
 import { evaluateGoals } from './goals.js';
 import { formatSvg, formatTable, result, type CaseResult, type ContenderResult } from './report.js';
 
@@ -67,6 +67,7 @@ if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matche
  * for a training case the gradients of dL/dy = 1/(B*T) everywhere from zero initial state.
  */
 function caseData(c: BenchCase): { data: CaseData; reference: Float32Array; gradients: Gradients | null } {
+  if (c.model) return { data: modelData(c), reference: new Float32Array(0), gradients: null };
   const cell = c.cell === 'lstm' ? new LSTMCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3 }) : new GRUCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3, resetAfter: c.resetAfter });
   const weights = cell.getWeights() as CaseData['weights'];
   const random = seededRandom(7);
@@ -90,6 +91,40 @@ function caseData(c: BenchCase): { data: CaseData; reference: Float32Array; grad
   input.dispose();
   cell.dispose();
   return { data: { weights, x }, reference, gradients };
+}
+
+/** A model case's weights (backend-cpu's initialisation), one-hot characters and next-character targets. */
+function modelData(c: BenchCase): CaseData {
+  const { layers, vocabulary: V } = c.model!;
+  const model = new RnnModel({ inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V }, { backend: 'cpu', seed: 3 });
+  const random = seededRandom(7);
+  const ids = Int32Array.from({ length: c.B * (c.T + 1) }, () => Math.floor(random() * V));
+  const x = new Float32Array(c.B * c.T * V), targets = new Int32Array(c.B * c.T);
+  for (let b = 0; b < c.B; b++) {
+    for (let t = 0; t < c.T; t++) {
+      x[(b * c.T + t) * V + ids[b * (c.T + 1) + t]] = 1;
+      targets[b * c.T + t] = ids[b * (c.T + 1) + t + 1];
+    }
+  }
+  const data = {
+    weights: model.cell.layers[0].getWeights() as CaseData['weights'], x,
+    model: { layers: model.cell.layers.map((l) => l.getWeights() as CaseData['weights']), headWeight: model.head.weight.slice() as Float32Array, headBias: model.head.bias.slice() as Float32Array, targets },
+  };
+  model.dispose();
+  return data;
+}
+
+/** backend-cpu's first training step of a model case: what every contender's first step must report. */
+const firstSteps = new Map<string, StepReport>();
+async function referenceStep(c: BenchCase, data: CaseData): Promise<StepReport> {
+  let step = firstSteps.get(c.id);
+  if (!step) {
+    const p = await prepareModel('cpu', c, data.x, data.model!);
+    step = await p.firstStep!();
+    p.dispose();
+    firstSteps.set(c.id, step);
+  }
+  return step;
 }
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
@@ -127,9 +162,15 @@ for (const c of cases) {
     }
     const p = await contender.prepare(c, data);
     // training cases: every gradient (dx, dh0, each weight) against backend-cpu's, relative to its largest value
-    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : p.gradients && gradients ? gradientDiff(await p.gradients(), gradients) : null;
+    // model cases: the first step's loss and gradient norm against backend-cpu's, relative
+    const stepDiff = async () => {
+      const [got, ref] = [await p.firstStep!(), await referenceStep(c, data)];
+      const d = Math.max(Math.abs(got.loss - ref.loss) / ref.loss, Math.abs(got.gradNorm - ref.gradNorm) / ref.gradNorm);
+      return Number.isNaN(d) ? Infinity : d;
+    };
+    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : p.gradients && gradients ? gradientDiff(await p.gradients(), gradients) : p.firstStep ? await stepDiff() : null;
     if (diff !== null && !(diff < 1e-3)) {
-      skipped[contender.name] = `${p.outputs ? 'outputs' : 'gradients'} differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
+      skipped[contender.name] = `${p.outputs ? 'outputs' : p.gradients ? 'gradients' : 'first step (loss, gradient norm)'} differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
       p.dispose();
       continue;
     }

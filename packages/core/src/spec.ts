@@ -1,3 +1,4 @@
+import type { Gemm } from './linalg/gemm.js';
 /**
  * The backend spec: what a Recur backend implements. Core owns semantics (validation, state, streams); a backend
  * owns memory and kernels. Bump SPEC_VERSION on any incompatible change; core refuses other versions.
@@ -206,6 +207,11 @@ export interface RecurBackend {
   /** The per-layer chunk backward kernel. Leaves the tape alive (core frees it). */
   backward?(args: BackwardArgs): BackwardResult;
   disposeTape?(tape: TapeStorage): void;
+  /**
+   * Optional, for backends whose tensors live in host memory: their matrix product C (+)= A · Wᵀ over host
+   * arrays, which core's host-side training parts (the dense head) then use instead of core's own scalar one.
+   */
+  readonly hostGemm?: Gemm;
 }
 
 export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;

@@ -18,7 +18,7 @@ export function ortContender(threads: number): Contender {
   return {
     name: `ort-${threads}t`,
     role: 'peer',
-    skip: (c) => (c.mode === 'training' ? 'onnxruntime-node has no training API' : null),
+    skip: (c) => (c.mode === 'training' || c.mode === 'model' ? 'onnxruntime-node has no training API' : null),
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       const { H, B, T } = c;
       const lstm = c.cell === 'lstm';

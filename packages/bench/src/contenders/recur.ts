@@ -1,14 +1,15 @@
-import { GRUCell, LSTMCell, LSTMStateTuple, StatefulRNN, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
+import { Adam, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
 import type { BenchCase } from '../cases.js';
-import { stepFrames, type CaseData, type Contender, type Gradients, type Prepared } from './types.js';
+import { stepFrames, type CaseData, type Contender, type Gradients, type ModelData, type Prepared } from './types.js';
 
 /** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
 export function recurContender(backend: string): Contender {
   return {
     name: `recur-${backend}`,
     role: 'recur',
-    skip: (c) => (c.mode === 'training' && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
-    async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
+    skip: (c) => ((c.mode === 'training' || c.mode === 'model') && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
+    async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
+      if (c.mode === 'model') return prepareModel(backend, c, x, model!);
       const { H, B, T } = c;
       const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: c.resetAfter });
       cell.setWeights(weights);
@@ -73,6 +74,32 @@ export function recurContender(backend: string): Contender {
           cell.dispose();
         },
       };
+    },
+  };
+}
+
+/**
+ * The demo's training step as the demo runs it: RnnModel + TbpttTrainer (Adam, clipping), one chunk per run with
+ * the state carried from the previous run.
+ */
+export async function prepareModel(backend: string, c: BenchCase, x: Float32Array, data: ModelData): Promise<Prepared> {
+  const { layers, vocabulary: V, learningRate, clipNorm } = c.model!;
+  const model = new RnnModel({ inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V }, { backend });
+  model.cell.layers.forEach((layer, l) => layer.setWeights(data.layers[l]));
+  model.head.setWeights(data.headWeight, data.headBias);
+  const trainer = new TbpttTrainer(model, { batch: c.B, optimizer: new Adam({ learningRate }), clipNorm });
+  const input = tensor(x, [c.B, c.T, V], { backend });
+  const step = () => trainer.trainChunk(input, data.targets);
+  return {
+    run: step,
+    firstStep: async () => {
+      const { loss, gradNorm } = await step();
+      return { loss, gradNorm };
+    },
+    dispose: () => {
+      input.dispose();
+      trainer.dispose();
+      model.dispose();
     },
   };
 }

@@ -14,7 +14,7 @@ export function tfjsContender(backend: 'cpu' | 'wasm'): Contender {
   return {
     name: `tfjs-layers-${backend}`,
     role: 'peer',
-    skip: (c) => (c.mode === 'training' ? "tfjs-core's node build registers no gradient functions: tfjs-layers cannot train here"
+    skip: (c) => (c.mode === 'training' || c.mode === 'model' ? "tfjs-core's node build registers no gradient functions: tfjs-layers cannot train here"
       : c.resetAfter ? 'tfjs-layers 4.22 has no reset_after GRU' : null),
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       await tf.setBackend(backend);

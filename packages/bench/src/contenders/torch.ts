@@ -98,12 +98,20 @@ export function torchContender(): Contender {
     role: 'peer',
     skip: (c: BenchCase) => unavailable ?? (!shared ? 'PyTorch peer not started'
       : c.cell === 'gru' && !c.resetAfter ? "torch.nn.GRU has no reset-before variant (TF1's)" : null),
-    async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
+    async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
       const torch = shared!.process;
+      const layer = (w: CaseData['weights']) => ({ wIh: b64(w.wIh), wHh: b64(w.wHh), bIh: b64(w.bIh), bHh: b64(w.bHh) });
       await torch.request({
-        op: 'prepare', case: { cell: c.cell, mode: c.mode, H: c.H, B: c.B, T: c.T },
-        weights: { wIh: b64(weights.wIh), wHh: b64(weights.wHh), bIh: b64(weights.bIh), bHh: b64(weights.bHh) }, x: b64(x),
+        op: 'prepare', case: { cell: c.cell, mode: c.mode, H: c.H, B: c.B, T: c.T }, weights: layer(weights), x: b64(x),
+        ...(model ? { model: { ...c.model, weights: model.layers.map(layer), headWeight: b64(model.headWeight), headBias: b64(model.headBias), targets: Array.from(model.targets) } } : {}),
       });
+      if (c.mode === 'model') {
+        return {
+          run: async (): Promise<SelfTimed> => ({ selfTimedMs: (await torch.request<{ ms: number }>({ op: 'run' })).ms }),
+          firstStep: () => torch.request<{ loss: number; gradNorm: number }>({ op: 'first' }),
+          dispose: () => void torch.request({ op: 'release' }).catch(() => {}),
+        };
+      }
       return {
         run: async (): Promise<SelfTimed> => ({ selfTimedMs: (await torch.request<{ ms: number }>({ op: 'run' })).ms }),
         outputs: c.mode === 'training' ? undefined : async () => floats((await torch.request<{ y: string }>({ op: 'outputs' })).y),

@@ -4,8 +4,25 @@ import type { BenchCase } from '../cases.js';
 /** The shared inputs of a case: every contender gets the same weights (public layout) and inputs. */
 export interface CaseData {
   readonly weights: LayerWeights<Float32Array>;
-  /** batch-major [B, T, H] */
+  /** batch-major [B, T, H] (mode 'model': one-hot characters [B, T, V]) */
   readonly x: Float32Array;
+  /** mode 'model': every layer's weights, the head's, and the next character of each position (b, t). */
+  readonly model?: ModelData;
+}
+
+export interface ModelData {
+  readonly layers: readonly LayerWeights<Float32Array>[];
+  /** [V, H] */
+  readonly headWeight: Float32Array;
+  readonly headBias: Float32Array;
+  /** [B * T] class ids, row-major (b, t) */
+  readonly targets: Int32Array;
+}
+
+/** A training step's loss and global gradient norm (before clipping). */
+export interface StepReport {
+  readonly loss: number;
+  readonly gradNorm: number;
 }
 
 /** A training case's gradients for dL/dy = 1/(B*T) everywhere and zero initial state, in Recur's public layout. */
@@ -32,6 +49,8 @@ export interface Prepared {
   outputs?(): Promise<Float32Array>;
   /** Training cases: the gradients, for the same check. */
   gradients?(): Promise<Gradients>;
+  /** Model cases: the first training step from the case's weights and zero state (called once, before any run). */
+  firstStep?(): Promise<StepReport>;
   dispose(): void;
 }
 

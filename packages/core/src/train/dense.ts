@@ -1,6 +1,6 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, seededRandom } from '../init.js';
-import { gemmABt } from '../linalg/gemm.js';
+import { gemmABt, type Gemm } from '../linalg/gemm.js';
 import { transpose2d } from '../linalg/transpose.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import type { DType, FloatArray } from '../spec.js';
@@ -52,23 +52,23 @@ export class Dense {
     this.bias.set(bias);
   }
 
-  /** x [rows, inputSize] -> [rows, outputSize] */
-  forward(x: FloatArray, rows: number): FloatArray {
+  /** x [rows, inputSize] -> [rows, outputSize]; `gemm`: the matrix product to use (a backend's `hostGemm`). */
+  forward(x: FloatArray, rows: number, gemm: Gemm = gemmABt): FloatArray {
     if (x.length !== rows * this.inputSize) throw new ShapeError('x', `${rows * this.inputSize} values ([${rows}, ${this.inputSize}])`, `${x.length} values`);
     const out = alloc(this.dtype, rows * this.outputSize);
     for (let r = 0; r < rows; r++) out.set(this.bias, r * this.outputSize);
-    gemmABt(rows, this.outputSize, this.inputSize, x, 0, this.inputSize, this.weight, 0, this.inputSize, out, 0, this.outputSize, true);
+    gemm(rows, this.outputSize, this.inputSize, x, 0, this.inputSize, this.weight, 0, this.inputSize, out, 0, this.outputSize, true);
     return out;
   }
 
   /** Gradients for x, W and b given dOut [rows, outputSize]. */
-  backward(x: FloatArray, dOut: FloatArray, rows: number): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
+  backward(x: FloatArray, dOut: FloatArray, rows: number, gemm: Gemm = gemmABt): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
     const I = this.inputSize, O = this.outputSize;
     const dx = alloc(this.dtype, rows * I);
-    gemmABt(rows, I, O, dOut, 0, O, transpose2d(this.weight, O, I), 0, O, dx, 0, I, false);
+    gemm(rows, I, O, dOut, 0, O, transpose2d(this.weight, O, I), 0, O, dx, 0, I, false);
     const dOutT = transpose2d(dOut, rows, O);
     const dWeight = alloc(this.dtype, O * I);
-    gemmABt(O, I, rows, dOutT, 0, rows, transpose2d(x, rows, I), 0, rows, dWeight, 0, I, false);
+    gemm(O, I, rows, dOutT, 0, rows, transpose2d(x, rows, I), 0, rows, dWeight, 0, I, false);
     const dBias = alloc(this.dtype, O);
     for (let o = 0; o < O; o++) {
       let s = 0;

@@ -101,10 +101,10 @@ export class TbpttTrainer {
     let dHead: ReturnType<typeof head.backward>;
     try {
       y = await run.outputs.data();
-      const predictions = head.forward(y, rows);
+      const predictions = head.forward(y, rows, inputs.backend.hostGemm);
       result = classTargets ? softmaxCrossEntropy(predictions, classTargets, rows, head.outputSize) : meanSquaredError(predictions, targets);
       if (!Number.isFinite(result.loss)) throw new RecurError('loss', 'a finite loss', `${result.loss} at chunk ${chunk}`, 'weights and state were left unchanged');
-      dHead = head.backward(y, result.dPredictions, rows);
+      dHead = head.backward(y, result.dPredictions, rows, inputs.backend.hostGemm);
     } catch (error) {
       discard();
       throw error;
