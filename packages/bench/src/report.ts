@@ -35,7 +35,8 @@ const num = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v
 export function formatTable(cases: readonly CaseResult[]): string {
   const peers = [...new Set(cases.flatMap((c) => c.contenders.filter((x) => x.role === 'peer').map((x) => x.name)))];
   const lines: string[] = [];
-  const header = `${'case'.padEnd(29)}${'contender'.padEnd(20)}${'median (min-max)'.padEnd(28)}${peers.map((p) => `vs ${p}`.padEnd(20)).join('')}max|diff|`;
+  const width = Math.max(29, ...cases.map((c) => c.id.length + 2));
+  const header = `${'case'.padEnd(width)}${'contender'.padEnd(20)}${'median (min-max)'.padEnd(28)}${peers.map((p) => `vs ${p}`.padEnd(20)).join('')}max|diff|`;
   lines.push(header, '-'.repeat(header.length));
   for (const c of cases) {
     c.contenders.forEach((x, i) => {
@@ -43,9 +44,9 @@ export function formatTable(cases: readonly CaseResult[]): string {
         const peer = c.contenders.find((y) => y.name === p);
         return (x.role === 'recur' && peer ? `${(peer.median / x.median).toFixed(2)}x` : '').padEnd(20);
       });
-      lines.push(`${(i === 0 ? c.id : '').padEnd(29)}${x.name.padEnd(20)}${`${num(x.median)} ${x.unit} (${num(x.min)}-${num(x.max)})`.padEnd(28)}${ratios.join('')}${x.maxDiff === null ? '-' : x.maxDiff.toExponential(1)}`);
+      lines.push(`${(i === 0 ? c.id : '').padEnd(width)}${x.name.padEnd(20)}${`${num(x.median)} ${x.unit} (${num(x.min)}-${num(x.max)})`.padEnd(28)}${ratios.join('')}${x.maxDiff === null ? '-' : x.maxDiff.toExponential(1)}`);
     });
-    for (const [name, why] of Object.entries(c.skipped)) lines.push(`${''.padEnd(29)}${name.padEnd(20)}not run: ${why}`);
+    for (const [name, why] of Object.entries(c.skipped)) lines.push(`${''.padEnd(width)}${name.padEnd(20)}not run: ${why}`);
   }
   lines.push('', 'ratio = peer median / recur median: above 1, recur is faster');
   return lines.join('\n');
