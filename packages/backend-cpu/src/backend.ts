@@ -173,12 +173,17 @@ export class CpuBackend implements RecurBackend {
         : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.forwardHost(w, slice));
       return { y: this.wrap(out.y, dtype), hT: this.wrap(out.h, dtype), cT: out.c ? this.wrap(out.c, dtype) : null };
     }
-    const result = KERNELS[args.layer.kind]({ w, gemm: this.gemm, ...run, workspace: this.#workspace, keepTape: true });
+    const result = this.forwardTape(w, run);
     this.#tapes.add(result.tape!);
     this.#tapeBytes += tapeBytes(result.tape!);
     // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
     for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra]) if (a) pin(a);
     return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape! };
+  }
+
+  /** A forward that keeps a tape, over host arrays (the whole chunk): a faster tier may replace it too. */
+  protected forwardTape(w: CpuWeights, run: HostRun): KernelResult {
+    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, ...run, workspace: this.#workspace, keepTape: true });
   }
 
   /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */

@@ -3,7 +3,7 @@ import { CpuBackend } from './backend.js';
 
 export { CpuBackend, CpuStorage } from './backend.js';
 /** For backends that extend CpuBackend with their own forward kernels (backend-simd). */
-export type { CpuWeights } from './kernels/workspace.js';
+export type { CpuTape, CpuWeights, KernelResult } from './kernels/workspace.js';
 export type { HostRun, HostResult } from './kernels/slices.js';
 export { alloc, poisonDisposedArrays } from './kernels/workspace.js';
 export { transposedWeights } from './kernels/backward-common.js';

@@ -14,11 +14,42 @@ __attribute__((always_inline)) static inline void lstm_rows(const job_t *job, in
     const uint32_t at = (uint32_t)(b + n) * Hp + u * 4;
     f4 i = v_sigmoid(acc[n * 4]), f = v_sigmoid(acc[n * 4 + 1]), g = v_tanh(acc[n * 4 + 2]), o = v_sigmoid(acc[n * 4 + 3]);
     float *c = F(job->c) + at;
-    f4 cNew = wasm_f32x4_add(wasm_f32x4_mul(f, wasm_v128_load(c)), wasm_f32x4_mul(i, g));
+    const f4 cOld = wasm_v128_load(c);
+    f4 cNew = wasm_f32x4_add(wasm_f32x4_mul(f, cOld), wasm_f32x4_mul(i, g));
     f4 hNew = wasm_f32x4_mul(o, v_tanh(cNew));
+    if (job->tape_act) {
+      const uint32_t row = (uint32_t)t * B + b + n;
+      float *act = F(job->tape_act) + row * 4 * H;
+      store_units(act, i, u, H);
+      store_units(act + H, f, u, H);
+      store_units(act + 2 * H, g, u, H);
+      store_units(act + 3 * H, o, u, H);
+      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + at), u, H);
+      store_units(F(job->tape_cprev) + row * H, cOld, u, H);
+      store_units(F(job->tape_cnew) + row * H, cNew, u, H);
+    }
     wasm_v128_store(c, cNew);
     wasm_v128_store(hNext + at, hNew);
     wasm_v128_store(y_at(job, t, b + n, u), hNew);
+  }
+}
+
+// The tape of rows whose sequence has ended (t >= length), as backend-cpu keeps it: the state passed through
+// (h_{t-1}, c_{t-1} = c_t) and no activations. Before the step's panels run, so h_{t-1} and c are still unchanged.
+static void tape_finished_rows(const job_t *job, int t, int first, int end) {
+  const int B = job->B, H = job->H, Hp = job->nub * 4;
+  const float *hPrev = h_slot(job, t);
+  for (int b = 0; b < B; b++) {
+    if (row_active(job, t, b)) continue;
+    const uint32_t row = (uint32_t)t * B + b;
+    for (int u = first; u < end; u++) {
+      const uint32_t at = (uint32_t)b * Hp + u * 4;
+      const f4 c = wasm_v128_load(F(job->c) + at);
+      for (int g = 0; g < 4; g++) store_units(F(job->tape_act) + row * 4 * H + g * H, splat(0.0f), u, H);
+      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + at), u, H);
+      store_units(F(job->tape_cprev) + row * H, c, u, H);
+      store_units(F(job->tape_cnew) + row * H, c, u, H);
+    }
   }
 }
 
@@ -26,6 +57,7 @@ void lstm_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
   for (int t = 0; t < job->T; t++) {
+    if (job->tape_act && job->seqlens) tape_finished_rows(job, t, first, end);
     FOR_PANEL_ROWS(job, t, first, end, 1, 1, lstm_rows);
     barrier(job);
   }

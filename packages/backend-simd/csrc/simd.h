@@ -34,6 +34,9 @@ typedef struct {
   int32_t M, N, K, lda, ldw, ldc;
   uint32_t a, w, cm;
   int32_t accumulate;
+  // LSTM forwards that keep a tape (0: none), in backend-cpu's layout with unpadded rows (see its CpuTape):
+  // act [T][B][4][H] (i, f, g, o activated), h_{t-1}, c_{t-1} and c_t [T][B][H]
+  uint32_t tape_act, tape_hprev, tape_cprev, tape_cnew;
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -151,6 +154,19 @@ static inline int row_active(const job_t *job, int t, int b) {
 
 // Where h_{t-1} is read at step t: the kernels ping-pong between two [B][nub*4] slots; h0 is in slot 0.
 static inline float *h_slot(const job_t *job, int t) { return F(job->h) + (uint32_t)(t & 1) * job->B * job->nub * 4; }
+
+// Stores the 4 lanes of unit block u into a row of H floats: whole when the block lies inside it, else the lanes
+// that do (the last block of an H that is not a multiple of 4).
+static inline void store_units(float *row, f4 v, int u, int H) {
+  const int j = u * 4;
+  if (j + 4 <= H) {
+    wasm_v128_store(row + j, v);
+    return;
+  }
+  float lanes[4];
+  wasm_v128_store(lanes, v);
+  for (int l = 0; j + l < H; l++) row[j + l] = lanes[l];
+}
 
 // Output row b of step t, at unit block u.
 static inline float *y_at(const job_t *job, int t, int b, int u) { return F(job->y) + (((uint32_t)t * job->B + b) * job->nub + u) * 4; }

@@ -1,5 +1,5 @@
 import { BackendError, RecurError, gemmABt, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
-import { CpuBackend, transposedWeights, type CpuWeights, type HostResult, type HostRun } from '@recur/backend-cpu';
+import { CpuBackend, transposedWeights, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
 
@@ -165,6 +165,25 @@ export class SimdBackend extends CpuBackend {
   protected override forwardHost(w: CpuWeights, run: HostRun): HostResult {
     const packed = this.#packed.get(w);
     return packed ? this.#engine.forward(packed, run) : super.forwardHost(w, run);
+  }
+
+  /**
+   * A training forward: LSTM layers run our kernels and record the tape in backend-cpu's layout (its backward
+   * reads it); GRU and RNN run backend-cpu's forward with our GEMM. If the tape does not fit the linear memory,
+   * backend-cpu's forward runs instead (same results, host memory).
+   */
+  protected override forwardTape(w: CpuWeights, run: HostRun): KernelResult {
+    const packed = this.#packed.get(w);
+    if (packed && w.spec.kind === 'lstm') {
+      try {
+        const out = this.#engine.forward(packed, run, true);
+        const { act, hPrev, cPrev, cNew } = out.tape!;
+        return { y: out.y, h: out.h, c: out.c, tape: { x: run.x, hPrev, act, cPrev, cNew, extra: null } };
+      } catch (error) {
+        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      }
+    }
+    return super.forwardTape(w, run);
   }
 
   /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */

@@ -40,6 +40,17 @@ export interface LayerOutputs {
   readonly y: Float32Array;
   readonly h: Float32Array;
   readonly c: Float32Array | null;
+  /** LSTM forwards run with `keepTape`: what backend-cpu's backward reads, in its layout. */
+  readonly tape: LstmTape | null;
+}
+
+export interface LstmTape {
+  /** [T*B, 4H] activated gates i, f, g, o */
+  readonly act: Float32Array;
+  /** [T*B, H] each */
+  readonly hPrev: Float32Array;
+  readonly cPrev: Float32Array;
+  readonly cNew: Float32Array;
 }
 
 export interface EngineOptions {
@@ -142,16 +153,22 @@ export class Engine {
     this.#heap.free(layer.block);
   }
 
-  /** One layer over a chunk: copy the chunk in, run every thread's share, copy the outputs out. */
-  forward(layer: PackedLayer, input: LayerInputs): LayerOutputs {
+  /**
+   * One layer over a chunk: copy the chunk in, run every thread's share, copy the outputs out. `keepTape` (LSTM
+   * only) also records the tape backend-cpu's backward reads.
+   */
+  forward(layer: PackedLayer, input: LayerInputs, keepTape = false): LayerOutputs {
     const { spec, nub } = layer;
     const { time: T, batch: B, seqLens } = input;
     const H = spec.units, I = spec.inputSize, Hp = nub * BLOCK, G = gateCount(spec.kind);
     const lstm = spec.kind === 'lstm', gruBefore = spec.kind === 'gru' && !spec.resetAfter;
-    // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B]
-    const stateBytes = align(B * Hp * 4);
-    const sizes = [align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
-    const [x, proj, h, c, rh, y, lens] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
+    const taped = keepTape && lstm;
+    // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
+    // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
+    const stateBytes = align(B * Hp * 4), rowsBytes = taped ? align(T * B * H * 4) : 0;
+    const sizes = [align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0,
+      4 * rowsBytes, rowsBytes, rowsBytes, rowsBytes];
+    const [x, proj, h, c, rh, y, lens, act, hPrev, cPrev, cNew] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
 
     const { f32, i32 } = this.#views();
     f32.set(input.x, x / 4);
@@ -168,6 +185,9 @@ export class Engine {
     i32[job + JOB.x] = x; i32[job + JOB.wih] = layer.wih; i32[job + JOB.whh] = layer.whh; i32[job + JOB.whhn] = layer.whhn;
     i32[job + JOB.bias] = layer.bias; i32[job + JOB.bhn] = layer.bhn; i32[job + JOB.proj] = proj; i32[job + JOB.h] = h;
     i32[job + JOB.c] = lstm ? c : 0; i32[job + JOB.rh] = gruBefore ? rh : 0; i32[job + JOB.y] = y; i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    if (taped) {
+      i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeHprev] = hPrev; i32[job + JOB.tapeCprev] = cPrev; i32[job + JOB.tapeCnew] = cNew;
+    }
 
     this.lastJobThreads = threads > 1 && this.#pool ? threads : 1;
     if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
@@ -177,6 +197,10 @@ export class Engine {
       y: readRows(f32, y / 4, T * B, H, Hp),
       h: readRows(f32, h / 4 + (T % 2) * B * Hp, B, H, Hp), // the kernels' two h slots are B * Hp floats apart
       c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
+      tape: taped ? {
+        act: readRows(f32, act / 4, T * B, 4 * H, 4 * H), hPrev: readRows(f32, hPrev / 4, T * B, H, H),
+        cPrev: readRows(f32, cPrev / 4, T * B, H, H), cNew: readRows(f32, cNew / 4, T * B, H, H),
+      } : null,
     };
   }
 

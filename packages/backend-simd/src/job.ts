@@ -4,7 +4,8 @@ export const JOB = {
   x: 8, wih: 9, whh: 10, whhn: 11, bias: 12, bhn: 13, proj: 14, h: 15, c: 16, rh: 17, y: 18, seqlens: 19,
   barrierCount: 20, barrierGeneration: 21, abort: 22,
   M: 23, N: 24, K: 25, lda: 26, ldw: 27, ldc: 28, a: 29, w: 30, cm: 31, accumulate: 32,
+  tapeAct: 33, tapeHprev: 34, tapeCprev: 35, tapeCnew: 36,
 } as const;
-export const JOB_BYTES = 33 * 4;
+export const JOB_BYTES = 37 * 4;
 
 export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4 } as const;
