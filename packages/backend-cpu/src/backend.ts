@@ -2,7 +2,7 @@ import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
   type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
-  hostMemoryBudget, gemmABt, type Gemm,
+  hostMemoryBudget, gemmABt, gemmAtB, type Gemm, type GemmAtB,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
@@ -46,6 +46,8 @@ export class CpuBackend implements RecurBackend {
   sliceBytes = 32 * 1024 * 1024;
   /** The matrix product every kernel runs: a faster tier (backend-simd) replaces it and keeps these kernels. */
   protected gemm: Gemm = gemmABt;
+  /** The weight gradients' Aᵀ · B product (likewise replaceable). */
+  protected gemmAtB: GemmAtB = gemmAtB;
 
   /** The spec's `hostGemm`: core's dense head runs the same product as the kernels. */
   get hostGemm(): Gemm {
@@ -198,7 +200,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const optional = (s: unknown) => (s === null ? null : this.dataOf(s));
     const r = BACKWARD[args.layer.kind]({
-      w, gemm: this.gemm, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+      w, gemm: this.gemm, gemmAtB: this.gemmAtB, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
     });
     const dtype = args.layer.dtype;
     const wrap = (a: FloatArray) => this.wrap(a, dtype);

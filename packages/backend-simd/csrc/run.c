@@ -6,6 +6,10 @@ __attribute__((export_name("run"))) void run(job_t *job, int tid) {
     gemm_abt(job, tid);
     return;
   }
+  if (job->kind == KIND_GEMM_ATB) {
+    gemm_atb(job, tid);
+    return;
+  }
   if (job->kind == KIND_PEAK) {
     peak(job, tid);
     return;

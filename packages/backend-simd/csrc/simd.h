@@ -5,7 +5,7 @@
 
 typedef v128_t f4;
 
-enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4 };
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4, KIND_GEMM_ATB = 5 };
 
 // Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
 // Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
@@ -30,7 +30,8 @@ typedef struct {
   int32_t barrier_count;
   int32_t barrier_generation;
   int32_t abort;      // set by a thread that trapped: the others leave their barrier instead of spinning forever
-  // KIND_GEMM: c[m][n] (+)= sum_k a[m][k] * w[n][k] for m < M, n < N (C = A W^T), row strides lda, ldw, ldc
+  // KIND_GEMM: c[m][n] (+)= sum_k a[m][k] * w[n][k] for m < M, n < N (C = A W^T), row strides lda, ldw, ldc;
+  // KIND_GEMM_ATB: c[m][n] (+)= sum_{r < K} a[r][m] * w[r][n] (C = A^T W)
   int32_t M, N, K, lda, ldw, ldc;
   uint32_t a, w, cm;
   int32_t accumulate;
@@ -207,6 +208,7 @@ static inline int rows_at(const job_t *job, int t, int b) {
 void project(const job_t *job, int tid, int G);
 void gemm_abt(const job_t *job, int tid);
 void peak(const job_t *job, int tid);
+void gemm_atb(const job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);
 void rnn_steps(job_t *job, int tid);

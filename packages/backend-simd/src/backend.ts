@@ -1,4 +1,4 @@
-import { BackendError, RecurError, gemmABt, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
+import { BackendError, RecurError, gemmABt, gemmAtB, type GemmAtB, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
 import { CpuBackend, transposedWeights, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
@@ -127,6 +127,19 @@ export class SimdBackend extends CpuBackend {
       }
     }
     gemmABt(M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate);
+  };
+
+  /** The weight gradients' Aᵀ · B on our SIMD kernel likewise. */
+  protected override readonly gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
+    if (A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array && M * N * R >= SimdBackend.GEMM_MIN_WORK) {
+      try {
+        this.#engine.gemmAtB(M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
+        return;
+      } catch (error) {
+        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      }
+    }
+    gemmAtB(M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
   };
 
   /** Copies a float32 layer's kernels (and, for a backward, their transposes) into the linear memory, once. */

@@ -243,6 +243,29 @@ export class Engine {
     copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
   }
 
+  /** C[m, n] (+)= sum_r A[r, m] * B[r, n] (C = Aᵀ · B), float32, on every thread; A, B (and C when accumulating) are copied in. */
+  gemmAtB(M: number, N: number, R: number, A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
+    C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
+    const sizes = [align(R * M * 4), align(R * N * 4), align(M * N * 4)];
+    const [a, b, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
+    const { f32, i32 } = this.#views();
+    copyRows(A, aOff, lda, f32, a / 4, M, R, M);
+    copyRows(B, bOff, ldb, f32, b / 4, N, R, N);
+    if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
+    const job = this.#job / 4;
+    const threads = M * N * R >= 1 << 18 ? this.threads : 1;
+    i32[job + JOB.kind] = KIND.gemmAtB;
+    i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = R;
+    i32[job + JOB.lda] = M; i32[job + JOB.ldw] = N; i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = a; i32[job + JOB.w] = b; i32[job + JOB.cm] = c;
+    i32[job + JOB.accumulate] = Number(accumulate);
+    i32[job + JOB.abort] = 0;
+    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+    else this.#runHere();
+    copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
+  }
+
   /**
    * Multiply-adds per second (2 FLOP each, 4 lanes) that `threads` threads sustain in a register-only SIMD128 loop
    * of `iterations` x 8 vector multiply-adds each: the peak our kernels are held to.

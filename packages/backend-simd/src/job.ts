@@ -8,4 +8,4 @@ export const JOB = {
 } as const;
 export const JOB_BYTES = 37 * 4;
 
-export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4 } as const;
+export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5 } as const;

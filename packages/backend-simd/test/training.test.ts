@@ -1,5 +1,5 @@
 import '@recur/backend-cpu';
-import { Adam, BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RnnModel, TbpttTrainer, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
+import { Adam, gemmABt, gemmAtB, type Gemm, type GemmAtB, BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RnnModel, TbpttTrainer, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -113,5 +113,41 @@ describe('backend-simd whole training steps (its GEMM in the kernels and, throug
       expect(Math.abs(r.gradNorm - ref.reports[k].gradNorm) / ref.reports[k].gradNorm).toBeLessThan(1e-4);
     });
     got.params.forEach((p, i) => expect(maxAbsDiff(p, ref.params[i]).max, `parameter ${i}`).toBeLessThan(1e-4));
+  });
+});
+
+describe('backend-simd GEMMs against core\'s (float64 references of the same float32 inputs)', () => {
+  const simd = getBackend('simd') as unknown as { gemm: Gemm; gemmAtB: GemmAtB };
+  const simd3 = getBackend('simd-3') as unknown as { gemm: Gemm; gemmAtB: GemmAtB };
+  const close = (got: Float32Array, ref: Float64Array, scale: number) => expect(maxAbsDiff(got, ref).max / scale).toBeLessThan(2e-6);
+  it('C = A·Wᵀ: tiles and tails, long k (two blocks), offsets, strides, accumulation, split along M and along N', () => {
+    for (const [M, N, K] of [[5, 131, 517], [203, 7, 130], [64, 64, 64], [3, 1, 600]]) {
+      for (const accumulate of [false, true]) {
+        const lda = K + 3, ldw = K + 1, ldc = N + 2;
+        const A = values(2 + M * lda), W = values(1 + N * ldw), C = values(4 + M * ldc);
+        const ref = Float64Array.from(C);
+        gemmABt(M, N, K, Float64Array.from(A), 2, lda, Float64Array.from(W), 1, ldw, ref, 4, ldc, accumulate);
+        for (const backend of [simd, simd3]) {
+          const got = C.slice();
+          backend.gemm(M, N, K, A, 2, lda, W, 1, ldw, got, 4, ldc, accumulate);
+          close(got, ref, Math.sqrt(K));
+        }
+      }
+    }
+  });
+  it('C = Aᵀ·B: tiles of 8 and 4 columns, scalar tails, several row blocks, offsets, strides, accumulation, split along M and N', () => {
+    for (const [M, N, R] of [[268, 13, 553], [7, 203, 150], [64, 67, 64], [1, 9, 700]]) {
+      for (const accumulate of [false, true]) {
+        const lda = M + 5, ldb = N + 2, ldc = N + 1;
+        const A = values(3 + R * lda), B = values(2 + R * ldb), C = values(1 + M * ldc);
+        const ref = Float64Array.from(C);
+        gemmAtB(M, N, R, Float64Array.from(A), 3, lda, Float64Array.from(B), 2, ldb, ref, 1, ldc, accumulate);
+        for (const backend of [simd, simd3]) {
+          const got = C.slice();
+          backend.gemmAtB(M, N, R, A, 3, lda, B, 2, ldb, got, 1, ldc, accumulate);
+          close(got, ref, Math.sqrt(R));
+        }
+      }
+    }
   });
 });

@@ -20,7 +20,7 @@ export { StateVariables, getStateVariables, getStateUpdateOp, getStateResetOp } 
 export { StatefulRNN, type StatefulOptions, type RunOptions, type StreamId, type StateSnapshot } from './stateful.js';
 export { DropoutWrapper, bidirectionalDynamicRnn } from './options.js';
 export { seededRandom } from './init.js';
-export { gemmABt, type Gemm } from './linalg/gemm.js';
+export { gemmABt, gemmAtB, type Gemm, type GemmAtB } from './linalg/gemm.js';
 export { transpose2d } from './linalg/transpose.js';
 export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, type LayerGradients, type BackwardOptions } from './train/tape.js';
 export { Dense, type DenseOptions } from './train/dense.js';

@@ -1,10 +1,12 @@
-import { transpose2d, type DType, type FloatArray, type Gemm } from '@recur/core';
+import { transpose2d, type DType, type FloatArray, type Gemm, type GemmAtB } from '@recur/core';
 import { alloc, type CpuTape, type CpuWeights } from './workspace.js';
 
 export interface BackwardKernelArgs {
   readonly w: CpuWeights;
   /** The matrix product the kernel runs (a faster tier passes its own). */
   readonly gemm: Gemm;
+  /** The Aᵀ · B product of the weight gradients (likewise). */
+  readonly gemmAtB: GemmAtB;
   readonly tape: CpuTape;
   readonly time: number;
   readonly batch: number;
@@ -48,29 +50,28 @@ export function alive(seqLens: Int32Array | null, t: number, b: number): boolean
  * dx = dXP · W_ih, dW_ih = dXPᵀ · x, db_ih = Σ dXP, dW_hh = dHPᵀ · (the recurrent inputs), db_hh = Σ dHP.
  * `hInputs` gives the recurrent input of each block of gate rows (GRU reset_before feeds r·h to the n rows).
  */
-export function weightGradients(gemm: Gemm, w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
+export function weightGradients(gemm: Gemm, gemmAtB: GemmAtB, w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
   hInputs: readonly { g0: number; g1: number; src: FloatArray }[]): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
   const I = w.spec.inputSize, H = w.spec.units, GH = w.inputBias.length, dtype = w.spec.dtype;
   const { wIhT } = transposedWeights(w);
   const dx = alloc(dtype, rows * I);
   gemm(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
-  const dXPT = transpose2d(dXP, rows, GH);
   const dWih = alloc(dtype, GH * I);
-  gemm(GH, I, rows, dXPT, 0, rows, transpose2d(tape.x, rows, I), 0, rows, dWih, 0, I, false);
-  const dHPT = dHP === dXP ? dXPT : transpose2d(dHP, rows, GH);
+  gemmAtB(GH, I, rows, dXP, 0, GH, tape.x, 0, I, dWih, 0, I, false);
   const dWhh = alloc(dtype, GH * H);
-  for (const { g0, g1, src } of hInputs) {
-    gemm(g1 - g0, H, rows, dHPT, g0 * rows, rows, transpose2d(src, rows, H), 0, rows, dWhh, g0 * H, H, false);
-  }
-  return { dx, dWih, dWhh, dbIh: rowSums(dXPT, GH, rows, dtype), dbHh: rowSums(dHPT, GH, rows, dtype) };
+  for (const { g0, g1, src } of hInputs) gemmAtB(g1 - g0, H, rows, dHP, g0, GH, src, 0, H, dWhh, g0 * H, H, false);
+  const dbIh = columnSums(dXP, rows, GH, dtype);
+  const dbHh = dHP === dXP ? alloc(dtype, GH) : columnSums(dHP, rows, GH, dtype);
+  if (dHP === dXP) dbHh.set(dbIh);
+  return { dx, dWih, dWhh, dbIh, dbHh };
 }
 
-function rowSums(m: FloatArray, rows: number, cols: number, dtype: DType): FloatArray {
-  const out = alloc(dtype, rows);
+/** Sums of each column of a [rows, cols] matrix, row by row (in order, as the cache likes). */
+function columnSums(m: FloatArray, rows: number, cols: number, dtype: DType): FloatArray {
+  const out = alloc(dtype, cols);
   for (let r = 0; r < rows; r++) {
-    let s = 0;
-    for (let c = 0; c < cols; c++) s += m[r * cols + c];
-    out[r] = s;
+    const at = r * cols;
+    for (let c = 0; c < cols; c++) out[c] += m[at + c];
   }
   return out;
 }

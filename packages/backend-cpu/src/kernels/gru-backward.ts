@@ -5,7 +5,7 @@ import { alloc, copyOf } from './workspace.js';
  * GRU backward over a chunk, both variants. dXP is the gradient of the input-side pre-activations, dHP of the
  * recurrent-side ones; they differ only in n: reset_after scales W_hn h + b_hn by r, reset_before feeds r·h to W_hn.
  */
-export function gruBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
+export function gruBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -56,5 +56,5 @@ export function gruBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT
     }
   }
   const hInputs = resetAfter ? [{ g0: 0, g1: G, src: hPrev }] : [{ g0: 0, g1: 2 * H, src: hPrev }, { g0: 2 * H, g1: G, src: extra! }];
-  return { ...weightGradients(gemm, w, tape, T * B, dXP, dHP, hInputs), dh0: dh, dc0: null };
+  return { ...weightGradients(gemm, gemmAtB, w, tape, T * B, dXP, dHP, hInputs), dh0: dh, dc0: null };
 }

@@ -2,7 +2,7 @@ import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernel
 import { alloc, copyOf } from './workspace.js';
 
 /** LSTM backward over a chunk: the time loop computes gate gradients; weight gradients come after in bulk. */
-export function lstmBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
+export function lstmBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -32,5 +32,5 @@ export function lstmBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dh
       if (alive(seqLens, t, b)) dh.set(dhPrev.subarray(b * H, (b + 1) * H), b * H);
     }
   }
-  return { ...weightGradients(gemm, w, tape, T * B, dG, dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: dh, dc0: dc };
+  return { ...weightGradients(gemm, gemmAtB, w, tape, T * B, dG, dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: dh, dc0: dc };
 }

@@ -2,7 +2,7 @@ import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernel
 import { alloc, copyOf } from './workspace.js';
 
 /** Simple RNN backward over a chunk: dpre = dh · act'(h_t). */
-export function rnnBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
+export function rnnBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
   const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
@@ -24,5 +24,5 @@ export function rnnBackward({ w, gemm, tape, time: T, batch: B, seqLens, dy, dhT
       if (alive(seqLens, t, b)) dh.set(dhPrev.subarray(b * H, (b + 1) * H), b * H);
     }
   }
-  return { ...weightGradients(gemm, w, tape, T * B, dG, dG, [{ g0: 0, g1: H, src: tape.hPrev }]), dh0: dh, dc0: null };
+  return { ...weightGradients(gemm, gemmAtB, w, tape, T * B, dG, dG, [{ g0: 0, g1: H, src: tape.hPrev }]), dh0: dh, dc0: null };
 }

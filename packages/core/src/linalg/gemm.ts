@@ -3,6 +3,28 @@ import type { FloatArray } from '../spec.js';
 /** A matrix product C (+)= A · Wᵀ with gemmABt's arguments: backends pass faster ones into shared kernels. */
 export type Gemm = typeof gemmABt;
 
+/**
+ * C[m, n] (+)= sum_r A[r, m] * B[r, n] for m < M, n < N, r < R (C = Aᵀ · B: weight gradients over all rows), A and B
+ * read from their offsets with row strides lda and ldb. Backends pass faster ones into shared kernels.
+ */
+export type GemmAtB = (M: number, N: number, R: number, A: FloatArray, aOff: number, lda: number, B: FloatArray, bOff: number, ldb: number,
+  C: FloatArray, cOff: number, ldc: number, accumulate: boolean) => void;
+
+/** Core's Aᵀ · B: both operands transposed once, then `gemmABt` (its dot products run along contiguous rows). */
+export const gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
+  gemmABt(M, N, R, columnsAsRows(A, aOff, lda, R, M), 0, R, columnsAsRows(B, bOff, ldb, R, N), 0, R, C, cOff, ldc, accumulate);
+};
+
+/** The `cols` columns of `rows` rows (from `off`, row stride `ld`), as `cols` rows of `rows` values. */
+function columnsAsRows(src: FloatArray, off: number, ld: number, rows: number, cols: number): FloatArray {
+  const out = src instanceof Float64Array ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    const at = off + r * ld;
+    for (let c = 0; c < cols; c++) out[c * rows + r] = src[at + c];
+  }
+  return out;
+}
+
 /** Elements of W kept hot per panel: 64 Ki elements (256 KiB in float32) sits in L2 on current cores. */
 const PANEL_ELEMENTS = 1 << 16;
 
