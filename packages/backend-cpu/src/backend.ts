@@ -199,7 +199,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const optional = (s: unknown) => (s === null ? null : this.dataOf(s));
-    const r = BACKWARD[args.layer.kind]({
+    const r = this.backwardKernel({
       w, gemm: this.gemm, gemmAtB: this.gemmAtB, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
     });
     const dtype = args.layer.dtype;
@@ -208,6 +208,11 @@ export class CpuBackend implements RecurBackend {
       dx: wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
       dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
     };
+  }
+
+  /** One layer's backward over host arrays: a faster tier may replace it (and reuse `weightGradients`). */
+  protected backwardKernel(args: BackwardKernelArgs): BackwardKernelResult {
+    return BACKWARD[args.w.spec.kind](args);
   }
 
   disposeTape(tape: unknown): void {

@@ -6,7 +6,7 @@ export { CpuBackend, CpuStorage } from './backend.js';
 export type { CpuTape, CpuWeights, KernelResult } from './kernels/workspace.js';
 export type { HostRun, HostResult } from './kernels/slices.js';
 export { alloc, poisonDisposedArrays } from './kernels/workspace.js';
-export { transposedWeights } from './kernels/backward-common.js';
+export { transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './kernels/backward-common.js';
 
 /** Priority of the embedded default: backends with native or GPU kernels register above it. */
 export const CPU_PRIORITY = 1;

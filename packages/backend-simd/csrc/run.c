@@ -10,6 +10,10 @@ __attribute__((export_name("run"))) void run(job_t *job, int tid) {
     gemm_atb(job, tid);
     return;
   }
+  if (job->kind == KIND_LSTM_BACKWARD) {
+    lstm_backward(job, tid);
+    return;
+  }
   if (job->kind == KIND_PEAK) {
     peak(job, tid);
     return;

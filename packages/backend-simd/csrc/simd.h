@@ -5,7 +5,7 @@
 
 typedef v128_t f4;
 
-enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4, KIND_GEMM_ATB = 5 };
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4, KIND_GEMM_ATB = 5, KIND_LSTM_BACKWARD = 6 };
 
 // Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
 // Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
@@ -38,6 +38,9 @@ typedef struct {
   // LSTM forwards that keep a tape (0: none), in backend-cpu's layout with unpadded rows (see its CpuTape):
   // act [T][B][4][H] (i, f, g, o activated), h_{t-1}, c_{t-1} and c_t [T][B][H]
   uint32_t tape_act, tape_hprev, tape_cprev, tape_cnew;
+  // KIND_LSTM_BACKWARD (with T, B, H, seqlens, nthreads and the tape above): dy [T][B][H] (0: none), dh and dc
+  // [B][H] (dh_T, dc_T in; dh_0, dc_0 out), dg [T][B][4H] out, dhp [B][H] scratch, whht W_hh^T [H][4H]
+  uint32_t dy, dh, dc, dg, dhp, whht;
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -116,6 +119,37 @@ __attribute__((always_inline)) static inline void panel_dot(const float *restric
       f4 sum = a[0][r][v];
       for (int s = 1; s < S; s++) sum = wasm_f32x4_add(sum, a[s][r][v]);
       acc[r * NV + v] = sum;
+    }
+}
+
+static inline float lanes_sum(f4 v) {
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 2, 3, 0, 1));
+  v = wasm_f32x4_add(v, wasm_i32x4_shuffle(v, v, 1, 0, 3, 2));
+  return wasm_f32x4_extract_lane(v, 0);
+}
+
+// C = A W^T on one MR x NR tile (MR <= 4 rows of A, NR <= 2 rows of W) over k in [0, kn), dot products along
+// contiguous rows; `add` says whether C already holds a partial sum to add to.
+__attribute__((always_inline)) static inline void dot_tile(const float *a, int lda, const float *w, int ldw, float *c, int ldc, int kn,
+                                                       int add, const int MR, const int NR) {
+  f4 acc[4][2];
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) acc[i][j] = splat(0.0f);
+  int k = 0;
+  for (; k + 4 <= kn; k += 4) {
+    f4 wv[2];
+    for (int j = 0; j < NR; j++) wv[j] = wasm_v128_load(w + j * ldw + k);
+    for (int i = 0; i < MR; i++) {
+      const f4 av = wasm_v128_load(a + i * lda + k);
+      for (int j = 0; j < NR; j++) acc[i][j] = madd(acc[i][j], av, wv[j]);
+    }
+  }
+  for (int i = 0; i < MR; i++)
+    for (int j = 0; j < NR; j++) {
+      float s = lanes_sum(acc[i][j]);
+      for (int kk = k; kk < kn; kk++) s += a[i * lda + kk] * w[j * ldw + kk];
+      float *out = c + i * ldc + j;
+      *out = add ? *out + s : s;
     }
 }
 
@@ -209,6 +243,7 @@ void project(const job_t *job, int tid, int G);
 void gemm_abt(const job_t *job, int tid);
 void peak(const job_t *job, int tid);
 void gemm_atb(const job_t *job, int tid);
+void lstm_backward(job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);
 void rnn_steps(job_t *job, int tid);

@@ -1,5 +1,5 @@
 import { BackendError, RecurError, gemmABt, gemmAtB, type GemmAtB, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
-import { CpuBackend, transposedWeights, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
+import { CpuBackend, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
 
@@ -197,6 +197,27 @@ export class SimdBackend extends CpuBackend {
       }
     }
     return super.forwardTape(w, run);
+  }
+
+  /**
+   * An LSTM backward: the time loop in our kernels (gate gradients, dh through W_hh on every thread), then the
+   * weight gradients as backend-cpu computes them, on our GEMMs. Others run backend-cpu's backward on our GEMMs.
+   */
+  protected override backwardKernel(args: BackwardKernelArgs): BackwardKernelResult {
+    const { w, tape, time: T, batch: B } = args;
+    const whhT = w.wHhT && this.#placed.get(w.wHhT);
+    const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
+    if (w.spec.kind === 'lstm' && whhT !== undefined && f32(args.dy) && f32(args.dhT) && f32(args.dcT) && tape.act instanceof Float32Array) {
+      try {
+        const H = w.spec.units;
+        const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
+          args.dy as Float32Array | null, args.dhT as Float32Array | null, args.dcT as Float32Array | null, whhT);
+        return { ...weightGradients(this.gemm, this.gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+      } catch (error) {
+        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      }
+    }
+    return super.backwardKernel(args);
   }
 
   /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */

@@ -267,6 +267,38 @@ export class Engine {
   }
 
   /**
+   * The time loop of an LSTM backward (backend-cpu's lstmBackward, same tape layout): gate gradients dG [T*B, 4H]
+   * and dh_0, dc_0. `whhT` is the byte offset of W_hhᵀ [H, 4H] placed in the linear memory.
+   */
+  lstmBackward(H: number, T: number, B: number, seqLens: Int32Array | null, tape: { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
+    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dh0: Float32Array; dc0: Float32Array } {
+    const rows = T * B, G = 4 * H;
+    const sizes = [align(rows * G * 4), align(rows * H * 4), align(rows * H * 4), dy ? align(rows * H * 4) : 0, align(B * H * 4), align(B * H * 4), align(B * H * 4), align(rows * G * 4), seqLens ? align(B * 4) : 0];
+    const [act, cPrev, cNew, dyAt, dh, dc, dhp, dg, lens] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
+    const { f32, i32 } = this.#views();
+    f32.set(tape.act, act / 4);
+    f32.set(tape.cPrev, cPrev / 4);
+    f32.set(tape.cNew, cNew / 4);
+    if (dy) f32.set(dy, dyAt / 4);
+    if (dhT) f32.set(dhT, dh / 4);
+    else f32.fill(0, dh / 4, dh / 4 + B * H);
+    if (dcT) f32.set(dcT, dc / 4);
+    else f32.fill(0, dc / 4, dc / 4 + B * H);
+    if (seqLens) i32.set(seqLens, lens / 4);
+    const job = this.#job / 4;
+    i32.fill(0, job, job + JOB_BYTES / 4);
+    const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
+    i32[job + JOB.kind] = KIND.lstmBackward;
+    i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeCprev] = cPrev; i32[job + JOB.tapeCnew] = cNew;
+    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dc] = dc; i32[job + JOB.dg] = dg; i32[job + JOB.dhp] = dhp; i32[job + JOB.whht] = whhT;
+    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+    else this.#runHere();
+    return { dG: readRows(f32, dg / 4, rows, G, G), dh0: readRows(f32, dh / 4, B, H, H), dc0: readRows(f32, dc / 4, B, H, H) };
+  }
+
+  /**
    * Multiply-adds per second (2 FLOP each, 4 lanes) that `threads` threads sustain in a register-only SIMD128 loop
    * of `iterations` x 8 vector multiply-adds each: the peak our kernels are held to.
    */
