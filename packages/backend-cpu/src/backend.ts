@@ -29,7 +29,7 @@ const BACKWARD: Record<LayerSpec['kind'], (args: BackwardKernelArgs) => Backward
 export class CpuBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
-  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true };
+  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
   readonly #live = new Set<CpuStorage>();
   readonly #weights = new Set<CpuWeights>();
   readonly #tapes = new Set<CpuTape>();
@@ -167,7 +167,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const dtype = args.layer.dtype;
     const run: HostRun = {
-      x: this.dataOf(args.x), time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0), seqLens: args.seqLens,
+      x: args.x === null ? null : this.dataOf(args.x), tokens: args.tokens ?? null, time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0), seqLens: args.seqLens,
     };
     if (args.keepTape !== true) {
       const steps = this.sliceSteps(args.layer, args.batch);
@@ -190,7 +190,7 @@ export class CpuBackend implements RecurBackend {
 
   /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */
   protected forwardHost(w: CpuWeights, run: HostRun): HostResult {
-    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, x: run.x, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
+    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, x: run.x, tokens: run.tokens, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -205,7 +205,7 @@ export class CpuBackend implements RecurBackend {
     const dtype = args.layer.dtype;
     const wrap = (a: FloatArray) => this.wrap(a, dtype);
     return {
-      dx: wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
+      dx: r.dx === null ? null : wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
       dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
     };
   }

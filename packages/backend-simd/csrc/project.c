@@ -38,3 +38,21 @@ void project(const job_t *job, int tid, int G) {
   else if (G == 3) project_blocks(job, first, end, 1, 3);
   else project_blocks(job, first, end, 4, 1);
 }
+
+// The projection of token ids: each row of x is one-hot, so P = bias + the id's row of the packed W_ih (as the
+// product adds them: bias first, then the one nonzero term; the zeros add nothing, so the bits are the same).
+void project_tokens(const job_t *job, int tid, int G) {
+  int first, end;
+  thread_blocks(job, tid, &first, &end);
+  const int I = job->I, nub = job->nub, P = G == 1 ? 4 : 1, rows = job->T * job->B;
+  const int32_t *tokens = (const int32_t *)(uintptr_t)job->tokens;
+  for (int r = 0; r < rows; r++) {
+    const uint32_t id = (uint32_t)tokens[r];
+    for (int u = first; u < end; u++) {
+      const float *w = F(job->wih) + (((uint32_t)(u / P) * I + id) * P + u % P) * G * 4;
+      const float *bias = F(job->bias) + u * G * 4;
+      float *out = F(job->proj) + ((uint32_t)r * nub + u) * G * 4;
+      for (int v = 0; v < G; v++) wasm_v128_store(out + 4 * v, wasm_f32x4_add(wasm_v128_load(bias + 4 * v), wasm_v128_load(w + 4 * v)));
+    }
+  }
+}

@@ -19,7 +19,8 @@ __attribute__((export_name("run"))) void run(job_t *job, int tid) {
     return;
   }
   const int G = job->kind == KIND_LSTM ? 4 : job->kind == KIND_GRU ? 3 : 1;
-  project(job, tid, G);
+  if (job->tokens) project_tokens(job, tid, G);
+  else project(job, tid, G);
   if (job->kind == KIND_LSTM) lstm_steps(job, tid);
   else if (job->kind == KIND_GRU) gru_steps(job, tid);
   else rnn_steps(job, tid);

@@ -41,6 +41,7 @@ typedef struct {
   // KIND_LSTM_BACKWARD (with T, B, H, seqlens, nthreads and the tape above): dy [T][B][H] (0: none), dh and dc
   // [B][H] (dh_T, dc_T in; dh_0, dc_0 out), dg [T][B][4H] out, dhp [B][H] scratch, whht W_hh^T [H][4H]
   uint32_t dy, dh, dc, dg, dhp, whht;
+  uint32_t tokens;    // int32 [T][B] token ids instead of x (the first layer of a token model), or 0
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -240,6 +241,7 @@ static inline int rows_at(const job_t *job, int t, int b) {
   } while (0)
 
 void project(const job_t *job, int tid, int G);
+void project_tokens(const job_t *job, int tid, int G);
 void gemm_abt(const job_t *job, int tid);
 void peak(const job_t *job, int tid);
 void gemm_atb(const job_t *job, int tid);

@@ -12,7 +12,7 @@ import { BLOCK, unitBlocks } from './pack.js';
  * too) placed in the linear memory once per upload.
  */
 export class SimdBackend extends CpuBackend {
-  override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true };
+  override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
   readonly #engine: Engine;
   readonly #packed = new Map<CpuWeights, PackedLayer>();
   /** Weight arrays copied into the linear memory for the GEMM (byte offsets), and which belong to which layer. */
@@ -191,7 +191,7 @@ export class SimdBackend extends CpuBackend {
       try {
         const out = this.#engine.forward(packed, run, true);
         const { act, hPrev, cPrev, cNew } = out.tape!;
-        return { y: out.y, h: out.h, c: out.c, tape: { x: run.x, hPrev, act, cPrev, cNew, extra: null } };
+        return { y: out.y, h: out.h, c: out.c, tape: { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra: null } };
       } catch (error) {
         if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
       }

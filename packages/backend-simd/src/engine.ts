@@ -28,7 +28,10 @@ export interface PackedLayer {
 }
 
 export interface LayerInputs {
-  readonly x: FloatArray;
+  /** [T, B, I], or null with `tokens` */
+  readonly x: FloatArray | null;
+  /** token ids [T, B] (one-hot rows of x), or null */
+  readonly tokens: Int32Array | null;
   readonly h0: FloatArray;
   readonly c0: FloatArray | null;
   readonly time: number;
@@ -166,12 +169,13 @@ export class Engine {
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
     // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
     const stateBytes = align(B * Hp * 4), rowsBytes = taped ? align(T * B * H * 4) : 0;
-    const sizes = [align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0,
+    const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0,
       4 * rowsBytes, rowsBytes, rowsBytes, rowsBytes];
     const [x, proj, h, c, rh, y, lens, act, hPrev, cPrev, cNew] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
 
     const { f32, i32 } = this.#views();
-    f32.set(input.x, x / 4);
+    if (input.tokens) i32.set(input.tokens, x / 4);
+    else f32.set(input.x!, x / 4);
     writeRows(f32, h / 4, input.h0, B, H, Hp);
     if (lstm) writeRows(f32, c / 4, input.c0!, B, H, Hp);
     if (seqLens) i32.set(seqLens, lens / 4);
@@ -182,7 +186,7 @@ export class Engine {
     i32[job + JOB.kind] = KIND[spec.kind];
     i32[job + JOB.variant] = spec.kind === 'gru' ? Number(spec.resetAfter) : spec.kind === 'rnn' ? Number(spec.activation === 'relu') : 0;
     i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.I] = I; i32[job + JOB.H] = H; i32[job + JOB.nub] = nub; i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.x] = x; i32[job + JOB.wih] = layer.wih; i32[job + JOB.whh] = layer.whh; i32[job + JOB.whhn] = layer.whhn;
+    i32[job + JOB.x] = input.tokens ? 0 : x; i32[job + JOB.tokens] = input.tokens ? x : 0; i32[job + JOB.wih] = layer.wih; i32[job + JOB.whh] = layer.whh; i32[job + JOB.whhn] = layer.whhn;
     i32[job + JOB.bias] = layer.bias; i32[job + JOB.bhn] = layer.bhn; i32[job + JOB.proj] = proj; i32[job + JOB.h] = h;
     i32[job + JOB.c] = lstm ? c : 0; i32[job + JOB.rh] = gruBefore ? rh : 0; i32[job + JOB.y] = y; i32[job + JOB.seqlens] = seqLens ? lens : 0;
     if (taped) {

@@ -32,7 +32,7 @@ function gradients(make: Make, backend: string, x: Float32Array, dy: Float32Arra
   const g = tape.backward({ dOutputs });
   const read = (t: Tensor) => t.dataSync() as Float32Array;
   const result = {
-    y: read(outputs), dx: read(g.dInputs),
+    y: read(outputs), dx: read(g.dInputs!),
     weights: g.dWeights.flatMap((w) => [read(w.wIh), read(w.wHh), read(w.bIh), read(w.bHh)]),
     dh0: (Array.isArray(g.dInitialState) ? g.dInitialState : [g.dInitialState]).flatMap((s) => ('h' in s ? [read(s.h), read(s.c)] : [read(s)])),
   };

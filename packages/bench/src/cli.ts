@@ -81,7 +81,7 @@ function caseData(c: BenchCase): { data: CaseData; reference: Float32Array; grad
     const g = tape.backward({ dOutputs: dy });
     const s = g.dInitialState, w = g.dWeights[0];
     const read = (t: Tensor) => t.dataSync() as Float32Array;
-    gradients = { dx: read(g.dInputs), dh0: read(s instanceof LSTMStateTuple ? s.h : (s as Tensor)), wIh: read(w.wIh), wHh: read(w.wHh), bIh: read(w.bIh), bHh: read(w.bHh) };
+    gradients = { dx: read(g.dInputs!), dh0: read(s instanceof LSTMStateTuple ? s.h : (s as Tensor)), wIh: read(w.wIh), wHh: read(w.wHh), bIh: read(w.bIh), bHh: read(w.bHh) };
     g.dispose();
     dy.dispose();
   }

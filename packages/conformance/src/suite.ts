@@ -11,6 +11,7 @@ import { trainingChecks } from './checks/training.js';
 import { trainingErrorChecks } from './checks/training-errors.js';
 import { layoutChecks } from './checks/layouts.js';
 import { reliabilityChecks } from './checks/reliability.js';
+import { tokenChecks } from './checks/tokens.js';
 import type { Check, CheckContext, Tolerances } from './checks/types.js';
 
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'n/a';
@@ -31,7 +32,7 @@ export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, c
 
 /** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...reliabilityChecks()];
+  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...tokenChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...reliabilityChecks()];
 }
 
 /** Initialises the backend and returns the context checks run in. */

@@ -6,6 +6,7 @@ import type { LayerCell } from './cells/layer-cell.js';
 import { cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
 import type { RecurBackend, TapeStorage, TensorStorage } from './spec.js';
 import { Tensor } from './tensor.js';
+import { TokenIds, oneHot, timeMajorIds } from './tokens.js';
 import { bytesOf, budgetOf, checkAllocations, type Allocation } from './budget.js';
 
 /**
@@ -32,6 +33,8 @@ export interface ChunkInfo {
   readonly timeMajor: boolean;
   /** cell.step: inputs [B, I], outputs [B, H]. */
   readonly step: boolean;
+  /** Token-id inputs, time-major [T, B] (features = the vocabulary), or null for a tensor. */
+  readonly tokens: Int32Array | null;
 }
 
 export interface ChunkRequest {
@@ -61,22 +64,27 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
   const timeMajor = request.timeMajor ?? false;
   if (typeof timeMajor !== 'boolean') throw new RecurError('options.timeMajor', 'a boolean', describe(timeMajor));
   const backend = cellBackend(cell);
-  const x = checkTensor(inputs, argument, backend, cell.layers[0].dtype);
+  const tokens = inputs instanceof TokenIds ? inputs : null;
+  const x = tokens ? null : checkTensor(inputs, argument, backend, cell.layers[0].dtype);
+  const shape = tokens ? tokens.shape : x!.shape;
   const step = request.step === true;
-  const rank = step ? 2 : 3;
-  const layout = step ? '[batch, features]' : timeMajor ? '[time, batch, features]' : '[batch, time, features]';
-  if (x.shape.length !== rank) throw new ShapeError(argument, `rank ${rank} ${layout}`, `rank ${x.shape.length} [${x.shape.join(', ')}]`);
-  const [time, batch] = step ? [1, x.shape[0]] : timeMajor ? [x.shape[0], x.shape[1]] : [x.shape[1], x.shape[0]];
-  const features = x.shape[rank - 1];
+  // token ids have no feature axis: [B, T] / [T, B] / [B] for a step; the vocabulary stands for the features
+  const rank = (step ? 2 : 3) - (tokens ? 1 : 0);
+  const layout = tokens ? (step ? '[batch] token ids' : timeMajor ? '[time, batch] token ids' : '[batch, time] token ids')
+    : step ? '[batch, features]' : timeMajor ? '[time, batch, features]' : '[batch, time, features]';
+  if (shape.length !== rank) throw new ShapeError(argument, `rank ${rank} ${layout}`, `rank ${shape.length} [${shape.join(', ')}]`);
+  const [time, batch] = step ? [1, shape[0]] : timeMajor ? [shape[0], shape[1]] : [shape[1], shape[0]];
+  const features = tokens ? tokens.vocabulary : shape[rank - 1];
   const first = cell.layers[0];
   if (first.inputSize !== undefined && first.inputSize !== features) {
-    throw new ShapeError(argument, `feature size ${first.inputSize} (the input size of ${first.name})`, `feature size ${features}`);
+    throw new ShapeError(argument, `${tokens ? 'a vocabulary of' : 'feature size'} ${first.inputSize} (the input size of ${first.name})`, `${tokens ? 'a vocabulary of' : 'feature size'} ${features}`);
   }
   if (request.batch && batch !== request.batch.size) throw new ShapeError(argument, request.batch.expected(), `batch ${batch}`);
-  const chunk: ChunkInfo = { backend, argument, time, batch, features, seqLens: checkSequenceLength(request.sequenceLength, batch, time), timeMajor, step };
+  const ids = tokens === null ? null : timeMajor || step || time === 1 || batch === 1 ? tokens.ids : timeMajorIds(tokens.ids, batch, time);
+  const chunk: ChunkInfo = { backend, argument, time, batch, features, seqLens: checkSequenceLength(request.sequenceLength, batch, time), timeMajor, step, tokens: ids };
   const init = request.initialState;
   const initial = init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);
-  checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined);
+  if (x) checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined);
   first.build(features, argument); // weights of a first layer whose input size was unknown
   return { chunk, initial };
 }
@@ -96,8 +104,11 @@ function checkSequenceLength(value: unknown, batch: number, time: number): Int32
   }
   return lens;
 }
-/** Runs a validated chunk; zero initial state if `initial` is null. */
-export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, initial: readonly LayerState[] | null,
+/**
+ * Runs a validated chunk; zero initial state if `initial` is null. Token ids go to the first layer as they are on
+ * a backend with token kernels, and as uploaded one-hot rows on any other.
+ */
+export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor | TokenIds, initial: readonly LayerState[] | null,
   keepTape = false): { outputs: Tensor; state: CellState; layerStates: LayerState[]; tapes: TapeStorage[] } {
   const { backend, time, batch, timeMajor } = chunk;
   const dtype = cell.layers[0].dtype;
@@ -106,11 +117,17 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, initial: 
   const sameLayout = timeMajor || time === 1 || batch === 1;
   reserveChunk(cell, chunk, sameLayout, initial === null, keepTape);
   const zeros = initial ? null : cell.layers.map((layer) => zeroLayerState(backend, layer, batch));
+  const given = inputs instanceof Tensor ? inputs.storage() : null;
+  const tokenKernels = chunk.tokens !== null && backend.capabilities.tokens === true;
   let x: TensorStorage | null = null;
   try {
-    x = sameLayout ? inputs.storage() : backend.transpose01(inputs.storage(), [batch, time, chunk.features]);
-    if (keepTape && chunk.seqLens) x = zeroPadding(backend, x, x !== inputs.storage(), chunk);
-    const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape);
+    if (chunk.tokens !== null) {
+      if (!tokenKernels) x = backend.upload(oneHot(chunk.tokens, chunk.features, dtype), [time * batch, chunk.features], dtype);
+    } else {
+      x = sameLayout ? given : backend.transpose01(given, [batch, time, chunk.features]);
+      if (keepTape && chunk.seqLens) x = zeroPadding(backend, x, x !== given, chunk);
+    }
+    const run = runLayers(cell, backend, x, time, batch, initial ?? zeros!, chunk.seqLens, keepTape, tokenKernels ? chunk.tokens : null);
     let y = run.y;
     if (!sameLayout) {
       y = backend.transpose01(run.y, [time, batch, units]);
@@ -119,7 +136,7 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor, initial: 
     const shape = chunk.step ? [batch, units] : timeMajor ? [time, batch, units] : [batch, time, units];
     return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), layerStates: run.states, tapes: run.tapes };
   } finally {
-    if (x !== null && x !== inputs.storage()) backend.dispose(x);
+    if (x !== null && x !== given) backend.dispose(x);
     for (const z of zeros ?? []) {
       z.h.dispose();
       z.c?.dispose();
@@ -154,8 +171,12 @@ function planChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitia
     describe?.(bytes, part, layer);
   };
   const input = time * batch * chunk.features * b;
-  if (!sameLayout) add(input, 'input copy', -1);
-  if (keepTape && chunk.seqLens) add(input, 'input copy', -1);
+  if (chunk.tokens !== null) {
+    if (backend.capabilities.tokens !== true) add(input, 'input copy', -1); // the one-hot rows
+  } else {
+    if (!sameLayout) add(input, 'input copy', -1);
+    if (keepTape && chunk.seqLens) add(input, 'input copy', -1);
+  }
   let last = 0, pair = 0, sum = 0;
   const layers = cell.layers;
   for (let l = 0; l < layers.length; l++) {
@@ -238,8 +259,8 @@ export interface StepResult {
   readonly state: CellState;
 }
 
-/** One step of a cell or stack: input [B, I] and the state (not consumed). */
-export function stepCell(cell: Cell, input: Tensor, state: CellState): StepResult {
+/** One step of a cell or stack: input [B, I] (or token ids [B]) and the state (not consumed). */
+export function stepCell(cell: Cell, input: Tensor | TokenIds, state: CellState): StepResult {
   const call = prepareChunk(cell, input, { argument: 'input', step: true, initialState: { value: state, argument: 'state' } });
   const { outputs, state: next } = runChunk(cell, call.chunk, input, call.initial);
   return { output: outputs, state: next };

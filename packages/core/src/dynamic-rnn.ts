@@ -3,6 +3,7 @@ import type { CellState } from './cells/state.js';
 import { checkCell, prepareChunk, runChunk, type PreparedCall } from './chunk.js';
 import { checkOptions } from './options.js';
 import type { Tensor } from './tensor.js';
+import type { TokenIds } from './tokens.js';
 
 export interface DynamicRnnOptions {
   /** Incoming state; zeros if omitted. Not consumed: the caller still owns it. */
@@ -25,17 +26,17 @@ export interface DynamicRnnResult {
 export const DYNAMIC_RNN_OPTION_NAMES = ['initialState', 'sequenceLength', 'timeMajor', 'checkFinite'] as const;
 
 /**
- * Runs a cell or stack over a chunk in one kernel call per layer (TF1's dynamic_rnn). Returns new tensors that
- * the caller owns.
+ * Runs a cell or stack over a chunk in one kernel call per layer (TF1's dynamic_rnn): inputs [B, T, I] (or
+ * [T, B, I] with `timeMajor`), or token ids [B, T] (`tokenIds`). Returns new tensors that the caller owns.
  */
-export function dynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): DynamicRnnResult {
+export function dynamicRnn(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): DynamicRnnResult {
   const call = prepareDynamicRnn(cell, inputs, options);
   const { outputs, state } = runChunk(cell, call.chunk, inputs, call.initial);
   return { outputs, state };
 }
 
 /** dynamicRnn's options as a chunk call, validated (also dynamicRnnWithTape's). */
-export function prepareDynamicRnn(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): PreparedCall {
+export function prepareDynamicRnn(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): PreparedCall {
   checkCell(cell);
   const opts = checkOptions(options, DYNAMIC_RNN_OPTION_NAMES, 'options');
   return prepareChunk(cell, inputs, {

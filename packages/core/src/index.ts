@@ -9,6 +9,7 @@ export { registerBackend, removeBackend, ready, setBackend, getBackend, listBack
 export { hostMemoryBudget, setHostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
 export { checkOptions } from './options.js';
 export { Tensor, tensor, zeros, type TensorOptions } from './tensor.js';
+export { TokenIds, tokenIds } from './tokens.js';
 export { configure, getConfig, type RecurConfig } from './config.js';
 export { LayerCell, type CellOptions } from './cells/layer-cell.js';
 export { LSTMCell, GRUCell, BasicRNNCell, type LSTMCellOptions, type GRUCellOptions, type BasicRNNCellOptions } from './cells/cells.js';

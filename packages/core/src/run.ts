@@ -93,8 +93,8 @@ export interface LayerRun {
  * Runs every layer over a validated time-major chunk, through the backend's per-layer chunk kernel. Wraps the
  * outgoing states as new tensors; frees the intermediate layers' outputs.
  */
-export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, time: number, batch: number, initial: readonly LayerState[],
-  seqLens: Int32Array | null, keepTape = false): LayerRun {
+export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage | null, time: number, batch: number, initial: readonly LayerState[],
+  seqLens: Int32Array | null, keepTape = false, tokens: Int32Array | null = null): LayerRun {
   let input = x;
   const states: LayerState[] = [];
   const tapes: TapeStorage[] = [];
@@ -102,10 +102,10 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
     cell.layers.forEach((layer, l) => {
       const spec = layer.spec();
       const result = backend.forward({
-        layer: spec, weights: layer.weightsOn(backend), x: input, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
+        layer: spec, weights: layer.weightsOn(backend), x: input, tokens: l === 0 ? tokens : null, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
         time, batch, seqLens, keepTape,
       });
-      if (input !== x) backend.dispose(input);
+      if (input !== x && input !== null) backend.dispose(input);
       input = result.y;
       if (keepTape) tapes.push(result.tape);
       const shape = [batch, spec.units];
@@ -116,7 +116,7 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
     });
   } catch (error) {
     // a kernel that failed part-way (a backend out of memory) leaves nothing of this call behind
-    if (input !== x) backend.dispose(input);
+    if (input !== x && input !== null) backend.dispose(input);
     for (const s of states) {
       s.h.dispose();
       s.c?.dispose();
@@ -124,7 +124,7 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage, t
     for (const tape of tapes) backend.disposeTape?.(tape);
     throw error;
   }
-  return { y: input, states, tapes };
+  return { y: input!, states, tapes };
 }
 
 /**

@@ -64,8 +64,13 @@ export interface LayerWeights<A extends FloatArray = FloatArray> {
 export interface ForwardArgs {
   readonly layer: LayerSpec;
   readonly weights: WeightsStorage;
-  /** [T, B, I] */
-  readonly x: TensorStorage;
+  /** [T, B, I], or null when `tokens` is the input */
+  readonly x: TensorStorage | null;
+  /**
+   * First layer only, on a backend with `capabilities.tokens`: token ids [T, B] (time-major), each in [0, I), the
+   * input being the one-hot row of each id: the input projection is a gather of W_ih's columns. Null otherwise.
+   */
+  readonly tokens?: Int32Array | null;
   /** [B, H] */
   readonly h0: TensorStorage;
   /** [B, H], lstm only */
@@ -110,8 +115,8 @@ export interface BackwardArgs {
 }
 
 export interface BackwardResult {
-  /** [T, B, I] */
-  readonly dx: TensorStorage;
+  /** [T, B, I]; null when the forward ran on token ids (an id has no gradient) */
+  readonly dx: TensorStorage | null;
   /** [B, H] */
   readonly dh0: TensorStorage;
   /** lstm only */
@@ -141,6 +146,8 @@ export interface Capabilities {
   readonly training: boolean;
   /** Whether `dataSync` works (false on GPU backends that can only read asynchronously). */
   readonly syncRead: boolean;
+  /** Forward kernels that take token ids as a first layer's input (`ForwardArgs.tokens`); without, core uploads one-hot rows. */
+  readonly tokens?: boolean;
   /** Conformance tolerances when they differ from the golden README's defaults (e.g. shader math). */
   readonly tolerance?: { readonly forward: number; readonly gradient: number };
 }

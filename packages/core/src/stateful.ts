@@ -7,6 +7,7 @@ import { copyLayerStates } from './run.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
 import { Tensor, checkNumbers } from './tensor.js';
+import type { TokenIds } from './tokens.js';
 import type { LayerCell } from './cells/layer-cell.js';
 
 export type StreamId = string | number;
@@ -116,7 +117,7 @@ export class StatefulRNN {
   }
 
   /** Runs a chunk with the carried state, updates the state from its last step, returns the outputs (yours). */
-  run(chunk: Tensor, options?: RunOptions): Tensor {
+  run(chunk: Tensor | TokenIds, options?: RunOptions): Tensor {
     const vars = this.#variables();
     const opts = checkOptions(options, ['sequenceLength', 'checkFinite'], 'options');
     const call = prepareChunk(this.cell, chunk, {

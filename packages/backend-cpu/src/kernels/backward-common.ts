@@ -18,7 +18,8 @@ export interface BackwardKernelArgs {
 }
 
 export interface BackwardKernelResult {
-  readonly dx: FloatArray;
+  /** null when the forward ran on token ids */
+  readonly dx: FloatArray | null;
   readonly dh0: FloatArray;
   readonly dc0: FloatArray | null;
   readonly dWih: FloatArray;
@@ -54,10 +55,19 @@ export function weightGradients(gemm: Gemm, gemmAtB: GemmAtB, w: CpuWeights, tap
   hInputs: readonly { g0: number; g1: number; src: FloatArray }[]): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
   const I = w.spec.inputSize, H = w.spec.units, GH = w.inputBias.length, dtype = w.spec.dtype;
   const { wIhT } = transposedWeights(w);
-  const dx = alloc(dtype, rows * I);
-  gemm(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
+  let dx: FloatArray | null = null;
   const dWih = alloc(dtype, GH * I);
-  gemmAtB(GH, I, rows, dXP, 0, GH, tape.x, 0, I, dWih, 0, I, false);
+  if (tape.tokens) {
+    // one-hot rows: no input gradient, and dW_ih[:, id] gathers the projection gradients of that id's rows
+    for (let r = 0; r < rows; r++) {
+      const id = tape.tokens[r], at = r * GH;
+      for (let g = 0; g < GH; g++) dWih[g * I + id] += dXP[at + g];
+    }
+  } else {
+    dx = alloc(dtype, rows * I);
+    gemm(rows, I, GH, dXP, 0, GH, wIhT, 0, GH, dx, 0, I, false);
+    gemmAtB(GH, I, rows, dXP, 0, GH, tape.x!, 0, I, dWih, 0, I, false);
+  }
   const dWhh = alloc(dtype, GH * H);
   for (const { g0, g1, src } of hInputs) gemmAtB(g1 - g0, H, rows, dHP, g0, GH, src, 0, H, dWhh, g0 * H, H, false);
   const dbIh = columnSums(dXP, rows, GH, dtype);

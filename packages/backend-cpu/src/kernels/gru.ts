@@ -5,17 +5,17 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
  * GRU over a chunk: gates r, z, n; h' = (1 - z)·n + z·h. reset_after: n = tanh(xn + r·(W_hn h + b_hn));
  * reset_before (TF1): n = tanh(xn + W_hn (r·h) + b_hn), which needs a second product per step.
  */
-export function gruForward({ w, gemm, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
+export function gruForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype;
   const resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const xp = workspace.get('gates', T * B * G, dtype);
-  projectInputs(gemm, w, x, T * B, xp);
+  projectInputs(gemm, w, x, tokens, T * B, xp);
   const hp = workspace.get('hidden', B * G, dtype);
   const rh = resetAfter ? hp : workspace.get('resetHidden', B * H, dtype);
   const bn = w.hiddenBiasN;
   const y = alloc(dtype, T * B * H);
   const h = copyOf(h0);
-  const tape = keepTape ? { x, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: null, cNew: null, extra: alloc(dtype, T * B * H) } : null;
+  const tape = keepTape ? { x, tokens, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: null, cNew: null, extra: alloc(dtype, T * B * H) } : null;
   for (let t = 0; t < T; t++) {
     const x0 = t * B * G;
     if (tape) tape.hPrev.set(h, t * B * H);

@@ -2,15 +2,15 @@ import { projectInputs, sigmoid } from './project.js';
 import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /** LSTM over a chunk: gates i, f, g, o; c' = σf·c + σi·tanh g; h' = σo·tanh c'. */
-export function lstmForward({ w, gemm, x, time: T, batch: B, h0, c0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
+export function lstmForward({ w, gemm, x, tokens, time: T, batch: B, h0, c0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
   const gates = workspace.get('gates', T * B * G, dtype);
-  projectInputs(gemm, w, x, T * B, gates);
+  projectInputs(gemm, w, x, tokens, T * B, gates);
   const y = alloc(dtype, T * B * H);
   const h = copyOf(h0);
   const c = copyOf(c0!);
   const tape = keepTape
-    ? { x, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: alloc(dtype, T * B * H), cNew: alloc(dtype, T * B * H), extra: null }
+    ? { x, tokens, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: alloc(dtype, T * B * H), cNew: alloc(dtype, T * B * H), extra: null }
     : null;
   for (let t = 0; t < T; t++) {
     const g0 = t * B * G;

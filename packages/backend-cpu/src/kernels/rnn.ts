@@ -2,14 +2,14 @@ import { projectInputs } from './project.js';
 import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.js';
 
 /** Simple RNN over a chunk: h' = act(W_ih x + W_hh h + b), act tanh or relu. */
-export function rnnForward({ w, gemm, x, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
+export function rnnForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
   const H = w.spec.units, dtype = w.spec.dtype;
   const relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const pre = workspace.get('gates', T * B * H, dtype);
-  projectInputs(gemm, w, x, T * B, pre);
+  projectInputs(gemm, w, x, tokens, T * B, pre);
   const y = alloc(dtype, T * B * H);
   const h = copyOf(h0);
-  const tape = keepTape ? { x, hPrev: alloc(dtype, T * B * H), act: y, cPrev: null, cNew: null, extra: null } : null;
+  const tape = keepTape ? { x, tokens, hPrev: alloc(dtype, T * B * H), act: y, cPrev: null, cNew: null, extra: null } : null;
   for (let t = 0; t < T; t++) {
     const p0 = t * B * H;
     if (tape) tape.hPrev.set(h, p0);

@@ -119,8 +119,10 @@ export interface KernelArgs extends HostRun {
 
 /** What a forward keeps for the backward; rows are (t, b) pairs, t-major. */
 export interface CpuTape {
-  /** Inputs [T*B, I] (the input tensor's own array: tensors are immutable). */
-  readonly x: FloatArray;
+  /** Inputs [T*B, I] (the input tensor's own array: tensors are immutable), or null with token ids. */
+  readonly x: FloatArray | null;
+  /** Token ids [T*B] when they were the input (the first layer of a token model), else null. */
+  readonly tokens: Int32Array | null;
   /** h_{t-1} per step [T*B, H]. */
   readonly hPrev: FloatArray;
   /** Activated gates per step [T*B, G] (LSTM i, f, g, o; GRU r, z, n; RNN h_t). */

@@ -56,7 +56,7 @@ export function recurContender(backend: string): Contender {
         const w = grads.dWeights[0];
         const s = grads.dInitialState;
         const kept = keep ? {
-          dx: grads.dInputs.dataSync() as Float32Array, dh0: (s instanceof LSTMStateTuple ? s.h : (s as Tensor)).dataSync() as Float32Array,
+          dx: grads.dInputs!.dataSync() as Float32Array, dh0: (s instanceof LSTMStateTuple ? s.h : (s as Tensor)).dataSync() as Float32Array,
           wIh: w.wIh.dataSync() as Float32Array, wHh: w.wHh.dataSync() as Float32Array, bIh: w.bIh.dataSync() as Float32Array, bHh: w.bHh.dataSync() as Float32Array,
         } : (w.wHh.dataSync(), null);
         grads.dispose();

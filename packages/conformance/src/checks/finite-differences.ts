@@ -52,7 +52,7 @@ async function loss(ctx: CheckContext, cell: Cell, p: Problem, seqLens: number[]
       dFinalState: inner.state(stateFrom(cell, B, p.S, p.U, ctx.backend, 'float64') as CellState),
     }));
     const weights = await Promise.all(g.dWeights.map(async (w) => ({ wIh: await w.wIh.data(), wHh: await w.wHh.data(), bIh: await w.bIh.data(), bHh: await w.bHh.data() })));
-    return { value, grads: { x: await g.dInputs.data(), state: await readState(g.dInitialState), weights } };
+    return { value, grads: { x: await g.dInputs!.data(), state: await readState(g.dInitialState), weights } };
   });
 }
 

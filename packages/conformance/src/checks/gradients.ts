@@ -65,7 +65,7 @@ async function oneShotGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
       dFinalState: halfOnH(scope, cell, c.batch, ctx.backend),
     }));
     const tol = ctx.tolerance.gradient;
-    expectGradClose(`${c.name}: dx`, await grads.dInputs.data(), g.x, tol);
+    expectGradClose(`${c.name}: dx`, await grads.dInputs!.data(), g.x, tol);
     const d0: HostLayerState[] = await readState(grads.dInitialState);
     d0.forEach((s, l) => {
       expectGradClose(`${c.name}: dh0[${l}]`, s.h, g.h0[l], tol);

@@ -125,7 +125,7 @@ async function nanPaddingGradients(ctx: CheckContext): Promise<void> {
       scope.add(run.outputs);
       scope.state(run.state);
       const g = scope.add(run.tape.backward({ dOutputs: dy }));
-      const out: number[] = [...await g.dInputs.data()];
+      const out: number[] = [...await g.dInputs!.data()];
       for (const w of g.dWeights) for (const t of [w.wIh, w.wHh, w.bIh, w.bHh]) out.push(...await t.data());
       return out;
     };

@@ -4,6 +4,7 @@ import { allowNonFinite, checkFiniteNumber, checkOptions, checkPositiveInt } fro
 import { getBackend } from '../registry.js';
 import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
 import { checkNumbers, requireDtype, type Tensor } from '../tensor.js';
+import type { TokenIds } from '../tokens.js';
 import { LSTMStateTuple, type CellState } from './state.js';
 import { stateAllocations, stepCell, zeroLayerState, type StepResult } from '../chunk.js';
 import { CELL } from './brand.js';
@@ -200,7 +201,7 @@ export abstract class LayerCell {
   }
 
   /** One time step: input [B, I] and the state; returns the output [B, H] and the new state. */
-  step(input: Tensor, state: CellState): StepResult {
+  step(input: Tensor | TokenIds, state: CellState): StepResult {
     return stepCell(this, input, state);
   }
 

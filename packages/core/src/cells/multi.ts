@@ -3,6 +3,7 @@ import { checkOptions } from '../options.js';
 import { stepCell, type StepResult } from '../chunk.js';
 import { CELL } from './brand.js';
 import type { Tensor } from '../tensor.js';
+import type { TokenIds } from '../tokens.js';
 import { LayerCell } from './layer-cell.js';
 import type { CellState, LayerStateValue } from './state.js';
 
@@ -49,7 +50,7 @@ export class MultiRNNCell {
     return this.layers.map((cell) => cell.zeroState(batch) as LayerStateValue);
   }
 
-  step(input: Tensor, state: CellState): StepResult {
+  step(input: Tensor | TokenIds, state: CellState): StepResult {
     return stepCell(this, input, state);
   }
 

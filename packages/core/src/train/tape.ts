@@ -6,6 +6,7 @@ import { prepareDynamicRnn, type DynamicRnnOptions } from '../dynamic-rnn.js';
 import { checkTensor, fromLayerStates, toLayerStates } from '../run.js';
 import type { LayerSpec, RecurBackend, TapeStorage, TensorStorage, WeightsStorage } from '../spec.js';
 import { Tensor } from '../tensor.js';
+import type { TokenIds } from '../tokens.js';
 import { bytesOf, reserve, type Allocation } from '../budget.js';
 import { gateCount } from '../spec.js';
 
@@ -18,8 +19,8 @@ export interface LayerGradients {
 }
 
 export interface RnnGradients {
-  /** Gradient with respect to the inputs, in their layout. */
-  readonly dInputs: Tensor;
+  /** Gradient with respect to the inputs, in their layout; null when the inputs were token ids. */
+  readonly dInputs: Tensor | null;
   /** Gradient with respect to the initial state, shaped like the cell's state. */
   readonly dInitialState: CellState;
   /** One entry per layer. */
@@ -51,6 +52,8 @@ export class RnnTape {
   readonly #time: number;
   readonly #batch: number;
   readonly #features: number;
+  /** The forward ran on token ids: there is no input gradient. */
+  readonly #tokens: boolean;
   readonly #seqLens: Int32Array | null;
   readonly #timeMajor: boolean;
   readonly #outputShape: readonly number[];
@@ -58,7 +61,7 @@ export class RnnTape {
 
   /** @internal */
   constructor(cell: Cell, backend: RecurBackend, layers: LayerTape[], time: number, batch: number, features: number, seqLens: Int32Array | null,
-    timeMajor: boolean, outputShape: readonly number[]) {
+    timeMajor: boolean, outputShape: readonly number[], tokens = false) {
     this.#cell = cell;
     this.#backend = backend;
     this.#layers = layers;
@@ -68,6 +71,7 @@ export class RnnTape {
     this.#seqLens = seqLens;
     this.#timeMajor = timeMajor;
     this.#outputShape = outputShape;
+    this.#tokens = tokens;
     for (const layer of cell.layers) layer.hold(); // its uploads must outlive any other holder until the backward
   }
 
@@ -88,7 +92,7 @@ export class RnnTape {
       if (transient > peak) [peak, peakLayer] = [transient, l];
     });
     allocations.push({ bytes: peak, what: () => `layer ${peakLayer}'s output, input and gate gradients (${T} steps x batch ${B})` });
-    if (!this.#timeMajor) allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
+    if (!this.#timeMajor && !this.#tokens) allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
     reserve(this.#backend, allocations, 'tape');
   }
 
@@ -133,17 +137,22 @@ export class RnnTape {
     }
     this.dispose();
     const I = this.#features;
-    let dx: TensorStorage = dy;
-    if (!this.#timeMajor) {
-      dx = backend.transpose01(dy, [T, B, I]);
-      backend.dispose(dy);
+    let dInputs: Tensor | null = null;
+    if (this.#tokens) {
+      if (dy !== null) backend.dispose(dy); // the one-hot rows' gradient of a backend without token kernels
+    } else {
+      let dx: TensorStorage = dy;
+      if (!this.#timeMajor) {
+        dx = backend.transpose01(dy, [T, B, I]);
+        backend.dispose(dy);
+      }
+      dInputs = new Tensor(backend, dx, this.#timeMajor ? [T, B, I] : [B, T, I], dtype);
     }
-    const dInputs = new Tensor(backend, dx, this.#timeMajor ? [T, B, I] : [B, T, I], dtype);
     const dInitialState = fromLayerStates(cell, dInit);
     return {
       dInputs, dInitialState, dWeights,
       dispose: () => {
-        dInputs.dispose();
+        dInputs?.dispose();
         for (const s of dInit) {
           s.h.dispose();
           s.c?.dispose();
@@ -169,7 +178,7 @@ export interface TapeRunResult {
 }
 
 /** dynamicRnn that keeps a tape for `tape.backward(...)`. Same options and validation as dynamicRnn. */
-export function dynamicRnnWithTape(cell: Cell, inputs: Tensor, options?: DynamicRnnOptions): TapeRunResult {
+export function dynamicRnnWithTape(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): TapeRunResult {
   const target = checkCell(cell).layers[0].resolveBackend();
   if (!target.capabilities.training || !target.backward) {
     throw new BackendError('cell', 'a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(target.name)} without them`);
@@ -179,7 +188,7 @@ export function dynamicRnnWithTape(cell: Cell, inputs: Tensor, options?: Dynamic
   const run = runChunk(cell, call.chunk, inputs, call.initial, true);
   const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), tape: run.tapes[l] }));
   const { time, batch, features, seqLens } = call.chunk;
-  const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.chunk.timeMajor, run.outputs.shape);
+  const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.chunk.timeMajor, run.outputs.shape, call.chunk.tokens !== null);
   return { outputs: run.outputs, state: run.state, tape };
 }
 

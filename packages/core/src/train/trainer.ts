@@ -5,6 +5,7 @@ import type { CellState } from '../cells/state.js';
 import type { FloatArray, LayerWeights } from '../spec.js';
 import { StateVariables, checkRows, resetRows } from '../state-variables.js';
 import { Tensor } from '../tensor.js';
+import { TokenIds } from '../tokens.js';
 import { checkTargets, meanSquaredError, softmaxCrossEntropy, type LossResult } from './losses.js';
 import { RnnModel } from './model.js';
 import { clipByGlobalNorm, globalNorm, type Optimizer } from './optimizers.js';
@@ -71,16 +72,19 @@ export class TbpttTrainer {
   }
 
   /**
-   * One TBPTT step on a chunk [B, T, I] (batch-major) with targets per row and step (B*T class indices, or
+   * One TBPTT step on a chunk [B, T, I] (batch-major), or token ids [B, T] (`tokenIds`), with targets per row and step (B*T class indices, or
    * B*T*outputs values for mse), row-major (b, t). Rows in `resetAfter` start from zero state next chunk.
    * A non-finite loss or gradient stops with an error naming the chunk, and changes neither weights nor state.
    */
-  async trainChunk(inputs: Tensor, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
+  async trainChunk(inputs: Tensor | TokenIds, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
     const opts = checkOptions(options, ['resetAfter'], 'options');
-    if (!(inputs instanceof Tensor) || inputs.shape.length !== 3) {
-      throw new ShapeError('inputs', 'a rank 3 tensor [batch, time, features]', inputs instanceof Tensor ? `shape [${inputs.shape.join(', ')}]` : describe(inputs));
+    const tokens = inputs instanceof TokenIds;
+    if (!(inputs instanceof Tensor || tokens) || inputs.shape.length !== (tokens ? 2 : 3)) {
+      throw new ShapeError('inputs', 'a rank 3 tensor [batch, time, features] or token ids [batch, time]',
+        inputs instanceof Tensor || tokens ? `shape [${inputs.shape.join(', ')}]` : describe(inputs));
     }
     const [B, T] = inputs.shape;
+    const backend = this.#vars.backend, dtype = this.model.cell.layers[0].dtype;
     if (B !== this.batch) throw new ShapeError('inputs', `batch ${this.batch} (the trainer's)`, `batch ${B}`);
     const rows = B * T, head = this.model.head;
     const classTargets = this.#loss === 'softmax-cross-entropy' ? checkTargets(targets, rows, head.outputSize) : null;
@@ -91,7 +95,7 @@ export class TbpttTrainer {
     const run = dynamicRnnWithTape(this.model.cell, inputs, { initialState: this.#vars.state });
     const discard = () => {
       run.outputs.dispose();
-      for (const s of toLayerStates(this.model.cell, run.state, B, inputs.backend, 'state')) {
+      for (const s of toLayerStates(this.model.cell, run.state, B, backend, 'state')) {
         s.h.dispose();
         s.c?.dispose();
       }
@@ -101,15 +105,15 @@ export class TbpttTrainer {
     let dHead: ReturnType<typeof head.backward>;
     try {
       y = await run.outputs.data();
-      const predictions = head.forward(y, rows, inputs.backend.hostGemm);
+      const predictions = head.forward(y, rows, backend.hostGemm);
       result = classTargets ? softmaxCrossEntropy(predictions, classTargets, rows, head.outputSize) : meanSquaredError(predictions, targets);
       if (!Number.isFinite(result.loss)) throw new RecurError('loss', 'a finite loss', `${result.loss} at chunk ${chunk}`, 'weights and state were left unchanged');
-      dHead = head.backward(y, result.dPredictions, rows, inputs.backend.hostGemm);
+      dHead = head.backward(y, result.dPredictions, rows, backend.hostGemm);
     } catch (error) {
       discard();
       throw error;
     }
-    const dOutputs = new Tensor(inputs.backend, inputs.backend.upload(dHead.dx, run.outputs.shape, inputs.dtype), run.outputs.shape, inputs.dtype);
+    const dOutputs = new Tensor(backend, backend.upload(dHead.dx, run.outputs.shape, dtype), run.outputs.shape, dtype);
     let grads: ReturnType<typeof run.tape.backward>;
     try {
       grads = run.tape.backward({ dOutputs });
@@ -134,7 +138,7 @@ export class TbpttTrainer {
     this.#optimizer.step([...params.flatMap((p) => [p.wIh, p.wHh, p.bIh, p.bHh]), head.weight, head.bias], gradList);
     layers.forEach((l, i) => l.setWeights(params[i]));
     run.outputs.dispose();
-    this.#vars.assign(toLayerStates(this.model.cell, run.state, B, inputs.backend, 'state')); // detached: the next chunk starts a new tape
+    this.#vars.assign(toLayerStates(this.model.cell, run.state, B, backend, 'state')); // detached: the next chunk starts a new tape
     if (reset && reset.length) resetRows(this.#vars, reset);
     this.#chunk++;
     return { chunk, loss: result.loss, gradNorm: norm };
