@@ -6,13 +6,13 @@
  * --check exits 1 unless the held-out bits per character beat the bigram reference. Without --backend the demo runs on
  * the fastest available backend (see backend.ts) and says which.
  */
-import { Adam, RnnModel, StatefulRNN, TbpttTrainer, ready, seededRandom, softmaxCrossEntropy, tensor } from '@recur/core';
+import { Adam, RnnModel, StatefulRNN, TbpttTrainer, ready, seededRandom, softmaxCrossEntropy, tokenIds } from '@recur/core';
 import { pickBackend } from './backend.js';
 import { SingleBar } from 'cli-progress';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { lineChart } from './svg.js';
-import { encode, mobyDick, oneHot, referenceEntropies, vocabulary } from './text.js';
+import { encode, mobyDick, referenceEntropies, vocabulary } from './text.js';
 
 const args = process.argv.slice(2);
 function option(name: string, fallback: number): number {
@@ -67,10 +67,10 @@ while ((performance.now() - start) / 1000 < seconds) {
     inputIds.set(trainIds.subarray(from, from + chunk), b * chunk);
     targets.set(trainIds.subarray(from + 1, from + chunk + 1), b * chunk);
   }
-  const x = tensor(oneHot(inputIds, V), [batch, chunk, V], { backend });
+  // token ids: the first layer's projection is a gather of W_ih's columns (no one-hot product)
+  const x = tokenIds(inputIds, [batch, chunk], V);
   const endOfPass = chunks % chunksPerPass === chunksPerPass - 1;
   const report = await trainer.trainChunk(x, targets, endOfPass ? { resetAfter: Array.from({ length: batch }, (_, i) => i) } : undefined);
-  x.dispose();
   chunks++;
   chars += batch * chunk;
   const bits = report.loss / LN2;
@@ -106,12 +106,10 @@ async function heldOutBits(m: RnnModel): Promise<number> {
       xs.set(heldIds.subarray(s * length + t0, s * length + t0 + n), s * n);
       ys.set(heldIds.subarray(s * length + t0 + 1, s * length + t0 + n + 1), s * n);
     }
-    const x = tensor(oneHot(xs, V), [segments, n, V], { backend });
-    const y = rnn.run(x);
+    const y = rnn.run(tokenIds(xs, [segments, n], V));
     const logits = m.head.forward(await y.data(), segments * n);
     totalNats += softmaxCrossEntropy(logits, ys, segments * n, V).loss * segments * n;
     count += segments * n;
-    x.dispose();
     y.dispose();
   }
   rnn.dispose();
@@ -128,12 +126,7 @@ console.log(`  this model on the held-out 5%               ${held.toFixed(3)}   
 console.log(`\ngenerated (temperature 0.8, one character per call, state carried):\n`);
 const rnn = new StatefulRNN(loaded.cell, { batch: 1 });
 const random = seededRandom(seed + 7);
-const feed = (id: number) => {
-  const x = tensor(oneHot([id], V), [1, 1, V], { backend });
-  const y = rnn.run(x);
-  x.dispose();
-  return y;
-};
+const feed = (id: number) => rnn.run(tokenIds([id], [1, 1], V));
 const prime = 'Call me Ishmael. ';
 let out = feed(vocab.index.get(prime[0])!);
 for (const c of prime.slice(1)) {

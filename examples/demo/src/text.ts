@@ -41,10 +41,3 @@ export function referenceEntropies(ids: Int32Array, size: number): { unigram: nu
   for (let a = 0; a < size; a++) for (let b = 0; b < size; b++) previous[a] += pairs[a * size + b];
   return { unigram: entropy(single), bigram: entropy(pairs) - entropy(previous) };
 }
-
-/** One-hot rows [B, T, V] for ids laid out as [B, T]. */
-export function oneHot(ids: ArrayLike<number>, size: number): Float32Array {
-  const out = new Float32Array(ids.length * size);
-  for (let i = 0; i < ids.length; i++) out[i * size + ids[i]] = 1;
-  return out;
-}

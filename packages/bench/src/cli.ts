@@ -99,16 +99,17 @@ function modelData(c: BenchCase): CaseData {
   const model = new RnnModel({ inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V }, { backend: 'cpu', seed: 3 });
   const random = seededRandom(7);
   const ids = Int32Array.from({ length: c.B * (c.T + 1) }, () => Math.floor(random() * V));
-  const x = new Float32Array(c.B * c.T * V), targets = new Int32Array(c.B * c.T);
+  const x = new Float32Array(c.B * c.T * V), targets = new Int32Array(c.B * c.T), inputIds = new Int32Array(c.B * c.T);
   for (let b = 0; b < c.B; b++) {
     for (let t = 0; t < c.T; t++) {
-      x[(b * c.T + t) * V + ids[b * (c.T + 1) + t]] = 1;
+      inputIds[b * c.T + t] = ids[b * (c.T + 1) + t];
+      x[(b * c.T + t) * V + inputIds[b * c.T + t]] = 1;
       targets[b * c.T + t] = ids[b * (c.T + 1) + t + 1];
     }
   }
   const data = {
     weights: model.cell.layers[0].getWeights() as CaseData['weights'], x,
-    model: { layers: model.cell.layers.map((l) => l.getWeights() as CaseData['weights']), headWeight: model.head.weight.slice() as Float32Array, headBias: model.head.bias.slice() as Float32Array, targets },
+    model: { layers: model.cell.layers.map((l) => l.getWeights() as CaseData['weights']), headWeight: model.head.weight.slice() as Float32Array, headBias: model.head.bias.slice() as Float32Array, targets, inputIds },
   };
   model.dispose();
   return data;
@@ -119,7 +120,7 @@ const firstSteps = new Map<string, StepReport>();
 async function referenceStep(c: BenchCase, data: CaseData): Promise<StepReport> {
   let step = firstSteps.get(c.id);
   if (!step) {
-    const p = await prepareModel('cpu', c, data.x, data.model!);
+    const p = await prepareModel('cpu', c, data.model!);
     step = await p.firstStep!();
     p.dispose();
     firstSteps.set(c.id, step);

@@ -1,4 +1,4 @@
-import { Adam, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
+import { Adam, tokenIds, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
 import type { BenchCase } from '../cases.js';
 import { stepFrames, type CaseData, type Contender, type Gradients, type ModelData, type Prepared } from './types.js';
 
@@ -9,7 +9,7 @@ export function recurContender(backend: string): Contender {
     role: 'recur',
     skip: (c) => ((c.mode === 'training' || c.mode === 'model') && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
     async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
-      if (c.mode === 'model') return prepareModel(backend, c, x, model!);
+      if (c.mode === 'model') return prepareModel(backend, c, model!);
       const { H, B, T } = c;
       const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: c.resetAfter });
       cell.setWeights(weights);
@@ -79,16 +79,17 @@ export function recurContender(backend: string): Contender {
 }
 
 /**
- * The demo's training step as the demo runs it: RnnModel + TbpttTrainer (Adam, clipping), one chunk per run with
- * the state carried from the previous run.
+ * The demo's training step as the demo runs it: RnnModel + TbpttTrainer (Adam, clipping) on token ids (the first
+ * layer's projection a gather; PyTorch's nn.LSTM takes the same characters as one-hot rows), one chunk per run
+ * with the state carried from the previous run. On a backend without token kernels core uploads the one-hot rows.
  */
-export async function prepareModel(backend: string, c: BenchCase, x: Float32Array, data: ModelData): Promise<Prepared> {
+export async function prepareModel(backend: string, c: BenchCase, data: ModelData): Promise<Prepared> {
   const { layers, vocabulary: V, learningRate, clipNorm } = c.model!;
   const model = new RnnModel({ inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V }, { backend });
   model.cell.layers.forEach((layer, l) => layer.setWeights(data.layers[l]));
   model.head.setWeights(data.headWeight, data.headBias);
   const trainer = new TbpttTrainer(model, { batch: c.B, optimizer: new Adam({ learningRate }), clipNorm });
-  const input = tensor(x, [c.B, c.T, V], { backend });
+  const input = tokenIds(data.inputIds, [c.B, c.T], V);
   const step = () => trainer.trainChunk(input, data.targets);
   return {
     run: step,
@@ -97,7 +98,6 @@ export async function prepareModel(backend: string, c: BenchCase, x: Float32Arra
       return { loss, gradNorm };
     },
     dispose: () => {
-      input.dispose();
       trainer.dispose();
       model.dispose();
     },

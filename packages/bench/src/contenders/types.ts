@@ -17,6 +17,8 @@ export interface ModelData {
   readonly headBias: Float32Array;
   /** [B * T] class ids, row-major (b, t) */
   readonly targets: Int32Array;
+  /** [B * T] the input characters (x's one-hot rows), row-major (b, t) */
+  readonly inputIds: Int32Array;
 }
 
 /** A training step's loss and global gradient norm (before clipping). */
