@@ -1,14 +1,14 @@
 import { alloc } from '@recur/backend-cpu';
 import { gateCount, type FloatArray, type LayerSpec } from '@recur/core';
 import { Heap, MAX_BYTES } from './heap.js';
-import { JOB, JOB_BYTES, KIND } from './job.js';
+import { ENTRY, JOB, JOB_BYTES, KIND } from './job.js';
 import { BLOCK, QUAD, inputPanels, packBias, packPanels, panelFloats, recurrentPanels, unitBlocks } from './pack.js';
 import { CONTROL_BYTES, ThreadPool } from './threads.js';
 
 const STACK_BYTES = 64 * 1024;
 
 interface KernelExports {
-  readonly run: (job: number, tid: number) => void;
+  readonly [entry: string]: unknown;
   readonly __stack_pointer: WebAssembly.Global;
   readonly __heap_base: WebAssembly.Global;
 }
@@ -68,7 +68,8 @@ export interface EngineOptions {
 /** The kernel module in shared memory, its helper threads, and the packing of weights and chunks into it. */
 export class Engine {
   readonly #memory: WebAssembly.Memory;
-  readonly #exports: KernelExports;
+  /** The module's entry point for each kind of job. */
+  readonly #entries: ((job: number, tid: number) => void)[];
   readonly #heap: Heap;
   readonly #pool: ThreadPool | null;
   readonly #job: number;
@@ -82,7 +83,7 @@ export class Engine {
   private constructor(memory: WebAssembly.Memory, exports: KernelExports, heap: Heap, pool: ThreadPool | null, job: number, maxBytes: number) {
     this.#memory = memory;
     this.#maxBytes = maxBytes;
-    this.#exports = exports;
+    this.#entries = ENTRY.map((name) => exports[name] as (job: number, tid: number) => void);
     this.#heap = heap;
     this.#pool = pool;
     this.#job = job;
@@ -330,7 +331,7 @@ export class Engine {
   /** Thread 0's share of the job. */
   readonly #runHere = (): void => {
     try {
-      this.#exports.run(this.#job, 0);
+      this.#entries[this.#views().i32[this.#job / 4 + JOB.kind]](this.#job, 0);
     } catch (error) {
       Atomics.store(this.#views().i32, this.#job / 4 + JOB.abort, 1); // release the helpers' barriers
       throw error;

@@ -10,3 +10,6 @@ export const JOB = {
 export const JOB_BYTES = 44 * 4;
 
 export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6 } as const;
+
+/** The module's export that runs each kind of job (csrc/run.c), by KIND value. */
+export const ENTRY = ['run', 'run', 'run', 'run_gemm', 'run_peak', 'run_gemm_atb', 'run_lstm_backward'] as const;

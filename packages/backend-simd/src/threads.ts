@@ -1,5 +1,5 @@
 import type { Worker as NodeWorker } from 'node:worker_threads';
-import { JOB, JOB_BYTES } from './job.js';
+import { ENTRY, JOB, JOB_BYTES } from './job.js';
 
 /** Int32 slots of the control block the threads share; `sleepers` counts helpers in an untimed wait. */
 const CTL = { generation: 0, done: 1, stop: 2, ready: 3, failed: 4, sleepers: 5 } as const;
@@ -18,6 +18,7 @@ const { workerData } = require('node:worker_threads');
 const { module, memory, control, tid, stack, spinMs, job } = workerData;
 const instance = new WebAssembly.Instance(module, { env: { memory } });
 instance.exports.__stack_pointer.value = stack;
+const entries = ${JSON.stringify(ENTRY)}.map((name) => instance.exports[name]);
 const ctl = new Int32Array(memory.buffer, control, 8);
 const jobWords = new Int32Array(memory.buffer, job, ${JOB_BYTES / 4});
 let seen = Atomics.load(ctl, ${CTL.generation});
@@ -39,7 +40,7 @@ for (;;) {
   seen = Atomics.load(ctl, ${CTL.generation});
   if (Atomics.load(ctl, ${CTL.stop}) !== 0) break;
   try {
-    if (tid < jobWords[${JOB.nthreads}]) instance.exports.run(job, tid);
+    if (tid < jobWords[${JOB.nthreads}]) entries[jobWords[${JOB.kind}]](job, tid);
   } catch (error) {
     Atomics.store(jobWords, ${JOB.abort}, 1);
     Atomics.store(ctl, ${CTL.failed}, 1);
