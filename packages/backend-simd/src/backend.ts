@@ -1,5 +1,5 @@
 import { BackendError, RecurError, gemmABt, gemmAtB, type GemmAtB, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
-import { CpuBackend, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
+import { CpuBackend, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult, type CpuTape, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
 
@@ -18,6 +18,8 @@ export class SimdBackend extends CpuBackend {
   /** Weight arrays copied into the linear memory for the GEMM (byte offsets), and which belong to which layer. */
   readonly #placed = new Map<FloatArray, number>();
   readonly #placedOf = new Map<CpuWeights, FloatArray[]>();
+  /** Tapes whose arrays are views into a block of the linear memory, and that block. */
+  readonly #tapeBlocks = new Map<CpuTape, number>();
   #closed = false;
 
   constructor(engine: Engine, name = 'simd') {
@@ -190,8 +192,10 @@ export class SimdBackend extends CpuBackend {
     if (packed && w.spec.kind === 'lstm') {
       try {
         const out = this.#engine.forward(packed, run, true);
-        const { act, hPrev, cPrev, cNew } = out.tape!;
-        return { y: out.y, h: out.h, c: out.c, tape: { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra: null } };
+        const { block, act, hPrev, cPrev, cNew } = out.tape!;
+        const tape: CpuTape = { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra: null };
+        this.#tapeBlocks.set(tape, block);
+        return { y: out.y, h: out.h, c: out.c, tape };
       } catch (error) {
         if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
       }
@@ -212,12 +216,27 @@ export class SimdBackend extends CpuBackend {
         const H = w.spec.units;
         const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
           args.dy as Float32Array | null, args.dhT as Float32Array | null, args.dcT as Float32Array | null, whhT);
-        return { ...weightGradients(this.gemm, this.gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+        try {
+          // dG and the tape stay in the linear memory: the products read them in place
+          return { ...weightGradients(this.gemm, this.gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+        } finally {
+          this.#engine.releaseViews(r.dGBlock, [r.dG]);
+        }
       } catch (error) {
         if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
       }
     }
     return super.backwardKernel(args);
+  }
+
+  /** Frees a tape; one our LSTM forward kept in the linear memory gives its block back. */
+  override disposeTape(tape: unknown): void {
+    const t = tape as CpuTape, block = this.#tapeBlocks.get(t);
+    if (block !== undefined) {
+      this.#engine.releaseViews(block, [t.act, t.hPrev, t.cPrev!, t.cNew!]);
+      this.#tapeBlocks.delete(t);
+    }
+    super.disposeTape(tape);
   }
 
   /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */

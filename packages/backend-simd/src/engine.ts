@@ -47,7 +47,12 @@ export interface LayerOutputs {
   readonly tape: LstmTape | null;
 }
 
+/**
+ * An LSTM tape kept in the linear memory: one block (free it with `release`) and views over its parts, which the
+ * backward and the GEMMs read in place (`offsetOf`). Views over a shared memory stay valid when it grows.
+ */
 export interface LstmTape {
+  readonly block: number;
   /** [T*B, 4H] activated gates i, f, g, o */
   readonly act: Float32Array;
   /** [T*B, H] each */
@@ -75,6 +80,8 @@ export class Engine {
   readonly #job: number;
   readonly #maxBytes: number;
   #scratch = 0;
+  /** Views over the linear memory handed out (tapes, gate gradients), by their byte offsets. */
+  readonly #offsets = new WeakMap<FloatArray, number>();
   #scratchBytes = 0;
   #f32: Float32Array | null = null;
   #i32: Int32Array | null = null;
@@ -169,10 +176,20 @@ export class Engine {
     const taped = keepTape && lstm;
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
     // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
-    const stateBytes = align(B * Hp * 4), rowsBytes = taped ? align(T * B * H * 4) : 0;
-    const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0,
-      4 * rowsBytes, rowsBytes, rowsBytes, rowsBytes];
-    const [x, proj, h, c, rh, y, lens, act, hPrev, cPrev, cNew] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
+    const stateBytes = align(B * Hp * 4), rowsBytes = align(T * B * H * 4);
+    const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
+    // the tape gets a block of its own: it lives until the backward has run, across other jobs' scratch
+    const tapeSizes = [4 * rowsBytes, rowsBytes, rowsBytes, rowsBytes];
+    const tapeBlock = taped ? this.#heap.alloc(7 * rowsBytes) : 0;
+    let scratch: number;
+    try {
+      scratch = this.#scratchFor(sizes.reduce((a, b) => a + b, 0));
+    } catch (error) {
+      if (taped) this.#heap.free(tapeBlock);
+      throw error;
+    }
+    const [x, proj, h, c, rh, y, lens] = carve(scratch, sizes);
+    const [act, hPrev, cPrev, cNew] = taped ? carve(tapeBlock, tapeSizes) : [0, 0, 0, 0];
 
     const { f32, i32 } = this.#views();
     if (input.tokens) i32.set(input.tokens, x / 4);
@@ -195,18 +212,40 @@ export class Engine {
     }
 
     this.lastJobThreads = threads > 1 && this.#pool ? threads : 1;
-    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
-    else this.#runHere();
+    try {
+      if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+      else this.#runHere();
+    } catch (error) {
+      if (taped) this.#heap.free(tapeBlock);
+      throw error;
+    }
 
     return {
       y: readRows(f32, y / 4, T * B, H, Hp),
       h: readRows(f32, h / 4 + (T % 2) * B * Hp, B, H, Hp), // the kernels' two h slots are B * Hp floats apart
       c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
       tape: taped ? {
-        act: readRows(f32, act / 4, T * B, 4 * H, 4 * H), hPrev: readRows(f32, hPrev / 4, T * B, H, H),
-        cPrev: readRows(f32, cPrev / 4, T * B, H, H), cNew: readRows(f32, cNew / 4, T * B, H, H),
+        block: tapeBlock, act: this.#view(act, T * B * 4 * H), hPrev: this.#view(hPrev, T * B * H), cPrev: this.#view(cPrev, T * B * H), cNew: this.#view(cNew, T * B * H),
       } : null,
     };
+  }
+
+  /** A float32 view of `length` values at byte offset `at` (what `offsetOf` knows). */
+  #view(at: number, length: number): Float32Array {
+    const view = new Float32Array(this.#memory.buffer, at, length);
+    this.#offsets.set(view, at);
+    return view;
+  }
+
+  /** Frees a block that views were made over, and forgets them (no later product reads freed memory through them). */
+  releaseViews(block: number, views: readonly FloatArray[]): void {
+    for (const v of views) this.#offsets.delete(v);
+    this.#heap.free(block);
+  }
+
+  /** The byte offset of a view this engine made over its linear memory, or undefined for any other array. */
+  offsetOf(values: FloatArray): number | undefined {
+    return this.#offsets.get(values);
   }
 
   /** Copies values into a block of their own (weights that many products read): its byte offset. */
@@ -228,10 +267,11 @@ export class Engine {
    */
   gemm(M: number, N: number, K: number, A: Float32Array, aOff: number, lda: number, W: Float32Array, wOff: number, ldw: number,
     C: Float32Array, cOff: number, ldc: number, accumulate: boolean, wAt: number | null): void {
-    const sizes = [align(M * K * 4), wAt === null ? align(N * K * 4) : 0, align(M * N * 4)];
+    const aAt = this.offsetOf(A);
+    const sizes = [aAt === undefined ? align(M * K * 4) : 0, wAt === null ? align(N * K * 4) : 0, align(M * N * 4)];
     const [a, w, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
     const { f32, i32 } = this.#views();
-    copyRows(A, aOff, lda, f32, a / 4, K, M, K);
+    if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, K, M, K);
     if (wAt === null) copyRows(W, wOff, ldw, f32, w / 4, K, N, K);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
     const job = this.#job / 4;
@@ -239,8 +279,8 @@ export class Engine {
     i32[job + JOB.kind] = KIND.gemm;
     i32[job + JOB.nthreads] = threads;
     i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = K;
-    i32[job + JOB.lda] = K; i32[job + JOB.ldw] = wAt === null ? K : ldw; i32[job + JOB.ldc] = N;
-    i32[job + JOB.a] = a; i32[job + JOB.w] = wAt === null ? w : wAt + wOff * 4; i32[job + JOB.cm] = c;
+    i32[job + JOB.lda] = aAt === undefined ? K : lda; i32[job + JOB.ldw] = wAt === null ? K : ldw; i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = aAt === undefined ? a : aAt + aOff * 4; i32[job + JOB.w] = wAt === null ? w : wAt + wOff * 4; i32[job + JOB.cm] = c;
     i32[job + JOB.accumulate] = Number(accumulate);
     i32[job + JOB.abort] = 0;
     if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
@@ -251,19 +291,20 @@ export class Engine {
   /** C[m, n] (+)= sum_r A[r, m] * B[r, n] (C = Aᵀ · B), float32, on every thread; A, B (and C when accumulating) are copied in. */
   gemmAtB(M: number, N: number, R: number, A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
     C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
-    const sizes = [align(R * M * 4), align(R * N * 4), align(M * N * 4)];
+    const aAt = this.offsetOf(A), bAt = this.offsetOf(B);
+    const sizes = [aAt === undefined ? align(R * M * 4) : 0, bAt === undefined ? align(R * N * 4) : 0, align(M * N * 4)];
     const [a, b, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
     const { f32, i32 } = this.#views();
-    copyRows(A, aOff, lda, f32, a / 4, M, R, M);
-    copyRows(B, bOff, ldb, f32, b / 4, N, R, N);
+    if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, M, R, M);
+    if (bAt === undefined) copyRows(B, bOff, ldb, f32, b / 4, N, R, N);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
     const job = this.#job / 4;
     const threads = M * N * R >= 1 << 18 ? this.threads : 1;
     i32[job + JOB.kind] = KIND.gemmAtB;
     i32[job + JOB.nthreads] = threads;
     i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = R;
-    i32[job + JOB.lda] = M; i32[job + JOB.ldw] = N; i32[job + JOB.ldc] = N;
-    i32[job + JOB.a] = a; i32[job + JOB.w] = b; i32[job + JOB.cm] = c;
+    i32[job + JOB.lda] = aAt === undefined ? M : lda; i32[job + JOB.ldw] = bAt === undefined ? N : ldb; i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = aAt === undefined ? a : aAt + aOff * 4; i32[job + JOB.w] = bAt === undefined ? b : bAt + bOff * 4; i32[job + JOB.cm] = c;
     i32[job + JOB.accumulate] = Number(accumulate);
     i32[job + JOB.abort] = 0;
     if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
@@ -276,14 +317,29 @@ export class Engine {
    * and dh_0, dc_0. `whhT` is the byte offset of W_hhᵀ [H, 4H] placed in the linear memory.
    */
   lstmBackward(H: number, T: number, B: number, seqLens: Int32Array | null, tape: { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
-    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dh0: Float32Array; dc0: Float32Array } {
+    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array } {
     const rows = T * B, G = 4 * H;
-    const sizes = [align(rows * G * 4), align(rows * H * 4), align(rows * H * 4), dy ? align(rows * H * 4) : 0, align(B * H * 4), align(B * H * 4), align(B * H * 4), align(rows * G * 4), seqLens ? align(B * 4) : 0];
-    const [act, cPrev, cNew, dyAt, dh, dc, dhp, dg, lens] = carve(this.#scratchFor(sizes.reduce((a, b) => a + b, 0)), sizes);
+    // the tape in place when it is ours (made by `forward`), else copied into the scratch
+    const resident = [tape.act, tape.cPrev, tape.cNew].map((a) => this.offsetOf(a));
+    const copied = resident.some((at) => at === undefined);
+    const sizes = [copied ? align(rows * G * 4) : 0, copied ? align(rows * H * 4) : 0, copied ? align(rows * H * 4) : 0, dy ? align(rows * H * 4) : 0,
+      align(B * H * 4), align(B * H * 4), align(B * H * 4), seqLens ? align(B * 4) : 0];
+    // the gate gradients get a block of their own: the weight-gradient products read them in place afterwards
+    const dg = this.#heap.alloc(rows * G * 4);
+    let scratch: number;
+    try {
+      scratch = this.#scratchFor(sizes.reduce((a, b) => a + b, 0));
+    } catch (error) {
+      this.#heap.free(dg);
+      throw error;
+    }
+    const [act, cPrev, cNew, dyAt, dh, dc, dhp, lens] = carve(scratch, sizes);
     const { f32, i32 } = this.#views();
-    f32.set(tape.act, act / 4);
-    f32.set(tape.cPrev, cPrev / 4);
-    f32.set(tape.cNew, cNew / 4);
+    if (copied) {
+      f32.set(tape.act, act / 4);
+      f32.set(tape.cPrev, cPrev / 4);
+      f32.set(tape.cNew, cNew / 4);
+    }
     if (dy) f32.set(dy, dyAt / 4);
     if (dhT) f32.set(dhT, dh / 4);
     else f32.fill(0, dh / 4, dh / 4 + B * H);
@@ -296,11 +352,16 @@ export class Engine {
     i32[job + JOB.kind] = KIND.lstmBackward;
     i32[job + JOB.nthreads] = threads;
     i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
-    i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeCprev] = cPrev; i32[job + JOB.tapeCnew] = cNew;
+    i32[job + JOB.tapeAct] = copied ? act : resident[0]!; i32[job + JOB.tapeCprev] = copied ? cPrev : resident[1]!; i32[job + JOB.tapeCnew] = copied ? cNew : resident[2]!;
     i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dc] = dc; i32[job + JOB.dg] = dg; i32[job + JOB.dhp] = dhp; i32[job + JOB.whht] = whhT;
-    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
-    else this.#runHere();
-    return { dG: readRows(f32, dg / 4, rows, G, G), dh0: readRows(f32, dh / 4, B, H, H), dc0: readRows(f32, dc / 4, B, H, H) };
+    try {
+      if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+      else this.#runHere();
+    } catch (error) {
+      this.#heap.free(dg);
+      throw error;
+    }
+    return { dG: this.#view(dg, rows * G), dGBlock: dg, dh0: readRows(f32, dh / 4, B, H, H), dc0: readRows(f32, dc / 4, B, H, H) };
   }
 
   /**

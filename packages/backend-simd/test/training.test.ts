@@ -66,7 +66,7 @@ describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
     }
   }
 
-  it('places each layer\'s kernels (and their transposes) in its linear memory once, and frees them with the layer', () => {
+  it('places each layer\'s kernels (and their transposes) in its linear memory once and frees them with the layer; tapes and gate gradients kept there are freed too', () => {
     const simd = getBackend('simd') as SimdBackend;
     const make = CELLS['lstm H=67'];
     const dy = values(B * T * 67);
