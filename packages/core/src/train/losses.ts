@@ -34,11 +34,12 @@ export function softmaxCrossEntropy(logits: FloatArray, targets: ArrayLike<numbe
     const o = r * classes;
     let max = -Infinity;
     for (let c = 0; c < classes; c++) max = Math.max(max, logits[o + c]);
+    // each exponential once: kept in d, then scaled to softmax / rows
     let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[o + c] - max);
-    const logSum = Math.log(sum) + max;
-    total += logSum - logits[o + t[r]];
-    for (let c = 0; c < classes; c++) d[o + c] = Math.exp(logits[o + c] - logSum) / rows;
+    for (let c = 0; c < classes; c++) sum += d[o + c] = Math.exp(logits[o + c] - max);
+    total += Math.log(sum) + max - logits[o + t[r]];
+    const scale = 1 / (sum * rows);
+    for (let c = 0; c < classes; c++) d[o + c] *= scale;
     d[o + t[r]] -= 1 / rows;
   }
   return { loss: total / rows, dPredictions: d };

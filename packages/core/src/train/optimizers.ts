@@ -72,14 +72,18 @@ export class Adam implements Optimizer {
     checkPairs(params, grads);
     this.#t++;
     const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
+    // constants out of the loop (it runs over every parameter each step): m̂ = m / c1, v̂ = v / c2
+    const b1 = this.beta1, b2 = this.beta2, step = this.learningRate / c1, inverseC2 = 1 / c2, eps = this.epsilon;
     params.forEach((p, i) => {
       const g = grads[i];
       const m = (this.#m[i] ??= new Float64Array(p.length));
       const v = (this.#v[i] ??= new Float64Array(p.length));
       for (let j = 0; j < p.length; j++) {
-        m[j] = this.beta1 * m[j] + (1 - this.beta1) * g[j];
-        v[j] = this.beta2 * v[j] + (1 - this.beta2) * g[j] * g[j];
-        p[j] -= (this.learningRate * (m[j] / c1)) / (Math.sqrt(v[j] / c2) + this.epsilon);
+        const gj = g[j];
+        const mj = b1 * m[j] + (1 - b1) * gj, vj = b2 * v[j] + (1 - b2) * gj * gj;
+        m[j] = mj;
+        v[j] = vj;
+        p[j] -= (step * mj) / (Math.sqrt(vj * inverseC2) + eps);
       }
     });
   }
