@@ -3,7 +3,7 @@
 // over r; each r broadcasts MR values of A against 2 vectors of B.
 #include "simd.h"
 
-#define RC 64 // rows of r per block: the tile's slices of A (64 lines) and B's panel stay in L1
+#define RC 64 // rows of r per block: its packed panel of B (RC x NC floats, 16 KiB) stays in L1
 #define NC 64  // columns of B per panel
 
 __attribute__((always_inline)) static inline void tile(const float *a, int lda, const float *b, int ldb, float *c, int ldc, int rn,
@@ -37,27 +37,36 @@ static void tail(const float *a, int lda, const float *b, int ldb, float *c, int
     }
 }
 
+// Rows of A and B lie G*4 or I*4 bytes apart (often a multiple of 1 KiB): read in place, the RC rows of a block map
+// to a few L1 sets and evict each other. So each block is packed first: B's panel [rn][NC] once per panel, A's
+// 4 columns [rn][4] once per tile row; the tiles then read contiguous memory.
 static void atb_part(const job_t *job, int m0, int m1, int n0, int n1) {
   const int R = job->K, lda = job->lda, ldb = job->ldw, ldc = job->ldc;
   const float *A = F(job->a), *B = F(job->w);
   float *C = F(job->cm);
   const int nVec = n0 + (n1 - n0) / 4 * 4;
+  float bp[RC * NC] __attribute__((aligned(16)));
+  float ap[RC * 4] __attribute__((aligned(16)));
   for (int r0 = 0; r0 < R || r0 == 0; r0 += RC) {
     const int rn = R - r0 < RC ? R - r0 : RC;
     const int add = r0 > 0 || job->accumulate;
     const float *a = A + (uint32_t)r0 * lda, *b = B + (uint32_t)r0 * ldb;
     for (int p0 = n0; p0 < nVec; p0 += NC) {
-      const int p1 = p0 + NC < nVec ? p0 + NC : nVec;
+      const int p1 = p0 + NC < nVec ? p0 + NC : nVec, pw = p1 - p0;
+      for (int r = 0; r < rn; r++)
+        for (int n = 0; n < pw; n += 4) wasm_v128_store(bp + r * NC + n, wasm_v128_load(b + (uint32_t)r * ldb + p0 + n));
       int m = m0;
       for (; m + 4 <= m1; m += 4) {
-        int n = p0;
-        for (; n + 8 <= p1; n += 8) tile(a + m, lda, b + n, ldb, C + (uint32_t)m * ldc + n, ldc, rn, add, 4, 2);
-        if (n < p1) tile(a + m, lda, b + n, ldb, C + (uint32_t)m * ldc + n, ldc, rn, add, 4, 1);
+        for (int r = 0; r < rn; r++) wasm_v128_store(ap + r * 4, wasm_v128_load(a + (uint32_t)r * lda + m));
+        int n = 0;
+        for (; n + 8 <= pw; n += 8) tile(ap, 4, bp + n, NC, C + (uint32_t)m * ldc + p0 + n, ldc, rn, add, 4, 2);
+        if (n < pw) tile(ap, 4, bp + n, NC, C + (uint32_t)m * ldc + p0 + n, ldc, rn, add, 4, 1);
       }
       for (; m < m1; m++) {
-        int n = p0;
-        for (; n + 8 <= p1; n += 8) tile(a + m, lda, b + n, ldb, C + (uint32_t)m * ldc + n, ldc, rn, add, 1, 2);
-        if (n < p1) tile(a + m, lda, b + n, ldb, C + (uint32_t)m * ldc + n, ldc, rn, add, 1, 1);
+        for (int r = 0; r < rn; r++) ap[r] = a[(uint32_t)r * lda + m];
+        int n = 0;
+        for (; n + 8 <= pw; n += 8) tile(ap, 1, bp + n, NC, C + (uint32_t)m * ldc + p0 + n, ldc, rn, add, 1, 2);
+        if (n < pw) tile(ap, 1, bp + n, NC, C + (uint32_t)m * ldc + p0 + n, ldc, rn, add, 1, 1);
       }
     }
     if (nVec < n1) tail(a, lda, b, ldb, C, ldc, rn, add, m0, m1, nVec, n1);
