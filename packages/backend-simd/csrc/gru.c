@@ -26,6 +26,15 @@ __attribute__((always_inline)) static inline void after_rows(const job_t *job, i
     f4 hNew = blend(nGate, z, wasm_v128_load(hPrev + at));
     wasm_v128_store(hNext + at, hNew);
     wasm_v128_store(y_at(job, t, b + n, u), hNew);
+    if (job->tape_act) {
+      const uint32_t row = (uint32_t)t * job->B + b + n;
+      float *act = F(job->tape_act) + row * 3 * H;
+      store_units(act, r, u, H);
+      store_units(act + H, z, u, H);
+      store_units(act + 2 * H, nGate, u, H);
+      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + at), u, H);
+      store_units(F(job->tape_extra) + row * H, acc[n * 3 + 2], u, H);
+    }
   }
 }
 
@@ -45,8 +54,17 @@ __attribute__((always_inline)) static inline void before_rz_rows(const job_t *jo
   for (int n = 0; n < NB; n++)
     for (int q = 0; q < 2; q++) {
       const uint32_t at = (uint32_t)(b + n) * Hp + (u + q) * 4;
-      wasm_v128_store(F(job->rh) + at, wasm_f32x4_mul(v_sigmoid(acc[n * 4 + q * 2]), wasm_v128_load(hPrev + at)));
-      wasm_v128_store(proj_at(job, t, b + n, u + q) + 4, v_sigmoid(acc[n * 4 + q * 2 + 1]));
+      const f4 r = v_sigmoid(acc[n * 4 + q * 2]), z = v_sigmoid(acc[n * 4 + q * 2 + 1]), h = wasm_v128_load(hPrev + at), rh = wasm_f32x4_mul(r, h);
+      wasm_v128_store(F(job->rh) + at, rh);
+      wasm_v128_store(proj_at(job, t, b + n, u + q) + 4, z);
+      if (job->tape_act) {
+        const uint32_t row = (uint32_t)t * job->B + b + n;
+        float *act = F(job->tape_act) + row * 3 * H;
+        store_units(act, r, u + q, H);
+        store_units(act + H, z, u + q, H);
+        store_units(F(job->tape_hprev) + row * H, h, u + q, H);
+        store_units(F(job->tape_extra) + row * H, rh, u + q, H);
+      }
     }
 }
 
@@ -61,16 +79,35 @@ __attribute__((always_inline)) static inline void before_n_rows(const job_t *job
   for (int n = 0; n < NB; n++)
     for (int q = 0; q < 4; q++) {
       const uint32_t at = (uint32_t)(b + n) * Hp + (u + q) * 4;
-      f4 hNew = blend(v_tanh(acc[n * 4 + q]), wasm_v128_load(proj_at(job, t, b + n, u + q) + 4), wasm_v128_load(hPrev + at));
+      const f4 nGate = v_tanh(acc[n * 4 + q]);
+      f4 hNew = blend(nGate, wasm_v128_load(proj_at(job, t, b + n, u + q) + 4), wasm_v128_load(hPrev + at));
       wasm_v128_store(hNext + at, hNew);
       wasm_v128_store(y_at(job, t, b + n, u + q), hNew);
+      if (job->tape_act) store_units(F(job->tape_act) + ((uint32_t)t * job->B + b + n) * 3 * H + 2 * H, nGate, u + q, H);
     }
+}
+
+// The tape of rows whose sequence has ended (t >= length), as backend-cpu keeps it: h_{t-1} (the state passed
+// through), no activations. Before the step's panels run, so h_{t-1} is still unchanged.
+static void tape_finished_rows(const job_t *job, int t, int first, int end) {
+  const int B = job->B, H = job->H, Hp = job->nub * 4;
+  const float *hPrev = h_slot(job, t);
+  for (int b = 0; b < B; b++) {
+    if (row_active(job, t, b)) continue;
+    const uint32_t row = (uint32_t)t * B + b;
+    for (int u = first; u < end; u++) {
+      for (int g = 0; g < 3; g++) store_units(F(job->tape_act) + row * 3 * H + g * H, splat(0.0f), u, H);
+      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + (uint32_t)b * Hp + u * 4), u, H);
+      store_units(F(job->tape_extra) + row * H, splat(0.0f), u, H);
+    }
+  }
 }
 
 void gru_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
   for (int t = 0; t < job->T; t++) {
+    if (job->tape_act && job->seqlens) tape_finished_rows(job, t, first, end);
     if (job->variant == 1) {
       FOR_PANEL_ROWS(job, t, first, end, 1, 1, after_rows);
     } else {

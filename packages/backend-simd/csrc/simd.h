@@ -35,13 +35,14 @@ typedef struct {
   int32_t M, N, K, lda, ldw, ldc;
   uint32_t a, w, cm;
   int32_t accumulate;
-  // LSTM forwards that keep a tape (0: none), in backend-cpu's layout with unpadded rows (see its CpuTape):
-  // act [T][B][4][H] (i, f, g, o activated), h_{t-1}, c_{t-1} and c_t [T][B][H]
+  // Forwards that keep a tape (0: none), in backend-cpu's layout with unpadded rows (see its CpuTape): act
+  // [T][B][G][H] (LSTM i, f, g, o; GRU r, z, n; activated), h_{t-1} [T][B][H]; LSTM c_{t-1} and c_t [T][B][H]
   uint32_t tape_act, tape_hprev, tape_cprev, tape_cnew;
   // KIND_LSTM_BACKWARD (with T, B, H, seqlens, nthreads and the tape above): dy [T][B][H] (0: none), dh and dc
   // [B][H] (dh_T, dc_T in; dh_0, dc_0 out), dg [T][B][4H] out, dhp [B][H] scratch, whht W_hh^T [H][4H]
   uint32_t dy, dh, dc, dg, dhp, whht;
   uint32_t tokens;    // int32 [T][B] token ids instead of x (the first layer of a token model), or 0
+  uint32_t tape_extra; // GRU forwards that keep a tape: [T][B][H] W_hn h + b_hn (reset after) or r * h (before)
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))

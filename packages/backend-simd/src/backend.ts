@@ -183,17 +183,17 @@ export class SimdBackend extends CpuBackend {
   }
 
   /**
-   * A training forward: LSTM layers run our kernels and record the tape in backend-cpu's layout (its backward
-   * reads it); GRU and RNN run backend-cpu's forward with our GEMM. If the tape does not fit the linear memory,
+   * A training forward: LSTM and GRU layers run our kernels and record the tape in backend-cpu's layout in the
+   * linear memory (its backward reads it in place); RNN runs backend-cpu's forward with our GEMM. If the tape does not fit the linear memory,
    * backend-cpu's forward runs instead (same results, host memory).
    */
   protected override forwardTape(w: CpuWeights, run: HostRun): KernelResult {
     const packed = this.#packed.get(w);
-    if (packed && w.spec.kind === 'lstm') {
+    if (packed && w.spec.kind !== 'rnn') {
       try {
         const out = this.#engine.forward(packed, run, true);
-        const { block, act, hPrev, cPrev, cNew } = out.tape!;
-        const tape: CpuTape = { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra: null };
+        const { block, act, hPrev, cPrev, cNew, extra } = out.tape!;
+        const tape: CpuTape = { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra };
         this.#tapeBlocks.set(tape, block);
         return { y: out.y, h: out.h, c: out.c, tape };
       } catch (error) {
@@ -233,7 +233,7 @@ export class SimdBackend extends CpuBackend {
   override disposeTape(tape: unknown): void {
     const t = tape as CpuTape, block = this.#tapeBlocks.get(t);
     if (block !== undefined) {
-      this.#engine.releaseViews(block, [t.act, t.hPrev, t.cPrev!, t.cNew!]);
+      this.#engine.releaseViews(block, [t.act, t.hPrev, t.cPrev, t.cNew, t.extra].filter((a): a is FloatArray => a !== null));
       this.#tapeBlocks.delete(t);
     }
     super.disposeTape(tape);

@@ -43,22 +43,25 @@ export interface LayerOutputs {
   readonly y: Float32Array;
   readonly h: Float32Array;
   readonly c: Float32Array | null;
-  /** LSTM forwards run with `keepTape`: what backend-cpu's backward reads, in its layout. */
-  readonly tape: LstmTape | null;
+  /** LSTM and GRU forwards run with `keepTape`: what backend-cpu's backward reads, in its layout. */
+  readonly tape: KernelTape | null;
 }
 
 /**
  * An LSTM tape kept in the linear memory: one block (free it with `release`) and views over its parts, which the
  * backward and the GEMMs read in place (`offsetOf`). Views over a shared memory stay valid when it grows.
  */
-export interface LstmTape {
+export interface KernelTape {
   readonly block: number;
-  /** [T*B, 4H] activated gates i, f, g, o */
+  /** [T*B, G*H] activated gates (LSTM i, f, g, o; GRU r, z, n) */
   readonly act: Float32Array;
   /** [T*B, H] each */
   readonly hPrev: Float32Array;
-  readonly cPrev: Float32Array;
-  readonly cNew: Float32Array;
+  /** LSTM */
+  readonly cPrev: Float32Array | null;
+  readonly cNew: Float32Array | null;
+  /** GRU: W_hn h + b_hn (reset after) or r * h (reset before) */
+  readonly extra: Float32Array | null;
 }
 
 export interface EngineOptions {
@@ -166,21 +169,22 @@ export class Engine {
 
   /**
    * One layer over a chunk: copy the chunk in, run every thread's share, copy the outputs out. `keepTape` (LSTM
-   * only) also records the tape backend-cpu's backward reads.
+   * and GRU) also records the tape backend-cpu's backward reads.
    */
   forward(layer: PackedLayer, input: LayerInputs, keepTape = false): LayerOutputs {
     const { spec, nub } = layer;
     const { time: T, batch: B, seqLens } = input;
     const H = spec.units, I = spec.inputSize, Hp = nub * BLOCK, G = gateCount(spec.kind);
     const lstm = spec.kind === 'lstm', gruBefore = spec.kind === 'gru' && !spec.resetAfter;
-    const taped = keepTape && lstm;
+    const taped = keepTape && spec.kind !== 'rnn';
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
     // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
     const stateBytes = align(B * Hp * 4), rowsBytes = align(T * B * H * 4);
     const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
-    // the tape gets a block of its own: it lives until the backward has run, across other jobs' scratch
-    const tapeSizes = [4 * rowsBytes, rowsBytes, rowsBytes, rowsBytes];
-    const tapeBlock = taped ? this.#heap.alloc(7 * rowsBytes) : 0;
+    // the tape gets a block of its own: it lives until the backward has run, across other jobs' scratch.
+    // act [T*B][G*H], h_{t-1}, then LSTM c_{t-1}, c_t or GRU's extra
+    const tapeSizes = [G * rowsBytes, rowsBytes, rowsBytes, lstm ? rowsBytes : 0];
+    const tapeBlock = taped ? this.#heap.alloc(tapeSizes.reduce((a, b) => a + b, 0)) : 0;
     let scratch: number;
     try {
       scratch = this.#scratchFor(sizes.reduce((a, b) => a + b, 0));
@@ -189,7 +193,7 @@ export class Engine {
       throw error;
     }
     const [x, proj, h, c, rh, y, lens] = carve(scratch, sizes);
-    const [act, hPrev, cPrev, cNew] = taped ? carve(tapeBlock, tapeSizes) : [0, 0, 0, 0];
+    const [act, hPrev, third, fourth] = taped ? carve(tapeBlock, tapeSizes) : [0, 0, 0, 0];
 
     const { f32, i32 } = this.#views();
     if (input.tokens) i32.set(input.tokens, x / 4);
@@ -208,7 +212,10 @@ export class Engine {
     i32[job + JOB.bias] = layer.bias; i32[job + JOB.bhn] = layer.bhn; i32[job + JOB.proj] = proj; i32[job + JOB.h] = h;
     i32[job + JOB.c] = lstm ? c : 0; i32[job + JOB.rh] = gruBefore ? rh : 0; i32[job + JOB.y] = y; i32[job + JOB.seqlens] = seqLens ? lens : 0;
     if (taped) {
-      i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeHprev] = hPrev; i32[job + JOB.tapeCprev] = cPrev; i32[job + JOB.tapeCnew] = cNew;
+      i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeHprev] = hPrev;
+      if (lstm) {
+        i32[job + JOB.tapeCprev] = third; i32[job + JOB.tapeCnew] = fourth;
+      } else i32[job + JOB.tapeExtra] = third;
     }
 
     this.lastJobThreads = threads > 1 && this.#pool ? threads : 1;
@@ -225,7 +232,8 @@ export class Engine {
       h: readRows(f32, h / 4 + (T % 2) * B * Hp, B, H, Hp), // the kernels' two h slots are B * Hp floats apart
       c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
       tape: taped ? {
-        block: tapeBlock, act: this.#view(act, T * B * 4 * H), hPrev: this.#view(hPrev, T * B * H), cPrev: this.#view(cPrev, T * B * H), cNew: this.#view(cNew, T * B * H),
+        block: tapeBlock, act: this.#view(act, T * B * G * H), hPrev: this.#view(hPrev, T * B * H),
+        cPrev: lstm ? this.#view(third, T * B * H) : null, cNew: lstm ? this.#view(fourth, T * B * H) : null, extra: lstm ? null : this.#view(third, T * B * H),
       } : null,
     };
   }
