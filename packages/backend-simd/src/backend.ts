@@ -7,9 +7,10 @@ import { BLOCK, unitBlocks } from './pack.js';
  * backend-cpu's memory, row operations and training, with the float32 forward replaced by our own WebAssembly
  * SIMD128 kernels split over several threads. Tensors stay plain typed arrays: a chunk is copied into the shared
  * linear memory, run there, and its outputs copied back (for a streamed step, a few hundred floats each way).
- * float64 runs backend-cpu's kernels; so does training (forwards that keep a tape, and backwards), but with their
- * matrix products replaced by our SIMD GEMM on every thread, its constant operands (the kernels, transposed
- * too) placed in the linear memory once per upload.
+ * float64 runs backend-cpu's kernels. Training runs backend-cpu's training kernels with every matrix product on
+ * our SIMD GEMMs (each layer's kernels, transposed too, placed in the linear memory once per upload), except where
+ * we have our own: LSTM and GRU forwards that keep a tape (the tape kept in the linear memory) and the LSTM
+ * backward's time loop.
  */
 export class SimdBackend extends CpuBackend {
   override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
@@ -184,8 +185,8 @@ export class SimdBackend extends CpuBackend {
 
   /**
    * A training forward: LSTM and GRU layers run our kernels and record the tape in backend-cpu's layout in the
-   * linear memory (its backward reads it in place); RNN runs backend-cpu's forward with our GEMM. If the tape does not fit the linear memory,
-   * backend-cpu's forward runs instead (same results, host memory).
+   * linear memory (its backward reads it in place); RNN runs backend-cpu's forward with our GEMM. If the tape does
+   * not fit the linear memory, backend-cpu's forward runs instead (same results, host memory).
    */
   protected override forwardTape(w: CpuWeights, run: HostRun): KernelResult {
     const packed = this.#packed.get(w);
@@ -229,7 +230,7 @@ export class SimdBackend extends CpuBackend {
     return super.backwardKernel(args);
   }
 
-  /** Frees a tape; one our LSTM forward kept in the linear memory gives its block back. */
+  /** Frees a tape; one our kernels kept in the linear memory gives its block back. */
   override disposeTape(tape: unknown): void {
     const t = tape as CpuTape, block = this.#tapeBlocks.get(t);
     if (block !== undefined) {
