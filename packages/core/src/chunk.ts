@@ -6,7 +6,7 @@ import type { LayerCell } from './cells/layer-cell.js';
 import { cellBackend, checkFiniteInput, checkTensor, fromLayerStates, runLayers, toLayerStates } from './run.js';
 import type { RecurBackend, TapeStorage, TensorStorage } from './spec.js';
 import { Tensor } from './tensor.js';
-import { TokenIds, oneHot, timeMajorIds } from './tokens.js';
+import { TokenIds, idsOf, oneHot, timeMajorIds } from './tokens.js';
 import { bytesOf, budgetOf, checkAllocations, type Allocation } from './budget.js';
 
 /**
@@ -80,7 +80,7 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
     throw new ShapeError(argument, `${tokens ? 'a vocabulary of' : 'feature size'} ${first.inputSize} (the input size of ${first.name})`, `${tokens ? 'a vocabulary of' : 'feature size'} ${features}`);
   }
   if (request.batch && batch !== request.batch.size) throw new ShapeError(argument, request.batch.expected(), `batch ${batch}`);
-  const ids = tokens === null ? null : timeMajor || step || time === 1 || batch === 1 ? tokens.ids : timeMajorIds(tokens.ids, batch, time);
+  const ids = tokens === null ? null : timeMajor || step || time === 1 || batch === 1 ? idsOf(tokens) : timeMajorIds(idsOf(tokens), batch, time);
   const chunk: ChunkInfo = { backend, argument, time, batch, features, seqLens: checkSequenceLength(request.sequenceLength, batch, time), timeMajor, step, tokens: ids };
   const init = request.initialState;
   const initial = init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);

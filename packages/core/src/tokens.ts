@@ -7,27 +7,47 @@ import { checkPositiveInt } from './options.js';
  * `nn.Embedding`; a character model's input). Shape [batch, time] (or [time, batch] with `timeMajor`, [batch] for
  * one step); `vocabulary` is the first layer's input size. Host memory: ids are small, and every backend reads them.
  */
-export class TokenIds {
-  /** @internal use `tokenIds()` */
-  constructor(readonly ids: Int32Array, readonly shape: readonly number[], readonly vocabulary: number) {}
+/** Each TokenIds' own ids: out of the caller's reach, so that none can change after validation. */
+const validIds = new WeakMap<TokenIds, Int32Array>();
+
+/** @internal The validated ids of a TokenIds (not a copy: core only reads them). */
+export function idsOf(tokens: TokenIds): Int32Array {
+  return validIds.get(tokens)!;
 }
 
-/** Validated token ids: integers in [0, vocabulary), as many as the shape holds. The ids are copied. */
+export class TokenIds {
+  readonly shape: readonly number[];
+  readonly vocabulary: number;
+
+  /** Validates (and copies) the ids: a TokenIds never holds an id outside its vocabulary, however it was made. */
+  constructor(ids: ArrayLike<number>, shape: readonly number[], vocabulary: number) {
+    const v = checkPositiveInt(vocabulary, 'vocabulary');
+    if (!Array.isArray(shape) || shape.length < 1 || shape.length > 2 || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
+      throw new ShapeError('shape', '[batch, time], [time, batch] or [batch] of non-negative integers', describe(shape));
+    }
+    const size = shape.reduce((a: number, b: number) => a * b, 1);
+    if (!ids || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number') throw new RecurError('ids', `an array of ${size} token ids`, describe(ids));
+    if (ids.length !== size) throw new ShapeError('ids', `${size} ids (shape [${shape.join(', ')}])`, `${ids.length} ids`);
+    const out = new Int32Array(size);
+    for (let i = 0; i < size; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= v) throw new RecurError(`ids[${i}]`, `an integer in [0, ${v}) (the vocabulary)`, describe(id));
+      out[i] = id;
+    }
+    validIds.set(this, out);
+    this.shape = Object.freeze([...shape]);
+    this.vocabulary = v;
+  }
+
+  /** A copy of the ids. */
+  get ids(): Int32Array {
+    return idsOf(this).slice();
+  }
+}
+
+/** Validated token ids: integers in [0, vocabulary), as many as the shape holds (the same as `new TokenIds`). */
 export function tokenIds(ids: ArrayLike<number>, shape: readonly number[], vocabulary: number): TokenIds {
-  const v = checkPositiveInt(vocabulary, 'vocabulary');
-  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 2 || !shape.every((n) => Number.isInteger(n) && n >= 0)) {
-    throw new ShapeError('shape', '[batch, time], [time, batch] or [batch] of non-negative integers', describe(shape));
-  }
-  const size = shape.reduce((a, b) => a * b, 1);
-  if (!ids || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number') throw new RecurError('ids', `an array of ${size} token ids`, describe(ids));
-  if (ids.length !== size) throw new ShapeError('ids', `${size} ids (shape [${shape.join(', ')}])`, `${ids.length} ids`);
-  const out = new Int32Array(size);
-  for (let i = 0; i < size; i++) {
-    const id = ids[i];
-    if (!Number.isInteger(id) || id < 0 || id >= v) throw new RecurError(`ids[${i}]`, `an integer in [0, ${v}) (the vocabulary)`, describe(id));
-    out[i] = id;
-  }
-  return new TokenIds(out, [...shape], v);
+  return new TokenIds(ids, shape, vocabulary);
 }
 
 /** [T, B] ids from [B, T] ones. */
