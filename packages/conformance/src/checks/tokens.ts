@@ -110,6 +110,15 @@ async function badTokens(ctx: CheckContext): Promise<void> {
     expectRecurError('ids that do not fill the shape', () => tokenIds([0, 1, 2], [2, 2], V), { type: ShapeError, argument: 'ids', expected: '4 ids', actual: '3 ids' });
     expectRecurError('a vocabulary unlike the first layer\'s input size', () => dynamicRnn(cell, tokenIds([0, 1], [1, 2], V + 1)),
       { type: ShapeError, argument: 'inputs', expected: `a vocabulary of ${V}`, actual: `a vocabulary of ${V + 1}` });
+    // a TokenIds keeps its own validated copy: writing into what `ids` returns changes nothing
+    const t = tokenIds([0, 1], [1, 2], V);
+    t.ids[0] = V + 7;
+    const a = dynamicRnn(cell, t), b = dynamicRnn(cell, tokenIds([0, 1], [1, 2], V));
+    scope.add(a.outputs);
+    scope.add(b.outputs);
+    scope.state(a.state);
+    scope.state(b.state);
+    expectClose('outputs after writing into TokenIds.ids', await a.outputs.data(), await b.outputs.data(), 0);
     expectRecurError('a sequence length past the ids', () => dynamicRnn(cell, tokenIds([0], [1, 1], V), { timeMajor: true, sequenceLength: [2] }),
       { argument: 'sequenceLength[0]', expected: 'an integer in [0, 1]', actual: '2' });
   });
