@@ -11,6 +11,7 @@ import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js
 import { Workspace, alloc, pin, recycle, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
 import type { BackwardKernelArgs, BackwardKernelResult } from './kernels/backward-common.js';
 import { runInSlices, type HostResult, type HostRun } from './kernels/slices.js';
+import type { KernelTier } from './tier.js';
 import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
 import { rnnBackward } from './kernels/rnn-backward.js';
@@ -44,26 +45,30 @@ export class CpuBackend implements RecurBackend {
    * whole chunk and are not sliced.
    */
   sliceBytes = 32 * 1024 * 1024;
-  /** The matrix product every kernel runs: a faster tier (backend-simd) replaces it and keeps these kernels. */
-  protected gemm: Gemm = gemmABt;
-  /** The weight gradients' Aᵀ · B product (likewise replaceable). */
-  protected gemmAtB: GemmAtB = gemmAtB;
+  /** The matrix products every kernel runs: core's, or a kernel tier's. */
+  readonly #gemm: Gemm;
+  readonly #gemmAtB: GemmAtB;
+  readonly #tier: KernelTier;
 
   /** The spec's `hostGemm`: core's dense head runs the same product as the kernels. */
   get hostGemm(): Gemm {
-    return this.gemm;
+    return this.#gemm;
   }
 
-  constructor(name = 'cpu') {
+  /** `tier`: faster kernels that replace parts of this backend's (see KernelTier); none by default. */
+  constructor(name = 'cpu', tier: KernelTier = {}) {
     this.name = name;
+    this.#tier = tier;
+    this.#gemm = tier.gemm ?? gemmABt;
+    this.#gemmAtB = tier.gemmAtB ?? gemmAtB;
   }
 
   available(): Availability {
     return { available: true };
   }
 
-  /** Tracks new storage (subclasses that bring their own kernels wrap their results with it). */
-  protected wrap(data: FloatArray, dtype: DType): CpuStorage {
+  /** Tracks new storage. */
+  #wrap(data: FloatArray, dtype: DType): CpuStorage {
     const s = new CpuStorage(data, dtype);
     this.#live.add(s);
     this.#bytes += data.byteLength;
@@ -71,7 +76,7 @@ export class CpuBackend implements RecurBackend {
   }
 
   /** The values of a live storage of this backend; throws for anything else. */
-  protected dataOf(storage: unknown): FloatArray {
+  #dataOf(storage: unknown): FloatArray {
     if (!(storage instanceof CpuStorage) || !this.#live.has(storage)) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
     return storage.data;
   }
@@ -79,11 +84,11 @@ export class CpuBackend implements RecurBackend {
   upload(values: FloatArray, _shape: readonly number[], dtype: DType): CpuStorage {
     const data = alloc(dtype, values.length);
     data.set(values);
-    return this.wrap(data, dtype);
+    return this.#wrap(data, dtype);
   }
 
   zeros(shape: readonly number[], dtype: DType): CpuStorage {
-    return this.wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
+    return this.#wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
   }
 
   async read(storage: unknown): Promise<FloatArray> {
@@ -91,7 +96,7 @@ export class CpuBackend implements RecurBackend {
   }
 
   readSync(storage: unknown): FloatArray {
-    return this.dataOf(storage).slice();
+    return this.#dataOf(storage).slice();
   }
 
   dispose(storage: unknown): void {
@@ -103,7 +108,7 @@ export class CpuBackend implements RecurBackend {
 
   /** Kept as running sums: core reads them before every chunk it runs. */
   memory(): MemoryInfo {
-    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + this.#weightBytes + this.#tapeBytes };
+    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + this.#weightBytes + this.#tapeBytes + (this.#tier.extraBytes?.() ?? 0) };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
@@ -126,11 +131,20 @@ export class CpuBackend implements RecurBackend {
     const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), inputBias, hiddenBiasN };
     this.#weights.add(w);
     this.#weightBytes += weightBytes(w);
+    try {
+      this.#tier.weightsUploaded?.(w);
+    } catch (error) {
+      this.disposeWeights(w); // refused by the tier (its memory is full): nothing of it stays
+      throw error;
+    }
     return w;
   }
 
   disposeWeights(weights: unknown): void {
-    if (this.#weights.delete(weights as CpuWeights)) this.#weightBytes -= weightBytes(weights as CpuWeights);
+    if (this.#weights.delete(weights as CpuWeights)) {
+      this.#weightBytes -= weightBytes(weights as CpuWeights);
+      this.#tier.weightsDisposed?.(weights as CpuWeights);
+    }
   }
 
   memoryBudget(): MemoryBudget {
@@ -142,19 +156,19 @@ export class CpuBackend implements RecurBackend {
   }
 
   /** Steps per time slice for a layer and batch (see `sliceBytes`): x, the projection and y of one step. */
-  protected sliceSteps(spec: LayerSpec, batch: number): number {
-    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * this.stepUnits(spec)) * (spec.dtype === 'float64' ? 8 : 4);
+  #sliceSteps(spec: LayerSpec, batch: number): number {
+    const perStep = batch * (spec.inputSize + (gateCount(spec.kind) + 1) * this.#stepUnits(spec)) * (spec.dtype === 'float64' ? 8 : 4);
     return Math.max(1, Math.floor(this.sliceBytes / perStep));
   }
 
   /** The width a step's rows take in a kernel's scratch: the units here; a kernel tier may pad them. */
-  protected stepUnits(spec: LayerSpec): number {
-    return spec.units;
+  #stepUnits(spec: LayerSpec): number {
+    return this.#tier.stepUnits?.(spec) ?? spec.units;
   }
 
   forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
     const b = spec.dtype === 'float64' ? 8 : 4, H = spec.units, G = gateCount(spec.kind) * H;
-    const steps = keepTape ? time : Math.min(time, this.sliceSteps(spec, batch));
+    const steps = keepTape ? time : Math.min(time, this.#sliceSteps(spec, batch));
     const projection = steps * batch * G * b;
     // slices: one slice's outputs and states besides the whole output; a tape: activations per step (see CpuTape)
     const sliceOutputs = steps < time ? (steps * batch * H + 2 * batch * H) * b : 0;
@@ -167,30 +181,26 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const dtype = args.layer.dtype;
     const run: HostRun = {
-      x: args.x === null ? null : this.dataOf(args.x), tokens: args.tokens ?? null, time: args.time, batch: args.batch, h0: this.dataOf(args.h0), c0: args.c0 === null ? null : this.dataOf(args.c0), seqLens: args.seqLens,
+      x: args.x === null ? null : this.#dataOf(args.x), tokens: args.tokens ?? null, time: args.time, batch: args.batch, h0: this.#dataOf(args.h0), c0: args.c0 === null ? null : this.#dataOf(args.c0), seqLens: args.seqLens,
     };
     if (args.keepTape !== true) {
-      const steps = this.sliceSteps(args.layer, args.batch);
-      const out = args.time <= steps ? this.forwardHost(w, run) // every streamed step: no slicing machinery
-        : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.forwardHost(w, slice));
-      return { y: this.wrap(out.y, dtype), hT: this.wrap(out.h, dtype), cT: out.c ? this.wrap(out.c, dtype) : null };
+      const steps = this.#sliceSteps(args.layer, args.batch);
+      const out = args.time <= steps ? this.#forwardHost(w, run) // every streamed step: no slicing machinery
+        : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.#forwardHost(w, slice));
+      return { y: this.#wrap(out.y, dtype), hT: this.#wrap(out.h, dtype), cT: out.c ? this.#wrap(out.c, dtype) : null };
     }
-    const result = this.forwardTape(w, run);
+    const result = this.#tier.forwardTape?.(w, run) ?? KERNELS[w.spec.kind]({ w, gemm: this.#gemm, ...run, workspace: this.#workspace, keepTape: true });
     this.#tapes.add(result.tape!);
     this.#tapeBytes += tapeBytes(result.tape!);
     // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
     for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra]) if (a) pin(a);
-    return { y: this.wrap(result.y, dtype), hT: this.wrap(result.h, dtype), cT: result.c ? this.wrap(result.c, dtype) : null, tape: result.tape! };
+    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null, tape: result.tape! };
   }
 
-  /** A forward that keeps a tape, over host arrays (the whole chunk): a faster tier may replace it too. */
-  protected forwardTape(w: CpuWeights, run: HostRun): KernelResult {
-    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, ...run, workspace: this.#workspace, keepTape: true });
-  }
-
-  /** A forward without tape over host arrays (one time slice of a chunk): what a faster kernel tier replaces. */
-  protected forwardHost(w: CpuWeights, run: HostRun): HostResult {
-    return KERNELS[w.spec.kind]({ w, gemm: this.gemm, x: run.x, tokens: run.tokens, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
+  /** A forward without tape over host arrays (one time slice of a chunk): the tier's kernels, else ours. */
+  #forwardHost(w: CpuWeights, run: HostRun): HostResult {
+    return this.#tier.forwardHost?.(w, run)
+      ?? KERNELS[w.spec.kind]({ w, gemm: this.#gemm, x: run.x, tokens: run.tokens, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -198,49 +208,48 @@ export class CpuBackend implements RecurBackend {
     const tape = args.tape as CpuTape;
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
-    const optional = (s: unknown) => (s === null ? null : this.dataOf(s));
-    const r = this.backwardKernel({
-      w, gemm: this.gemm, gemmAtB: this.gemmAtB, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
-    });
+    const optional = (s: unknown) => (s === null ? null : this.#dataOf(s));
+    const kernelArgs: BackwardKernelArgs = {
+      w, gemm: this.#gemm, gemmAtB: this.#gemmAtB, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+    };
+    const r = this.#tier.backward?.(kernelArgs) ?? BACKWARD[args.layer.kind](kernelArgs);
     const dtype = args.layer.dtype;
-    const wrap = (a: FloatArray) => this.wrap(a, dtype);
+    const wrap = (a: FloatArray) => this.#wrap(a, dtype);
     return {
       dx: r.dx === null ? null : wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
       dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
     };
   }
 
-  /** One layer's backward over host arrays: a faster tier may replace it (and reuse `weightGradients`). */
-  protected backwardKernel(args: BackwardKernelArgs): BackwardKernelResult {
-    return BACKWARD[args.w.spec.kind](args);
-  }
-
   disposeTape(tape: unknown): void {
-    if (this.#tapes.delete(tape as CpuTape)) this.#tapeBytes -= tapeBytes(tape as CpuTape);
+    if (this.#tapes.delete(tape as CpuTape)) {
+      this.#tapeBytes -= tapeBytes(tape as CpuTape);
+      this.#tier.tapeDisposed?.(tape as CpuTape);
+    }
   }
 
   transpose01(storage: unknown, shape: readonly [number, number, number]): CpuStorage {
     const s = storage as CpuStorage;
-    return this.wrap(transpose01(this.dataOf(s), shape, s.dtype), s.dtype);
+    return this.#wrap(transpose01(this.#dataOf(s), shape, s.dtype), s.dtype);
   }
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.wrap(zeroRows(this.dataOf(s), shape, rows), s.dtype);
+    return this.#wrap(zeroRows(this.#dataOf(s), shape, rows), s.dtype);
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.wrap(gatherRows(this.dataOf(s), shape, rows, s.dtype), s.dtype);
+    return this.#wrap(gatherRows(this.#dataOf(s), shape, rows, s.dtype), s.dtype);
   }
 
   concatRows(storages: readonly unknown[]): CpuStorage {
     const dtype = (storages[0] as CpuStorage).dtype;
-    return this.wrap(concatRows(storages.map((s) => this.dataOf(s)), dtype), dtype);
+    return this.#wrap(concatRows(storages.map((s) => this.#dataOf(s)), dtype), dtype);
   }
 
   allFinite(storage: unknown): boolean {
-    const data = this.dataOf(storage);
+    const data = this.#dataOf(storage);
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
     return true;
   }

@@ -2,7 +2,8 @@ import { registerBackend } from '@recur/core';
 import { CpuBackend } from './backend.js';
 
 export { CpuBackend, CpuStorage } from './backend.js';
-/** For backends that extend CpuBackend with their own forward kernels (backend-simd). */
+export type { KernelTier } from './tier.js';
+/** For kernel tiers that lend CpuBackend their own kernels (backend-simd). */
 export type { CpuTape, CpuWeights, KernelResult } from './kernels/workspace.js';
 export type { HostRun, HostResult } from './kernels/slices.js';
 export { alloc, poisonDisposedArrays } from './kernels/workspace.js';

@@ -1,20 +1,30 @@
-import { BackendError, RecurError, gemmABt, gemmAtB, type GemmAtB, type Availability, type BackwardArgs, type BackwardResult, type FloatArray, type Gemm, type Capabilities, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo } from '@recur/core';
-import { CpuBackend, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult, type CpuTape, type CpuWeights, type HostResult, type HostRun, type KernelResult } from '@recur/backend-cpu';
+import {
+  BackendError, RecurError, SPEC_VERSION, gemmABt, gemmAtB,
+  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult,
+  type ForwardScratch, type Gemm, type GemmAtB, type LayerSpec, type LayerWeights, type MemoryBudget, type MemoryInfo, type RecurBackend,
+} from '@recur/core';
+import {
+  CpuBackend, transposedWeights, weightGradients,
+  type BackwardKernelArgs, type BackwardKernelResult, type CpuTape, type CpuWeights, type HostResult, type HostRun, type KernelResult, type KernelTier,
+} from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
 
 /**
- * backend-cpu's memory, row operations and training, with the float32 forward replaced by our own WebAssembly
- * SIMD128 kernels split over several threads. Tensors stay plain typed arrays: a chunk is copied into the shared
- * linear memory, run there, and its outputs copied back (for a streamed step, a few hundred floats each way).
- * float64 runs backend-cpu's kernels. Training runs backend-cpu's training kernels with every matrix product on
- * our SIMD GEMMs (each layer's kernels, transposed too, placed in the linear memory once per upload), except where
- * we have our own: LSTM and GRU forwards that keep a tape (the tape kept in the linear memory) and the LSTM
- * backward's time loop.
+ * Our WebAssembly SIMD128 kernels, split over several threads, lent to a backend-cpu as its kernel tier
+ * (composition: backend-cpu keeps the tensors as plain typed arrays, the row operations, the slicing of long
+ * chunks and the training bookkeeping; see `KernelTier`). A chunk is copied into the shared linear memory, run
+ * there, and its outputs copied back (for a streamed step, a few hundred floats each way). float64 runs
+ * backend-cpu's kernels. Training runs backend-cpu's training kernels with every matrix product on our SIMD GEMMs
+ * (each layer's kernels, transposed too, placed in the linear memory once per upload), except where we have our
+ * own: LSTM and GRU forwards that keep a tape (the tape kept in the linear memory) and the LSTM backward's loop.
  */
-export class SimdBackend extends CpuBackend {
-  override readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
+export class SimdBackend implements RecurBackend {
+  readonly specVersion = SPEC_VERSION;
+  readonly name: string;
+  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
   readonly #engine: Engine;
+  readonly #cpu: CpuBackend;
   readonly #packed = new Map<CpuWeights, PackedLayer>();
   /** Weight arrays copied into the linear memory for the GEMM (byte offsets), and which belong to which layer. */
   readonly #placed = new Map<FloatArray, number>();
@@ -23,14 +33,18 @@ export class SimdBackend extends CpuBackend {
   readonly #tapeBlocks = new Map<CpuTape, number>();
   #closed = false;
 
+  /** Products of at least this many multiply-adds run in the linear memory; smaller ones are not worth the copies. */
+  static readonly GEMM_MIN_WORK = 1 << 13;
+
   constructor(engine: Engine, name = 'simd') {
-    super(name);
+    this.name = name;
     this.#engine = engine;
+    this.#cpu = new CpuBackend(name, this.#tier());
     // a time slice's scratch lives in the linear memory: leave most of it to weights
-    this.sliceBytes = Math.min(this.sliceBytes, Math.floor(engine.maxBytes / 8));
+    this.#cpu.sliceBytes = Math.min(this.#cpu.sliceBytes, Math.floor(engine.maxBytes / 8));
   }
 
-  override available(): Availability {
+  available(): Availability {
     return this.#closed ? { available: false, reason: 'closed by close(): its helper threads are stopped' } : { available: true };
   }
 
@@ -42,6 +56,25 @@ export class SimdBackend extends CpuBackend {
   /** Threads the last SIMD forward ran on (0 before the first): a layer under 64 units runs on one. */
   get lastJobThreads(): number {
     return this.#engine.lastJobThreads;
+  }
+
+  /** Bytes of the kernels' shared linear memory in use (packed weights, tapes, scratch, helper stacks). */
+  get linearMemoryBytes(): number {
+    return this.#engine.heapBytes;
+  }
+
+  /** Scratch bytes a forward may use per time slice (backend-cpu's `sliceBytes`, capped by the linear memory). */
+  get sliceBytes(): number {
+    return this.#cpu.sliceBytes;
+  }
+
+  set sliceBytes(bytes: number) {
+    this.#cpu.sliceBytes = bytes;
+  }
+
+  /** Bytes of backend-cpu's reusable host scratch. */
+  get workspaceBytes(): number {
+    return this.#cpu.workspaceBytes;
   }
 
   /**
@@ -63,64 +96,136 @@ export class SimdBackend extends CpuBackend {
     return best;
   }
 
-  /** Bytes of the kernels' shared linear memory in use (packed weights, scratch, helper stacks). */
-  get linearMemoryBytes(): number {
-    return this.#engine.heapBytes;
+  // backend-cpu's tensors and row operations, as they are
+  upload(values: FloatArray, shape: readonly number[], dtype: DType): unknown {
+    return this.#cpu.upload(values, shape, dtype);
   }
 
-  override memory(): MemoryInfo {
-    const base = super.memory();
-    let packed = 0;
-    for (const p of this.#packed.values()) packed += p.bytes;
-    for (const arrays of this.#placedOf.values()) for (const a of arrays) packed += a.byteLength;
-    return { numTensors: base.numTensors, numBytes: base.numBytes + packed };
+  zeros(shape: readonly number[], dtype: DType): unknown {
+    return this.#cpu.zeros(shape, dtype);
   }
 
-  override uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
+  read(storage: unknown): Promise<FloatArray> {
+    return this.#cpu.read(storage);
+  }
+
+  readSync(storage: unknown): FloatArray {
+    return this.#cpu.readSync(storage);
+  }
+
+  dispose(storage: unknown): void {
+    this.#cpu.dispose(storage);
+  }
+
+  memory(): MemoryInfo {
+    return this.#cpu.memory();
+  }
+
+  transpose01(storage: unknown, shape: readonly [number, number, number]): unknown {
+    return this.#cpu.transpose01(storage, shape);
+  }
+
+  zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): unknown {
+    return this.#cpu.zeroRows(storage, shape, rows);
+  }
+
+  gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): unknown {
+    return this.#cpu.gatherRows(storage, shape, rows);
+  }
+
+  concatRows(storages: readonly unknown[]): unknown {
+    return this.#cpu.concatRows(storages);
+  }
+
+  allFinite(storage: unknown): boolean {
+    return this.#cpu.allFinite(storage);
+  }
+
+  memoryBudget(): MemoryBudget {
+    return this.#cpu.memoryBudget();
+  }
+
+  setMemoryBudget(budget: MemoryBudget): void {
+    this.#cpu.setMemoryBudget(budget);
+  }
+
+  forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
+    return this.#cpu.forwardScratch(spec, time, batch, keepTape);
+  }
+
+  /** Core's dense head runs our GEMM. */
+  get hostGemm(): Gemm {
+    return this.#cpu.hostGemm;
+  }
+
+  /** Our Aᵀ · B product over host arrays (what the weight gradients run), for host code that has one to do. */
+  get hostGemmAtB(): GemmAtB {
+    return this.#gemmAtB;
+  }
+
+  // uploads, forwards and backwards: backend-cpu's, with our tier doing the work (refused once closed)
+  uploadWeights(spec: LayerSpec, weights: LayerWeights): unknown {
     this.#refuseIfClosed();
-    const w = super.uploadWeights(spec, weights);
-    if (spec.dtype === 'float32') {
-      try {
-        this.#packed.set(w, this.#engine.pack(spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
-      } catch (error) {
-        super.disposeWeights(w); // a layer too big for the linear memory: nothing of it stays
-        throw error;
-      }
-    }
-    return w;
+    return this.#cpu.uploadWeights(spec, weights);
   }
 
-  override disposeWeights(weights: unknown): void {
-    for (const a of this.#placedOf.get(weights as CpuWeights) ?? []) {
-      this.#engine.release(this.#placed.get(a)!);
-      this.#placed.delete(a);
-    }
-    this.#placedOf.delete(weights as CpuWeights);
-    const packed = this.#packed.get(weights as CpuWeights);
-    if (packed) {
-      this.#engine.free(packed);
-      this.#packed.delete(weights as CpuWeights);
-    }
-    super.disposeWeights(weights);
+  disposeWeights(weights: unknown): void {
+    this.#cpu.disposeWeights(weights);
   }
 
-  override forward(args: ForwardArgs): ForwardResult {
+  forward(args: ForwardArgs): ForwardResult {
     this.#refuseIfClosed();
     if (args.keepTape === true) this.#place(args.weights as CpuWeights, false);
-    return super.forward(args);
+    return this.#cpu.forward(args);
   }
 
-  override backward(args: BackwardArgs): BackwardResult {
+  backward(args: BackwardArgs): BackwardResult {
     this.#refuseIfClosed();
     this.#place(args.weights as CpuWeights, true);
-    return super.backward(args);
+    return this.#cpu.backward(args);
   }
 
-  /** Products of at least this many multiply-adds run in the linear memory; smaller ones are not worth the copies. */
-  static readonly GEMM_MIN_WORK = 1 << 13;
+  disposeTape(tape: unknown): void {
+    this.#cpu.disposeTape(tape);
+  }
 
-  /** Our SIMD GEMM for float32 products worth its copies; backend-cpu's for the rest (and if the memory is full). */
-  protected override readonly gemm: Gemm = (M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate) => {
+  /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#engine.dispose();
+  }
+
+  /** What backend-cpu borrows from us (see KernelTier). */
+  #tier(): KernelTier {
+    return {
+      gemm: this.#gemm,
+      gemmAtB: this.#gemmAtB,
+      // our kernels pad a step's rows to whole unit blocks (see engine.ts); float64 runs backend-cpu's
+      stepUnits: (spec) => (spec.dtype === 'float32' ? unitBlocks(spec.units) * BLOCK : spec.units),
+      forwardHost: (w, run) => this.#forwardHost(w, run),
+      forwardTape: (w, run) => this.#forwardTape(w, run),
+      backward: (args) => this.#backward(args),
+      weightsUploaded: (w) => {
+        if (w.spec.dtype === 'float32') this.#packed.set(w, this.#engine.pack(w.spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
+      },
+      weightsDisposed: (w) => this.#weightsDisposed(w),
+      tapeDisposed: (tape) => {
+        const block = this.#tapeBlocks.get(tape);
+        if (block === undefined) return;
+        this.#engine.releaseViews(block, [tape.act, tape.hPrev, tape.cPrev, tape.cNew, tape.extra].filter((a): a is FloatArray => a !== null));
+        this.#tapeBlocks.delete(tape);
+      },
+      extraBytes: () => {
+        let bytes = 0;
+        for (const p of this.#packed.values()) bytes += p.bytes;
+        for (const arrays of this.#placedOf.values()) for (const a of arrays) bytes += a.byteLength;
+        return bytes;
+      },
+    };
+  }
+
+  /** Our SIMD GEMM for float32 products worth its copies; core's for the rest (and if the memory is full). */
+  readonly #gemm: Gemm = (M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate) => {
     if (A instanceof Float32Array && W instanceof Float32Array && C instanceof Float32Array && M * N * K >= SimdBackend.GEMM_MIN_WORK) {
       try {
         this.#engine.gemm(M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate, this.#placed.get(W) ?? null);
@@ -133,7 +238,7 @@ export class SimdBackend extends CpuBackend {
   };
 
   /** The weight gradients' Aᵀ · B on our SIMD kernel likewise. */
-  protected override readonly gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
+  readonly #gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
     if (A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array && M * N * R >= SimdBackend.GEMM_MIN_WORK) {
       try {
         this.#engine.gemmAtB(M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
@@ -144,6 +249,19 @@ export class SimdBackend extends CpuBackend {
     }
     gemmAtB(M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);
   };
+
+  #weightsDisposed(w: CpuWeights): void {
+    for (const a of this.#placedOf.get(w) ?? []) {
+      this.#engine.release(this.#placed.get(a)!);
+      this.#placed.delete(a);
+    }
+    this.#placedOf.delete(w);
+    const packed = this.#packed.get(w);
+    if (packed) {
+      this.#engine.free(packed);
+      this.#packed.delete(w);
+    }
+  }
 
   /** Copies a float32 layer's kernels (and, for a backward, their transposes) into the linear memory, once. */
   #place(w: CpuWeights, transposed: boolean): void {
@@ -172,15 +290,10 @@ export class SimdBackend extends CpuBackend {
     }
   }
 
-  /** Our kernels pad a step's rows to whole unit blocks (see engine.ts); float64 runs backend-cpu's. */
-  protected override stepUnits(spec: LayerSpec): number {
-    return spec.dtype === 'float32' ? unitBlocks(spec.units) * BLOCK : spec.units;
-  }
-
-  /** One time slice without tape (backend-cpu slices long chunks): our kernels when the weights are packed. */
-  protected override forwardHost(w: CpuWeights, run: HostRun): HostResult {
+  /** One time slice without tape: our kernels when the weights are packed (float32). */
+  #forwardHost(w: CpuWeights, run: HostRun): HostResult | null {
     const packed = this.#packed.get(w);
-    return packed ? this.#engine.forward(packed, run) : super.forwardHost(w, run);
+    return packed ? this.#engine.forward(packed, run) : null;
   }
 
   /**
@@ -188,61 +301,43 @@ export class SimdBackend extends CpuBackend {
    * linear memory (its backward reads it in place); RNN runs backend-cpu's forward with our GEMM. If the tape does
    * not fit the linear memory, backend-cpu's forward runs instead (same results, host memory).
    */
-  protected override forwardTape(w: CpuWeights, run: HostRun): KernelResult {
+  #forwardTape(w: CpuWeights, run: HostRun): KernelResult | null {
     const packed = this.#packed.get(w);
-    if (packed && w.spec.kind !== 'rnn') {
-      try {
-        const out = this.#engine.forward(packed, run, true);
-        const { block, act, hPrev, cPrev, cNew, extra } = out.tape!;
-        const tape: CpuTape = { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra };
-        this.#tapeBlocks.set(tape, block);
-        return { y: out.y, h: out.h, c: out.c, tape };
-      } catch (error) {
-        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
-      }
+    if (!packed || w.spec.kind === 'rnn') return null;
+    try {
+      const out = this.#engine.forward(packed, run, true);
+      const { block, act, hPrev, cPrev, cNew, extra } = out.tape!;
+      const tape: CpuTape = { x: run.x, tokens: run.tokens, hPrev, act, cPrev, cNew, extra };
+      this.#tapeBlocks.set(tape, block);
+      return { y: out.y, h: out.h, c: out.c, tape };
+    } catch (error) {
+      if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      return null;
     }
-    return super.forwardTape(w, run);
   }
 
   /**
    * An LSTM backward: the time loop in our kernels (gate gradients, dh through W_hh on every thread), then the
    * weight gradients as backend-cpu computes them, on our GEMMs. Others run backend-cpu's backward on our GEMMs.
    */
-  protected override backwardKernel(args: BackwardKernelArgs): BackwardKernelResult {
+  #backward(args: BackwardKernelArgs): BackwardKernelResult | null {
     const { w, tape, time: T, batch: B } = args;
     const whhT = w.wHhT && this.#placed.get(w.wHhT);
     const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
-    if (w.spec.kind === 'lstm' && whhT !== undefined && f32(args.dy) && f32(args.dhT) && f32(args.dcT) && tape.act instanceof Float32Array) {
+    if (w.spec.kind !== 'lstm' || whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
+    try {
+      const H = w.spec.units;
+      const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
+        args.dy as Float32Array | null, args.dhT as Float32Array | null, args.dcT as Float32Array | null, whhT);
       try {
-        const H = w.spec.units;
-        const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
-          args.dy as Float32Array | null, args.dhT as Float32Array | null, args.dcT as Float32Array | null, whhT);
-        try {
-          // dG and the tape stay in the linear memory: the products read them in place
-          return { ...weightGradients(this.gemm, this.gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
-        } finally {
-          this.#engine.releaseViews(r.dGBlock, [r.dG]);
-        }
-      } catch (error) {
-        if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+        // dG and the tape stay in the linear memory: the products read them in place
+        return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+      } finally {
+        this.#engine.releaseViews(r.dGBlock, [r.dG]);
       }
+    } catch (error) {
+      if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      return null;
     }
-    return super.backwardKernel(args);
-  }
-
-  /** Frees a tape; one our kernels kept in the linear memory gives its block back. */
-  override disposeTape(tape: unknown): void {
-    const t = tape as CpuTape, block = this.#tapeBlocks.get(t);
-    if (block !== undefined) {
-      this.#engine.releaseViews(block, [t.act, t.hPrev, t.cPrev, t.cNew, t.extra].filter((a): a is FloatArray => a !== null));
-      this.#tapeBlocks.delete(t);
-    }
-    super.disposeTape(tape);
-  }
-
-  /** Stops the helper threads; afterwards every forward is refused with a BackendError (it never hangs). */
-  async close(): Promise<void> {
-    this.#closed = true;
-    await this.#engine.dispose();
   }
 }
