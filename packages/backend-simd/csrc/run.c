@@ -15,4 +15,5 @@ __attribute__((export_name("run"))) void run(job_t *job, int tid) {
 __attribute__((export_name("run_gemm"))) void run_gemm(job_t *job, int tid) { gemm_abt(job, tid); }
 __attribute__((export_name("run_gemm_atb"))) void run_gemm_atb(job_t *job, int tid) { gemm_atb(job, tid); }
 __attribute__((export_name("run_lstm_backward"))) void run_lstm_backward(job_t *job, int tid) { lstm_backward(job, tid); }
+__attribute__((export_name("run_gru_backward"))) void run_gru_backward(job_t *job, int tid) { gru_backward(job, tid); }
 __attribute__((export_name("run_peak"))) void run_peak(job_t *job, int tid) { peak(job, tid); }

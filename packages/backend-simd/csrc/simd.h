@@ -5,7 +5,7 @@
 
 typedef v128_t f4;
 
-enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4, KIND_GEMM_ATB = 5, KIND_LSTM_BACKWARD = 6 };
+enum { KIND_LSTM = 0, KIND_GRU = 1, KIND_RNN = 2, KIND_GEMM = 3, KIND_PEAK = 4, KIND_GEMM_ATB = 5, KIND_LSTM_BACKWARD = 6, KIND_GRU_BACKWARD = 7 };
 
 // Written by JavaScript (src/job.ts mirrors these offsets), read by every thread.
 // Addresses are byte offsets into the shared linear memory. Units are padded to blocks of 4 (one f4 each).
@@ -43,6 +43,7 @@ typedef struct {
   uint32_t dy, dh, dc, dg, dhp, whht;
   uint32_t tokens;    // int32 [T][B] token ids instead of x (the first layer of a token model), or 0
   uint32_t tape_extra; // GRU forwards that keep a tape: [T][B][H] W_hn h + b_hn (reset after) or r * h (before)
+  uint32_t dhg;        // GRU reset after, backward: [T][B][3H] the recurrent-side gate gradients (dg: input side)
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -247,6 +248,7 @@ void gemm_abt(const job_t *job, int tid);
 void peak(const job_t *job, int tid);
 void gemm_atb(const job_t *job, int tid);
 void lstm_backward(job_t *job, int tid);
+void gru_backward(job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);
 void rnn_steps(job_t *job, int tid);

@@ -317,14 +317,15 @@ export class SimdBackend implements RecurBackend {
   }
 
   /**
-   * An LSTM backward: the time loop in our kernels (gate gradients, dh through W_hh on every thread), then the
-   * weight gradients as backend-cpu computes them, on our GEMMs. Others run backend-cpu's backward on our GEMMs.
+   * An LSTM or GRU backward: the time loop in our kernels (gate gradients, dh through W_hh on every thread), then
+   * the weight gradients as backend-cpu computes them, on our GEMMs. RNN runs backend-cpu's backward on our GEMMs.
    */
   #backward(args: BackwardKernelArgs): BackwardKernelResult | null {
     const { w, tape, time: T, batch: B } = args;
     const whhT = w.wHhT && this.#placed.get(w.wHhT);
     const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
-    if (w.spec.kind !== 'lstm' || whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
+    if (w.spec.kind === 'rnn' || whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
+    if (w.spec.kind === 'gru') return this.#gruBackward(args, w.spec.resetAfter, whhT);
     try {
       const H = w.spec.units;
       const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
@@ -334,6 +335,24 @@ export class SimdBackend implements RecurBackend {
         return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
       } finally {
         this.#engine.releaseViews(r.dGBlock, [r.dG]);
+      }
+    } catch (error) {
+      if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;
+      return null;
+    }
+  }
+
+  #gruBackward(args: BackwardKernelArgs, resetAfter: boolean, whhT: number): BackwardKernelResult | null {
+    const { w, tape, time: T, batch: B } = args;
+    const H = w.spec.units, G = 3 * H;
+    try {
+      const r = this.#engine.gruBackward(H, T, B, resetAfter, args.seqLens, tape as { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
+        args.dy as Float32Array | null, args.dhT as Float32Array | null, whhT);
+      try {
+        const hInputs = resetAfter ? [{ g0: 0, g1: G, src: tape.hPrev }] : [{ g0: 0, g1: 2 * H, src: tape.hPrev }, { g0: 2 * H, g1: G, src: tape.extra! }];
+        return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dXP, r.dHP, hInputs), dh0: r.dh0, dc0: null };
+      } finally {
+        this.#engine.releaseViews(r.block, [r.dXP, r.dHP]);
       }
     } catch (error) {
       if (!(error instanceof RecurError) || error.argument !== 'memory') throw error;

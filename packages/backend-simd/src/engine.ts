@@ -373,6 +373,59 @@ export class Engine {
   }
 
   /**
+   * The time loop of a GRU backward (backend-cpu's gruBackward, same tape layout): the input-side gate gradients
+   * dXP [T*B, 3H], the recurrent-side ones dHP (reset after; reset before they are dXP), and dh_0. `whhT` is the
+   * byte offset of W_hhᵀ [H, 3H] placed in the linear memory. dXP and dHP are views over `block`: release them.
+   */
+  gruBackward(H: number, T: number, B: number, resetAfter: boolean, seqLens: Int32Array | null, tape: { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
+    dy: Float32Array | null, dhT: Float32Array | null, whhT: number): { dXP: Float32Array; dHP: Float32Array; block: number; dh0: Float32Array } {
+    const rows = T * B, G = 3 * H;
+    const resident = [tape.act, tape.hPrev, tape.extra].map((a) => this.offsetOf(a));
+    const copied = resident.some((at) => at === undefined);
+    const sizes = [copied ? align(rows * G * 4) : 0, copied ? align(rows * H * 4) : 0, copied ? align(rows * H * 4) : 0, dy ? align(rows * H * 4) : 0,
+      align(B * H * 4), align(B * H * 4), align(B * H * 4), align(B * H * 4), seqLens ? align(B * 4) : 0];
+    const gradBytes = align(rows * G * 4);
+    const block = this.#heap.alloc(resetAfter ? 2 * gradBytes : gradBytes);
+    let scratch: number;
+    try {
+      scratch = this.#scratchFor(sizes.reduce((a, b) => a + b, 0));
+    } catch (error) {
+      this.#heap.free(block);
+      throw error;
+    }
+    const [act, hPrev, extra, dyAt, dh, direct, dhp, drh, lens] = carve(scratch, sizes);
+    const { f32, i32 } = this.#views();
+    if (copied) {
+      f32.set(tape.act, act / 4);
+      f32.set(tape.hPrev, hPrev / 4);
+      f32.set(tape.extra, extra / 4);
+    }
+    if (dy) f32.set(dy, dyAt / 4);
+    if (dhT) f32.set(dhT, dh / 4);
+    else f32.fill(0, dh / 4, dh / 4 + B * H);
+    if (seqLens) i32.set(seqLens, lens / 4);
+    const job = this.#job / 4;
+    i32.fill(0, job, job + JOB_BYTES / 4);
+    const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
+    i32[job + JOB.kind] = KIND.gruBackward;
+    i32[job + JOB.variant] = Number(resetAfter);
+    i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    i32[job + JOB.tapeAct] = copied ? act : resident[0]!; i32[job + JOB.tapeHprev] = copied ? hPrev : resident[1]!; i32[job + JOB.tapeExtra] = copied ? extra : resident[2]!;
+    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dc] = direct; i32[job + JOB.dhp] = dhp; i32[job + JOB.rh] = drh;
+    i32[job + JOB.dg] = block; i32[job + JOB.dhg] = resetAfter ? block + gradBytes : 0; i32[job + JOB.whht] = whhT;
+    try {
+      if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
+      else this.#runHere();
+    } catch (error) {
+      this.#heap.free(block);
+      throw error;
+    }
+    const dXP = this.#view(block, rows * G);
+    return { dXP, dHP: resetAfter ? this.#view(block + gradBytes, rows * G) : dXP, block, dh0: readRows(f32, dh / 4, B, H, H) };
+  }
+
+  /**
    * Multiply-adds per second (2 FLOP each, 4 lanes) that `threads` threads sustain in a register-only SIMD128 loop
    * of `iterations` x 8 vector multiply-adds each: the peak our kernels are held to.
    */

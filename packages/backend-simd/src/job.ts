@@ -5,11 +5,11 @@ export const JOB = {
   barrierCount: 20, barrierGeneration: 21, abort: 22,
   M: 23, N: 24, K: 25, lda: 26, ldw: 27, ldc: 28, a: 29, w: 30, cm: 31, accumulate: 32,
   tapeAct: 33, tapeHprev: 34, tapeCprev: 35, tapeCnew: 36,
-  dy: 37, dh: 38, dc: 39, dg: 40, dhp: 41, whht: 42, tokens: 43, tapeExtra: 44,
+  dy: 37, dh: 38, dc: 39, dg: 40, dhp: 41, whht: 42, tokens: 43, tapeExtra: 44, dhg: 45,
 } as const;
-export const JOB_BYTES = 45 * 4;
+export const JOB_BYTES = 46 * 4;
 
-export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6 } as const;
+export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6, gruBackward: 7 } as const;
 
 /** The module's export that runs each kind of job (csrc/run.c), by KIND value. */
-export const ENTRY = ['run', 'run', 'run', 'run_gemm', 'run_peak', 'run_gemm_atb', 'run_lstm_backward'] as const;
+export const ENTRY = ['run', 'run', 'run', 'run_gemm', 'run_peak', 'run_gemm_atb', 'run_lstm_backward', 'run_gru_backward'] as const;
