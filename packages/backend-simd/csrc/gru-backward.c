@@ -5,31 +5,6 @@
 // units, after the barrier), then r's gradient, a second barrier, and the product over r and z.
 #include "simd.h"
 
-#define DH_KC 256 // k values per block of a dh product: a row pair of W_hh^T and the rows of dG stay in L1
-
-// Rows of a [B][G] gradient (at `dgt`, row stride G) times W_hh^T's rows j0..j1 over gate columns k0..k1: into
-// out [B][H] (own units only).
-static void dh_product(const job_t *job, const float *dgt, int k0, int k1, int j0, int j1, float *out) {
-  const int B = job->B, H = job->H, G = 3 * H;
-  const float *whht = F(job->whht);
-  for (int kb = k0; kb < k1; kb += DH_KC) {
-    const int kn = k1 - kb < DH_KC ? k1 - kb : DH_KC;
-    const float *a = dgt + kb, *w = whht + kb;
-    for (int j = j0; j < j1; j += 2) {
-      const int two = j + 2 <= j1;
-      int b = 0;
-      for (; b + 4 <= B; b += 4) {
-        if (two) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 4, 2);
-        else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 4, 1);
-      }
-      for (; b < B; b++) {
-        if (two) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 1, 2);
-        else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 1, 1);
-      }
-    }
-  }
-}
-
 // Gate gradients of one row at unit j (scalar: a GRU's per-unit work is small next to its products).
 static void gates_unit(const job_t *job, uint32_t row, int b, int j, int after) {
   const int H = job->H, G = 3 * H;
@@ -71,7 +46,7 @@ void gru_backward(job_t *job, int tid) {
     const float *dxpt = F(job->dg) + (uint32_t)t * B * G;
     if (!after) {
       // d(r * h) = dn W_hn for own units, then r's gradient and h's share through r * h
-      dh_product(job, dxpt, 2 * H, G, j0, j1, drh);
+      dh_product(dxpt, F(job->whht), B, H, G, 2 * H, G, j0, j1, drh);
       for (int b = 0; b < B; b++) {
         if (!row_active(job, t, b)) continue;
         const uint32_t row = (uint32_t)t * B + b;
@@ -84,7 +59,7 @@ void gru_backward(job_t *job, int tid) {
       barrier(job);
     }
     // dh_{t-1} = the recurrent gradients (all three gates after, r and z before) through W_hh, plus `direct`
-    dh_product(job, after ? F(job->dhg) + (uint32_t)t * B * G : dxpt, 0, after ? G : 2 * H, j0, j1, dhp);
+    dh_product(after ? F(job->dhg) + (uint32_t)t * B * G : dxpt, F(job->whht), B, H, G, 0, after ? G : 2 * H, j0, j1, dhp);
     for (int b = 0; b < B; b++) {
       if (!row_active(job, t, b)) continue;
       for (int j = j0; j < j1; j++) dh[(uint32_t)b * H + j] = dhp[(uint32_t)b * H + j] + direct[(uint32_t)b * H + j];

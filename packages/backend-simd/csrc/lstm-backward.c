@@ -4,7 +4,6 @@
 // come after, as products over dg.
 #include "simd.h"
 
-#define DH_KC 256 // k values per block of the dh product: a row pair of W_hh^T and the rows of dG_t stay in L1
 
 // Gate gradients of one row at units j..j+3 (backend-cpu's lstmBackward, 4 lanes at a time).
 static inline void gates_block(const job_t *job, uint32_t row, int b, int j) {
@@ -63,25 +62,8 @@ void lstm_backward(job_t *job, int tid) {
       for (; j < j1; j++) gates_unit(job, row, b, j);
     }
     barrier(job);
-    // dh_{t-1}[b][j] = sum_g dG_t[b][g] W_hh^T[j][g], for this thread's units j: each pair of W_hh^T rows (8 KiB
-    // at H = 256) stays in L1 while every row of dG_t (in L2) passes; W_hh^T as a whole (1 MiB) does not fit L2
-    const float *dgt = F(job->dg) + (uint32_t)t * B * G;
-    for (int k0 = 0; k0 < G; k0 += DH_KC) {
-      const int kn = G - k0 < DH_KC ? G - k0 : DH_KC;
-      const float *a = dgt + k0, *w = whht + k0;
-      for (int j = j0; j < j1; j += 2) {
-        const int NR = j + 2 <= j1 ? 2 : 1;
-        int b = 0;
-        for (; b + 4 <= B; b += 4) {
-          if (NR == 2) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, dhp + (uint32_t)b * H + j, H, kn, k0 > 0, 4, 2);
-          else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, dhp + (uint32_t)b * H + j, H, kn, k0 > 0, 4, 1);
-        }
-        for (; b < B; b++) {
-          if (NR == 2) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, dhp + (uint32_t)b * H + j, H, kn, k0 > 0, 1, 2);
-          else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, dhp + (uint32_t)b * H + j, H, kn, k0 > 0, 1, 1);
-        }
-      }
-    }
+    // dh_{t-1}[b][j] = sum_g dG_t[b][g] W_hh^T[j][g], for this thread's units j
+    dh_product(F(job->dg) + (uint32_t)t * B * G, whht, B, H, G, 0, G, j0, j1, dhp);
     for (int b = 0; b < B; b++) {
       if (!row_active(job, t, b)) continue;
       for (int j = j0; j < j1; j++) dh[(uint32_t)b * H + j] = dhp[(uint32_t)b * H + j];

@@ -156,6 +156,31 @@ __attribute__((always_inline)) static inline void dot_tile(const float *a, int l
     }
 }
 
+// dh_{t-1} of a backward step: out[b][j] = sum over gate columns k0..k1 of dG[b][k] W_hh^T[j][k], for rows b < B
+// and this thread's units j0..j1 (dG rows of G floats, W_hh^T rows of G floats, out rows of H). A pair of W_hh^T
+// rows stays in L1 while every row of dG (in L2) passes, in k blocks of DH_KC; W_hh^T as a whole often does not
+// fit L2 (1 MiB for an LSTM of 256 units).
+#define DH_KC 256
+
+static inline void dh_product(const float *dg, const float *whht, int B, int H, int G, int k0, int k1, int j0, int j1, float *out) {
+  for (int kb = k0; kb < k1; kb += DH_KC) {
+    const int kn = k1 - kb < DH_KC ? k1 - kb : DH_KC;
+    const float *a = dg + kb, *w = whht + kb;
+    for (int j = j0; j < j1; j += 2) {
+      const int two = j + 2 <= j1;
+      int b = 0;
+      for (; b + 4 <= B; b += 4) {
+        if (two) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 4, 2);
+        else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 4, 1);
+      }
+      for (; b < B; b++) {
+        if (two) dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 1, 2);
+        else dot_tile(a + (uint32_t)b * G, G, w + (uint32_t)j * G, G, out + (uint32_t)b * H + j, H, kn, kb > k0, 1, 1);
+      }
+    }
+  }
+}
+
 // Barrier at the end of each step. Steps are microseconds apart, far below a futex wake-up, so a thread spins; if
 // its partner is late (descheduled: 2 cores shared with V8's compiler and GC threads), it then sleeps in short
 // timed waits rather than holding the core. Nobody notifies: Linux places a thread woken by another next to its
