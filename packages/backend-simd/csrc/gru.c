@@ -87,27 +87,11 @@ __attribute__((always_inline)) static inline void before_n_rows(const job_t *job
     }
 }
 
-// The tape of rows whose sequence has ended (t >= length), as backend-cpu keeps it: h_{t-1} (the state passed
-// through), no activations. Before the step's panels run, so h_{t-1} is still unchanged.
-static void tape_finished_rows(const job_t *job, int t, int first, int end) {
-  const int B = job->B, H = job->H, Hp = job->nub * 4;
-  const float *hPrev = h_slot(job, t);
-  for (int b = 0; b < B; b++) {
-    if (row_active(job, t, b)) continue;
-    const uint32_t row = (uint32_t)t * B + b;
-    for (int u = first; u < end; u++) {
-      for (int g = 0; g < 3; g++) store_units(F(job->tape_act) + row * 3 * H + g * H, splat(0.0f), u, H);
-      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + (uint32_t)b * Hp + u * 4), u, H);
-      store_units(F(job->tape_extra) + row * H, splat(0.0f), u, H);
-    }
-  }
-}
-
 void gru_steps(job_t *job, int tid) {
   int first, end;
   thread_blocks(job, tid, &first, &end);
   for (int t = 0; t < job->T; t++) {
-    if (job->tape_act && job->seqlens) tape_finished_rows(job, t, first, end);
+    if (job->tape_act && job->seqlens) tape_finished_rows(job, t, first, end, 3);
     if (job->variant == 1) {
       FOR_PANEL_ROWS(job, t, first, end, 1, 1, after_rows);
     } else {

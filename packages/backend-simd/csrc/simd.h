@@ -243,6 +243,29 @@ static inline void keep_rows(const job_t *job, int t, int u, int P, int b, const
   }
 }
 
+// The tape of rows whose sequence has ended (t >= length), as backend-cpu keeps it: no activations (G gates),
+// h_{t-1} (the state passed through), and LSTM c_{t-1} = c_t = c, GRU's extra zero. Call it before the step's
+// panels run, so h_{t-1} and c are still unchanged.
+static inline void tape_finished_rows(const job_t *job, int t, int first, int end, int G) {
+  const int B = job->B, H = job->H, Hp = job->nub * 4;
+  const float *hPrev = h_slot(job, t);
+  for (int b = 0; b < B; b++) {
+    if (row_active(job, t, b)) continue;
+    const uint32_t row = (uint32_t)t * B + b;
+    for (int u = first; u < end; u++) {
+      const uint32_t at = (uint32_t)b * Hp + u * 4;
+      for (int g = 0; g < G; g++) store_units(F(job->tape_act) + row * G * H + g * H, splat(0.0f), u, H);
+      store_units(F(job->tape_hprev) + row * H, wasm_v128_load(hPrev + at), u, H);
+      if (job->tape_cprev) {
+        const f4 c = wasm_v128_load(F(job->c) + at);
+        store_units(F(job->tape_cprev) + row * H, c, u, H);
+        store_units(F(job->tape_cnew) + row * H, c, u, H);
+      }
+      if (job->tape_extra) store_units(F(job->tape_extra) + row * H, splat(0.0f), u, H);
+    }
+  }
+}
+
 // How many rows from b on run together (2 when the next row exists and both run at step t), or 0 if row b is done.
 static inline int rows_at(const job_t *job, int t, int b) {
   if (!row_active(job, t, b)) return 0;

@@ -278,21 +278,12 @@ export class Engine {
     const aAt = this.offsetOf(A);
     const sizes = [aAt === undefined ? align(M * K * 4) : 0, wAt === null ? align(N * K * 4) : 0, align(M * N * 4)];
     const [a, w, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
-    const { f32, i32 } = this.#views();
+    const { f32 } = this.#views();
     if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, K, M, K);
     if (wAt === null) copyRows(W, wOff, ldw, f32, w / 4, K, N, K);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
-    const job = this.#job / 4;
-    const threads = M * N * K >= 1 << 18 ? this.threads : 1;
-    i32[job + JOB.kind] = KIND.gemm;
-    i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = K;
-    i32[job + JOB.lda] = aAt === undefined ? K : lda; i32[job + JOB.ldw] = wAt === null ? K : ldw; i32[job + JOB.ldc] = N;
-    i32[job + JOB.a] = aAt === undefined ? a : aAt + aOff * 4; i32[job + JOB.w] = wAt === null ? w : wAt + wOff * 4; i32[job + JOB.cm] = c;
-    i32[job + JOB.accumulate] = Number(accumulate);
-    i32[job + JOB.abort] = 0;
-    if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
-    else this.#runHere();
+    this.#product(KIND.gemm, M, N, K, aAt === undefined ? a : aAt + aOff * 4, aAt === undefined ? K : lda,
+      wAt === null ? w : wAt + wOff * 4, wAt === null ? K : ldw, c, accumulate);
     copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
   }
 
@@ -302,22 +293,31 @@ export class Engine {
     const aAt = this.offsetOf(A), bAt = this.offsetOf(B);
     const sizes = [aAt === undefined ? align(R * M * 4) : 0, bAt === undefined ? align(R * N * 4) : 0, align(M * N * 4)];
     const [a, b, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
-    const { f32, i32 } = this.#views();
+    const { f32 } = this.#views();
     if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, M, R, M);
     if (bAt === undefined) copyRows(B, bOff, ldb, f32, b / 4, N, R, N);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
-    const job = this.#job / 4;
-    const threads = M * N * R >= 1 << 18 ? this.threads : 1;
-    i32[job + JOB.kind] = KIND.gemmAtB;
+    this.#product(KIND.gemmAtB, M, N, R, aAt === undefined ? a : aAt + aOff * 4, aAt === undefined ? M : lda,
+      bAt === undefined ? b : bAt + bOff * 4, bAt === undefined ? N : ldb, c, accumulate);
+    copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
+  }
+
+  /**
+   * Runs a product job (C = A·Wᵀ or Aᵀ·B) on operands in the linear memory (byte offsets; row strides in floats)
+   * into C at byte offset `c`, [M][N].
+   */
+  #product(kind: number, M: number, N: number, K: number, a: number, lda: number, w: number, ldw: number, c: number, accumulate: boolean): void {
+    const i32 = this.#views().i32, job = this.#job / 4;
+    const threads = M * N * K >= 1 << 18 ? this.threads : 1;
+    i32[job + JOB.kind] = kind;
     i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = R;
-    i32[job + JOB.lda] = aAt === undefined ? M : lda; i32[job + JOB.ldw] = bAt === undefined ? N : ldb; i32[job + JOB.ldc] = N;
-    i32[job + JOB.a] = aAt === undefined ? a : aAt + aOff * 4; i32[job + JOB.w] = bAt === undefined ? b : bAt + bOff * 4; i32[job + JOB.cm] = c;
+    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = K;
+    i32[job + JOB.lda] = lda; i32[job + JOB.ldw] = ldw; i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = a; i32[job + JOB.w] = w; i32[job + JOB.cm] = c;
     i32[job + JOB.accumulate] = Number(accumulate);
     i32[job + JOB.abort] = 0;
     if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
     else this.#runHere();
-    copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
   }
 
   /**

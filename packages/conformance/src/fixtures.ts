@@ -1,16 +1,28 @@
-/** One golden case (the format of the golden README; arrays flat, row-major, x time-major). */
-export interface GoldenCase {
+/** Parameters of one layer in PyTorch's layout. */
+export interface GoldenLayer {
+  readonly w_ih: number[];
+  readonly w_hh: number[];
+  readonly b_ih: number[];
+  readonly b_hh: number[];
+}
+
+/** What every golden case has: the cell, its sizes and batch, the initial parameters and state. */
+export interface GoldenCellCase {
   readonly name: string;
   readonly cell: 'lstm' | 'gru' | 'rnn';
   readonly activation: 'tanh' | 'relu' | null;
   readonly gru_variant: 'reset_after' | 'reset_before' | null;
   readonly sizes: number[];
   readonly batch: number;
-  readonly time: number;
-  readonly layers: { w_ih: number[]; w_hh: number[]; b_ih: number[]; b_hh: number[] }[];
-  readonly x: number[];
+  readonly layers: GoldenLayer[];
   readonly h0: number[][];
   readonly c0: number[][] | null;
+}
+
+/** One golden case (the format of the golden README; arrays flat, row-major, x time-major). */
+export interface GoldenCase extends GoldenCellCase {
+  readonly time: number;
+  readonly x: number[];
   readonly y: number[];
   readonly hT: number[][];
   readonly cT: number[][] | null;
@@ -21,28 +33,11 @@ export interface GoldenCase {
   readonly tbptt?: unknown;
 }
 
-/** Parameters of one layer in PyTorch's layout. */
-export interface GoldenLayer {
-  readonly w_ih: number[];
-  readonly w_hh: number[];
-  readonly b_ih: number[];
-  readonly b_hh: number[];
-}
-
 /** One whole-training golden case (the golden README's second table): TBPTT chunks, dense head, loss, clipping, optimizer. */
-export interface TrainingCase {
-  readonly name: string;
-  readonly cell: 'lstm' | 'gru' | 'rnn';
-  readonly activation: 'tanh' | 'relu' | null;
-  readonly gru_variant: 'reset_after' | 'reset_before' | null;
-  readonly sizes: number[];
-  readonly batch: number;
+export interface TrainingCase extends GoldenCellCase {
   /** V, the head's output size. */
   readonly outputs: number;
-  readonly layers: GoldenLayer[];
   readonly head: { readonly w: number[]; readonly b: number[] };
-  readonly h0: number[][];
-  readonly c0: number[][] | null;
   /** x time-major [T_k, B, I]; targets [T_k, B] class ids, or [T_k, B, V] values for mse. */
   readonly chunks: { readonly x: number[]; readonly targets: number[] }[];
   readonly loss: 'softmax_cross_entropy' | 'mse';
@@ -115,7 +110,7 @@ export function parseFixtures(json: unknown, source: string): GoldenFixtures {
 }
 
 type ExpectLength = (what: string, v: unknown, n: number) => void;
-type Shape = Pick<GoldenCase, 'cell' | 'sizes' | 'batch'>;
+type Shape = Pick<GoldenCellCase, 'cell' | 'sizes' | 'batch'>;
 
 function checkLayers(c: Shape, layers: readonly GoldenLayer[], expectLength: ExpectLength, prefix: string): void {
   const L = c.sizes.length - 1, G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;

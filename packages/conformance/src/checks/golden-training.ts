@@ -2,7 +2,7 @@ import { Adam, RnnModel, SGD, TbpttTrainer, tensor, type DType, type LayerConfig
 import { CheckFailure, expectClose } from '../compare.js';
 import type { GoldenFixtures, TrainingCase } from '../fixtures.js';
 import { expectGradClose } from './gradients.js';
-import { readState, scoped, stateFrom, toBatchMajor } from './helpers.js';
+import { readState, scoped, setGoldenWeights, stateFrom, toBatchMajor } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
 function optimizerOf(c: TrainingCase): Optimizer {
@@ -33,10 +33,7 @@ async function trainAsGolden(c: TrainingCase, ctx: CheckContext, dtype: DType, t
   await scoped(async (scope) => {
     const B = c.batch, I = c.sizes[0], V = c.outputs;
     const model = scope.add(new RnnModel({ inputSize: I, layers: c.sizes.slice(1).map((units) => layerConfig(c, units)), outputSize: V, dtype }, { backend: ctx.backend }));
-    model.cell.layers.forEach((layer, l) => {
-      const w = c.layers[l];
-      layer.setWeights({ wIh: w.w_ih, wHh: w.w_hh, bIh: w.b_ih, bHh: w.b_hh });
-    });
+    setGoldenWeights(model.cell, c.layers);
     model.head.setWeights(c.head.w, c.head.b);
     const trainer = scope.add(new TbpttTrainer(model, {
       batch: B, optimizer: optimizerOf(c), loss: c.loss === 'mse' ? 'mse' : 'softmax-cross-entropy', clipNorm: c.clip_norm ?? undefined,

@@ -2,7 +2,7 @@ import {
   BasicRNNCell, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, seededRandom, tensor,
   type Cell, type CellState, type DType, type LayerCell, type Tensor,
 } from '@recur/core';
-import type { GoldenCase } from '../fixtures.js';
+import type { GoldenCase, GoldenLayer } from '../fixtures.js';
 
 /** Disposes what a check made, whatever happens in it. */
 export class Scope {
@@ -65,11 +65,16 @@ export function cellIn(scope: Scope, ctx: { readonly backend: string }, config: 
 /** The golden case's cell with its weights. */
 export function goldenCell(c: GoldenCase, backend: string, dtype: DType = 'float32'): Cell {
   const cell = makeCell({ kind: c.cell, sizes: c.sizes, activation: c.activation ?? undefined, resetAfter: c.gru_variant !== 'reset_before' }, backend, dtype);
+  setGoldenWeights(cell, c.layers);
+  return cell;
+}
+
+/** Gives every layer of a cell the golden case's parameters (PyTorch's layout, as Recur's public one). */
+export function setGoldenWeights(cell: Cell, layers: readonly GoldenLayer[]): void {
   cell.layers.forEach((layer, l) => {
-    const w = c.layers[l];
+    const w = layers[l];
     layer.setWeights({ wIh: w.w_ih, wHh: w.w_hh, bIh: w.b_ih, bHh: w.b_hh });
   });
-  return cell;
 }
 
 /** A cell-shaped state from per-layer host arrays (c ignored for GRU/RNN). */

@@ -1,4 +1,5 @@
 import type { FloatArray } from '../spec.js';
+import { transpose2d } from './transpose.js';
 
 /** A matrix product C (+)= A · Wᵀ with gemmABt's arguments: backends pass faster ones into shared kernels. */
 export type Gemm = typeof gemmABt;
@@ -12,18 +13,8 @@ export type GemmAtB = (M: number, N: number, R: number, A: FloatArray, aOff: num
 
 /** Core's Aᵀ · B: both operands transposed once, then `gemmABt` (its dot products run along contiguous rows). */
 export const gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
-  gemmABt(M, N, R, columnsAsRows(A, aOff, lda, R, M), 0, R, columnsAsRows(B, bOff, ldb, R, N), 0, R, C, cOff, ldc, accumulate);
+  gemmABt(M, N, R, transpose2d(A, R, M, aOff, lda), 0, R, transpose2d(B, R, N, bOff, ldb), 0, R, C, cOff, ldc, accumulate);
 };
-
-/** The `cols` columns of `rows` rows (from `off`, row stride `ld`), as `cols` rows of `rows` values. */
-function columnsAsRows(src: FloatArray, off: number, ld: number, rows: number, cols: number): FloatArray {
-  const out = src instanceof Float64Array ? new Float64Array(rows * cols) : new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    const at = off + r * ld;
-    for (let c = 0; c < cols; c++) out[c * rows + r] = src[at + c];
-  }
-  return out;
-}
 
 /** Elements of W kept hot per panel: 64 Ki elements (256 KiB in float32) sits in L2 on current cores. */
 const PANEL_ELEMENTS = 1 << 16;
