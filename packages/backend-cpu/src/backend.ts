@@ -3,6 +3,8 @@ import {
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
   type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
   hostMemoryBudget, gemmABt, gemmAtB, type Gemm, type GemmAtB,
+  denseForwardHost, denseBackwardHost, softmaxCrossEntropy, meanSquaredError, globalNorm, updateParameter,
+  type DenseArgs, type DenseGradients, type LossStorages, type OptimizerArgs, type TransferCounts, type WeightParameters,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
@@ -16,7 +18,20 @@ import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
 import { rnnBackward } from './kernels/rnn-backward.js';
 
-const weightBytes = (w: CpuWeights): number => w.wIh.byteLength + w.wHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
+const weightBytes = (w: CpuWeights): number => w.wIh.byteLength + w.wHh.byteLength + w.bIh.byteLength + w.bHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
+
+/** The biases the kernels add, from the public ones: b_ih + b_hh (+ forgetBias on f); GRU reset_after keeps b_hn apart. */
+function deriveBiases(w: CpuWeights): void {
+  const spec = w.spec, H = spec.units, G = gateCount(spec.kind);
+  for (let i = 0; i < G * H; i++) w.inputBias[i] = w.bIh[i] + w.bHh[i];
+  if (spec.kind === 'lstm') {
+    for (let j = H; j < 2 * H; j++) w.inputBias[j] += spec.forgetBias;
+  } else if (w.hiddenBiasN) {
+    // b_hn sits inside r·(W_hn h + b_hn): it cannot join the input projection
+    w.hiddenBiasN.set(w.bHh.subarray(2 * H, 3 * H));
+    for (let j = 2 * H; j < 3 * H; j++) w.inputBias[j] = w.bIh[j];
+  }
+}
 
 /** A tensor's values on the CPU backend: a flat row-major typed array. */
 export class CpuStorage {
@@ -37,6 +52,11 @@ export class CpuBackend implements RecurBackend {
   readonly #workspace = new Workspace();
   #bytes = 0;
   #weightBytes = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
+  /** Each upload's parameter storages (`weightParameters`): views of its own arrays, freed with it. */
+  readonly #parameters = new Map<CpuWeights, { readonly wIh: CpuStorage; readonly wHh: CpuStorage; readonly bIh: CpuStorage; readonly bHh: CpuStorage }>();
+  readonly #parameterStorages = new Set<CpuStorage>();
   #tapeBytes = 0;
   #budget: MemoryBudget = hostMemoryBudget();
   /**
@@ -77,13 +97,14 @@ export class CpuBackend implements RecurBackend {
 
   /** The values of a live storage of this backend; throws for anything else. */
   #dataOf(storage: unknown): FloatArray {
-    if (!(storage instanceof CpuStorage) || !this.#live.has(storage)) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
+    if (!(storage instanceof CpuStorage) || !(this.#live.has(storage) || this.#parameterStorages.has(storage))) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
     return storage.data;
   }
 
   upload(values: FloatArray, _shape: readonly number[], dtype: DType): CpuStorage {
     const data = alloc(dtype, values.length);
     data.set(values);
+    this.#bytesIn += values.byteLength;
     return this.#wrap(data, dtype);
   }
 
@@ -96,7 +117,20 @@ export class CpuBackend implements RecurBackend {
   }
 
   readSync(storage: unknown): FloatArray {
-    return this.#dataOf(storage).slice();
+    const out = this.#dataOf(storage).slice();
+    this.#bytesOut += out.byteLength;
+    return out;
+  }
+
+  /** Host arrays copied in (uploads, weights, ids, row lists, seqLens, targets) and read out, in bytes. */
+  transfers(): TransferCounts {
+    return { bytesIn: this.#bytesIn, bytesOut: this.#bytesOut };
+  }
+
+  /** A host array a kernel reads (ids, rows, lengths, targets): counted as moved in. */
+  #argument<A extends ArrayBufferView | null | undefined>(array: A): A {
+    if (array) this.#bytesIn += array.byteLength;
+    return array;
   }
 
   dispose(storage: unknown): void {
@@ -116,19 +150,12 @@ export class CpuBackend implements RecurBackend {
     const copy = (v: FloatArray) => {
       const out = alloc(spec.dtype, v.length);
       out.set(v);
+      this.#bytesIn += v.byteLength;
       return out;
     };
-    const inputBias = alloc(spec.dtype, G * H);
-    for (let i = 0; i < G * H; i++) inputBias[i] = weights.bIh[i] + weights.bHh[i];
-    let hiddenBiasN: FloatArray | null = null;
-    if (spec.kind === 'lstm') {
-      for (let j = H; j < 2 * H; j++) inputBias[j] += spec.forgetBias;
-    } else if (spec.kind === 'gru' && spec.resetAfter) {
-      // b_hn sits inside r·(W_hn h + b_hn): it cannot join the input projection
-      hiddenBiasN = weights.bHh.slice(2 * H, 3 * H);
-      for (let j = 2 * H; j < 3 * H; j++) inputBias[j] = weights.bIh[j];
-    }
-    const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), inputBias, hiddenBiasN };
+    const hiddenBiasN = spec.kind === 'gru' && spec.resetAfter ? alloc(spec.dtype, H) : null;
+    const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), bIh: copy(weights.bIh), bHh: copy(weights.bHh), inputBias: alloc(spec.dtype, G * H), hiddenBiasN };
+    deriveBiases(w);
     this.#weights.add(w);
     this.#weightBytes += weightBytes(w);
     try {
@@ -141,6 +168,9 @@ export class CpuBackend implements RecurBackend {
   }
 
   disposeWeights(weights: unknown): void {
+    const parameters = this.#parameters.get(weights as CpuWeights);
+    if (parameters) for (const p of Object.values(parameters)) this.#parameterStorages.delete(p);
+    this.#parameters.delete(weights as CpuWeights);
     if (this.#weights.delete(weights as CpuWeights)) {
       this.#weightBytes -= weightBytes(weights as CpuWeights);
       this.#tier.weightsDisposed?.(weights as CpuWeights);
@@ -181,7 +211,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const dtype = args.layer.dtype;
     const run: HostRun = {
-      x: args.x === null ? null : this.#dataOf(args.x), tokens: args.tokens ?? null, time: args.time, batch: args.batch, h0: this.#dataOf(args.h0), c0: args.c0 === null ? null : this.#dataOf(args.c0), seqLens: args.seqLens,
+      x: args.x === null ? null : this.#dataOf(args.x), tokens: this.#argument(args.tokens) ?? null, time: args.time, batch: args.batch, h0: this.#dataOf(args.h0), c0: args.c0 === null ? null : this.#dataOf(args.c0), seqLens: this.#argument(args.seqLens),
     };
     if (args.keepTape !== true) {
       const steps = this.#sliceSteps(args.layer, args.batch);
@@ -210,7 +240,7 @@ export class CpuBackend implements RecurBackend {
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const optional = (s: unknown) => (s === null ? null : this.#dataOf(s));
     const kernelArgs: BackwardKernelArgs = {
-      w, gemm: this.#gemm, gemmAtB: this.#gemmAtB, tape, time: args.time, batch: args.batch, seqLens: args.seqLens, dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+      w, gemm: this.#gemm, gemmAtB: this.#gemmAtB, tape, time: args.time, batch: args.batch, seqLens: this.#argument(args.seqLens), dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
     };
     const r = this.#tier.backward?.(kernelArgs) ?? BACKWARD[args.layer.kind](kernelArgs);
     const dtype = args.layer.dtype;
@@ -235,12 +265,12 @@ export class CpuBackend implements RecurBackend {
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.#wrap(zeroRows(this.#dataOf(s), shape, rows), s.dtype);
+    return this.#wrap(zeroRows(this.#dataOf(s), shape, this.#argument(rows)), s.dtype);
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): CpuStorage {
     const s = storage as CpuStorage;
-    return this.#wrap(gatherRows(this.#dataOf(s), shape, rows, s.dtype), s.dtype);
+    return this.#wrap(gatherRows(this.#dataOf(s), shape, this.#argument(rows), s.dtype), s.dtype);
   }
 
   concatRows(storages: readonly unknown[]): CpuStorage {
@@ -252,6 +282,62 @@ export class CpuBackend implements RecurBackend {
     const data = this.#dataOf(storage);
     for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return false;
     return true;
+  }
+
+  // training kernels (spec v2): core's host math on this backend's arrays, its products on this backend's GEMMs
+  denseForward(args: DenseArgs): CpuStorage {
+    const { rows, inputs, outputs, dtype } = args;
+    return this.#wrap(denseForwardHost(this.#dataOf(args.x), this.#dataOf(args.weight), this.#dataOf(args.bias), rows, inputs, outputs, this.#gemm), dtype);
+  }
+
+  denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
+    const { rows, inputs, outputs, dtype } = args;
+    const g = denseBackwardHost(this.#dataOf(args.x), this.#dataOf(args.weight), this.#dataOf(args.dOut), rows, inputs, outputs, this.#gemm, this.#gemmAtB);
+    return { dx: this.#wrap(g.dx, dtype), dWeight: this.#wrap(g.dWeight, dtype), dBias: this.#wrap(g.dBias, dtype) };
+  }
+
+  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages {
+    const r = softmaxCrossEntropy(this.#dataOf(args.logits), this.#argument(args.targets), args.rows, args.classes);
+    return { loss: this.#wrap(alloc(args.dtype, 1).fill(r.loss), args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
+  }
+
+  meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number; readonly dtype: DType }): LossStorages {
+    const r = meanSquaredError(this.#dataOf(args.predictions), this.#dataOf(args.targets));
+    return { loss: this.#wrap(alloc(args.dtype, 1).fill(r.loss), args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
+  }
+
+  sumOfSquares(storages: readonly unknown[], dtype: DType): CpuStorage {
+    const norm = globalNorm(storages.map((s) => this.#dataOf(s)));
+    return this.#wrap(alloc(dtype, 1).fill(norm * norm), dtype);
+  }
+
+  applyOptimizer(args: OptimizerArgs): void {
+    args.params.forEach((p, i) => updateParameter(args.rule, args.step, args.gradScale, this.#dataOf(p), this.#dataOf(args.grads[i]), args.slots[i].map((s) => this.#dataOf(s))));
+  }
+
+  weightParameters(weights: unknown): WeightParameters {
+    const w = weights as CpuWeights;
+    if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
+    let p = this.#parameters.get(w);
+    if (!p) {
+      const view = (a: FloatArray) => {
+        const s = new CpuStorage(a, w.spec.dtype);
+        this.#parameterStorages.add(s);
+        return s;
+      };
+      p = { wIh: view(w.wIh), wHh: view(w.wHh), bIh: view(w.bIh), bHh: view(w.bHh) };
+      this.#parameters.set(w, p);
+    }
+    return p;
+  }
+
+  weightsUpdated(weights: unknown): void {
+    const w = weights as CpuWeights;
+    if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
+    deriveBiases(w);
+    w.wIhT = undefined; // the backward's transposes are made again from the new kernels
+    w.wHhT = undefined;
+    this.#tier.weightsUpdated?.(w);
   }
 
   /** Bytes of reusable scratch (not tensors): grows to the largest chunk seen, then stays. */

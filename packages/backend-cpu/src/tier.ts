@@ -24,6 +24,8 @@ export interface KernelTier {
   backward?(args: BackwardKernelArgs): BackwardKernelResult | null;
   /** An upload was made (throw to refuse it: backend-cpu then drops it and rethrows). */
   weightsUploaded?(w: CpuWeights): void;
+  /** An upload's parameters were changed in place (the optimizer kernel): refresh what the tier made from them. */
+  weightsUpdated?(w: CpuWeights): void;
   /** An upload is being dropped. */
   weightsDisposed?(w: CpuWeights): void;
   /** A tape is being dropped. */

@@ -2,6 +2,7 @@ import {
   BackendError, RecurError, SPEC_VERSION, gemmABt, gemmAtB,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult,
   type ForwardScratch, type Gemm, type GemmAtB, type LayerSpec, type LayerWeights, type MemoryBudget, type MemoryInfo, type RecurBackend,
+  type DenseArgs, type DenseGradients, type LossStorages, type OptimizerArgs, type TransferCounts, type WeightParameters,
 } from '@recur/core';
 import {
   CpuBackend, transposedWeights, weightGradients,
@@ -121,6 +122,45 @@ export class SimdBackend implements RecurBackend {
     return this.#cpu.memory();
   }
 
+  /** backend-cpu's counters: the tensors are its host arrays (copies into the linear memory are the kernels' own). */
+  transfers(): TransferCounts {
+    return this.#cpu.transfers();
+  }
+
+  // the training kernels: backend-cpu's, whose products run on our GEMMs
+  denseForward(args: DenseArgs): unknown {
+    return this.#cpu.denseForward(args);
+  }
+
+  denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
+    return this.#cpu.denseBackward(args);
+  }
+
+  softmaxCrossEntropy(args: Parameters<CpuBackend['softmaxCrossEntropy']>[0]): LossStorages {
+    return this.#cpu.softmaxCrossEntropy(args);
+  }
+
+  meanSquaredError(args: Parameters<CpuBackend['meanSquaredError']>[0]): LossStorages {
+    return this.#cpu.meanSquaredError(args);
+  }
+
+  sumOfSquares(storages: readonly unknown[], dtype: DType): unknown {
+    return this.#cpu.sumOfSquares(storages, dtype);
+  }
+
+  applyOptimizer(args: OptimizerArgs): void {
+    this.#cpu.applyOptimizer(args);
+  }
+
+  weightParameters(weights: unknown): WeightParameters {
+    return this.#cpu.weightParameters(weights);
+  }
+
+  weightsUpdated(weights: unknown): void {
+    this.#refuseIfClosed();
+    this.#cpu.weightsUpdated(weights);
+  }
+
   transpose01(storage: unknown, shape: readonly [number, number, number]): unknown {
     return this.#cpu.transpose01(storage, shape);
   }
@@ -209,6 +249,16 @@ export class SimdBackend implements RecurBackend {
         if (w.spec.dtype === 'float32') this.#packed.set(w, this.#engine.pack(w.spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
       },
       weightsDisposed: (w) => this.#weightsDisposed(w),
+      // new values in place (the optimizer kernel): packed and placed again from them
+      weightsUpdated: (w) => {
+        this.#weightsDisposed(w);
+        if (w.spec.dtype !== 'float32') return;
+        try {
+          this.#packed.set(w, this.#engine.pack(w.spec, w.wIh, w.wHh, w.inputBias, w.hiddenBiasN));
+        } catch (error) {
+          if (!(error instanceof RecurError) || error.argument !== 'memory') throw error; // no room: backend-cpu's kernels run this layer
+        }
+      },
       tapeDisposed: (tape) => {
         const block = this.#tapeBlocks.get(tape);
         if (block === undefined) return;

@@ -1,7 +1,7 @@
 import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type FloatArray, type ForwardArgs, type ForwardResult,
-  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
+  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch, type TransferCounts,
 } from '@recur/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { backwardSequence, type Recorded } from './kernels/backward.js';
@@ -47,6 +47,8 @@ export class WasmBackend implements RecurBackend {
   #budget: MemoryBudget = { ...WASM_BUDGET };
   /** Bytes of live tensors, weight uploads and tapes. */
   #bytes = 0;
+  #bytesIn = 0;
+  #bytesOut = 0;
 
   constructor(name = 'wasm') {
     this.name = name;
@@ -83,6 +85,7 @@ export class WasmBackend implements RecurBackend {
 
   upload(values: FloatArray, shape: readonly number[]): tf.Tensor {
     this.#onWasm();
+    this.#bytesIn += values.length * 4;
     return this.#track(tf.tensor(Float32Array.from(values), [...shape], 'float32'));
   }
 
@@ -92,11 +95,21 @@ export class WasmBackend implements RecurBackend {
   }
 
   async read(storage: unknown): Promise<FloatArray> {
-    return (await this.#tensor(storage).data()) as Float32Array;
+    return this.#readOut((await this.#tensor(storage).data()) as Float32Array);
   }
 
   readSync(storage: unknown): FloatArray {
-    return this.#tensor(storage).dataSync() as Float32Array;
+    return this.#readOut(this.#tensor(storage).dataSync() as Float32Array);
+  }
+
+  #readOut(values: Float32Array): Float32Array {
+    this.#bytesOut += values.byteLength;
+    return values;
+  }
+
+  /** Bytes copied into tfjs's wasm memory (uploads, weights, masks and row lists) and read out of it. */
+  transfers(): TransferCounts {
+    return { bytesIn: this.#bytesIn, bytesOut: this.#bytesOut };
   }
 
   dispose(storage: unknown): void {
@@ -154,6 +167,7 @@ export class WasmBackend implements RecurBackend {
     };
     this.#weights.add(w);
     this.#bytes += tensorBytes(weightTensors(w));
+    this.#bytesIn += (weights.wIh.length + weights.wHh.length + weights.bIh.length + weights.bHh.length) * 4;
     return w;
   }
 
@@ -175,6 +189,7 @@ export class WasmBackend implements RecurBackend {
     if (!seqLens) return null;
     const m = new Float32Array(T * B);
     for (let t = 0; t < T; t++) for (let b = 0; b < B; b++) m[t * B + b] = t < seqLens[b] ? 1 : 0;
+    this.#bytesIn += m.byteLength;
     return tf.split(tf.tensor2d(m, [T * B, 1]), T, 0) as tf.Tensor2D[];
   }
 
@@ -243,6 +258,7 @@ export class WasmBackend implements RecurBackend {
     this.#onWasm();
     const keep = new Uint8Array(shape[0]).fill(1);
     for (const r of rows) keep[r] = 0;
+    this.#bytesIn += keep.byteLength;
     // a select, not a 0/1 multiply: NaN x 0 is NaN, and zeroing must write zeros whatever the row held
     return this.#track(tf.tidy(() => {
       const m = this.#matrix(storage, shape[0]);
@@ -253,6 +269,7 @@ export class WasmBackend implements RecurBackend {
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
     this.#onWasm();
+    this.#bytesIn += rows.byteLength;
     return this.#track(tf.tidy(() => tf.reshape(tf.gather(this.#matrix(storage, shape[0]), tf.tensor1d(rows, 'int32')), [rows.length, ...shape.slice(1)])));
   }
 

@@ -7,6 +7,7 @@ import { goldenChecks } from './checks/golden.js';
 import { goldenTrainingChecks } from './checks/golden-training.js';
 import { gradientChecks } from './checks/gradients.js';
 import { finiteDifferenceChecks } from './checks/finite-differences.js';
+import { trainingKernelChecks } from './checks/training-kernels.js';
 import { trainingChecks } from './checks/training.js';
 import { trainingErrorChecks } from './checks/training-errors.js';
 import { layoutChecks } from './checks/layouts.js';
@@ -32,7 +33,7 @@ export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, c
 
 /** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...tokenChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...reliabilityChecks()];
+  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...tokenChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...trainingKernelChecks(), ...reliabilityChecks()];
 }
 
 /** Initialises the backend and returns the context checks run in. */
@@ -46,7 +47,7 @@ export async function contextFor(backend: string): Promise<CheckContext> {
 /** Runs one check; a check that leaves live tensors behind fails too. */
 export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
   const base = { id: check.id, title: check.title };
-  const na = check.notApplicable?.(ctx.capabilities);
+  const na = check.notApplicable?.(ctx.capabilities, getBackend(ctx.backend));
   if (na) return { ...base, status: 'n/a', message: na, ms: 0 };
   const start = performance.now();
   const before = memory(ctx.backend);

@@ -1,4 +1,4 @@
-import { listBackends } from '@recur/core';
+import { getBackend, listBackends } from '@recur/core';
 import { describe, it } from 'vitest';
 import type { GoldenFixtures } from './fixtures.js';
 import { defaultFixtures } from './node.js';
@@ -33,7 +33,7 @@ export async function describeConformance(backend: string, options: DescribeConf
   const ctx = await contextFor(backend);
   describe(`conformance: ${backend}`, () => {
     for (const check of checks) {
-      const na = check.notApplicable?.(ctx.capabilities);
+      const na = check.notApplicable?.(ctx.capabilities, getBackend(ctx.backend));
       if (na) {
         it.skip(`${check.id} (n/a: ${na})`, () => {});
         continue;

@@ -1,6 +1,7 @@
 export { RecurError, ShapeError, BackendError, DisposedTensorError, UnsupportedOptionError, NonFiniteError } from './errors.js';
 export {
-  SPEC_VERSION, gateCount,
+  SPEC_VERSION, gateCount, optimizerSlots,
+  type TrainingKernels, type OptimizerRule, type OptimizerArgs, type DenseArgs, type DenseGradients, type LossStorages, type WeightParameters, type TransferCounts,
   type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
   type BackwardArgs, type BackwardResult, type TapeStorage, type ForwardScratch,
   type LayerSpec, type LstmSpec, type GruSpec, type RnnSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
@@ -24,9 +25,10 @@ export { seededRandom } from './init.js';
 export { gemmABt, gemmAtB, type Gemm, type GemmAtB } from './linalg/gemm.js';
 export { transpose2d } from './linalg/transpose.js';
 export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, type LayerGradients, type BackwardOptions } from './train/tape.js';
-export { Dense, type DenseOptions } from './train/dense.js';
+export { Dense, denseForwardHost, denseBackwardHost, type DenseOptions } from './train/dense.js';
+export { trainingKernelPlacement, type TrainingKernelPlacement } from './train/step-kernels.js';
 export { softmaxCrossEntropy, meanSquaredError, type LossResult } from './train/losses.js';
-export { SGD, Adam, clipByGlobalNorm, globalNorm, type Optimizer } from './train/optimizers.js';
+export { SGD, Adam, clipByGlobalNorm, globalNorm, updateParameter, type Optimizer } from './train/optimizers.js';
 export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';

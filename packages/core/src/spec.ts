@@ -3,7 +3,8 @@ import type { Gemm } from './linalg/gemm.js';
  * The backend spec: what a Recur backend implements. Core owns semantics (validation, state, streams); a backend
  * owns memory and kernels. Bump SPEC_VERSION on any incompatible change; core refuses other versions.
  * v2: `LayerSpec` is a union tagged by `kind`; core checks at adoption that every required method is there;
- * optional memory-budget members (`memoryBudget`, `setMemoryBudget`, `forwardScratch`).
+ * optional memory-budget members (`memoryBudget`, `setMemoryBudget`, `forwardScratch`); optional training kernels
+ * (`TrainingKernels`: dense head, losses, gradient norm, optimizer in place) and transfer counters (`transfers`).
  */
 import type { MemoryBudget } from './budget.js';
 
@@ -163,7 +164,7 @@ export interface MemoryInfo {
  * storages belong to this backend and are alive). Methods that return storage return new storage: core treats
  * tensors as immutable.
  */
-export interface RecurBackend {
+export interface RecurBackend extends TrainingKernels {
   readonly specVersion: typeof SPEC_VERSION;
   readonly name: string;
   readonly capabilities: Capabilities;
@@ -219,6 +220,103 @@ export interface RecurBackend {
    * arrays, which core's host-side training parts (the dense head) then use instead of core's own scalar one.
    */
   readonly hostGemm?: Gemm;
+
+  /** Optional: bytes moved across the backend's boundary so far (uploads, reads, id arrays, weights). */
+  transfers?(): TransferCounts;
+}
+
+/** An optimizer's update rule as training kernels see it (the optimizer classes' `rule`). */
+export type OptimizerRule =
+  | { readonly kind: 'sgd'; readonly learningRate: number; readonly momentum: number }
+  | { readonly kind: 'adam'; readonly learningRate: number; readonly beta1: number; readonly beta2: number; readonly epsilon: number };
+
+/** Slots of optimizer state per parameter: sgd [velocity], adam [m, v]. */
+export function optimizerSlots(rule: OptimizerRule): number {
+  return rule.kind === 'sgd' ? 1 : 2;
+}
+
+/** The dense head's forward: logits [rows, outputs] = x [rows, inputs] · weightᵀ [outputs, inputs] + bias [outputs]. */
+export interface DenseArgs {
+  readonly x: TensorStorage;
+  readonly weight: TensorStorage;
+  readonly bias: TensorStorage;
+  readonly rows: number;
+  readonly inputs: number;
+  readonly outputs: number;
+  readonly dtype: DType;
+}
+
+export interface DenseGradients {
+  /** [rows, inputs] */
+  readonly dx: TensorStorage;
+  /** [outputs, inputs] */
+  readonly dWeight: TensorStorage;
+  /** [outputs] */
+  readonly dBias: TensorStorage;
+}
+
+/** A loss kernel's result: the mean loss as a [1] tensor, and its gradient with respect to the predictions. */
+export interface LossStorages {
+  readonly loss: TensorStorage;
+  readonly dPredictions: TensorStorage;
+}
+
+/** The optimizer kernel's arguments: every parameter updated in place, `slots` too. */
+export interface OptimizerArgs {
+  readonly rule: OptimizerRule;
+  /** 1 for the first update of these parameters (Adam's bias correction). */
+  readonly step: number;
+  /** Every gradient is multiplied by this first (global-norm clipping; 1 without). */
+  readonly gradScale: number;
+  readonly dtype: DType;
+  /** Parameter storages: a layer's `weightParameters` or uploads core made for the purpose (the dense head's). */
+  readonly params: readonly TensorStorage[];
+  readonly grads: readonly TensorStorage[];
+  /** Per parameter, `optimizerSlots(rule)` tensors of its size (zeros before the first update). */
+  readonly slots: readonly (readonly TensorStorage[])[];
+}
+
+/** A layer's uploaded weights as parameter storages in the public layout (see `weightParameters`). */
+export interface WeightParameters {
+  readonly wIh: TensorStorage;
+  readonly wHh: TensorStorage;
+  readonly bIh: TensorStorage;
+  readonly bHh: TensorStorage;
+}
+
+/** Bytes a backend moved across its own boundary (host arrays into its memory, and back) since it was made. */
+export interface TransferCounts {
+  readonly bytesIn: number;
+  readonly bytesOut: number;
+}
+
+/**
+ * Optional training kernels (spec v2): with all of them, a TBPTT chunk moves only its inputs (or token ids) and
+ * targets in, and the loss and gradient norm out. Core falls back to its host code kernel by kernel, moving the
+ * values a missing kernel needs (`trainingKernels()` in core says which run where).
+ */
+export interface TrainingKernels {
+  denseForward?(args: DenseArgs): TensorStorage;
+  /** Gradients of the dense head given dOut [rows, outputs]. */
+  denseBackward?(args: DenseArgs & { readonly dOut: TensorStorage }): DenseGradients;
+  /** Mean softmax cross-entropy of logits [rows, classes] with class indices `targets` (validated by core). */
+  softmaxCrossEntropy?(args: { readonly logits: TensorStorage; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages;
+  /** Mean squared error over `count` values. */
+  meanSquaredError?(args: { readonly predictions: TensorStorage; readonly targets: TensorStorage; readonly count: number; readonly dtype: DType }): LossStorages;
+  /** Σ v² over every element of every storage, as a [1] tensor. */
+  sumOfSquares?(storages: readonly TensorStorage[], dtype: DType): TensorStorage;
+  /**
+   * Applies one optimizer update in place. Needs `weightParameters` and `weightsUpdated` too (core uses the three
+   * together or none).
+   */
+  applyOptimizer?(args: OptimizerArgs): void;
+  /**
+   * The parameter storages of an upload, in the public layout, which `applyOptimizer` updates in place: they live
+   * as long as the upload, and `dispose` must not free them. `read` reads them (core's `getWeights` after training).
+   */
+  weightParameters?(weights: WeightsStorage): WeightParameters;
+  /** Called after `applyOptimizer` changed an upload's parameters: refresh whatever the kernels derive from them. */
+  weightsUpdated?(weights: WeightsStorage): void;
 }
 
 export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;

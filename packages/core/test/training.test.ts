@@ -30,9 +30,13 @@ describe('losses and the dense head against finite differences (float64)', () =>
   it('Dense backward matches central differences for x, W and b', () => {
     const dense = new Dense(3, 2, { dtype: 'float64', seed: 4 });
     const x = Float64Array.of(0.5, -1, 2, 0.3, 0.1, -0.7), R = Float64Array.of(1, -2, 0.5, 3);
-    const lossOf = () => dense.forward(x, 2).reduce((s, v, i) => s + v * R[i], 0);
+    const weight = dense.weight, bias = dense.bias; // copies: the head changes only through setWeights
+    const lossOf = () => {
+      dense.setWeights(weight, bias);
+      return dense.forward(x, 2).reduce((s, v, i) => s + v * R[i], 0);
+    };
     const { dx, dWeight, dBias } = dense.backward(x, R, 2);
-    for (const [values, grad] of [[x, dx], [dense.weight, dWeight], [dense.bias, dBias]] as const) {
+    for (const [values, grad] of [[x, dx], [weight, dWeight], [bias, dBias]] as const) {
       for (let i = 0; i < values.length; i++) {
         const keep = values[i];
         values[i] = keep + 1e-6;

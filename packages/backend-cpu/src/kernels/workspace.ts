@@ -98,6 +98,9 @@ export interface CpuWeights {
   readonly spec: LayerSpec;
   readonly wIh: FloatArray;
   readonly wHh: FloatArray;
+  /** The biases in the public layout (the optimizer kernel updates them; the two below derive from them). */
+  readonly bIh: FloatArray;
+  readonly bHh: FloatArray;
   /** Added to every row of the input projection: b_ih + b_hh (+ forgetBias on f); GRU reset_after keeps b_hn apart. */
   readonly inputBias: FloatArray;
   /** GRU reset_after only: b_hn, which the reset gate scales. */

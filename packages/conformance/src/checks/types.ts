@@ -1,4 +1,4 @@
-import type { Capabilities } from '@recur/core';
+import type { Capabilities, RecurBackend } from '@recur/core';
 
 export interface Tolerances {
   /** Forward outputs and states against the golden vectors: |a - ref|. */
@@ -20,7 +20,7 @@ export interface CheckContext {
 export interface Check {
   readonly id: string;
   readonly title: string;
-  /** Why the check does not apply to a backend with these capabilities (e.g. no float64), or null. */
-  readonly notApplicable?: (capabilities: Capabilities) => string | null;
+  /** Why the check does not apply to a backend with these capabilities (e.g. no float64) or optional members, or null. */
+  readonly notApplicable?: (capabilities: Capabilities, backend: RecurBackend) => string | null;
   run(ctx: CheckContext): void | Promise<void>;
 }

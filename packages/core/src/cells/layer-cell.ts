@@ -2,7 +2,7 @@ import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, orthogonal, seededRandom } from '../init.js';
 import { allowNonFinite, checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
 import { getBackend } from '../registry.js';
-import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type WeightsStorage } from '../spec.js';
+import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type TensorStorage, type WeightsStorage } from '../spec.js';
 import { checkNumbers, requireDtype, type Tensor } from '../tensor.js';
 import type { TokenIds } from '../tokens.js';
 import { LSTMStateTuple, type CellState } from './state.js';
@@ -41,6 +41,9 @@ export abstract class LayerCell {
   #uploads = new Map<RecurBackend, WeightsStorage>();
   #holders = 0;
   #bound: RecurBackend | null = null;
+  /** The backend whose upload holds weights newer than the host's (a training kernel updated them in place). */
+  #newerOn: RecurBackend | null = null;
+  #version = 0;
 
   protected constructor(units: number, options: CellOptions, kindName: string) {
     this.units = checkPositiveInt(units, `${kindName}.units`);
@@ -142,6 +145,8 @@ export abstract class LayerCell {
     const copy = (v: ArrayLike<number>) => (this.dtype === 'float64' ? Float64Array.from(v) : Float32Array.from(v));
     this.#inputSize = inputSize;
     this.#weights = { wIh: copy(weights.wIh), wHh: copy(weights.wHh), bIh: copy(weights.bIh), bHh: copy(weights.bHh) };
+    this.#newerOn = null; // the host's are the newest now: uploads go without a read back
+    this.#version++;
     this.#dropUploads();
   }
 
@@ -153,8 +158,63 @@ export abstract class LayerCell {
       }
       this.build(this.#inputSize);
     }
-    const w = this.#weights!;
+    const w = this.#hostWeights();
     return { wIh: w.wIh.slice(), wHh: w.wHh.slice(), bIh: w.bIh.slice(), bHh: w.bHh.slice() };
+  }
+
+  /** @internal Changes with every change of the weights (a tape checks that its forward's are still there). */
+  get weightsVersion(): number {
+    return this.#version;
+  }
+
+  /** Reads weights a backend's optimizer kernel updated back to the host (a no-op when the host's are current). */
+  async syncWeights(): Promise<void> {
+    const backend = this.#newerOn;
+    if (!backend) return;
+    const p = backend.weightParameters!(this.#uploads.get(backend));
+    const [wIh, wHh, bIh, bHh] = await Promise.all([backend.read(p.wIh), backend.read(p.wHh), backend.read(p.bIh), backend.read(p.bHh)]);
+    if (this.#newerOn === backend) {
+      this.#weights = { wIh, wHh, bIh, bHh };
+      this.#newerOn = null;
+    }
+  }
+
+  /**
+   * @internal The upload on `backend` as parameter storages for its optimizer kernel (`weightParameters`);
+   * `updated()` after the kernel ran: the upload is then the newest copy (uploads elsewhere are dropped, the host's
+   * are read back when asked for).
+   */
+  parametersOn(backend: RecurBackend): { params: readonly TensorStorage[]; updated(): void } {
+    const upload = this.weightsOn(backend);
+    const p = backend.weightParameters!(upload);
+    return {
+      params: [p.wIh, p.wHh, p.bIh, p.bHh],
+      updated: () => {
+        backend.weightsUpdated!(upload);
+        this.#version++;
+        this.#newerOn = backend;
+        for (const [other, u] of this.#uploads) {
+          if (other === backend) continue;
+          untrackUpload(u);
+          other.disposeWeights(u);
+          this.#uploads.delete(other);
+        }
+      },
+    };
+  }
+
+  /** The host's weights, read back first (synchronously) if an upload's are newer. */
+  #hostWeights(): LayerWeights {
+    const backend = this.#newerOn;
+    if (backend) {
+      if (!backend.readSync) {
+        throw new RecurError('cell', 'weights read back from the backend first (await cell.syncWeights())', `${this.name}'s weights updated on backend ${JSON.stringify(backend.name)}, which reads asynchronously`);
+      }
+      const p = backend.weightParameters!(this.#uploads.get(backend));
+      this.#weights = { wIh: backend.readSync(p.wIh), wHh: backend.readSync(p.wHh), bIh: backend.readSync(p.bIh), bHh: backend.readSync(p.bHh) };
+      this.#newerOn = null;
+    }
+    return this.#weights!;
   }
 
   /**
@@ -176,7 +236,7 @@ export abstract class LayerCell {
     if (upload === undefined) {
       if (!this.#weights) this.build(this.#inputSize!);
       reserve(backend, this.weightAllocations(this.#inputSize!), 'cell');
-      upload = backend.uploadWeights(this.spec(), this.#weights!);
+      upload = backend.uploadWeights(this.spec(), this.#hostWeights());
       this.#uploads.set(backend, upload);
       trackUpload(this, backend, upload);
     }
@@ -184,6 +244,7 @@ export abstract class LayerCell {
   }
 
   #dropUploads(): void {
+    this.#hostWeights(); // newer weights on a backend are read back before their upload goes
     for (const [backend, upload] of this.#uploads) {
       untrackUpload(upload);
       backend.disposeWeights(upload);

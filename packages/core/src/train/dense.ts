@@ -1,9 +1,9 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, seededRandom } from '../init.js';
-import { gemmABt, type Gemm } from '../linalg/gemm.js';
+import { gemmABt, gemmAtB, type Gemm, type GemmAtB } from '../linalg/gemm.js';
 import { transpose2d } from '../linalg/transpose.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
-import type { DType, FloatArray } from '../spec.js';
+import type { DType, FloatArray, RecurBackend, TensorStorage } from '../spec.js';
 import { bytesOf, reserveHost } from '../budget.js';
 import { checkNumbers } from '../tensor.js';
 
@@ -15,18 +15,51 @@ export interface DenseOptions {
   seed?: number;
 }
 
+/** logits [rows, O] = x [rows, I] · Wᵀ + b on host arrays: the head's host kernel (backend-cpu's too). */
+export function denseForwardHost(x: FloatArray, weight: FloatArray, bias: FloatArray, rows: number, inputs: number, outputs: number, gemm: Gemm = gemmABt): FloatArray {
+  const out = x instanceof Float64Array ? new Float64Array(rows * outputs) : new Float32Array(rows * outputs);
+  for (let r = 0; r < rows; r++) out.set(bias, r * outputs);
+  gemm(rows, outputs, inputs, x, 0, inputs, weight, 0, inputs, out, 0, outputs, true);
+  return out;
+}
+
+/** The head's gradients on host arrays given dOut [rows, O]: dx = dOut · W, dW = dOutᵀ · x, db = column sums. */
+export function denseBackwardHost(x: FloatArray, weight: FloatArray, dOut: FloatArray, rows: number, inputs: number, outputs: number,
+  gemm: Gemm = gemmABt, gemmAtBProduct: GemmAtB = gemmAtB): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
+  const I = inputs, O = outputs, make = (n: number) => (x instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+  const dx = make(rows * I);
+  gemm(rows, I, O, dOut, 0, O, transpose2d(weight, O, I), 0, O, dx, 0, I, false);
+  const dWeight = make(O * I);
+  gemmAtBProduct(O, I, rows, dOut, 0, O, x, 0, I, dWeight, 0, I, false);
+  const dBias = make(O);
+  for (let o = 0; o < O; o++) {
+    let s = 0;
+    for (let r = 0; r < rows; r++) s += dOut[r * O + o];
+    dBias[o] = s;
+  }
+  return { dx, dWeight, dBias };
+}
+
+/** The head's parameters uploaded for a backend's training kernels, and whether they are newer than the host's. */
+interface DeviceCopy {
+  readonly backend: RecurBackend;
+  readonly weight: TensorStorage;
+  readonly bias: TensorStorage;
+  newer: boolean;
+}
+
 /**
- * A dense output head, y = x · Wᵀ + b with W [outputs, inputs] (PyTorch's Linear layout). It runs on the host:
- * the recurrent layers are the backend's work, a head over T*B rows is small next to them.
+ * A dense output head, y = x · Wᵀ + b with W [outputs, inputs] (PyTorch's Linear layout). Its parameters live on
+ * the host, or, while a trainer updates them with a backend's optimizer kernel, on that backend: `weight` and
+ * `bias` then read them back (synchronously where the backend can; `await sync()` first where it cannot).
  */
 export class Dense {
   readonly inputSize: number;
   readonly outputSize: number;
   readonly dtype: DType;
-  /** [outputSize, inputSize] */
-  readonly weight: FloatArray;
-  /** [outputSize] */
-  readonly bias: FloatArray;
+  #weight: FloatArray;
+  #bias: FloatArray;
+  #device: DeviceCopy | null = null;
 
   constructor(inputSize: number, outputSize: number, options?: DenseOptions) {
     const opts = checkOptions(options, ['dtype', 'seed'], 'options');
@@ -37,44 +70,100 @@ export class Dense {
     this.dtype = dtype;
     const b = bytesOf(dtype);
     reserveHost([{ bytes: outputSize * inputSize * b, what: `the dense head's weight [${outputSize}, ${inputSize}]` }, { bytes: outputSize * b, what: 'its bias' }], 'outputSize');
-    this.weight = alloc(dtype, outputSize * inputSize);
-    this.bias = alloc(dtype, outputSize);
-    glorotUniform(this.weight, outputSize, inputSize, seededRandom(opts.seed ?? 17));
+    this.#weight = alloc(dtype, outputSize * inputSize);
+    this.#bias = alloc(dtype, outputSize);
+    glorotUniform(this.#weight, outputSize, inputSize, seededRandom(opts.seed ?? 17));
+  }
+
+  /** A copy of W [outputSize, inputSize] (change it with `setWeights`). */
+  get weight(): FloatArray {
+    return this.#host().weight.slice();
+  }
+
+  /** A copy of b [outputSize]. */
+  get bias(): FloatArray {
+    return this.#host().bias.slice();
   }
 
   /** Sets W and b from host arrays (copied; sizes checked). */
   setWeights(weight: ArrayLike<number>, bias: ArrayLike<number>): void {
-    if (weight?.length !== this.weight.length) throw new ShapeError('weight', `${this.weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
-    if (bias?.length !== this.bias.length) throw new ShapeError('bias', `${this.bias.length} values`, `${bias?.length} values`);
+    if (weight?.length !== this.#weight.length) throw new ShapeError('weight', `${this.#weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
+    if (bias?.length !== this.#bias.length) throw new ShapeError('bias', `${this.#bias.length} values`, `${bias?.length} values`);
     checkNumbers(weight, 'weight', true, this.dtype, false);
     checkNumbers(bias, 'bias', true, this.dtype, false);
-    this.weight.set(weight);
-    this.bias.set(bias);
+    this.#weight.set(weight);
+    this.#bias.set(bias);
+    this.#dropDevice();
   }
 
   /** x [rows, inputSize] -> [rows, outputSize]; `gemm`: the matrix product to use (a backend's `hostGemm`). */
   forward(x: FloatArray, rows: number, gemm: Gemm = gemmABt): FloatArray {
     if (x.length !== rows * this.inputSize) throw new ShapeError('x', `${rows * this.inputSize} values ([${rows}, ${this.inputSize}])`, `${x.length} values`);
-    const out = alloc(this.dtype, rows * this.outputSize);
-    for (let r = 0; r < rows; r++) out.set(this.bias, r * this.outputSize);
-    gemm(rows, this.outputSize, this.inputSize, x, 0, this.inputSize, this.weight, 0, this.inputSize, out, 0, this.outputSize, true);
-    return out;
+    const { weight, bias } = this.#host();
+    return denseForwardHost(x, weight, bias, rows, this.inputSize, this.outputSize, gemm);
   }
 
   /** Gradients for x, W and b given dOut [rows, outputSize]. */
-  backward(x: FloatArray, dOut: FloatArray, rows: number, gemm: Gemm = gemmABt): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
-    const I = this.inputSize, O = this.outputSize;
-    const dx = alloc(this.dtype, rows * I);
-    gemm(rows, I, O, dOut, 0, O, transpose2d(this.weight, O, I), 0, O, dx, 0, I, false);
-    const dOutT = transpose2d(dOut, rows, O);
-    const dWeight = alloc(this.dtype, O * I);
-    gemm(O, I, rows, dOutT, 0, rows, transpose2d(x, rows, I), 0, rows, dWeight, 0, I, false);
-    const dBias = alloc(this.dtype, O);
-    for (let o = 0; o < O; o++) {
-      let s = 0;
-      for (let r = 0; r < rows; r++) s += dOutT[o * rows + r];
-      dBias[o] = s;
+  backward(x: FloatArray, dOut: FloatArray, rows: number, gemm: Gemm = gemmABt, gemmAtBProduct: GemmAtB = gemmAtB): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
+    return denseBackwardHost(x, this.#host().weight, dOut, rows, this.inputSize, this.outputSize, gemm, gemmAtBProduct);
+  }
+
+  /** Reads parameters a backend updated back to the host (a no-op when the host's are current). */
+  async sync(): Promise<void> {
+    const d = this.#device;
+    if (d?.newer) {
+      const [weight, bias] = await Promise.all([d.backend.read(d.weight), d.backend.read(d.bias)]);
+      this.#weight.set(weight);
+      this.#bias.set(bias);
+      d.newer = false;
     }
-    return { dx, dWeight, dBias };
+  }
+
+  /**
+   * @internal The parameters as storages on `backend` for its training kernels (uploaded on first use, kept until
+   * `setWeights` or `dispose`); `updated` marks them newer than the host's (the optimizer kernel changed them).
+   */
+  parametersOn(backend: RecurBackend): { weight: TensorStorage; bias: TensorStorage; updated(): void } {
+    if (this.#device && this.#device.backend !== backend) {
+      this.#host();
+      this.#dropDevice();
+    }
+    if (!this.#device) {
+      const weight = backend.upload(this.#weight, [this.outputSize, this.inputSize], this.dtype);
+      this.#device = { backend, weight, bias: backend.upload(this.#bias, [this.outputSize], this.dtype), newer: false };
+    }
+    const d = this.#device;
+    return { weight: d.weight, bias: d.bias, updated: () => { d.newer = true; } };
+  }
+
+  /**
+   * Frees the parameters uploaded for training, after reading them back if they are newer (on a backend that reads
+   * only asynchronously, `await model.sync()` first: dispose refuses rather than lose them).
+   */
+  dispose(): void {
+    this.#host();
+    this.#dropDevice();
+  }
+
+  /** The host parameters, read back first if a backend's are newer. */
+  #host(): { weight: FloatArray; bias: FloatArray } {
+    const d = this.#device;
+    if (d?.newer) {
+      if (!d.backend.readSync) {
+        throw new RecurError('head', 'parameters read back from the backend first (await model.sync())', `parameters updated on backend ${JSON.stringify(d.backend.name)}, which reads asynchronously`);
+      }
+      this.#weight.set(d.backend.readSync(d.weight));
+      this.#bias.set(d.backend.readSync(d.bias));
+      d.newer = false;
+    }
+    return { weight: this.#weight, bias: this.#bias };
+  }
+
+  #dropDevice(): void {
+    if (this.#device) {
+      this.#device.backend.dispose(this.#device.weight);
+      this.#device.backend.dispose(this.#device.bias);
+      this.#device = null;
+    }
   }
 }

@@ -185,7 +185,17 @@ export class RnnModel {
     return model;
   }
 
+  /**
+   * Reads parameters a backend's optimizer kernel updated back to the host (needed before `getWeights`, saving or
+   * the head's host forward only on backends that read asynchronously; elsewhere those read back by themselves).
+   */
+  async sync(): Promise<void> {
+    await Promise.all([...this.cell.layers.map((l) => l.syncWeights()), this.head.sync()]);
+  }
+
+  /** Frees the weights uploaded to backends, the head's included (newer ones are read back first). */
   dispose(): void {
     for (const layer of this.cell.layers) layer.dispose();
+    this.head.dispose();
   }
 }

@@ -1,6 +1,6 @@
 import { RecurError, describe } from '../errors.js';
 import { checkOptions } from '../options.js';
-import type { FloatArray } from '../spec.js';
+import { optimizerSlots, type FloatArray, type OptimizerRule } from '../spec.js';
 
 function checkRate(value: unknown, argument: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RecurError(argument, 'a positive finite number', describe(value));
@@ -16,6 +16,11 @@ function checkUnit(value: unknown, argument: string): number {
 export interface Optimizer {
   readonly learningRate: number;
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void;
+  /**
+   * The update rule, for backends that run it in place on their own parameters (`applyOptimizer`). An optimizer
+   * without one always updates on the host.
+   */
+  readonly rule?: OptimizerRule;
 }
 
 function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
@@ -25,67 +30,84 @@ function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[])
   });
 }
 
-/** Stochastic gradient descent with (heavy-ball) momentum. */
-export class SGD implements Optimizer {
-  readonly learningRate: number;
-  readonly momentum: number;
-  #velocity: FloatArray[] = [];
-
-  constructor(options: { learningRate: number; momentum?: number }) {
-    const opts = checkOptions(options, ['learningRate', 'momentum'], 'options');
-    this.learningRate = checkRate(opts.learningRate, 'options.learningRate');
-    this.momentum = opts.momentum === undefined ? 0 : checkUnit(opts.momentum, 'options.momentum');
+/**
+ * One update of one parameter by `rule`, in place on `param` and its `slots` (sgd [velocity], adam [m, v]), the
+ * gradient scaled by `gradScale` first; `step` counts updates from 1. The optimizers' host step and backend-cpu's
+ * optimizer kernel both run this.
+ */
+export function updateParameter(rule: OptimizerRule, step: number, gradScale: number, param: FloatArray, grad: FloatArray, slots: readonly FloatArray[]): void {
+  const n = param.length;
+  if (rule.kind === 'sgd') {
+    const v = slots[0], mu = rule.momentum, lr = rule.learningRate;
+    for (let j = 0; j < n; j++) {
+      const vj = mu * v[j] + gradScale * grad[j];
+      v[j] = vj;
+      param[j] -= lr * vj;
+    }
+    return;
   }
+  // constants out of the loop (it runs over every parameter each step): m̂ = m / c1, v̂ = v / c2
+  const b1 = rule.beta1, b2 = rule.beta2, eps = rule.epsilon;
+  const c1 = 1 - b1 ** step, c2 = 1 - b2 ** step, stepSize = rule.learningRate / c1, inverseC2 = 1 / c2;
+  const m = slots[0], v = slots[1];
+  for (let j = 0; j < n; j++) {
+    const gj = gradScale * grad[j];
+    const mj = b1 * m[j] + (1 - b1) * gj, vj = b2 * v[j] + (1 - b2) * gj * gj;
+    m[j] = mj;
+    v[j] = vj;
+    param[j] -= (stepSize * mj) / (Math.sqrt(vj * inverseC2) + eps);
+  }
+}
+
+/** Host optimizer state: float64 slots per parameter, made at the first step. */
+abstract class HostOptimizer implements Optimizer {
+  abstract readonly learningRate: number;
+  abstract readonly rule: OptimizerRule;
+  #slots: FloatArray[][] = [];
+  #t = 0;
 
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
     checkPairs(params, grads);
+    this.#t++;
+    const count = optimizerSlots(this.rule);
     params.forEach((p, i) => {
-      const g = grads[i];
-      const v = (this.#velocity[i] ??= new Float64Array(p.length));
-      for (let j = 0; j < p.length; j++) {
-        v[j] = this.momentum * v[j] + g[j];
-        p[j] -= this.learningRate * v[j];
-      }
+      const slots = (this.#slots[i] ??= Array.from({ length: count }, () => new Float64Array(p.length)));
+      updateParameter(this.rule, this.#t, 1, p, grads[i], slots);
     });
   }
 }
 
+/** Stochastic gradient descent with (heavy-ball) momentum. */
+export class SGD extends HostOptimizer {
+  readonly learningRate: number;
+  readonly momentum: number;
+  readonly rule: OptimizerRule;
+
+  constructor(options: { learningRate: number; momentum?: number }) {
+    super();
+    const opts = checkOptions(options, ['learningRate', 'momentum'], 'options');
+    this.learningRate = checkRate(opts.learningRate, 'options.learningRate');
+    this.momentum = opts.momentum === undefined ? 0 : checkUnit(opts.momentum, 'options.momentum');
+    this.rule = Object.freeze({ kind: 'sgd', learningRate: this.learningRate, momentum: this.momentum });
+  }
+}
+
 /** Adam (Kingma & Ba), with bias correction. */
-export class Adam implements Optimizer {
+export class Adam extends HostOptimizer {
   readonly learningRate: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly epsilon: number;
-  #m: FloatArray[] = [];
-  #v: FloatArray[] = [];
-  #t = 0;
+  readonly rule: OptimizerRule;
 
   constructor(options: { learningRate?: number; beta1?: number; beta2?: number; epsilon?: number } = {}) {
+    super();
     const opts = checkOptions(options, ['learningRate', 'beta1', 'beta2', 'epsilon'], 'options');
     this.learningRate = opts.learningRate === undefined ? 1e-3 : checkRate(opts.learningRate, 'options.learningRate');
     this.beta1 = opts.beta1 === undefined ? 0.9 : checkUnit(opts.beta1, 'options.beta1');
     this.beta2 = opts.beta2 === undefined ? 0.999 : checkUnit(opts.beta2, 'options.beta2');
     this.epsilon = opts.epsilon === undefined ? 1e-8 : checkRate(opts.epsilon, 'options.epsilon');
-  }
-
-  step(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
-    checkPairs(params, grads);
-    this.#t++;
-    const c1 = 1 - this.beta1 ** this.#t, c2 = 1 - this.beta2 ** this.#t;
-    // constants out of the loop (it runs over every parameter each step): m̂ = m / c1, v̂ = v / c2
-    const b1 = this.beta1, b2 = this.beta2, step = this.learningRate / c1, inverseC2 = 1 / c2, eps = this.epsilon;
-    params.forEach((p, i) => {
-      const g = grads[i];
-      const m = (this.#m[i] ??= new Float64Array(p.length));
-      const v = (this.#v[i] ??= new Float64Array(p.length));
-      for (let j = 0; j < p.length; j++) {
-        const gj = g[j];
-        const mj = b1 * m[j] + (1 - b1) * gj, vj = b2 * v[j] + (1 - b2) * gj * gj;
-        m[j] = mj;
-        v[j] = vj;
-        p[j] -= (step * mj) / (Math.sqrt(vj * inverseC2) + eps);
-      }
-    });
+    this.rule = Object.freeze({ kind: 'adam', learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon });
   }
 }
 

@@ -38,6 +38,8 @@ export interface BackwardOptions {
 interface LayerTape {
   readonly spec: LayerSpec;
   readonly weights: WeightsStorage;
+  /** The layer's `weightsVersion` at the forward: an optimizer kernel changes weights in place, under the same upload. */
+  readonly version: number;
   readonly tape: TapeStorage;
 }
 
@@ -102,7 +104,7 @@ export class RnnTape {
     const backend = this.#backend, cell = this.#cell, T = this.#time, B = this.#batch;
     if (!backend.backward) throw new BackendError('tape', 'a backend with backward kernels', `backend ${JSON.stringify(backend.name)} without them`);
     this.#cell.layers.forEach((layer, l) => {
-      if (layer.weightsOn(backend) !== this.#layers[l].weights) {
+      if (layer.weightsOn(backend) !== this.#layers[l].weights || layer.weightsVersion !== this.#layers[l].version) {
         throw new RecurError(`cell.layers[${l}]`, 'the weights the forward ran with', 'weights changed since the forward');
       }
     });
@@ -186,7 +188,7 @@ export function dynamicRnnWithTape(cell: Cell, inputs: Tensor | TokenIds, option
   const call = prepareDynamicRnn(cell, inputs, options);
   const backend = call.chunk.backend;
   const run = runChunk(cell, call.chunk, inputs, call.initial, true);
-  const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), tape: run.tapes[l] }));
+  const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), version: layer.weightsVersion, tape: run.tapes[l] }));
   const { time, batch, features, seqLens } = call.chunk;
   const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.chunk.timeMajor, run.outputs.shape, call.chunk.tokens !== null);
   return { outputs: run.outputs, state: run.state, tape };

@@ -2,14 +2,16 @@ import { BackendError, RecurError, ShapeError, describe } from '../errors.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import { copyLayerStates, toLayerStates } from '../run.js';
 import type { CellState } from '../cells/state.js';
-import type { FloatArray, LayerWeights } from '../spec.js';
+import { optimizerSlots, type TensorStorage } from '../spec.js';
 import { StateVariables, checkRows, resetRows } from '../state-variables.js';
-import { Tensor } from '../tensor.js';
+import { Tensor, checkNumbers } from '../tensor.js';
 import { TokenIds } from '../tokens.js';
-import { checkTargets, meanSquaredError, softmaxCrossEntropy, type LossResult } from './losses.js';
+import { checkTargets } from './losses.js';
 import { RnnModel } from './model.js';
-import { clipByGlobalNorm, globalNorm, type Optimizer } from './optimizers.js';
-import { dynamicRnnWithTape } from './tape.js';
+import type { Optimizer } from './optimizers.js';
+import { dynamicRnnWithTape, type RnnGradients } from './tape.js';
+import type { Dense } from './dense.js';
+import { StepKernels, StepValue, trainingKernelPlacement, type TrainingKernelPlacement } from './step-kernels.js';
 
 export type LossKind = 'softmax-cross-entropy' | 'mse';
 
@@ -43,6 +45,10 @@ export class TbpttTrainer {
   readonly #clipNorm: number | undefined;
   readonly #loss: LossKind;
   readonly #vars: StateVariables;
+  readonly #placement: TrainingKernelPlacement;
+  /** The optimizer kernel's state per parameter (on the backend), and its count of updates. */
+  #slots: TensorStorage[][] = [];
+  #updates = 0;
   #chunk = 0;
 
   constructor(model: RnnModel, options: TrainerOptions) {
@@ -64,6 +70,13 @@ export class TbpttTrainer {
     if (loss !== 'softmax-cross-entropy' && loss !== 'mse') throw new RecurError('options.loss', "'softmax-cross-entropy' or 'mse'", describe(loss));
     this.#loss = loss;
     this.#vars = new StateVariables(model.cell, this.batch, 'TbpttTrainer state');
+    const placement = trainingKernelPlacement(backend);
+    this.#placement = { ...placement, optimizer: placement.optimizer && this.#optimizer.rule !== undefined };
+  }
+
+  /** Which parts of a step run on the backend's training kernels and which on the host (the fallback). */
+  get kernels(): TrainingKernelPlacement {
+    return this.#placement;
   }
 
   /** The carried state (owned by the trainer). */
@@ -89,10 +102,12 @@ export class TbpttTrainer {
     const rows = B * T, head = this.model.head;
     const classTargets = this.#loss === 'softmax-cross-entropy' ? checkTargets(targets, rows, head.outputSize) : null;
     if (!classTargets && targets?.length !== rows * head.outputSize) throw new ShapeError('targets', `${rows * head.outputSize} values`, `${targets?.length} values`);
+    if (!classTargets) checkNumbers(targets, 'targets', true, dtype, false);
     const reset = opts.resetAfter === undefined ? null : checkRows(opts.resetAfter, this.batch, 'options.resetAfter');
     const chunk = this.#chunk;
 
     const run = dynamicRnnWithTape(this.model.cell, inputs, { initialState: this.#vars.state });
+    const k = new StepKernels(backend, dtype, this.#placement);
     const discard = () => {
       run.outputs.dispose();
       for (const s of toLayerStates(this.model.cell, run.state, B, backend, 'state')) {
@@ -101,47 +116,71 @@ export class TbpttTrainer {
       }
       run.tape.dispose();
     };
-    let result: LossResult, y: FloatArray;
-    let dHead: ReturnType<typeof head.backward>;
+    let loss: number, norm: number;
+    let grads: RnnGradients | null = null;
     try {
-      y = await run.outputs.data();
-      const predictions = head.forward(y, rows, backend.hostGemm);
-      result = classTargets ? softmaxCrossEntropy(predictions, classTargets, rows, head.outputSize) : meanSquaredError(predictions, targets);
-      if (!Number.isFinite(result.loss)) throw new RecurError('loss', 'a finite loss', `${result.loss} at chunk ${chunk}`, 'weights and state were left unchanged');
-      dHead = head.backward(y, result.dPredictions, rows, backend.hostGemm);
+      const H = head.inputSize, O = head.outputSize;
+      const y = new StepValue(null, run.outputs.storage(), [rows, H]);
+      // the head's parameters: the backend's own copy when its optimizer kernel updates them, else the host's
+      const device = this.#placement.optimizer ? head.parametersOn(backend) : null;
+      const weight = device ? new StepValue(null, device.weight, [O, H]) : new StepValue(head.weight, null, [O, H]);
+      const bias = device ? new StepValue(null, device.bias, [O]) : new StepValue(head.bias, null, [O]);
+      const logits = await k.denseForward(y, weight, bias, rows, H, O);
+      const lossTargets = classTargets ?? new StepValue(dtype === 'float64' ? Float64Array.from(targets) : Float32Array.from(targets), null, [rows, O]);
+      const lossResult = await k.loss(logits, lossTargets, rows, O);
+      loss = lossResult.loss;
+      if (!Number.isFinite(loss)) throw new RecurError('loss', 'a finite loss', `${loss} at chunk ${chunk}`, 'weights and state were left unchanged');
+      const dHead = await k.denseBackward(y, weight, bias, lossResult.dPredictions, rows, H, O);
+      const dOutputs = new Tensor(backend, k.storage(dHead.dx), run.outputs.shape, dtype);
+      grads = run.tape.backward({ dOutputs }); // dOutputs' storage is the step's (freed with it)
+      const gradValues = [
+        ...grads.dWeights.flatMap((g) => [g.wIh, g.wHh, g.bIh, g.bHh].map((t) => new StepValue(null, t.storage(), t.shape))), dHead.dWeight, dHead.dBias,
+      ];
+      norm = await k.globalNorm(gradValues);
+      if (!Number.isFinite(norm)) throw new RecurError('gradients', 'finite gradients', `norm ${norm} at chunk ${chunk}`, 'weights and state were left unchanged');
+      const gradScale = this.#clipNorm !== undefined && norm > this.#clipNorm ? this.#clipNorm / norm : 1;
+      if (device) this.#updateOnBackend(k, gradValues, gradScale, device);
+      else await this.#updateOnHost(k, gradValues, gradScale);
     } catch (error) {
-      discard();
+      grads?.dispose();
+      k.dispose();
+      discard(); // a refused step leaves nothing behind and changes nothing
       throw error;
     }
-    const dOutputs = new Tensor(backend, backend.upload(dHead.dx, run.outputs.shape, dtype), run.outputs.shape, dtype);
-    let grads: ReturnType<typeof run.tape.backward>;
-    try {
-      grads = run.tape.backward({ dOutputs });
-    } catch (error) {
-      discard(); // a backward refused (over the memory budget, say) leaves nothing behind and changes nothing
-      throw error;
-    } finally {
-      dOutputs.dispose();
-    }
-    const layerGrads: LayerWeights[] = [];
-    for (const g of grads.dWeights) layerGrads.push({ wIh: await g.wIh.data(), wHh: await g.wHh.data(), bIh: await g.bIh.data(), bHh: await g.bHh.data() });
     grads.dispose();
-    const gradList = [...layerGrads.flatMap((g) => [g.wIh, g.wHh, g.bIh, g.bHh]), dHead.dWeight, dHead.dBias];
-    const norm = globalNorm(gradList);
-    if (!Number.isFinite(norm)) {
-      discard();
-      throw new RecurError('gradients', 'finite gradients', `norm ${norm} at chunk ${chunk}`, 'weights and state were left unchanged');
-    }
-    if (this.#clipNorm !== undefined) clipByGlobalNorm(gradList, this.#clipNorm);
-    const layers = this.model.cell.layers;
-    const params = layers.map((l) => l.getWeights());
-    this.#optimizer.step([...params.flatMap((p) => [p.wIh, p.wHh, p.bIh, p.bHh]), head.weight, head.bias], gradList);
-    layers.forEach((l, i) => l.setWeights(params[i]));
+    k.dispose();
     run.outputs.dispose();
     this.#vars.assign(toLayerStates(this.model.cell, run.state, B, backend, 'state')); // detached: the next chunk starts a new tape
     if (reset && reset.length) resetRows(this.#vars, reset);
     this.#chunk++;
-    return { chunk, loss: result.loss, gradNorm: norm };
+    return { chunk, loss, gradNorm: norm };
+  }
+
+  /** The optimizer kernel, in place on the layers' uploads and the head's copy, with its state kept here. */
+  #updateOnBackend(k: StepKernels, gradValues: StepValue[], gradScale: number, head: ReturnType<Dense['parametersOn']>): void {
+    const backend = this.#vars.backend, dtype = this.model.head.dtype;
+    const layers = this.model.cell.layers.map((l) => l.parametersOn(backend));
+    const params = [...layers.flatMap((l) => l.params), head.weight, head.bias];
+    const rule = this.#optimizer.rule!;
+    if (this.#slots.length === 0) {
+      this.#slots = gradValues.map((g) => Array.from({ length: optimizerSlots(rule) }, () => backend.zeros(g.shape, dtype)));
+    }
+    backend.applyOptimizer!({ rule, step: ++this.#updates, gradScale, dtype, params, grads: gradValues.map((g) => k.storage(g)), slots: this.#slots });
+    for (const l of layers) l.updated();
+    head.updated();
+  }
+
+  /** The host fallback: gradients read back, the optimizer's host step, the weights set again. */
+  async #updateOnHost(k: StepKernels, gradValues: StepValue[], gradScale: number): Promise<void> {
+    const gradList = await Promise.all(gradValues.map((g) => k.host(g)));
+    // the values read back or made on the host are this step's own: scaled in place
+    if (gradScale !== 1) for (const g of gradList) for (let i = 0; i < g.length; i++) g[i] *= gradScale;
+    const layers = this.model.cell.layers, head = this.model.head;
+    const params = layers.map((l) => l.getWeights());
+    const headWeight = head.weight, headBias = head.bias;
+    this.#optimizer.step([...params.flatMap((p) => [p.wIh, p.wHh, p.bIh, p.bHh]), headWeight, headBias], gradList);
+    layers.forEach((l, i) => l.setWeights(params[i]));
+    head.setWeights(headWeight, headBias);
   }
 
   /**
@@ -158,7 +197,10 @@ export class TbpttTrainer {
     resetRows(this.#vars, rows === undefined ? null : checkRows(rows, this.batch));
   }
 
+  /** Frees the carried state and the optimizer state kept on the backend. */
   dispose(): void {
     this.#vars.dispose();
+    for (const slots of this.#slots) for (const s of slots) this.#vars.backend.dispose(s);
+    this.#slots = [];
   }
 }

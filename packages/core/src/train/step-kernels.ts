@@ -1,0 +1,121 @@
+import type { DType, FloatArray, RecurBackend, TensorStorage } from '../spec.js';
+import { denseBackwardHost, denseForwardHost } from './dense.js';
+import { meanSquaredError, softmaxCrossEntropy } from './losses.js';
+import { globalNorm } from './optimizers.js';
+
+/** Which parts of a training step run on the backend (true) and which on the host (false), kernel by kernel. */
+export interface TrainingKernelPlacement {
+  readonly denseForward: boolean;
+  readonly denseBackward: boolean;
+  readonly softmaxCrossEntropy: boolean;
+  readonly meanSquaredError: boolean;
+  readonly sumOfSquares: boolean;
+  /** The optimizer update in place on the backend's parameters (needs an optimizer with a `rule`). */
+  readonly optimizer: boolean;
+}
+
+/** Where each training kernel runs on `backend` (the optimizer's placement assumes an optimizer with a `rule`). */
+export function trainingKernelPlacement(backend: RecurBackend): TrainingKernelPlacement {
+  return {
+    denseForward: typeof backend.denseForward === 'function',
+    denseBackward: typeof backend.denseBackward === 'function',
+    softmaxCrossEntropy: typeof backend.softmaxCrossEntropy === 'function',
+    meanSquaredError: typeof backend.meanSquaredError === 'function',
+    sumOfSquares: typeof backend.sumOfSquares === 'function',
+    optimizer: typeof backend.applyOptimizer === 'function' && typeof backend.weightParameters === 'function' && typeof backend.weightsUpdated === 'function',
+  };
+}
+
+/**
+ * A value of a training step where it is: on the host, on the backend, or both. A value moves only when a kernel
+ * on the other side needs it, so a step whose kernels all run on the backend moves nothing but what must.
+ */
+export class StepValue {
+  constructor(public host: FloatArray | null, public storage: TensorStorage | null, readonly shape: readonly number[]) {}
+}
+
+/**
+ * The training step's kernels, each on the backend when it has it, else core's host code on values read back
+ * (the fallback, kernel by kernel). Storages made here are freed by `dispose()`.
+ */
+export class StepKernels {
+  readonly placement: TrainingKernelPlacement;
+  readonly #backend: RecurBackend;
+  readonly #dtype: DType;
+  #made: TensorStorage[] = [];
+
+  constructor(backend: RecurBackend, dtype: DType, placement: TrainingKernelPlacement) {
+    this.#backend = backend;
+    this.#dtype = dtype;
+    this.placement = placement;
+  }
+
+  /** A storage this step made (freed with it). */
+  made(storage: TensorStorage, shape: readonly number[]): StepValue {
+    this.#made.push(storage);
+    return new StepValue(null, storage, shape);
+  }
+
+  async host(v: StepValue): Promise<FloatArray> {
+    return (v.host ??= await this.#backend.read(v.storage));
+  }
+
+  storage(v: StepValue): TensorStorage {
+    if (v.storage === null) {
+      v.storage = this.#backend.upload(v.host!, v.shape, this.#dtype);
+      this.#made.push(v.storage);
+    }
+    return v.storage;
+  }
+
+  async denseForward(x: StepValue, weight: StepValue, bias: StepValue, rows: number, inputs: number, outputs: number): Promise<StepValue> {
+    const b = this.#backend;
+    if (this.placement.denseForward) {
+      return this.made(b.denseForward!({ x: this.storage(x), weight: this.storage(weight), bias: this.storage(bias), rows, inputs, outputs, dtype: this.#dtype }), [rows, outputs]);
+    }
+    return new StepValue(denseForwardHost(await this.host(x), await this.host(weight), await this.host(bias), rows, inputs, outputs, b.hostGemm), null, [rows, outputs]);
+  }
+
+  async denseBackward(x: StepValue, weight: StepValue, bias: StepValue, dOut: StepValue, rows: number, inputs: number, outputs: number): Promise<{ dx: StepValue; dWeight: StepValue; dBias: StepValue }> {
+    const b = this.#backend;
+    if (this.placement.denseBackward) {
+      const g = b.denseBackward!({ x: this.storage(x), weight: this.storage(weight), bias: this.storage(bias), dOut: this.storage(dOut), rows, inputs, outputs, dtype: this.#dtype });
+      return { dx: this.made(g.dx, [rows, inputs]), dWeight: this.made(g.dWeight, [outputs, inputs]), dBias: this.made(g.dBias, [outputs]) };
+    }
+    const g = denseBackwardHost(await this.host(x), await this.host(weight), await this.host(dOut), rows, inputs, outputs, b.hostGemm);
+    return { dx: new StepValue(g.dx, null, [rows, inputs]), dWeight: new StepValue(g.dWeight, null, [outputs, inputs]), dBias: new StepValue(g.dBias, null, [outputs]) };
+  }
+
+  /** The mean loss (read back: the step's one scalar out besides the norm) and its gradient. */
+  async loss(predictions: StepValue, targets: Int32Array | StepValue, rows: number, classes: number): Promise<{ loss: number; dPredictions: StepValue }> {
+    const b = this.#backend, dtype = this.#dtype;
+    if (targets instanceof Int32Array) {
+      if (this.placement.softmaxCrossEntropy) {
+        const r = b.softmaxCrossEntropy!({ logits: this.storage(predictions), targets, rows, classes, dtype });
+        return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
+      }
+      const r = softmaxCrossEntropy(await this.host(predictions), targets, rows, classes);
+      return { loss: r.loss, dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+    }
+    if (this.placement.meanSquaredError) {
+      const r = b.meanSquaredError!({ predictions: this.storage(predictions), targets: this.storage(targets), count: rows * classes, dtype });
+      return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
+    }
+    const r = meanSquaredError(await this.host(predictions), await this.host(targets));
+    return { loss: r.loss, dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+  }
+
+  /** The global L2 norm of the gradients (read back). */
+  async globalNorm(grads: readonly StepValue[]): Promise<number> {
+    if (this.placement.sumOfSquares) {
+      const sum = this.made(this.#backend.sumOfSquares!(grads.map((g) => this.storage(g)), this.#dtype), [1]);
+      return Math.sqrt((await this.host(sum))[0]);
+    }
+    return globalNorm(await Promise.all(grads.map((g) => this.host(g))));
+  }
+
+  dispose(): void {
+    for (const s of this.#made) this.#backend.dispose(s);
+    this.#made = [];
+  }
+}
