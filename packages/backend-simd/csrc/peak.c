@@ -1,6 +1,7 @@
-// The SIMD128 peak this machine gives our kernels: multiply-adds (f32x4 mul + add, as every kernel here issues
-// them) from 8 independent accumulators, 2 operand loads per 8 multiply-adds from a buffer in L1, on every
-// thread. The bench divides a case's arithmetic rate by this one.
+// The SIMD128 peak this machine gives our kernels: multiply-adds as f32x4 mul + add (SIMD128's own; the relaxed
+// build measures the same, so that its kernels' fused multiply-adds are held to the same peak) from 8 independent
+// accumulators, 2 operand loads per 8 multiply-adds from a buffer in L1, on every thread. The bench divides a
+// case's arithmetic rate by this one.
 #include "simd.h"
 
 void peak(const job_t *job, int tid) {
@@ -13,8 +14,8 @@ void peak(const job_t *job, int tid) {
     for (int k = 0; k < 64; k += 8) {
       const f4 a0 = wasm_v128_load(buf + k), a1 = wasm_v128_load(buf + k + 4);
       for (int i = 0; i < 4; i++) {
-        acc[i] = madd(acc[i], a0, w[i]);
-        acc[i + 4] = madd(acc[i + 4], a1, w[i]);
+        acc[i] = wasm_f32x4_add(acc[i], wasm_f32x4_mul(a0, w[i]));
+        acc[i + 4] = wasm_f32x4_add(acc[i + 4], wasm_f32x4_mul(a1, w[i]));
       }
     }
   }

@@ -50,7 +50,12 @@ typedef struct {
 
 static inline f4 splat(float v) { return wasm_f32x4_splat(v); }
 
+// a + b·c: fused (one rounding) in the relaxed build where the engine has FMA; two instructions in SIMD128
+#ifdef RECUR_RELAXED
+static inline f4 madd(f4 a, f4 b, f4 c) { return (f4)__builtin_wasm_relaxed_madd_f32x4((__f32x4)b, (__f32x4)c, (__f32x4)a); }
+#else
 static inline f4 madd(f4 a, f4 b, f4 c) { return wasm_f32x4_add(a, wasm_f32x4_mul(b, c)); }
+#endif
 
 // e^x on 4 lanes: x = n ln2 + r, |r| <= ln2/2, e^r by its degree-7 Taylor polynomial (error < 1 ulp), 2^n by
 // building the exponent bits. No libm in this module.

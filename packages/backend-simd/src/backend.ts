@@ -37,8 +37,12 @@ export class SimdBackend implements RecurBackend {
   /** Products of at least this many multiply-adds run in the linear memory; smaller ones are not worth the copies. */
   static readonly GEMM_MIN_WORK = 1 << 13;
 
-  constructor(engine: Engine, name = 'simd') {
+  /** The build of the kernels this backend runs: SIMD128, or relaxed SIMD (fused multiply-adds). */
+  readonly instructionSet: 'simd128' | 'relaxed-simd';
+
+  constructor(engine: Engine, name = 'simd', instructionSet: 'simd128' | 'relaxed-simd' = 'simd128') {
     this.name = name;
+    this.instructionSet = instructionSet;
     this.#engine = engine;
     this.#cpu = new CpuBackend(name, this.#tier());
     // a time slice's scratch lives in the linear memory: leave most of it to weights

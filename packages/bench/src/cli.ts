@@ -7,8 +7,8 @@
  */
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
-import '@recur/backend-simd';
-import { LSTMCell, GRUCell, LSTMStateTuple, RnnModel, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
+import { createSimdBackend, relaxedSimdSupported, type SimdBackend } from '@recur/backend-simd';
+import { registerBackend, LSTMCell, GRUCell, LSTMStateTuple, RnnModel, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
@@ -38,6 +38,8 @@ const outDir = resolve(one('out') ?? 'out/bench');
 const QUIET_MS = 30;
 const WARM_MS = quick ? 1000 : 1500; // backend-simd's streamed step needs ~0.5 s of calls before V8 has tiered it up
 
+// where the engine runs relaxed SIMD, backend-simd runs its relaxed build: its SIMD128 build competes beside it
+if (relaxedSimdSupported()) registerBackend('simd128', () => createSimdBackend({ name: 'simd128', relaxedSimd: false }), 1.4);
 const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
 const wantedBackends = many('backend').length ? many('backend') : available;
 for (const b of wantedBackends) if (!available.includes(b)) throw new Error(`--backend ${b}: not available here (available: ${available.join(', ')})`);
@@ -148,7 +150,12 @@ if (torchInfo) {
   console.log(`torch-cpu: not run: ${torchUnavailable()}`);
 }
 console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs (each after a ${QUIET_MS} ms quiet gap and, when under 200 ms, one untimed run) after a warm-up of 2 runs and ${WARM_MS} ms per contender; contenders ${contenders.map((c) => c.name).join(', ')}`);
-console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}\n`);
+console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+if (wantedBackends.includes('simd')) {
+  const set = (getBackend('simd') as unknown as SimdBackend).instructionSet;
+  console.log(`recur-simd runs backend-simd's ${set} build${set === 'relaxed-simd' ? ' (fused multiply-adds; recur-simd128 is the SIMD128 build)' : ' (this engine has no relaxed SIMD; Node 20: node --experimental-wasm-relaxed-simd)'}`);
+}
+console.log('');
 const results: CaseResult[] = [];
 for (const c of cases) {
   process.stderr.write(`${c.id}: `);
@@ -228,7 +235,7 @@ const version = (pkg: string) => (JSON.parse(readFileSync(require.resolve(`${pkg
 mkdirSync(outDir, { recursive: true });
 const json = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` },
+  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}`, relaxedSimd: relaxedSimdSupported() },
   versions: { ...Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])), ...(torchInfo ? { torch: torchInfo } : {}) },
   settings: { quick, reps, warmup: { minRuns: 2, minMs: WARM_MS, maxRuns: 200 }, quietMsBeforeEachRun: QUIET_MS, untimedRunBeforeEachUnderMs: 200 },
   cases: results, goals,
