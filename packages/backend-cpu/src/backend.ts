@@ -306,13 +306,14 @@ export class CpuBackend implements RecurBackend {
     return { loss: this.#wrap(alloc(args.dtype, 1).fill(r.loss), args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
   }
 
-  sumOfSquares(storages: readonly unknown[], dtype: DType): CpuStorage {
-    const norm = globalNorm(storages.map((s) => this.#dataOf(s)));
-    return this.#wrap(alloc(dtype, 1).fill(norm * norm), dtype);
+  globalNorm(storages: readonly unknown[], dtype: DType): CpuStorage {
+    return this.#wrap(alloc(dtype, 1).fill(globalNorm(storages.map((s) => this.#dataOf(s)))), dtype);
   }
 
   applyOptimizer(args: OptimizerArgs): void {
-    args.params.forEach((p, i) => updateParameter(args.rule, args.step, args.gradScale, this.#dataOf(p), this.#dataOf(args.grads[i]), args.slots[i].map((s) => this.#dataOf(s))));
+    // every storage looked up before any changes: a dead one refuses the whole update, not half of it
+    const arrays = args.params.map((p, i) => ({ param: this.#dataOf(p), grad: this.#dataOf(args.grads[i]), slots: args.slots[i].map((s) => this.#dataOf(s)) }));
+    for (const a of arrays) updateParameter(args.rule, args.step, args.gradScale, a.param, a.grad, a.slots);
   }
 
   weightParameters(weights: unknown): WeightParameters {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, RecurError, RnnModel, TbpttTrainer, getBackend, memory, registerBackend, tokenIds, type RecurBackend } from '@recur/core';
+import { Adam, RecurError, RnnModel, SGD, TbpttTrainer, getBackend, memory, registerBackend, tokenIds, type RecurBackend } from '@recur/core';
 import { CpuBackend } from '../src/index.js';
 
 // A backend that reads only asynchronously (as GPU backends do) while its optimizer kernel owns the newest weights:
@@ -33,7 +33,8 @@ describe('parameters updated in place by the optimizer kernel', () => {
     expect(() => later.model.head.weight).toThrow(expect.objectContaining({ argument: 'head', actual: expect.stringContaining('reads asynchronously') }));
     expect(() => later.model.toSafetensors()).toThrow(RecurError);
     expect(() => later.model.dispose()).toThrow(RecurError); // rather than drop the only copy of the trained weights
-    await later.model.sync();
+    expect(() => later.trainer.dispose()).toThrow(expect.objectContaining({ argument: 'trainer', expected: expect.stringContaining('await trainer.sync()') }));
+    await later.trainer.sync(); // the optimizer's state and the model's parameters
     expect(Array.from(later.model.cell.layers[0].getWeights().wHh)).toEqual(Array.from(sync.model.cell.layers[0].getWeights().wHh));
     expect(Array.from(later.model.head.weight)).toEqual(Array.from(sync.model.head.weight));
     expect(Array.from(later.model.head.bias)).toEqual(Array.from(sync.model.head.bias));
@@ -59,5 +60,28 @@ describe('parameters updated in place by the optimizer kernel', () => {
     expect(Math.max(...Array.from(model.cell.layers[0].getWeights().wHh, Math.abs))).toBeLessThanOrEqual(0.05 + 1e-6);
     trainer.dispose();
     model.dispose();
+  });
+
+  it('model.sync() overlapping a chunk never marks an older copy as current (whatever the interleaving)', async () => {
+    const tick = () => Promise.resolve();
+    const run = async (delay: number | null) => {
+      const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 6 }], outputSize: V }, { backend: 'cpu-async', seed: 3 });
+      const trainer = new TbpttTrainer(model, { batch: B, optimizer: new SGD({ learningRate: 0.5 }) });
+      const chunk = (k: number) => trainer.trainChunk(tokenIds(Array.from({ length: B * T }, (_, i) => (i + k) % V), [B, T], V), Array.from({ length: B * T }, (_, i) => (2 * i + k) % V));
+      await chunk(0);
+      const step = chunk(1);
+      if (delay !== null) {
+        for (let i = 0; i < delay; i++) await tick();
+        await model.sync(); // its reads may start before the step's update and finish after it
+      }
+      await step;
+      await trainer.sync();
+      const out = [...model.cell.layers[0].getWeights().wHh, ...model.head.weight];
+      trainer.dispose();
+      model.dispose();
+      return out;
+    };
+    const reference = await run(null);
+    for (let delay = 0; delay < 24; delay++) expect(await run(delay), `sync started ${delay} ticks into the chunk`).toEqual(reference);
   });
 });

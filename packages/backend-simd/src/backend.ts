@@ -148,8 +148,8 @@ export class SimdBackend implements RecurBackend {
     return this.#cpu.meanSquaredError(args);
   }
 
-  sumOfSquares(storages: readonly unknown[], dtype: DType): unknown {
-    return this.#cpu.sumOfSquares(storages, dtype);
+  globalNorm(storages: readonly unknown[], dtype: DType): unknown {
+    return this.#cpu.globalNorm(storages, dtype);
   }
 
   applyOptimizer(args: OptimizerArgs): void {

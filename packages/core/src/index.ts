@@ -28,7 +28,7 @@ export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, typ
 export { Dense, denseForwardHost, denseBackwardHost, type DenseOptions } from './train/dense.js';
 export { trainingKernelPlacement, type TrainingKernelPlacement } from './train/step-kernels.js';
 export { softmaxCrossEntropy, meanSquaredError, type LossResult } from './train/losses.js';
-export { SGD, Adam, clipByGlobalNorm, globalNorm, updateParameter, type Optimizer } from './train/optimizers.js';
+export { SGD, Adam, RuleOptimizer, clipByGlobalNorm, globalNorm, updateParameter, type Optimizer } from './train/optimizers.js';
 export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';

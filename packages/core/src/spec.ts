@@ -303,8 +303,11 @@ export interface TrainingKernels {
   softmaxCrossEntropy?(args: { readonly logits: TensorStorage; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages;
   /** Mean squared error over `count` values. */
   meanSquaredError?(args: { readonly predictions: TensorStorage; readonly targets: TensorStorage; readonly count: number; readonly dtype: DType }): LossStorages;
-  /** Σ v² over every element of every storage, as a [1] tensor. */
-  sumOfSquares?(storages: readonly TensorStorage[], dtype: DType): TensorStorage;
+  /**
+   * The global L2 norm √(Σ v²) over every element of every storage, as a [1] tensor: accumulate so that it cannot
+   * overflow while the norm itself fits the dtype (backend-cpu sums in float64).
+   */
+  globalNorm?(storages: readonly TensorStorage[], dtype: DType): TensorStorage;
   /**
    * Applies one optimizer update in place. Needs `weightParameters` and `weightsUpdated` too (core uses the three
    * together or none).

@@ -9,20 +9,23 @@ import type { RecurBackend, WeightsStorage } from './spec.js';
 interface Held {
   readonly backend: RecurBackend;
   readonly upload: WeightsStorage;
+  /** A weight upload (`disposeWeights`) or a tensor storage (`dispose`: the dense head's parameters on a backend). */
+  readonly tensor: boolean;
 }
 
 const reclaimed = new Map<string, number>();
 const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry<Held>(({ backend, upload }) => {
-    backend.disposeWeights(upload);
+  ? new FinalizationRegistry<Held>(({ backend, upload, tensor }) => {
+    if (tensor) backend.dispose(upload);
+    else backend.disposeWeights(upload);
     reclaimed.set(backend.name, (reclaimed.get(backend.name) ?? 0) + 1);
   })
   : null;
 
 /** Frees `upload` if `owner` is collected before it is untracked. */
-export function trackUpload(owner: object, backend: RecurBackend, upload: WeightsStorage): void {
+export function trackUpload(owner: object, backend: RecurBackend, upload: WeightsStorage, tensor = false): void {
   // the token must be an object: weight storages are (a backend's own type)
-  if (registry && typeof upload === 'object' && upload !== null) registry.register(owner, { backend, upload }, upload);
+  if (registry && typeof upload === 'object' && upload !== null) registry.register(owner, { backend, upload, tensor }, upload);
 }
 
 export function untrackUpload(upload: WeightsStorage): void {

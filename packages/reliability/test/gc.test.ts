@@ -16,4 +16,14 @@ describe('weight uploads of cells dropped without dispose() (the safety net)', (
       expect(after.reclaimedUploads).toBeGreaterThan(0);
     });
   }
+  for (const backend of ['cpu', 'simd']) {
+    it(`${backend}: models trained on the backend and dropped: their layers' uploads and their heads' parameters are freed`, () => {
+      const run = spawnSync(process.execPath, ['--expose-gc', child, backend, 'trained'], { encoding: 'utf8', timeout: 120_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const { baseline, held, after } = JSON.parse(run.stdout.trim().split('\n').pop()!);
+      expect(held.numTensors).toBeGreaterThan(baseline.numTensors);
+      expect(after.numTensors).toBe(baseline.numTensors);
+      expect(after.numBytes).toBe(baseline.numBytes);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 import {
-  Adam, RnnModel, SGD, disposeState, TbpttTrainer, dynamicRnnWithTape, getBackend, registerBackend, removeBackend, tensor, tokenIds,
+  Adam, LSTMStateTuple, RnnModel, SGD, disposeState, TbpttTrainer, dynamicRnnWithTape, getBackend, registerBackend, removeBackend, tensor, tokenIds,
   type LossKind, type Optimizer, type RecurBackend, type TrainingKernels,
 } from '@recur/core';
 import { CheckFailure, expectEqualArrays, expectRecurError } from '../compare.js';
@@ -12,7 +12,7 @@ import type { Check, CheckContext } from './types.js';
 
 type KernelName = keyof TrainingKernels;
 const KERNEL_GROUPS: readonly (readonly KernelName[])[] = [
-  ['denseForward'], ['denseBackward'], ['softmaxCrossEntropy', 'meanSquaredError'], ['sumOfSquares'], ['applyOptimizer', 'weightParameters', 'weightsUpdated'],
+  ['denseForward'], ['denseBackward'], ['softmaxCrossEntropy', 'meanSquaredError'], ['globalNorm'], ['applyOptimizer', 'weightParameters', 'weightsUpdated'],
 ];
 const ALL_KERNELS = KERNEL_GROUPS.flat();
 const B = 3, T = 5, V = 6;
@@ -89,8 +89,8 @@ async function kernelByKernelFallback(ctx: CheckContext): Promise<void> {
 }
 
 /**
- * With every training kernel, a chunk moves its token ids and targets in and two scalars (loss and the squared
- * gradient norm) out, nothing else: the weights, the head, the optimizer state and the carried state stay.
+ * With every training kernel, a chunk moves its token ids and targets in and two scalars (loss and gradient norm)
+ * out, nothing else: the weights, the head, the optimizer state and the carried state stay.
  */
 async function bytesPerChunk(ctx: CheckContext): Promise<void> {
   const backend = getBackend(ctx.backend);
@@ -158,6 +158,116 @@ async function tapeAfterInPlaceUpdate(ctx: CheckContext): Promise<void> {
   });
 }
 
+/** A fresh model on `backend` for the checks below (1 LSTM layer, a head of V outputs, 2 rows). */
+function smallModel(backend: string, seed = 5): RnnModel {
+  return new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 6 }], outputSize: V }, { backend, seed });
+}
+
+const chunkIds = (k: number) => tokenIds(Array.from({ length: 2 * T }, (_, i) => (i * 2 + k) % V), [2, T], V);
+const chunkTargets = (k: number) => Array.from({ length: 2 * T }, (_, i) => (i + 3 * k) % V);
+
+/**
+ * An optimizer outlives its trainer: four chunks with one trainer equal two with one and two with a second that
+ * takes the same optimizer and the first one's state, bit for bit (the optimizer's moments and step count move
+ * back from the backend when the first is disposed). Meanwhile a second live trainer cannot take it, and its own
+ * step() refuses while a trainer keeps its state on the backend. With the kernels and with core's host code.
+ */
+async function optimizerMovesBetweenTrainers(ctx: CheckContext): Promise<void> {
+  const run = (backend: string, handOver: boolean) => scoped(async (scope) => {
+    const model = scope.add(smallModel(backend));
+    const optimizer = new Adam({ learningRate: 0.05 });
+    let trainer = new TbpttTrainer(model, { batch: 2, optimizer, clipNorm: 1 });
+    const losses: number[] = [];
+    for (let k = 0; k < 4; k++) {
+      if (handOver && k === 2) {
+        const [{ h, c }] = await readState(trainer.state);
+        expectRecurError('a second live trainer with the same optimizer', () => new TbpttTrainer(model, { batch: 2, optimizer }),
+          { argument: 'options.optimizer', expected: 'no other live TbpttTrainer', actual: 'in use by another trainer' });
+        if (trainer.kernels.optimizer) {
+          expectRecurError("the optimizer's own step while a trainer keeps its state on the backend", () => optimizer.step([new Float32Array(1)], [new Float32Array(1)]),
+            { argument: 'optimizer', expected: 'its state on the host', actual: 'by a live TbpttTrainer' });
+        }
+        trainer.dispose();
+        trainer = new TbpttTrainer(model, { batch: 2, optimizer, clipNorm: 1 });
+        trainer.setState(new LSTMStateTuple(scope.add(tensor(c!, [2, 6], { backend })), scope.add(tensor(h, [2, 6], { backend }))));
+      }
+      losses.push((await trainer.trainChunk(chunkIds(k), chunkTargets(k))).loss);
+    }
+    trainer.dispose();
+    return { losses, params: [...Object.values(model.cell.layers[0].getWeights()) as ArrayLike<number>[], model.head.weight, model.head.bias] };
+  });
+  for (const hidden of [[], ALL_KERNELS]) {
+    await withHiddenKernels(ctx, hidden, async (backend) => {
+      const what = hidden.length ? "core's host code" : "the backend's kernels";
+      const one = await run(backend, false), two = await run(backend, true);
+      expectEqualArrays(`${what}: losses with one trainer and with two`, two.losses, one.losses);
+      two.params.forEach((p, i) => expectEqualArrays(`${what}: parameter ${i} after four updates`, p, one.params[i]));
+    });
+  }
+}
+
+/**
+ * Changing the model while a chunk runs (between the reads it awaits) refuses that chunk, with nothing updated and
+ * the state kept; a second trainChunk while one runs is refused; the trainer trains on afterwards.
+ */
+async function modelChangedMidStep(ctx: CheckContext): Promise<void> {
+  await scoped(async (scope) => {
+    const model = scope.add(smallModel(ctx.backend));
+    const trainer = scope.add(new TbpttTrainer(model, { batch: 2, optimizer: new Adam({ learningRate: 0.05 }) }));
+    await trainer.trainChunk(chunkIds(0), chunkTargets(0));
+    const layer = Object.values(model.cell.layers[0].getWeights()).map((a) => Array.from(a as ArrayLike<number>));
+    const head = model.head.weight.map((v) => v * 0.5), bias = model.head.bias;
+    const state = await readState(trainer.state);
+    // all three calls before any of the first chunk's reads completes
+    const pending = trainer.trainChunk(chunkIds(1), chunkTargets(1));
+    const second = trainer.trainChunk(chunkIds(2), chunkTargets(2));
+    model.head.setWeights(head, bias);
+    let secondError: unknown, thrown: unknown;
+    await second.catch((e: unknown) => (secondError = e));
+    await pending.catch((e: unknown) => (thrown = e));
+    expectRecurError('a second trainChunk while one runs', () => {
+      if (secondError) throw secondError;
+    }, { argument: 'trainer', expected: 'one trainChunk at a time', actual: 'while chunk 1 is still running' });
+    expectRecurError('head.setWeights while the chunk ran', () => {
+      if (thrown) throw thrown;
+    }, { argument: 'model', expected: 'weights left alone while a training step runs', actual: 'weights set during chunk 1' });
+    expectEqualArrays('the head after the refused chunk: what setWeights set', model.head.weight, head);
+    Object.values(model.cell.layers[0].getWeights()).forEach((w, i) => expectEqualArrays(`layer parameter ${i} after the refused chunk`, w as ArrayLike<number>, layer[i]));
+    expectEqualArrays('carried h after the refused chunk', (await readState(trainer.state))[0].h, state[0].h);
+    const next = await trainer.trainChunk(chunkIds(1), chunkTargets(1));
+    if (next.chunk !== 1 || !Number.isFinite(next.loss)) throw new CheckFailure(`the chunk after the refusal reported ${JSON.stringify(next)}`);
+  });
+}
+
+/** A float32 model's loss and norm are float32 numbers on both paths: the same steps train, the same are refused. */
+async function float32Limits(ctx: CheckContext): Promise<void> {
+  const outcome = (backend: string, target: number) => scoped(async (scope) => {
+    const model = scope.add(new RnnModel({ inputSize: V, layers: [{ kind: 'rnn', units: 3 }], outputSize: 2 }, { backend, seed: 2 }));
+    const trainer = scope.add(new TbpttTrainer(model, { batch: 2, optimizer: new SGD({ learningRate: 0.1 }), clipNorm: 1, loss: 'mse' }));
+    return trainer.trainChunk(chunkIds(0), new Array(2 * T * 2).fill(target)).then((r) => `trained (loss ${r.loss.toExponential(2)})`, (e: Error) => `refused: ${e.message}`);
+  });
+  for (const target of [1e19, 2e19]) {
+    const kernels = await outcome(ctx.backend, target);
+    const host = await withHiddenKernels(ctx, ALL_KERNELS, (name) => outcome(name, target));
+    if (kernels !== host) throw new CheckFailure(`targets ${target}: with the backend's kernels ${kernels}; with core's host code ${host}`);
+  }
+}
+
+/** A subclass of SGD whose step() does something else runs its own step (on the host), not the SGD kernel. */
+async function subclassStepRunsOnHost(ctx: CheckContext): Promise<void> {
+  class FrozenSGD extends SGD {
+    override step(): void {}
+  }
+  await scoped(async (scope) => {
+    const model = scope.add(smallModel(ctx.backend));
+    const trainer = scope.add(new TbpttTrainer(model, { batch: 2, optimizer: new FrozenSGD({ learningRate: 0.5 }) }));
+    const before = Object.values(model.cell.layers[0].getWeights()).map((a) => Array.from(a as ArrayLike<number>));
+    await trainer.trainChunk(chunkIds(0), chunkTargets(0));
+    if (trainer.kernels.optimizer) throw new CheckFailure('trainer.kernels.optimizer is true for a subclass that overrides step()');
+    Object.values(model.cell.layers[0].getWeights()).forEach((w, i) => expectEqualArrays(`layer parameter ${i} after a step that changes nothing`, w as ArrayLike<number>, before[i]));
+  });
+}
+
 export function trainingKernelChecks(): Check[] {
   const training = (caps: { training: boolean }) => (caps.training ? null : 'the backend has no backward kernels');
   return [
@@ -178,6 +288,10 @@ export function trainingKernelChecks(): Check[] {
       run: bytesPerChunk,
     },
     { id: 'errors/training-refused-step-keeps-optimizer-state', title: 'a refused step between two good ones changes no weight, optimizer state or carried state (bit for bit)', notApplicable: training, run: refusedStepKeepsOptimizerState },
+    { id: 'training/optimizer-moves-between-trainers', title: 'an optimizer carries on under a second trainer bit for bit; one live trainer per optimizer', notApplicable: training, run: optimizerMovesBetweenTrainers },
+    { id: 'training/float32-limits-agree', title: "a float32 model's loss and norm overflow at the same point with the kernels and with core's host code", notApplicable: training, run: float32Limits },
+    { id: 'training/subclass-step-on-host', title: 'an SGD subclass that overrides step() runs its own step, not the kernel', notApplicable: training, run: subclassStepRunsOnHost },
+    { id: 'errors/training-model-changed-mid-step', title: 'setWeights while a chunk runs refuses that chunk (nothing updated, state kept); one trainChunk at a time', notApplicable: training, run: modelChangedMidStep },
     { id: 'errors/tape-after-training-step', title: "a tape's backward after a training step changed its weights in place is refused", notApplicable: training, run: tapeAfterInPlaceUpdate },
   ];
 }

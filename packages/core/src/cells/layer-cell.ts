@@ -172,8 +172,9 @@ export abstract class LayerCell {
     const backend = this.#newerOn;
     if (!backend) return;
     const p = backend.weightParameters!(this.#uploads.get(backend));
+    const version = this.#version;
     const [wIh, wHh, bIh, bHh] = await Promise.all([backend.read(p.wIh), backend.read(p.wHh), backend.read(p.bIh), backend.read(p.bHh)]);
-    if (this.#newerOn === backend) {
+    if (this.#newerOn === backend && this.#version === version) { // not overtaken by an update or setWeights meanwhile
       this.#weights = { wIh, wHh, bIh, bHh };
       this.#newerOn = null;
     }
@@ -243,13 +244,19 @@ export abstract class LayerCell {
     return upload;
   }
 
-  #dropUploads(): void {
-    this.#hostWeights(); // newer weights on a backend are read back before their upload goes
+  /**
+   * Frees the uploads; newer weights on a backend are read back first. `keepNewer` (the last holder letting go):
+   * an upload whose newer weights cannot be read back synchronously stays, rather than lose them or throw.
+   */
+  #dropUploads(keepNewer = false): void {
+    const keep = keepNewer && this.#newerOn && !this.#newerOn.readSync ? this.#newerOn : null;
+    if (!keep) this.#hostWeights();
     for (const [backend, upload] of this.#uploads) {
+      if (backend === keep) continue;
       untrackUpload(upload);
       backend.disposeWeights(upload);
+      this.#uploads.delete(backend);
     }
-    this.#uploads.clear();
   }
 
   /** Zero state for a batch: an LSTMStateTuple or a [batch, units] tensor. */
@@ -269,6 +276,7 @@ export abstract class LayerCell {
   /** Frees the weights uploaded to backends. The cell can still run (it uploads again). */
   dispose(): void {
     this.#dropUploads();
+    this.#version++; // uploads a tape or a training step holds are gone
   }
 
   /**
@@ -282,7 +290,7 @@ export abstract class LayerCell {
 
   /** @internal See `hold`. A tape lets go without freeing (`free` false): the next forward reuses the uploads. */
   release(free = true): void {
-    if (this.#holders > 0 && --this.#holders === 0 && free) this.#dropUploads();
+    if (this.#holders > 0 && --this.#holders === 0 && free) this.#dropUploads(true);
   }
 
   protected baseSpec(): { inputSize: number; units: number; dtype: DType } {

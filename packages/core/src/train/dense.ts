@@ -6,6 +6,7 @@ import { checkOptions, checkPositiveInt } from '../options.js';
 import type { DType, FloatArray, RecurBackend, TensorStorage } from '../spec.js';
 import { bytesOf, reserveHost } from '../budget.js';
 import { checkNumbers } from '../tensor.js';
+import { trackUpload, untrackUpload } from '../uploads.js';
 
 const alloc = (dtype: DType, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
 
@@ -46,6 +47,8 @@ interface DeviceCopy {
   readonly weight: TensorStorage;
   readonly bias: TensorStorage;
   newer: boolean;
+  /** Counts the optimizer kernel's updates: a read back that an update overtook is not taken. */
+  updates: number;
 }
 
 /**
@@ -60,6 +63,7 @@ export class Dense {
   #weight: FloatArray;
   #bias: FloatArray;
   #device: DeviceCopy | null = null;
+  #version = 0;
 
   constructor(inputSize: number, outputSize: number, options?: DenseOptions) {
     const opts = checkOptions(options, ['dtype', 'seed'], 'options');
@@ -93,7 +97,13 @@ export class Dense {
     checkNumbers(bias, 'bias', true, this.dtype, false);
     this.#weight.set(weight);
     this.#bias.set(bias);
+    this.#version++;
     this.#dropDevice();
+  }
+
+  /** @internal Changes with every `setWeights` and `dispose` (a training step checks that nobody did either meanwhile). */
+  get version(): number {
+    return this.#version;
   }
 
   /** x [rows, inputSize] -> [rows, outputSize]; `gemm`: the matrix product to use (a backend's `hostGemm`). */
@@ -112,7 +122,9 @@ export class Dense {
   async sync(): Promise<void> {
     const d = this.#device;
     if (d?.newer) {
+      const updates = d.updates;
       const [weight, bias] = await Promise.all([d.backend.read(d.weight), d.backend.read(d.bias)]);
+      if (this.#device !== d || d.updates !== updates || !d.newer) return; // overtaken by an update or setWeights
       this.#weight.set(weight);
       this.#bias.set(bias);
       d.newer = false;
@@ -130,10 +142,25 @@ export class Dense {
     }
     if (!this.#device) {
       const weight = backend.upload(this.#weight, [this.outputSize, this.inputSize], this.dtype);
-      this.#device = { backend, weight, bias: backend.upload(this.#bias, [this.outputSize], this.dtype), newer: false };
+      let bias: TensorStorage;
+      try {
+        bias = backend.upload(this.#bias, [this.outputSize], this.dtype);
+      } catch (error) {
+        backend.dispose(weight);
+        throw error;
+      }
+      this.#device = { backend, weight, bias, newer: false, updates: 0 };
+      // freed with the head if it is dropped without dispose(), as a cell's uploads are
+      trackUpload(this, backend, weight, true);
+      trackUpload(this, backend, bias, true);
     }
     const d = this.#device;
-    return { weight: d.weight, bias: d.bias, updated: () => { d.newer = true; } };
+    return {
+      weight: d.weight, bias: d.bias, updated: () => {
+        d.newer = true;
+        d.updates++;
+      },
+    };
   }
 
   /**
@@ -142,6 +169,7 @@ export class Dense {
    */
   dispose(): void {
     this.#host();
+    this.#version++;
     this.#dropDevice();
   }
 
@@ -161,8 +189,10 @@ export class Dense {
 
   #dropDevice(): void {
     if (this.#device) {
-      this.#device.backend.dispose(this.#device.weight);
-      this.#device.backend.dispose(this.#device.bias);
+      for (const s of [this.#device.weight, this.#device.bias]) {
+        untrackUpload(s);
+        this.#device.backend.dispose(s);
+      }
       this.#device = null;
     }
   }

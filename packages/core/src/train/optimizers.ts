@@ -16,11 +16,6 @@ function checkUnit(value: unknown, argument: string): number {
 export interface Optimizer {
   readonly learningRate: number;
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void;
-  /**
-   * The update rule, for backends that run it in place on their own parameters (`applyOptimizer`). An optimizer
-   * without one always updates on the host.
-   */
-  readonly rule?: OptimizerRule;
 }
 
 function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
@@ -59,15 +54,26 @@ export function updateParameter(rule: OptimizerRule, step: number, gradScale: nu
   }
 }
 
-/** Host optimizer state: float64 slots per parameter, made at the first step. */
-abstract class HostOptimizer implements Optimizer {
+/**
+ * SGD and Adam: an update `rule` that a backend's optimizer kernel can apply in place, and the state between steps
+ * (float64 slots per parameter and the count of updates). A TbpttTrainer on such a backend moves the state onto it
+ * while the trainer lives and back when it is disposed, so that the optimizer carries on wherever it runs next;
+ * one live trainer at a time may use an optimizer.
+ */
+export abstract class RuleOptimizer implements Optimizer {
   abstract readonly learningRate: number;
   abstract readonly rule: OptimizerRule;
   #slots: FloatArray[][] = [];
   #t = 0;
+  #trainer: object | null = null;
+  /** The backend whose copy of the state is newer than ours (a live trainer's), or null. */
+  #stateOn: string | null = null;
 
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
     checkPairs(params, grads);
+    if (this.#stateOn !== null) {
+      throw new RecurError('optimizer', 'its state on the host', `state kept on backend ${JSON.stringify(this.#stateOn)} by a live TbpttTrainer (dispose it first)`);
+    }
     this.#t++;
     const count = optimizerSlots(this.rule);
     params.forEach((p, i) => {
@@ -75,10 +81,36 @@ abstract class HostOptimizer implements Optimizer {
       updateParameter(this.rule, this.#t, 1, p, grads[i], slots);
     });
   }
+
+  /** @internal A trainer takes the optimizer (refused while another live trainer has it). */
+  claim(trainer: object): void {
+    if (this.#trainer !== null && this.#trainer !== trainer) {
+      throw new RecurError('options.optimizer', 'an optimizer no other live TbpttTrainer uses (one optimizer per trainer)', 'one in use by another trainer');
+    }
+    this.#trainer = trainer;
+  }
+
+  /** @internal */
+  unclaim(trainer: object): void {
+    if (this.#trainer === trainer) this.#trainer = null;
+  }
+
+  /** @internal The state for a trainer that moves it to `backend` (`importState` brings it back). */
+  exportState(backend: string): { t: number; slots: readonly (readonly FloatArray[])[] } {
+    this.#stateOn = backend;
+    return { t: this.#t, slots: this.#slots };
+  }
+
+  /** @internal The state a trainer read back from its backend: the host's again. */
+  importState(t: number, slots: FloatArray[][]): void {
+    this.#t = t;
+    this.#slots = slots;
+    this.#stateOn = null;
+  }
 }
 
 /** Stochastic gradient descent with (heavy-ball) momentum. */
-export class SGD extends HostOptimizer {
+export class SGD extends RuleOptimizer {
   readonly learningRate: number;
   readonly momentum: number;
   readonly rule: OptimizerRule;
@@ -93,7 +125,7 @@ export class SGD extends HostOptimizer {
 }
 
 /** Adam (Kingma & Ba), with bias correction. */
-export class Adam extends HostOptimizer {
+export class Adam extends RuleOptimizer {
   readonly learningRate: number;
   readonly beta1: number;
   readonly beta2: number;

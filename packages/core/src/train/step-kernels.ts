@@ -9,7 +9,7 @@ export interface TrainingKernelPlacement {
   readonly denseBackward: boolean;
   readonly softmaxCrossEntropy: boolean;
   readonly meanSquaredError: boolean;
-  readonly sumOfSquares: boolean;
+  readonly globalNorm: boolean;
   /** The optimizer update in place on the backend's parameters (needs an optimizer with a `rule`). */
   readonly optimizer: boolean;
 }
@@ -21,7 +21,7 @@ export function trainingKernelPlacement(backend: RecurBackend): TrainingKernelPl
     denseBackward: typeof backend.denseBackward === 'function',
     softmaxCrossEntropy: typeof backend.softmaxCrossEntropy === 'function',
     meanSquaredError: typeof backend.meanSquaredError === 'function',
-    sumOfSquares: typeof backend.sumOfSquares === 'function',
+    globalNorm: typeof backend.globalNorm === 'function',
     optimizer: typeof backend.applyOptimizer === 'function' && typeof backend.weightParameters === 'function' && typeof backend.weightsUpdated === 'function',
   };
 }
@@ -95,23 +95,30 @@ export class StepKernels {
         return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
       }
       const r = softmaxCrossEntropy(await this.host(predictions), targets, rows, classes);
-      return { loss: r.loss, dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+      return { loss: this.#inDtype(r.loss), dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
     }
     if (this.placement.meanSquaredError) {
       const r = b.meanSquaredError!({ predictions: this.storage(predictions), targets: this.storage(targets), count: rows * classes, dtype });
       return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
     }
     const r = meanSquaredError(await this.host(predictions), await this.host(targets));
-    return { loss: r.loss, dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+    return { loss: this.#inDtype(r.loss), dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
   }
 
   /** The global L2 norm of the gradients (read back). */
   async globalNorm(grads: readonly StepValue[]): Promise<number> {
-    if (this.placement.sumOfSquares) {
-      const sum = this.made(this.#backend.sumOfSquares!(grads.map((g) => this.storage(g)), this.#dtype), [1]);
-      return Math.sqrt((await this.host(sum))[0]);
+    if (this.placement.globalNorm) {
+      return (await this.host(this.made(this.#backend.globalNorm!(grads.map((g) => this.storage(g)), this.#dtype), [1])))[0];
     }
-    return globalNorm(await Promise.all(grads.map((g) => this.host(g))));
+    return this.#inDtype(globalNorm(await Promise.all(grads.map((g) => this.host(g)))));
+  }
+
+  /**
+   * A scalar computed on the host, rounded to the dtype as a kernel's [1] tensor holds it: both paths then report
+   * the same numbers and refuse the same steps (a float32 loss beyond 3.4e38 is Infinity either way).
+   */
+  #inDtype(value: number): number {
+    return this.#dtype === 'float32' ? Math.fround(value) : value;
   }
 
   dispose(): void {

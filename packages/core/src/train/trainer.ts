@@ -2,15 +2,14 @@ import { BackendError, RecurError, ShapeError, describe } from '../errors.js';
 import { checkOptions, checkPositiveInt } from '../options.js';
 import { copyLayerStates, toLayerStates } from '../run.js';
 import type { CellState } from '../cells/state.js';
-import { optimizerSlots, type TensorStorage } from '../spec.js';
+import { optimizerSlots, type FloatArray, type TensorStorage } from '../spec.js';
 import { StateVariables, checkRows, resetRows } from '../state-variables.js';
 import { Tensor, checkNumbers } from '../tensor.js';
 import { TokenIds } from '../tokens.js';
 import { checkTargets } from './losses.js';
 import { RnnModel } from './model.js';
-import type { Optimizer } from './optimizers.js';
+import { RuleOptimizer, type Optimizer } from './optimizers.js';
 import { dynamicRnnWithTape, type RnnGradients } from './tape.js';
-import type { Dense } from './dense.js';
 import { StepKernels, StepValue, trainingKernelPlacement, type TrainingKernelPlacement } from './step-kernels.js';
 
 export type LossKind = 'softmax-cross-entropy' | 'mse';
@@ -46,10 +45,13 @@ export class TbpttTrainer {
   readonly #loss: LossKind;
   readonly #vars: StateVariables;
   readonly #placement: TrainingKernelPlacement;
-  /** The optimizer kernel's state per parameter (on the backend), and its count of updates. */
+  /** The optimizer kernel's state per parameter while it lives on the backend (moved back by dispose), and its count of updates. */
   #slots: TensorStorage[][] = [];
   #updates = 0;
   #chunk = 0;
+  /** A chunk is running (between its awaits nobody else may start one). */
+  #busy = false;
+  #disposed = false;
 
   constructor(model: RnnModel, options: TrainerOptions) {
     const opts = checkOptions(options, ['batch', 'optimizer', 'clipNorm', 'loss'], 'options');
@@ -70,8 +72,16 @@ export class TbpttTrainer {
     if (loss !== 'softmax-cross-entropy' && loss !== 'mse') throw new RecurError('options.loss', "'softmax-cross-entropy' or 'mse'", describe(loss));
     this.#loss = loss;
     this.#vars = new StateVariables(model.cell, this.batch, 'TbpttTrainer state');
+    try {
+      if (this.#optimizer instanceof RuleOptimizer) this.#optimizer.claim(this);
+    } catch (error) {
+      this.#vars.dispose();
+      throw error;
+    }
     const placement = trainingKernelPlacement(backend);
-    this.#placement = { ...placement, optimizer: placement.optimizer && this.#optimizer.rule !== undefined };
+    // SGD and Adam as they are; a subclass that changes step() runs its own step on the host
+    const ruleOptimizer = this.#optimizer instanceof RuleOptimizer && this.#optimizer.step === RuleOptimizer.prototype.step;
+    this.#placement = { ...placement, optimizer: placement.optimizer && ruleOptimizer };
   }
 
   /** Which parts of a step run on the backend's training kernels and which on the host (the fallback). */
@@ -90,6 +100,17 @@ export class TbpttTrainer {
    * A non-finite loss or gradient stops with an error naming the chunk, and changes neither weights nor state.
    */
   async trainChunk(inputs: Tensor | TokenIds, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
+    if (this.#disposed) throw new RecurError('trainer', 'a live TbpttTrainer', 'a disposed one');
+    if (this.#busy) throw new RecurError('trainer', 'one trainChunk at a time (await the previous one)', `a call while chunk ${this.#chunk} is still running`);
+    this.#busy = true;
+    try {
+      return await this.#trainChunk(inputs, targets, options);
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  async #trainChunk(inputs: Tensor | TokenIds, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
     const opts = checkOptions(options, ['resetAfter'], 'options');
     const tokens = inputs instanceof TokenIds;
     if (!(inputs instanceof Tensor || tokens) || inputs.shape.length !== (tokens ? 2 : 3)) {
@@ -106,6 +127,7 @@ export class TbpttTrainer {
     const reset = opts.resetAfter === undefined ? null : checkRows(opts.resetAfter, this.batch, 'options.resetAfter');
     const chunk = this.#chunk;
 
+    const versions = this.#versions();
     const run = dynamicRnnWithTape(this.model.cell, inputs, { initialState: this.#vars.state });
     const k = new StepKernels(backend, dtype, this.#placement);
     const discard = () => {
@@ -129,6 +151,7 @@ export class TbpttTrainer {
       const lossTargets = classTargets ?? new StepValue(dtype === 'float64' ? Float64Array.from(targets) : Float32Array.from(targets), null, [rows, O]);
       const lossResult = await k.loss(logits, lossTargets, rows, O);
       loss = lossResult.loss;
+      this.#checkUnchanged(versions, chunk); // after each read the step awaited: nothing may have changed the model
       if (!Number.isFinite(loss)) throw new RecurError('loss', 'a finite loss', `${loss} at chunk ${chunk}`, 'weights and state were left unchanged');
       const dHead = await k.denseBackward(y, weight, bias, lossResult.dPredictions, rows, H, O);
       const dOutputs = new Tensor(backend, k.storage(dHead.dx), run.outputs.shape, dtype);
@@ -137,10 +160,16 @@ export class TbpttTrainer {
         ...grads.dWeights.flatMap((g) => [g.wIh, g.wHh, g.bIh, g.bHh].map((t) => new StepValue(null, t.storage(), t.shape))), dHead.dWeight, dHead.dBias,
       ];
       norm = await k.globalNorm(gradValues);
+      this.#checkUnchanged(versions, chunk);
       if (!Number.isFinite(norm)) throw new RecurError('gradients', 'finite gradients', `norm ${norm} at chunk ${chunk}`, 'weights and state were left unchanged');
       const gradScale = this.#clipNorm !== undefined && norm > this.#clipNorm ? this.#clipNorm / norm : 1;
-      if (device) this.#updateOnBackend(k, gradValues, gradScale, device);
-      else await this.#updateOnHost(k, gradValues, gradScale);
+      if (device) {
+        this.#updateOnBackend(k, gradValues, gradScale);
+      } else {
+        const grads = await Promise.all(gradValues.map((g) => k.host(g)));
+        this.#checkUnchanged(versions, chunk);
+        this.#updateOnHost(grads, gradScale);
+      }
     } catch (error) {
       grads?.dispose();
       k.dispose();
@@ -156,23 +185,44 @@ export class TbpttTrainer {
     return { chunk, loss, gradNorm: norm };
   }
 
-  /** The optimizer kernel, in place on the layers' uploads and the head's copy, with its state kept here. */
-  #updateOnBackend(k: StepKernels, gradValues: StepValue[], gradScale: number, head: ReturnType<Dense['parametersOn']>): void {
-    const backend = this.#vars.backend, dtype = this.model.head.dtype;
-    const layers = this.model.cell.layers.map((l) => l.parametersOn(backend));
-    const params = [...layers.flatMap((l) => l.params), head.weight, head.bias];
-    const rule = this.#optimizer.rule!;
-    if (this.#slots.length === 0) {
-      this.#slots = gradValues.map((g) => Array.from({ length: optimizerSlots(rule) }, () => backend.zeros(g.shape, dtype)));
+  /** The weights' versions (every layer's, the head's): a step refuses to update weights changed while it ran. */
+  #versions(): number[] {
+    return [...this.model.cell.layers.map((l) => l.weightsVersion), this.model.head.version];
+  }
+
+  #checkUnchanged(versions: readonly number[], chunk: number): void {
+    if (this.#versions().some((v, i) => v !== versions[i])) {
+      throw new RecurError('model', 'weights left alone while a training step runs', `weights set during chunk ${chunk}`, 'this step updated nothing and kept the state');
     }
-    backend.applyOptimizer!({ rule, step: ++this.#updates, gradScale, dtype, params, grads: gradValues.map((g) => k.storage(g)), slots: this.#slots });
+  }
+
+  /**
+   * The optimizer kernel, in place on the layers' uploads and the head's copy. Its state moves onto the backend at
+   * the first update (the optimizer's, or zeros) and back to the optimizer when the trainer is disposed.
+   */
+  #updateOnBackend(k: StepKernels, gradValues: StepValue[], gradScale: number): void {
+    const backend = this.#vars.backend, dtype = this.model.head.dtype;
+    const optimizer = this.#optimizer as RuleOptimizer;
+    const layers = this.model.cell.layers.map((l) => l.parametersOn(backend));
+    const head = this.model.head.parametersOn(backend);
+    const params = [...layers.flatMap((l) => l.params), head.weight, head.bias];
+    const grads = gradValues.map((g) => k.storage(g));
+    if (this.#slots.length === 0) {
+      const state = optimizer.exportState(backend.name);
+      this.#slots = gradValues.map((g, i) => Array.from({ length: optimizerSlots(optimizer.rule) }, (_, j) => {
+        const host = state.slots[i]?.[j];
+        return host ? backend.upload(dtype === 'float64' ? Float64Array.from(host) : Float32Array.from(host), g.shape, dtype) : backend.zeros(g.shape, dtype);
+      }));
+      this.#updates = state.t;
+    }
+    backend.applyOptimizer!({ rule: optimizer.rule, step: this.#updates + 1, gradScale, dtype, params, grads, slots: this.#slots });
+    this.#updates++;
     for (const l of layers) l.updated();
     head.updated();
   }
 
-  /** The host fallback: gradients read back, the optimizer's host step, the weights set again. */
-  async #updateOnHost(k: StepKernels, gradValues: StepValue[], gradScale: number): Promise<void> {
-    const gradList = await Promise.all(gradValues.map((g) => k.host(g)));
+  /** The host fallback: the optimizer's host step on the gradients read back, the weights set again. */
+  #updateOnHost(gradList: FloatArray[], gradScale: number): void {
     // the values read back or made on the host are this step's own: scaled in place
     if (gradScale !== 1) for (const g of gradList) for (let i = 0; i < g.length; i++) g[i] *= gradScale;
     const layers = this.model.cell.layers, head = this.model.head;
@@ -197,10 +247,42 @@ export class TbpttTrainer {
     resetRows(this.#vars, rows === undefined ? null : checkRows(rows, this.batch));
   }
 
-  /** Frees the carried state and the optimizer state kept on the backend. */
+  /**
+   * Reads the optimizer state kept on the backend back into the optimizer (so that it carries on elsewhere), and
+   * the model's parameters: needed before `dispose()` only on backends that read asynchronously.
+   */
+  async sync(): Promise<void> {
+    await this.model.sync();
+    if (this.#slots.length === 0) return;
+    const updates = this.#updates, backend = this.#vars.backend;
+    const slots = await Promise.all(this.#slots.map((list) => Promise.all(list.map((s) => backend.read(s)))));
+    if (this.#updates === updates) this.#synced = { updates, slots: slots.map((list) => list.map((a) => Float64Array.from(a))) };
+  }
+
+  #synced: { updates: number; slots: FloatArray[][] } | null = null;
+
+  /**
+   * Frees the carried state and the optimizer state kept on the backend, after moving that state back into the
+   * optimizer (on a backend that reads only asynchronously, `await trainer.sync()` first: dispose refuses rather
+   * than lose it). The optimizer is then free for another trainer, and carries on from where this one stopped.
+   */
   dispose(): void {
-    this.#vars.dispose();
-    for (const slots of this.#slots) for (const s of slots) this.#vars.backend.dispose(s);
+    if (this.#disposed) return;
+    const backend = this.#vars.backend, optimizer = this.#optimizer;
+    if (this.#slots.length && optimizer instanceof RuleOptimizer) {
+      let slots = this.#synced?.updates === this.#updates ? this.#synced.slots : null;
+      if (!slots) {
+        if (!backend.readSync) {
+          throw new RecurError('trainer', 'its optimizer state read back first (await trainer.sync())', `state on backend ${JSON.stringify(backend.name)}, which reads asynchronously`);
+        }
+        slots = this.#slots.map((list) => list.map((s) => Float64Array.from(backend.readSync!(s))));
+      }
+      optimizer.importState(this.#updates, slots);
+    }
+    for (const list of this.#slots) for (const s of list) backend.dispose(s);
     this.#slots = [];
+    if (optimizer instanceof RuleOptimizer) optimizer.unclaim(this);
+    this.#vars.dispose();
+    this.#disposed = true;
   }
 }
