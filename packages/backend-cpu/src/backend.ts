@@ -202,7 +202,8 @@ export class CpuBackend implements RecurBackend {
     const projection = steps * batch * G * b;
     // slices: one slice's outputs and states besides the whole output; a tape: activations per step (see CpuTape)
     const sliceOutputs = steps < time ? (steps * batch * H + 2 * batch * H) * b : 0;
-    const tapeRows = spec.kind === 'lstm' ? 3 * H + G : spec.kind === 'gru' ? 2 * H + G : H;
+    // RNN: h_{t-1}, and h_t (our tape shares y's array; a kernel tier's, like backend-simd's, keeps its own)
+    const tapeRows = spec.kind === 'lstm' ? 3 * H + G : spec.kind === 'gru' ? 2 * H + G : 2 * H;
     return { transientBytes: projection + sliceOutputs + 2 * batch * G * b, keptBytes: keepTape ? time * batch * tapeRows * b : 0, largestBytes: projection };
   }
 

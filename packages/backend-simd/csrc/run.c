@@ -28,4 +28,5 @@ __attribute__((export_name("run_gemm"))) void run_gemm(job_t *job, int tid) { ge
 __attribute__((export_name("run_gemm_atb"))) void run_gemm_atb(job_t *job, int tid) { gemm_atb(job, tid); }
 __attribute__((export_name("run_lstm_backward"))) void run_lstm_backward(job_t *job, int tid) { lstm_backward(job, tid); }
 __attribute__((export_name("run_gru_backward"))) void run_gru_backward(job_t *job, int tid) { gru_backward(job, tid); }
+__attribute__((export_name("run_rnn_backward"))) void run_rnn_backward(job_t *job, int tid) { rnn_backward(job, tid); }
 __attribute__((export_name("run_peak"))) void run_peak(job_t *job, int tid) { peak(job, tid); }

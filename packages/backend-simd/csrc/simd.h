@@ -301,6 +301,7 @@ void gemm_abt(const job_t *job, int tid);
 void peak(const job_t *job, int tid);
 void gemm_atb(const job_t *job, int tid);
 void lstm_backward(job_t *job, int tid);
+void rnn_backward(job_t *job, int tid);
 void gru_backward(job_t *job, int tid);
 void lstm_steps(job_t *job, int tid);
 void gru_steps(job_t *job, int tid);

@@ -18,7 +18,7 @@ import { BLOCK, unitBlocks } from './pack.js';
  * there, and its outputs copied back (for a streamed step, a few hundred floats each way). float64 runs
  * backend-cpu's kernels. Training runs backend-cpu's training kernels with every matrix product on our SIMD GEMMs
  * (each layer's kernels, transposed too, placed in the linear memory once per upload), except where we have our
- * own: LSTM and GRU forwards that keep a tape (the tape kept in the linear memory) and the LSTM backward's loop.
+ * own: forwards that keep a tape (every cell kind; the tape kept in the linear memory) and the backward loops of every cell kind.
  */
 export class SimdBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
@@ -357,7 +357,7 @@ export class SimdBackend implements RecurBackend {
    */
   #forwardTape(w: CpuWeights, run: HostRun): KernelResult | null {
     const packed = this.#packed.get(w);
-    if (!packed || w.spec.kind === 'rnn') return null;
+    if (!packed) return null;
     try {
       const out = this.#engine.forward(packed, run, true);
       const { block, act, hPrev, cPrev, cNew, extra } = out.tape!;
@@ -378,15 +378,17 @@ export class SimdBackend implements RecurBackend {
     const { w, tape, time: T, batch: B } = args;
     const whhT = w.wHhT && this.#placed.get(w.wHhT);
     const f32 = (a: FloatArray | null) => a === null || a instanceof Float32Array;
-    if (w.spec.kind === 'rnn' || whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
+    if (whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
     if (w.spec.kind === 'gru') return this.#gruBackward(args, w.spec.resetAfter, whhT);
     try {
-      const H = w.spec.units;
-      const r = this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
-        args.dy as Float32Array | null, args.dhT as Float32Array | null, args.dcT as Float32Array | null, whhT);
+      const H = w.spec.units, dy = args.dy as Float32Array | null, dhT = args.dhT as Float32Array | null;
+      const r = w.spec.kind === 'lstm'
+        ? this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array }, dy, dhT, args.dcT as Float32Array | null, whhT)
+        : { ...this.#engine.rnnBackward(H, T, B, w.spec.activation === 'relu', args.seqLens, tape.act, dy, dhT, whhT), dc0: null };
+      const G = w.spec.kind === 'lstm' ? 4 * H : H;
       try {
         // dG and the tape stay in the linear memory: the products read them in place
-        return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: 4 * H, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+        return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
       } finally {
         this.#engine.releaseViews(r.dGBlock, [r.dG]);
       }

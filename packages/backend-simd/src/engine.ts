@@ -176,14 +176,14 @@ export class Engine {
     const { time: T, batch: B, seqLens } = input;
     const H = spec.units, I = spec.inputSize, Hp = nub * BLOCK, G = gateCount(spec.kind);
     const lstm = spec.kind === 'lstm', gruBefore = spec.kind === 'gru' && !spec.resetAfter;
-    const taped = keepTape && spec.kind !== 'rnn';
+    const taped = keepTape, gru = spec.kind === 'gru';
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
     // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
     const stateBytes = align(B * Hp * 4), rowsBytes = align(T * B * H * 4);
     const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
     // the tape gets a block of its own: it lives until the backward has run, across other jobs' scratch.
-    // act [T*B][G*H], h_{t-1}, then LSTM c_{t-1}, c_t or GRU's extra
-    const tapeSizes = [G * rowsBytes, rowsBytes, rowsBytes, lstm ? rowsBytes : 0];
+    // act [T*B][G*H], h_{t-1}, then LSTM c_{t-1}, c_t or GRU's extra (RNN: act is h_t)
+    const tapeSizes = [G * rowsBytes, rowsBytes, lstm || gru ? rowsBytes : 0, lstm ? rowsBytes : 0];
     const tapeBlock = taped ? this.#heap.alloc(tapeSizes.reduce((a, b) => a + b, 0)) : 0;
     let scratch: number;
     try {
@@ -215,7 +215,7 @@ export class Engine {
       i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeHprev] = hPrev;
       if (lstm) {
         i32[job + JOB.tapeCprev] = third; i32[job + JOB.tapeCnew] = fourth;
-      } else i32[job + JOB.tapeExtra] = third;
+      } else if (gru) i32[job + JOB.tapeExtra] = third;
     }
 
     this.lastJobThreads = threads > 1 && this.#pool ? threads : 1;
@@ -233,7 +233,7 @@ export class Engine {
       c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
       tape: taped ? {
         block: tapeBlock, act: this.#view(act, T * B * G * H), hPrev: this.#view(hPrev, T * B * H),
-        cPrev: lstm ? this.#view(third, T * B * H) : null, cNew: lstm ? this.#view(fourth, T * B * H) : null, extra: lstm ? null : this.#view(third, T * B * H),
+        cPrev: lstm ? this.#view(third, T * B * H) : null, cNew: lstm ? this.#view(fourth, T * B * H) : null, extra: gru ? this.#view(third, T * B * H) : null,
       } : null,
     };
   }
@@ -326,13 +326,28 @@ export class Engine {
    */
   lstmBackward(H: number, T: number, B: number, seqLens: Int32Array | null, tape: { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
     dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array } {
-    const rows = T * B, G = 4 * H;
-    // the tape in place when it is ours (made by `forward`), else copied into the scratch
-    const resident = [tape.act, tape.cPrev, tape.cNew].map((a) => this.offsetOf(a));
+    const r = this.#loopBackward(KIND.lstmBackward, 0, 4, H, T, B, seqLens, [tape.act, tape.cPrev, tape.cNew], dy, dhT, dcT, whhT);
+    return { ...r, dc0: r.dc0! };
+  }
+
+  /** The time loop of an Elman RNN backward (backend-cpu's rnnBackward): dG [T*B, H] and dh_0 from the tape's act (h_t). */
+  rnnBackward(H: number, T: number, B: number, relu: boolean, seqLens: Int32Array | null, act: Float32Array, dy: Float32Array | null, dhT: Float32Array | null,
+    whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array } {
+    return this.#loopBackward(KIND.rnnBackward, Number(relu), 1, H, T, B, seqLens, [act], dy, dhT, null, whhT);
+  }
+
+  /**
+   * An LSTM or RNN backward loop: the tape's arrays (act, and LSTM's c_{t-1}, c_t) in place when they are ours
+   * (made by `forward`), else copied into the scratch; the gate gradients in a block of their own, which the
+   * weight-gradient products then read in place (release it with `releaseViews`).
+   */
+  #loopBackward(kind: number, variant: number, gates: number, H: number, T: number, B: number, seqLens: Int32Array | null, tapeArrays: Float32Array[],
+    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array | null } {
+    const rows = T * B, G = gates * H, lstm = tapeArrays.length === 3;
+    const resident = tapeArrays.map((a) => this.offsetOf(a));
     const copied = resident.some((at) => at === undefined);
-    const sizes = [copied ? align(rows * G * 4) : 0, copied ? align(rows * H * 4) : 0, copied ? align(rows * H * 4) : 0, dy ? align(rows * H * 4) : 0,
-      align(B * H * 4), align(B * H * 4), align(B * H * 4), seqLens ? align(B * 4) : 0];
-    // the gate gradients get a block of their own: the weight-gradient products read them in place afterwards
+    const tapeSizes = tapeArrays.map((a) => (copied ? align(a.length * 4) : 0));
+    const sizes = [...tapeSizes, dy ? align(rows * H * 4) : 0, align(B * H * 4), lstm ? align(B * H * 4) : 0, align(B * H * 4), seqLens ? align(B * 4) : 0];
     const dg = this.#heap.alloc(rows * G * 4);
     let scratch: number;
     try {
@@ -341,27 +356,30 @@ export class Engine {
       this.#heap.free(dg);
       throw error;
     }
-    const [act, cPrev, cNew, dyAt, dh, dc, dhp, lens] = carve(scratch, sizes);
+    const carved = carve(scratch, sizes);
+    const tapeAt = tapeArrays.map((_, i) => (copied ? carved[i] : resident[i]!));
+    const [dyAt, dh, dc, dhp, lens] = carved.slice(tapeArrays.length);
     const { f32, i32 } = this.#views();
-    if (copied) {
-      f32.set(tape.act, act / 4);
-      f32.set(tape.cPrev, cPrev / 4);
-      f32.set(tape.cNew, cNew / 4);
-    }
+    if (copied) tapeArrays.forEach((a, i) => f32.set(a, tapeAt[i] / 4));
     if (dy) f32.set(dy, dyAt / 4);
     if (dhT) f32.set(dhT, dh / 4);
     else f32.fill(0, dh / 4, dh / 4 + B * H);
-    if (dcT) f32.set(dcT, dc / 4);
-    else f32.fill(0, dc / 4, dc / 4 + B * H);
+    if (lstm) {
+      if (dcT) f32.set(dcT, dc / 4);
+      else f32.fill(0, dc / 4, dc / 4 + B * H);
+    }
     if (seqLens) i32.set(seqLens, lens / 4);
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
     const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
-    i32[job + JOB.kind] = KIND.lstmBackward;
+    i32[job + JOB.kind] = kind; i32[job + JOB.variant] = variant;
     i32[job + JOB.nthreads] = threads;
     i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
-    i32[job + JOB.tapeAct] = copied ? act : resident[0]!; i32[job + JOB.tapeCprev] = copied ? cPrev : resident[1]!; i32[job + JOB.tapeCnew] = copied ? cNew : resident[2]!;
-    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dc] = dc; i32[job + JOB.dg] = dg; i32[job + JOB.dhp] = dhp; i32[job + JOB.whht] = whhT;
+    i32[job + JOB.tapeAct] = tapeAt[0];
+    if (lstm) {
+      i32[job + JOB.tapeCprev] = tapeAt[1]; i32[job + JOB.tapeCnew] = tapeAt[2]; i32[job + JOB.dc] = dc;
+    }
+    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dg] = dg; i32[job + JOB.dhp] = dhp; i32[job + JOB.whht] = whhT;
     try {
       if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
       else this.#runHere();
@@ -369,7 +387,7 @@ export class Engine {
       this.#heap.free(dg);
       throw error;
     }
-    return { dG: this.#view(dg, rows * G), dGBlock: dg, dh0: readRows(f32, dh / 4, B, H, H), dc0: readRows(f32, dc / 4, B, H, H) };
+    return { dG: this.#view(dg, rows * G), dGBlock: dg, dh0: readRows(f32, dh / 4, B, H, H), dc0: lstm ? readRows(f32, dc / 4, B, H, H) : null };
   }
 
   /**

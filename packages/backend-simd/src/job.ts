@@ -9,7 +9,7 @@ export const JOB = {
 } as const;
 export const JOB_BYTES = 46 * 4;
 
-export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6, gruBackward: 7 } as const;
+export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6, gruBackward: 7, rnnBackward: 8 } as const;
 
 /** The module's export that runs each kind of job (csrc/run.c), by KIND value. */
-export const ENTRY = ['run_lstm', 'run_gru', 'run_rnn', 'run_gemm', 'run_peak', 'run_gemm_atb', 'run_lstm_backward', 'run_gru_backward'] as const;
+export const ENTRY = ['run_lstm', 'run_gru', 'run_rnn', 'run_gemm', 'run_peak', 'run_gemm_atb', 'run_lstm_backward', 'run_gru_backward', 'run_rnn_backward'] as const;
