@@ -35,10 +35,12 @@ class Case:
             self.module = torch.nn.LSTM(H, H, batch_first=True)
         elif kind == 'gru':
             self.module = torch.nn.GRU(H, H, batch_first=True)  # reset after the recurrent product only
+        elif kind == 'rnn':
+            self.module = torch.nn.RNN(H, H, batch_first=True, nonlinearity='tanh')
         else:
             raise ValueError(f'cell {kind}')
         self.lstm = kind == 'lstm'
-        G = (4 if self.lstm else 3) * H
+        G = {'lstm': 4, 'gru': 3, 'rnn': 1}[kind] * H
         w = req['weights']
         with torch.no_grad():
             self.module.weight_ih_l0.copy_(decode(w['wIh'], (G, H)))

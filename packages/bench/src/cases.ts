@@ -5,7 +5,8 @@
  */
 export interface BenchCase {
   readonly id: string;
-  readonly cell: 'lstm' | 'gru';
+  /** rnn: the Elman cell, tanh (training only: what PyTorch's nn.RNN and our kernels are compared on). */
+  readonly cell: 'lstm' | 'gru' | 'rnn';
   /** gru only: the reset gate after the recurrent product (PyTorch's) rather than before it (TF1's). */
   readonly resetAfter: boolean;
   readonly H: number;
@@ -26,7 +27,7 @@ export const DEMO_MODEL_CASE: BenchCase = {
   model: { layers: 2, vocabulary: 89, learningRate: 0.006, clipNorm: 5 },
 };
 
-const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase =>
+const make = (cell: BenchCase['cell'], mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase =>
   ({ id: `${cell}${resetAfter ? '-after' : ''}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`, cell, resetAfter, H, B, T, mode });
 
 export function allCases(): BenchCase[] {
@@ -39,6 +40,7 @@ export function allCases(): BenchCase[] {
   // PyTorch's GRU (reset after): what torch-cpu can run
   for (const [H, B, T] of [[256, 1, 150], [512, 4, 25], [256, 16, 100]]) cases.push(make('gru', 'sequence', H, B, T, true));
   cases.push(make('gru', 'streaming', 256, 1, 100, true), make('gru', 'training', 256, 16, 50, true));
+  cases.push(make('rnn', 'training', 256, 16, 50));
   cases.push(DEMO_MODEL_CASE);
   return cases;
 }
@@ -52,7 +54,7 @@ export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lst
  * each (input and state gradients, weight gradients).
  */
 export function caseFlops(c: BenchCase): number {
-  const G = c.cell === 'lstm' ? 4 : 3;
+  const G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   if (c.model) {
     // the first layer's projection of one-hot rows counts as the product it is (a gather would do it for free)
     const { layers, vocabulary: V } = c.model;

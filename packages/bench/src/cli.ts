@@ -8,14 +8,14 @@
 import '@recur/backend-cpu';
 import '@recur/backend-wasm';
 import { createSimdBackend, relaxedSimdSupported, type SimdBackend } from '@recur/backend-simd';
-import { registerBackend, LSTMCell, GRUCell, LSTMStateTuple, RnnModel, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
+import { registerBackend, LSTMStateTuple, RnnModel, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, listBackends, ready, seededRandom, tensor, type Tensor } from '@recur/core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import { QUICK_CASES, allCases, caseFlops, type BenchCase } from './cases.js';
 import { ortContender } from './contenders/ort.js';
-import { prepareModel, recurContender } from './contenders/recur.js';
+import { makeCell, prepareModel, recurContender } from './contenders/recur.js';
 import { tfjsContender } from './contenders/tfjs.js';
 import { TORCH_THREADS, startTorch, stopTorch, torchContender, torchUnavailable } from './contenders/torch.js';
 import type { CaseData, Contender, Gradients, Prepared, StepReport } from './contenders/types.js';
@@ -70,7 +70,7 @@ if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matche
  */
 function caseData(c: BenchCase): { data: CaseData; reference: Float32Array; gradients: Gradients | null } {
   if (c.model) return { data: modelData(c), reference: new Float32Array(0), gradients: null };
-  const cell = c.cell === 'lstm' ? new LSTMCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3 }) : new GRUCell(c.H, { backend: 'cpu', inputSize: c.H, seed: 3, resetAfter: c.resetAfter });
+  const cell = makeCell(c, 'cpu', 3);
   const weights = cell.getWeights() as CaseData['weights'];
   const random = seededRandom(7);
   const x = Float32Array.from({ length: c.B * c.T * c.H }, () => random() * 2 - 1);

@@ -18,12 +18,12 @@ export function ortContender(threads: number): Contender {
   return {
     name: `ort-${threads}t`,
     role: 'peer',
-    skip: (c) => (c.mode === 'training' || c.mode === 'model' ? 'onnxruntime-node has no training API' : null),
+    skip: (c) => (c.mode === 'training' || c.mode === 'model' ? 'onnxruntime-node has no training API' : c.cell === 'rnn' ? 'the bench builds ONNX LSTM and GRU models only' : null),
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       const { H, B, T } = c;
       const lstm = c.cell === 'lstm';
       const steps = c.mode === 'streaming' ? 1 : T;
-      const session = await ort.InferenceSession.create(rnnModel(c.cell, weights, H, H, steps, B, c.resetAfter), {
+      const session = await ort.InferenceSession.create(rnnModel(c.cell as 'lstm' | 'gru', weights, H, H, steps, B, c.resetAfter), {
         intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
       });
       const zeros = () => new ort.Tensor('float32', new Float32Array(B * H), [1, B, H]);

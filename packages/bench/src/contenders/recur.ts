@@ -1,6 +1,12 @@
-import { Adam, tokenIds, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
+import { Adam, tokenIds, BasicRNNCell, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
 import type { BenchCase } from '../cases.js';
 import { stepFrames, type CaseData, type Contender, type Gradients, type ModelData, type Prepared } from './types.js';
+
+/** The case's one-layer cell on `backend` (input size H). */
+export function makeCell(c: BenchCase, backend: string, seed?: number): LSTMCell | GRUCell | BasicRNNCell {
+  const options = { backend, inputSize: c.H, seed };
+  return c.cell === 'lstm' ? new LSTMCell(c.H, options) : c.cell === 'gru' ? new GRUCell(c.H, { ...options, resetAfter: c.resetAfter }) : new BasicRNNCell(c.H, options);
+}
 
 /** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
 export function recurContender(backend: string): Contender {
@@ -11,7 +17,7 @@ export function recurContender(backend: string): Contender {
     async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
       if (c.mode === 'model') return prepareModel(backend, c, model!);
       const { H, B, T } = c;
-      const cell = c.cell === 'lstm' ? new LSTMCell(H, { backend, inputSize: H }) : new GRUCell(H, { backend, inputSize: H, resetAfter: c.resetAfter });
+      const cell = makeCell(c, backend);
       cell.setWeights(weights);
       if (c.mode === 'streaming') {
         const rnn = new StatefulRNN(cell, { batch: B });

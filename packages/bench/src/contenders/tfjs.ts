@@ -15,7 +15,7 @@ export function tfjsContender(backend: 'cpu' | 'wasm'): Contender {
     name: `tfjs-layers-${backend}`,
     role: 'peer',
     skip: (c) => (c.mode === 'training' || c.mode === 'model' ? "tfjs-core's node build registers no gradient functions: tfjs-layers cannot train here"
-      : c.resetAfter ? 'tfjs-layers 4.22 has no reset_after GRU' : null),
+      : c.resetAfter ? 'tfjs-layers 4.22 has no reset_after GRU' : c.cell === 'rnn' ? 'the bench compares tfjs-layers on LSTM and GRU only' : null),
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       await tf.setBackend(backend);
       const { H, B, T } = c;
