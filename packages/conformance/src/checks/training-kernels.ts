@@ -208,7 +208,7 @@ async function optimizerMovesBetweenTrainers(ctx: CheckContext): Promise<void> {
 
 /**
  * Changing the model while a chunk runs (between the reads it awaits) refuses that chunk, with nothing updated and
- * the state kept; a second trainChunk while one runs is refused; the trainer trains on afterwards.
+ * the state kept; a second trainChunk, or the trainer's dispose, while one runs is refused; the trainer trains on.
  */
 async function modelChangedMidStep(ctx: CheckContext): Promise<void> {
   await scoped(async (scope) => {
@@ -221,6 +221,7 @@ async function modelChangedMidStep(ctx: CheckContext): Promise<void> {
     // all three calls before any of the first chunk's reads completes
     const pending = trainer.trainChunk(chunkIds(1), chunkTargets(1));
     const second = trainer.trainChunk(chunkIds(2), chunkTargets(2));
+    expectRecurError('dispose() while a chunk runs', () => trainer.dispose(), { argument: 'trainer', expected: 'no trainChunk running', actual: 'chunk 1 still running' });
     model.head.setWeights(head, bias);
     let secondError: unknown, thrown: unknown;
     await second.catch((e: unknown) => (secondError = e));

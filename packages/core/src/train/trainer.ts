@@ -52,6 +52,8 @@ export class TbpttTrainer {
   /** A chunk is running (between its awaits nobody else may start one). */
   #busy = false;
   #disposed = false;
+  /** The optimizer state as `sync()` read it, and after how many updates. */
+  #synced: { updates: number; slots: FloatArray[][] } | null = null;
 
   constructor(model: RnnModel, options: TrainerOptions) {
     const opts = checkOptions(options, ['batch', 'optimizer', 'clipNorm', 'loss'], 'options');
@@ -259,8 +261,6 @@ export class TbpttTrainer {
     if (this.#updates === updates) this.#synced = { updates, slots: slots.map((list) => list.map((a) => Float64Array.from(a))) };
   }
 
-  #synced: { updates: number; slots: FloatArray[][] } | null = null;
-
   /**
    * Frees the carried state and the optimizer state kept on the backend, after moving that state back into the
    * optimizer (on a backend that reads only asynchronously, `await trainer.sync()` first: dispose refuses rather
@@ -268,6 +268,7 @@ export class TbpttTrainer {
    */
   dispose(): void {
     if (this.#disposed) return;
+    if (this.#busy) throw new RecurError('trainer', 'no trainChunk running (await it before dispose)', `chunk ${this.#chunk} still running`);
     const backend = this.#vars.backend, optimizer = this.#optimizer;
     if (this.#slots.length && optimizer instanceof RuleOptimizer) {
       let slots = this.#synced?.updates === this.#updates ? this.#synced.slots : null;
