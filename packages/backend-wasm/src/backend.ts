@@ -2,10 +2,12 @@ import {
   SPEC_VERSION, gateCount,
   type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type FloatArray, type ForwardArgs, type ForwardResult,
   type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch, type TransferCounts,
+  type DenseArgs, type DenseGradients, type LossStorages, type DType,
 } from '@recur/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { backwardSequence, type Recorded } from './kernels/backward.js';
 import { runSequence } from './kernels/sequence.js';
+import * as training from './kernels/training.js';
 import type { WasmWeights } from './kernels/types.js';
 
 /** tfjs-backend-wasm's linear memory is at most 4 GiB (its emscripten build's maximum). */
@@ -247,6 +249,41 @@ export class WasmBackend implements RecurBackend {
     if (!this.#tapes.delete(t)) return;
     this.#bytes -= tensorBytes(tapeTensors(t));
     for (const x of tapeTensors(t)) x.dispose();
+  }
+
+  // training kernels (spec v2) in tfjs ops; the optimizer stays core's (tfjs tensors cannot change in place)
+  denseForward(args: DenseArgs): tf.Tensor {
+    this.#onWasm();
+    return this.#track(training.denseForward(this.#matrix(args.x, args.rows), this.#matrix(args.weight, args.outputs), this.#tensor(args.bias) as tf.Tensor1D));
+  }
+
+  denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
+    this.#onWasm();
+    const g = training.denseBackward(this.#matrix(args.x, args.rows), this.#matrix(args.weight, args.outputs), this.#matrix(args.dOut, args.rows));
+    return { dx: this.#track(g.dx), dWeight: this.#track(g.dWeight), dBias: this.#track(g.dBias) };
+  }
+
+  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages {
+    this.#onWasm();
+    this.#bytesIn += args.targets.byteLength;
+    const targets = tf.tensor1d(args.targets, 'int32');
+    try {
+      const r = training.softmaxCrossEntropy(this.#matrix(args.logits, args.rows), targets);
+      return { loss: this.#track(r.loss), dPredictions: this.#track(r.dLogits) };
+    } finally {
+      targets.dispose();
+    }
+  }
+
+  meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number; readonly dtype: DType }): LossStorages {
+    this.#onWasm();
+    const r = training.meanSquaredError(this.#tensor(args.predictions), this.#tensor(args.targets));
+    return { loss: this.#track(r.loss), dPredictions: this.#track(r.dPredictions) };
+  }
+
+  globalNorm(storages: readonly unknown[]): tf.Tensor {
+    this.#onWasm();
+    return this.#track(training.globalNorm(storages.map((s) => this.#tensor(s))));
   }
 
   transpose01(storage: unknown, [A, B, F]: readonly [number, number, number]): tf.Tensor {
