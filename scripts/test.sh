@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one test command (README's second line and .ci/run): installs what the tests need beyond npm packages,
-# builds every package, checks backend-simd's committed wasm against its C sources, runs every package's tests,
+# builds headless-gl from source, builds every package, checks backend-simd's committed wasm against its C sources, runs every package's tests,
 # prints the conformance matrix, runs the benchmark smoke run and prints a closing count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh || exit 1
+bash scripts/build-gl.sh || exit 1
 rm -rf packages/*/test-results examples/*/test-results
 pnpm exec turbo run build --output-logs=errors-only || exit 1
 status=0
