@@ -34,6 +34,12 @@ interface DetectOptions {
   readonly display?: string | undefined;
 }
 
+/** headless-gl as gpu.js itself loads it: `gl` is gpu.js's optional dependency, resolvable from gpu.js only. */
+function loadGl(): GlFactory {
+  const fromGpujs = createRequire(createRequire(import.meta.url).resolve('gpu.js'));
+  return fromGpujs('gl') as GlFactory;
+}
+
 const BUILD_HINT = 'build it from source: bash scripts/build-gl.sh (after apt-get install libxi-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config)';
 
 /** Node: headless-gl on an X display. Creates and destroys one 1x1 context. */
@@ -41,7 +47,7 @@ export function detectPlatform(options: DetectOptions = {}): GpujsPlatform {
   if (typeof globalThis.process?.versions?.node !== 'string') return detectBrowser();
   let createGl: GlFactory;
   try {
-    createGl = (options.loadGl ?? (() => createRequire(import.meta.url)('gl') as GlFactory))();
+    createGl = (options.loadGl ?? loadGl)();
   } catch (error) {
     return { available: false, mode: null, reason: `headless-gl (the gl package) is not built or not installed (${(error as Error).message.split('\n')[0]}): ${BUILD_HINT}` };
   }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { detectPlatform } from '../src/index.js';
@@ -14,6 +15,13 @@ describe('the gpu.js platform', () => {
     expect(notBuilt).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('scripts/build-gl.sh') });
     const noDisplay = detectPlatform({ display: undefined });
     expect(noDisplay).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('xvfb-run -a') });
+  });
+
+  it('finds it from the built package in a plain Node process too (gl resolved through gpu.js, as gpu.js loads it)', () => {
+    const script = `import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)}).then((m) => console.log(JSON.stringify(m.detectPlatform())))`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout.trim().split('\n').pop()!)).toMatchObject({ available: true, mode: 'headlessgl' });
   });
 
   it('runs a gpu.js kernel in headlessgl mode on it (never the CPU fallback): A·Bᵀ within float32 rounding of a float64 product', () => {

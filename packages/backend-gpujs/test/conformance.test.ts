@@ -1,0 +1,6 @@
+import { registerBackend } from '@recur/core';
+import { describeConformance } from '@recur/conformance/vitest';
+import { GpujsBackend } from '../src/backend.js';
+
+registerBackend('gpujs', () => new GpujsBackend('gpujs'), -1000);
+await describeConformance('gpujs');
