@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import {
-  SPEC_VERSION, gateCount,
+  BackendError, SPEC_VERSION, gateCount,
   type Availability, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights,
   type ForwardScratch, type MemoryBudget, type MemoryInfo, type RecurBackend,
 } from '@recur/core';
@@ -58,6 +58,8 @@ export class GpujsBackend implements RecurBackend {
   /** Textures made and deleted, counted where it happens (a texture leak shows here first). */
   texturesCreated = 0;
   texturesDeleted = 0;
+  /** Why the GL context is gone (lost, or destroyed), once it is: every later kernel refuses. */
+  #lost: string | null = null;
 
   constructor(name = 'gpujs', platform: GpujsPlatform = detectPlatform()) {
     this.name = name;
@@ -71,17 +73,55 @@ export class GpujsBackend implements RecurBackend {
   }
 
   available(): Availability {
+    if (this.#lost) return { available: false, reason: `the WebGL context was lost (${this.#lost}): make a new GpujsBackend` };
     return this.platform.available ? { available: true } : { available: false, reason: this.platform.reason, missingHardware: true };
+  }
+
+  /**
+   * Runs GL work: a gpu.js error (a shader that does not compile, a dead context) becomes a BackendError with its
+   * message, and a context lost meanwhile refuses the result rather than return what a dead context reads (zeros).
+   */
+  #guard<T>(fn: () => T): T {
+    if (this.#lost) throw new BackendError('backend', 'a live WebGL context', `the context was lost (${this.#lost})`, 'make a new GpujsBackend');
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+      if (this.#contextLost() || /invalid gl context|context lost/i.test(message)) this.#lost = message;
+      throw new BackendError('backend', this.#lost ? 'a live WebGL context' : 'gpu.js kernels that compile and run', `gpu.js: ${message}`);
+    }
+    if (this.#contextLost()) {
+      this.#lost = 'isContextLost() after a kernel';
+      throw new BackendError('backend', 'a live WebGL context', 'the context was lost during the call', 'make a new GpujsBackend');
+    }
+    return result;
+  }
+
+  #contextLost(): boolean {
+    const gl = (this.#gpu as unknown as { context?: WebGLRenderingContext } | null)?.context;
+    return gl?.isContextLost?.() === true;
+  }
+
+  /** @internal Loses the context as a browser or a driver reset would (tests). */
+  simulateContextLoss(): void {
+    const gl = (this.#gpu as unknown as { context: WebGLRenderingContext }).context;
+    const lose = gl.getExtension('WEBGL_lose_context') as { loseContext(): void } | null;
+    if (lose) lose.loseContext();
+    else (gl.getExtension('STACKGL_destroy_context' as never) as unknown as { destroy(): void }).destroy(); // headless-gl's
   }
 
   /**
    * A kernel made once per shape: gpu.js compiles a shader per output size and bakes its arguments' texture sizes
    * in, so the key names every size a kernel reads (a step kernel's includes the chunk length: the projection's rows).
+   * Called through `#guard`.
    */
-  #kernel<K extends IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>>(key: string, make: (gpu: GPU) => K): K {
-    let k = this.#kernels.get(key) as K | undefined;
-    if (!k) this.#kernels.set(key, (k = make(this.#gpu!)));
-    return k;
+  #kernel(key: string, make: (gpu: GPU) => IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>): (...args: unknown[]) => unknown {
+    return (...args: unknown[]) => this.#guard(() => {
+      let k = this.#kernels.get(key);
+      if (!k) this.#kernels.set(key, (k = make(this.#gpu!)));
+      return (k as unknown as (...a: unknown[]) => unknown)(...args);
+    });
   }
 
   #made(texture: Texture): Texture {
@@ -91,7 +131,11 @@ export class GpujsBackend implements RecurBackend {
 
   #delete(texture: Texture | null): void {
     if (texture) {
-      texture.delete();
+      try {
+        texture.delete();
+      } catch {
+        // a lost context has freed it already
+      }
       this.texturesDeleted++;
     }
   }
@@ -135,7 +179,7 @@ export class GpujsBackend implements RecurBackend {
     const s = this.#storage(storage);
     const out = new Float32Array(s.rows * s.cols);
     if (!s.texture) return out;
-    const rows = s.texture.toArray() as Float32Array[];
+    const rows = this.#guard(() => s.texture!.toArray() as Float32Array[]);
     rows.forEach((row, r) => out.set(row.subarray(0, s.cols), r * s.cols));
     return out;
   }
@@ -262,7 +306,7 @@ export class GpujsBackend implements RecurBackend {
     let acc: Texture | null = null, rows = 0;
     for (const p of parts) {
       if (!p.texture) continue;
-      const k: IKernelRunShortcut = acc === null
+      const k = acc === null
         ? this.#kernel(`copy-texture ${p.rows}x${cols}`, (gpu) => copyKernel(gpu, p.rows, cols))
         : this.#kernel(`concat ${rows}+${p.rows}x${cols}`, (gpu) => concatKernel(gpu, rows, p.rows, cols));
       const joined = this.#made((acc === null ? k(p.texture) : k(acc, p.texture)) as Texture);

@@ -1,7 +1,7 @@
 import { budgetOf, mergeBudget, type MemoryBudget } from './budget.js';
 import { BackendError, RecurError, describe } from './errors.js';
 import { reclaimedUploads } from './uploads.js';
-import { SPEC_VERSION, type BackendFactory, type MemoryInfo, type RecurBackend } from './spec.js';
+import { SPEC_VERSION, type Availability, type BackendFactory, type MemoryInfo, type RecurBackend } from './spec.js';
 
 interface Entry {
   readonly name: string;
@@ -201,10 +201,21 @@ export async function listBackends(): Promise<BackendInfo[]> {
   } catch {
     // none available
   }
-  return ranked().map((entry) => ({
-    name: entry.name, priority: entry.priority, available: !!entry.instance, reason: entry.failure, missingHardware: entry.missingHardware === true,
-    isDefault: entry.name === current,
-  }));
+  return ranked().map((entry) => {
+    // asked again of a running instance: one can stop being available (a closed backend, a lost GPU context)
+    let now: Availability | null = null;
+    if (entry.instance) {
+      try {
+        now = entry.instance.available();
+      } catch (error) {
+        now = { available: false, reason: `available() threw: ${(error as Error)?.message ?? String(error)}` };
+      }
+    }
+    return {
+      name: entry.name, priority: entry.priority, available: now?.available === true, reason: now ? now.reason : entry.failure,
+      missingHardware: now ? now.missingHardware === true : entry.missingHardware === true, isDefault: entry.name === current,
+    };
+  });
 }
 
 /**
