@@ -114,7 +114,9 @@ export class GpujsBackend implements RecurBackend {
   /**
    * A kernel made once per shape: gpu.js compiles a shader per output size and bakes its arguments' texture sizes
    * in, so the key names every size a kernel reads (a step kernel's includes the chunk length: the projection's rows).
-   * Called through `#guard`.
+   * Called through `#guard`. Kernels live as long as the backend: a destroyed gpu.js kernel takes the textures it
+   * produced with it (reads then throw, and as inputs they read as zeros), so none is evicted; a process that runs
+   * very many shapes keeps one shader program per shape.
    */
   #kernel(key: string, make: (gpu: GPU) => IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>): (...args: unknown[]) => unknown {
     return (...args: unknown[]) => this.#guard(() => {
