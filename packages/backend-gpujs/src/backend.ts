@@ -239,19 +239,26 @@ export class GpujsBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize, G = gateCount(spec.kind) * H;
     const x = this.#storage(args.x), h0 = this.#storage(args.h0), c0 = args.c0 === null ? null : this.#storage(args.c0);
+    if (T === 0) { // no step: empty outputs, the state as it was (copies: results are new storages)
+      const copy = (s: GpuStorage) => this.#wrap(this.#made(this.#kernel(`copy-texture ${B}x${H}`, (gpu) => copyKernel(gpu, B, H))(s.texture!) as Texture), B, H);
+      return { y: this.#wrap(null, 0, H), hT: copy(h0), cT: c0 ? copy(c0) : null };
+    }
     const lengths = Float32Array.from({ length: B }, (_, b) => args.seqLens?.[b] ?? T);
     const proj = this.#made(this.#kernel(`proj ${T * B}x${I}x${G}`, (gpu) => projectionKernel(gpu, T * B, I, G))(x.texture!, w.wIh, w.bias) as Texture);
     const write = this.#kernel(`y ${T}x${B}x${H}`, (gpu) => writeStepKernel(gpu, T, B, H));
     let y = this.#made(this.#kernel(`zeros ${T * B}x${H}`, (gpu) => zerosKernel(gpu, T * B, H))() as Texture);
     let h: Texture = h0.texture!, c: Texture | null = c0?.texture ?? null;
     const own = (t: Texture, input: Texture | null) => t !== input; // the inputs stay the caller's
+    let pending: Texture[] = []; // made this step, not yet h or c
     try {
       for (let t = 0; t < T; t++) {
         let hNew: Texture, cNew: Texture | null = null;
+        pending = [];
         if (spec.kind === 'lstm') {
           const r = this.#kernel(`lstm ${T}x${B}x${H}`, (gpu) => lstmStepKernel(gpu, B, H))(proj, t, h, c!, w.wHh, lengths) as unknown as { result: Texture; c: Texture };
           hNew = this.#made(r.result);
           cNew = this.#made(r.c);
+          pending.push(cNew);
         } else if (spec.kind === 'gru' && spec.resetAfter) {
           hNew = this.#made(this.#kernel(`gru-after ${T}x${B}x${H}`, (gpu) => gruAfterStepKernel(gpu, B, H))(proj, t, h, w.wHh, w.bhn!, lengths) as Texture);
         } else if (spec.kind === 'gru') {
@@ -262,6 +269,7 @@ export class GpujsBackend implements RecurBackend {
           const relu = spec.activation === 'relu';
           hNew = this.#made(this.#kernel(`rnn ${T}x${B}x${H}x${relu}`, (gpu) => rnnStepKernel(gpu, B, H, relu))(proj, t, h, w.wHh, lengths) as Texture);
         }
+        pending.push(hNew);
         const yNew = this.#made(write(y, hNew, t, lengths) as Texture);
         this.#delete(y);
         y = yNew;
@@ -269,7 +277,15 @@ export class GpujsBackend implements RecurBackend {
         if (c && cNew && own(c, c0?.texture ?? null)) this.#delete(c);
         h = hNew;
         if (cNew) c = cNew;
+        pending = [];
       }
+    } catch (error) {
+      // a failed kernel (a shader that does not compile, a lost context) leaves none of this call's textures behind
+      for (const t of pending) this.#delete(t);
+      this.#delete(y);
+      if (own(h, h0.texture)) this.#delete(h);
+      if (c && own(c, c0?.texture ?? null)) this.#delete(c);
+      throw error;
     } finally {
       this.#delete(proj);
     }

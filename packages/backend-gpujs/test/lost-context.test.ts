@@ -25,5 +25,6 @@ describe('backend-gpujs with its WebGL context lost', () => {
     rnn.dispose();
     cell.dispose();
     expect(memory('gpujs-lost')).toMatchObject({ numTensors: 0, numBytes: 0 });
+    expect(backend.texturesCreated - backend.texturesDeleted).toBe(0); // the refused calls left no texture behind
   });
 });
