@@ -299,16 +299,21 @@ export class CpuBackend implements RecurBackend {
 
   softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages {
     const r = softmaxCrossEntropy(this.#dataOf(args.logits), this.#argument(args.targets), args.rows, args.classes);
-    return { loss: this.#wrap(alloc(args.dtype, 1).fill(r.loss), args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
+    return { loss: this.#scalar(r.loss, args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
+  }
+
+  /** A [1] tensor holding `value` (the losses' and the norm's result). */
+  #scalar(value: number, dtype: DType): CpuStorage {
+    return this.#wrap(alloc(dtype, 1).fill(value), dtype);
   }
 
   meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number; readonly dtype: DType }): LossStorages {
     const r = meanSquaredError(this.#dataOf(args.predictions), this.#dataOf(args.targets));
-    return { loss: this.#wrap(alloc(args.dtype, 1).fill(r.loss), args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
+    return { loss: this.#scalar(r.loss, args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
   }
 
   globalNorm(storages: readonly unknown[], dtype: DType): CpuStorage {
-    return this.#wrap(alloc(dtype, 1).fill(globalNorm(storages.map((s) => this.#dataOf(s)))), dtype);
+    return this.#scalar(globalNorm(storages.map((s) => this.#dataOf(s))), dtype);
   }
 
   applyOptimizer(args: OptimizerArgs): void {

@@ -158,6 +158,11 @@ export class GpujsBackend implements RecurBackend {
     return Array.from({ length: rows }, (_, r) => Float32Array.from(values.subarray(r * cols, (r + 1) * cols)));
   }
 
+  /** A new texture with a texture's values (results are new storages; the kernel reads a texture, not host rows). */
+  #copyTexture(texture: Texture, rows: number, cols: number): Texture {
+    return this.#made(this.#kernel(`copy-texture ${rows}x${cols}`, (gpu) => copyKernel(gpu, rows, cols))(texture) as Texture);
+  }
+
   #texture(values: FloatArray, rows: number, cols: number): Texture {
     return this.#made(this.#kernel(`copy ${rows}x${cols}`, (gpu) => copyKernel(gpu, rows, cols))(this.#rowsOf(values, rows, cols)) as Texture);
   }
@@ -240,7 +245,7 @@ export class GpujsBackend implements RecurBackend {
     const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize, G = gateCount(spec.kind) * H;
     const x = this.#storage(args.x), h0 = this.#storage(args.h0), c0 = args.c0 === null ? null : this.#storage(args.c0);
     if (T === 0) { // no step: empty outputs, the state as it was (copies: results are new storages)
-      const copy = (s: GpuStorage) => this.#wrap(this.#made(this.#kernel(`copy-texture ${B}x${H}`, (gpu) => copyKernel(gpu, B, H))(s.texture!) as Texture), B, H);
+      const copy = (s: GpuStorage) => this.#wrap(this.#copyTexture(s.texture!, B, H), B, H);
       return { y: this.#wrap(null, 0, H), hT: copy(h0), cT: c0 ? copy(c0) : null };
     }
     const lengths = Float32Array.from({ length: B }, (_, b) => args.seqLens?.[b] ?? T);
@@ -289,11 +294,10 @@ export class GpujsBackend implements RecurBackend {
     } finally {
       this.#delete(proj);
     }
-    const copyOf = (t: Texture) => this.#made(this.#kernel(`copy-texture ${B}x${H}`, (gpu) => copyKernel(gpu, B, H))(t) as Texture);
     return {
       y: this.#wrap(y, T * B, H),
-      hT: this.#wrap(h === h0.texture ? copyOf(h) : h, B, H),
-      cT: c === null ? null : this.#wrap(c === c0?.texture ? copyOf(c) : c, B, H),
+      hT: this.#wrap(h === h0.texture ? this.#copyTexture(h, B, H) : h, B, H),
+      cT: c === null ? null : this.#wrap(c === c0?.texture ? this.#copyTexture(c, B, H) : c, B, H),
     };
   }
 
@@ -324,10 +328,8 @@ export class GpujsBackend implements RecurBackend {
     let acc: Texture | null = null, rows = 0;
     for (const p of parts) {
       if (!p.texture) continue;
-      const k = acc === null
-        ? this.#kernel(`copy-texture ${p.rows}x${cols}`, (gpu) => copyKernel(gpu, p.rows, cols))
-        : this.#kernel(`concat ${rows}+${p.rows}x${cols}`, (gpu) => concatKernel(gpu, rows, p.rows, cols));
-      const joined = this.#made((acc === null ? k(p.texture) : k(acc, p.texture)) as Texture);
+      const joined: Texture = acc === null ? this.#copyTexture(p.texture, p.rows, cols)
+        : this.#made(this.#kernel(`concat ${rows}+${p.rows}x${cols}`, (gpu) => concatKernel(gpu, rows, p.rows, cols))(acc, p.texture) as Texture);
       this.#delete(acc);
       acc = joined;
       rows += p.rows;

@@ -7,6 +7,16 @@ import { CONTROL_BYTES, ThreadPool } from './threads.js';
 
 const STACK_BYTES = 64 * 1024;
 
+/** A product's operand: rows x cols at `off` with row stride `ld`; `at` is the byte offset of its row 0 when it already lives in the linear memory. */
+interface ProductOperand {
+  readonly src: Float32Array;
+  readonly off: number;
+  readonly ld: number;
+  readonly rows: number;
+  readonly cols: number;
+  readonly at: number | undefined;
+}
+
 interface KernelExports {
   readonly [entry: string]: unknown;
   readonly __stack_pointer: WebAssembly.Global;
@@ -275,30 +285,33 @@ export class Engine {
    */
   gemm(M: number, N: number, K: number, A: Float32Array, aOff: number, lda: number, W: Float32Array, wOff: number, ldw: number,
     C: Float32Array, cOff: number, ldc: number, accumulate: boolean, wAt: number | null): void {
-    const aAt = this.offsetOf(A);
-    const sizes = [aAt === undefined ? align(M * K * 4) : 0, wAt === null ? align(N * K * 4) : 0, align(M * N * 4)];
-    const [a, w, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
-    const { f32 } = this.#views();
-    if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, K, M, K);
-    if (wAt === null) copyRows(W, wOff, ldw, f32, w / 4, K, N, K);
-    if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
-    this.#product(KIND.gemm, M, N, K, aAt === undefined ? a : aAt + aOff * 4, aAt === undefined ? K : lda,
-      wAt === null ? w : wAt + wOff * 4, wAt === null ? K : ldw, c, accumulate);
-    copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
+    this.#productOf(KIND.gemm, M, N, K, { src: A, off: aOff, ld: lda, rows: M, cols: K, at: this.offsetOf(A) },
+      { src: W, off: wOff, ld: ldw, rows: N, cols: K, at: wAt ?? undefined }, C, cOff, ldc, accumulate);
   }
 
   /** C[m, n] (+)= sum_r A[r, m] * B[r, n] (C = Aᵀ · B), float32, on every thread; A, B (and C when accumulating) are copied in. */
   gemmAtB(M: number, N: number, R: number, A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
     C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
-    const aAt = this.offsetOf(A), bAt = this.offsetOf(B);
-    const sizes = [aAt === undefined ? align(R * M * 4) : 0, bAt === undefined ? align(R * N * 4) : 0, align(M * N * 4)];
-    const [a, b, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
+    this.#productOf(KIND.gemmAtB, M, N, R, { src: A, off: aOff, ld: lda, rows: R, cols: M, at: this.offsetOf(A) },
+      { src: B, off: bOff, ld: ldb, rows: R, cols: N, at: this.offsetOf(B) }, C, cOff, ldc, accumulate);
+  }
+
+  /**
+   * Either product over two operands, each read in place when it lives in the linear memory (`at`: where its row 0
+   * starts) and otherwise copied, packed, into the scratch; C is copied in when accumulating and out at the end.
+   */
+  #productOf(kind: number, M: number, N: number, K: number, a: ProductOperand, b: ProductOperand, C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
+    const sizes = [a.at === undefined ? align(a.rows * a.cols * 4) : 0, b.at === undefined ? align(b.rows * b.cols * 4) : 0, align(M * N * 4)];
+    const [aCopy, bCopy, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
     const { f32 } = this.#views();
-    if (aAt === undefined) copyRows(A, aOff, lda, f32, a / 4, M, R, M);
-    if (bAt === undefined) copyRows(B, bOff, ldb, f32, b / 4, N, R, N);
+    const place = (o: ProductOperand, copy: number): [number, number] => {
+      if (o.at !== undefined) return [o.at + o.off * 4, o.ld];
+      copyRows(o.src, o.off, o.ld, f32, copy / 4, o.cols, o.rows, o.cols);
+      return [copy, o.cols];
+    };
+    const [aAt, lda] = place(a, aCopy), [bAt, ldb] = place(b, bCopy);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
-    this.#product(KIND.gemmAtB, M, N, R, aAt === undefined ? a : aAt + aOff * 4, aAt === undefined ? M : lda,
-      bAt === undefined ? b : bAt + bOff * 4, bAt === undefined ? N : ldb, c, accumulate);
+    this.#product(kind, M, N, K, aAt, lda, bAt, ldb, c, accumulate);
     copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
   }
 

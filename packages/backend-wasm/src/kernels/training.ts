@@ -24,6 +24,11 @@ export function softmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D): 
   });
 }
 
+/** The largest |v| as a divisor: itself, or 1 when every value is 0 (dividing by it then changes nothing). */
+function scaleOf(largest: tf.Scalar | tf.Tensor): tf.Tensor {
+  return tf.where(tf.greater(largest, 0), largest, tf.onesLike(largest));
+}
+
 /**
  * Mean squared error over every value as a [1] tensor, and its gradient 2·(p - t) / n. The mean is taken of
  * squares scaled by the largest |p - t| and squared back at the end, so it overflows float32 only when the loss
@@ -33,8 +38,7 @@ export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): { 
   return tf.tidy(() => {
     const n = predictions.size;
     const e = tf.sub(predictions, targets);
-    const largest = tf.max(tf.abs(e));
-    const scale = tf.where(tf.greater(largest, 0), largest, tf.onesLike(largest));
+    const scale = scaleOf(tf.max(tf.abs(e)));
     const root = tf.mul(tf.sqrt(tf.div(tf.sum(tf.square(tf.div(e, scale))), n)), scale); // √loss
     return { loss: tf.reshape(tf.square(root), [1]) as tf.Tensor1D, dPredictions: tf.mul(e, 2 / n) };
   });
@@ -46,8 +50,7 @@ export function meanSquaredError(predictions: tf.Tensor, targets: tf.Tensor): { 
  */
 export function globalNorm(tensors: readonly tf.Tensor[]): tf.Tensor1D {
   return tf.tidy(() => {
-    const largest = tf.max(tf.stack(tensors.map((t) => tf.max(tf.abs(tf.reshape(t, [-1]))))));
-    const scale = tf.where(tf.greater(largest, 0), largest, tf.onesLike(largest));
+    const scale = scaleOf(tf.max(tf.stack(tensors.map((t) => tf.max(tf.abs(tf.reshape(t, [-1])))))));
     const sum = tf.addN(tensors.map((t) => tf.sum(tf.square(tf.div(t, scale)))));
     return tf.reshape(tf.mul(tf.sqrt(sum), scale), [1]) as tf.Tensor1D;
   });

@@ -88,21 +88,17 @@ export class StepKernels {
 
   /** The mean loss (read back: the step's one scalar out besides the norm) and its gradient. */
   async loss(predictions: StepValue, targets: Int32Array | StepValue, rows: number, classes: number): Promise<{ loss: number; dPredictions: StepValue }> {
-    const b = this.#backend, dtype = this.#dtype;
-    if (targets instanceof Int32Array) {
-      if (this.placement.softmaxCrossEntropy) {
-        const r = b.softmaxCrossEntropy!({ logits: this.storage(predictions), targets, rows, classes, dtype });
-        return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
-      }
-      const r = softmaxCrossEntropy(await this.host(predictions), targets, rows, classes);
-      return { loss: this.#inDtype(r.loss), dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+    const b = this.#backend, dtype = this.#dtype, shape = predictions.shape;
+    const classIds = targets instanceof Int32Array ? targets : null;
+    if (classIds ? this.placement.softmaxCrossEntropy : this.placement.meanSquaredError) {
+      const r = classIds
+        ? b.softmaxCrossEntropy!({ logits: this.storage(predictions), targets: classIds, rows, classes, dtype })
+        : b.meanSquaredError!({ predictions: this.storage(predictions), targets: this.storage(targets as StepValue), count: rows * classes, dtype });
+      return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, shape) };
     }
-    if (this.placement.meanSquaredError) {
-      const r = b.meanSquaredError!({ predictions: this.storage(predictions), targets: this.storage(targets), count: rows * classes, dtype });
-      return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, predictions.shape) };
-    }
-    const r = meanSquaredError(await this.host(predictions), await this.host(targets));
-    return { loss: this.#inDtype(r.loss), dPredictions: new StepValue(r.dPredictions, null, predictions.shape) };
+    const p = await this.host(predictions);
+    const r = classIds ? softmaxCrossEntropy(p, classIds, rows, classes) : meanSquaredError(p, await this.host(targets as StepValue));
+    return { loss: this.#inDtype(r.loss), dPredictions: new StepValue(r.dPredictions, null, shape) };
   }
 
   /** The global L2 norm of the gradients (read back). */
