@@ -1,19 +1,21 @@
-import type { GPU, IGPUKernelSettings, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
+import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
+import { settings } from './settings.js';
+
+declare function tanhStable(x: number): number;
 
 type This = IKernelFunctionThis<{ H: number; B: number }>;
-const settings = (batch: number, units: number): IGPUKernelSettings =>
-  ({ output: [units, batch], constants: { H: units, B: batch }, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
+const stepSettings = (batch: number, units: number) => settings(batch, units, { H: units, B: batch });
 
 /**
  * One GRU step, reset gate after the recurrent product (PyTorch, cuDNN, Keras 2), as one fused kernel (gates r, z,
  * n): n = tanh(P_n + r · (W_hn h + b_hn)), h' = (1 - z) · n + z · h. P [T·B, 3H] holds x·W_ihᵀ + b_ih (+ b_hh for r
- * and z); b_hn [H] stays apart. A row at t >= its length keeps its state.
+ * and z); b_hn [1, H] stays apart. A row at t >= its length keeps its state.
  */
 export function gruAfterStepKernel(gpu: GPU, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], whh: number[][], bhn: number[], lengths: number[]) {
+  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], whh: number[][], bhn: number[][], lengths: number[][]) {
     const b = this.thread.y as number, j = this.thread.x, H = this.constants.H;
     const row = t * this.constants.B + b;
-    let ar = proj[row][j], az = proj[row][H + j], an = bhn[j];
+    let ar = proj[row][j], az = proj[row][H + j], an = bhn[0][j];
     for (let k = 0; k < this.constants.H; k++) {
       const hk = h[b][k];
       ar += whh[j][k] * hk;
@@ -21,11 +23,11 @@ export function gruAfterStepKernel(gpu: GPU, batch: number, units: number): IKer
       an += whh[2 * H + j][k] * hk;
     }
     const r = 1 / (1 + Math.exp(-ar)), z = 1 / (1 + Math.exp(-az));
-    const n = Math.tanh(proj[row][2 * H + j] + r * an);
+    const n = tanhStable(proj[row][2 * H + j] + r * an);
     let hNew = (1 - z) * n + z * h[b][j];
-    if (t >= lengths[b]) hNew = h[b][j];
+    if (t >= lengths[0][b]) hNew = h[b][j];
     return hNew;
-  }, settings(batch, units));
+  }, stepSettings(batch, units));
 }
 
 /**
@@ -39,12 +41,12 @@ export function gruResetKernel(gpu: GPU, batch: number, units: number): IKernelR
     let ar = proj[row][j];
     for (let k = 0; k < this.constants.H; k++) ar += whh[j][k] * h[b][k];
     return 1 / (1 + Math.exp(-ar));
-  }, settings(batch, units));
+  }, stepSettings(batch, units));
 }
 
 /** The rest of a reset-before GRU step: z, n = tanh(P_n + W_hn (r ⊙ h)) (every bias folded into P), h'. */
 export function gruBeforeStepKernel(gpu: GPU, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], r: number[][], whh: number[][], lengths: number[]) {
+  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], r: number[][], whh: number[][], lengths: number[][]) {
     const b = this.thread.y as number, j = this.thread.x, H = this.constants.H;
     const row = t * this.constants.B + b;
     let az = proj[row][H + j], an = proj[row][2 * H + j];
@@ -54,8 +56,8 @@ export function gruBeforeStepKernel(gpu: GPU, batch: number, units: number): IKe
       an += whh[2 * H + j][k] * (r[b][k] * hk);
     }
     const z = 1 / (1 + Math.exp(-az));
-    let hNew = (1 - z) * Math.tanh(an) + z * h[b][j];
-    if (t >= lengths[b]) hNew = h[b][j];
+    let hNew = (1 - z) * tanhStable(an) + z * h[b][j];
+    if (t >= lengths[0][b]) hNew = h[b][j];
     return hNew;
-  }, settings(batch, units));
+  }, stepSettings(batch, units));
 }

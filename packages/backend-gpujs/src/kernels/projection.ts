@@ -1,16 +1,24 @@
 import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
+import { settings } from './settings.js';
 
 /**
- * The input projection of a whole chunk, one kernel over all T·B rows: P[r][g] = bias[g] + Σ_k x[r][k] · W[g][k].
- * Every tensor is a texture holding a matrix (gpu.js output [columns, rows]): x [rows, I], W [G, I] (the public
- * layout: W_ih with gates stacked), bias [G]; the result [rows, G] stays a texture (pipeline mode, a new one per
- * call: the caller deletes it).
+ * out[r][g] = bias[g] + Σ_k x[r][k] · W[g][k]: the input projection of a whole chunk over all T·B rows (W_ih with
+ * gates stacked, the public layout), and the dense head's forward. Every tensor is a texture holding a matrix
+ * (gpu.js output [columns, rows]); bias is a [1, G] matrix.
  */
 export function projectionKernel(gpu: GPU, rows: number, inputs: number, outputs: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ I: number }>, x: number[][], w: number[][], bias: number[]) {
-    const r = this.thread.y, g = this.thread.x;
-    let sum = bias[g];
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ I: number }>, x: number[][], w: number[][], bias: number[][]) {
+    const r = this.thread.y as number, g = this.thread.x;
+    let sum = bias[0][g];
     for (let k = 0; k < this.constants.I; k++) sum += x[r][k] * w[g][k];
     return sum;
-  }, { output: [outputs, rows], constants: { I: inputs }, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
+  }, settings(rows, outputs, { I: inputs }));
+}
+
+/** The projection of token ids [1, rows] (one-hot rows): a gather of W_ih's columns, out[r][g] = bias[g] + W[g][id_r]. */
+export function tokenProjectionKernel(gpu: GPU, rows: number, outputs: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis, ids: number[][], w: number[][], bias: number[][]) {
+    const r = this.thread.y as number, g = this.thread.x;
+    return bias[0][g] + w[g][ids[0][r]];
+  }, settings(rows, outputs));
 }

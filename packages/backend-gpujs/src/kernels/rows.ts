@@ -1,21 +1,13 @@
-import type { GPU, IGPUKernelSettings, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
+import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
+import { settings } from './settings.js';
 
-// Texture-to-texture row operations (every tensor is a texture holding a matrix [rows, cols]; gpu.js output
-// [cols, rows]). Each returns a new texture (pipeline, immutable).
-
-const settings = (rows: number, cols: number, constants: Record<string, number> = {}): IGPUKernelSettings =>
-  ({ output: [cols, rows], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision' });
+// Texture-to-texture row operations (every tensor is a texture holding a matrix [rows, cols]). Each returns a new
+// texture.
 
 /** Host rows in, a texture out: an upload. */
 export function copyKernel(gpu: GPU, rows: number, cols: number): IKernelRunShortcut {
   return gpu.createKernel(function (this: IKernelFunctionThis, a: number[][]) {
     return a[this.thread.y as number][this.thread.x];
-  }, settings(rows, cols));
-}
-
-export function zerosKernel(gpu: GPU, rows: number, cols: number): IKernelRunShortcut {
-  return gpu.createKernel(function () {
-    return 0;
   }, settings(rows, cols));
 }
 
@@ -62,18 +54,43 @@ export function concatKernel(gpu: GPU, rowsA: number, rowsB: number, cols: numbe
 }
 
 /**
- * A chunk's outputs y [T·B, H] with step t's rows written from h_t [B, H] (zeros for rows past their length) and
- * every other row copied: the step kernels write [B, H] textures, y gathers them.
+ * Up to 8 matrices stacked by rows: inputs 0..count-2 have `rowsEach` rows, the last `lastRows` (unused arguments
+ * repeat the first). A chunk's per-step textures become one matrix in log8(T) such passes, not T.
  */
-export function writeStepKernel(gpu: GPU, time: number, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ B: number }>, y: number[][], h: number[][], t: number, lengths: number[]) {
-    const r = this.thread.y as number, j = this.thread.x;
-    const first = t * this.constants.B;
-    let v = y[r][j];
-    if (r >= first && r < first + this.constants.B) {
-      v = 0;
-      if (t < lengths[r - first]) v = h[r - first][j];
-    }
+export function stackKernel(gpu: GPU, count: number, rowsEach: number, lastRows: number, cols: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ R: number }>, a0: number[][], a1: number[][], a2: number[][], a3: number[][], a4: number[][], a5: number[][], a6: number[][], a7: number[][]) {
+    const r = this.thread.y as number, c = this.thread.x;
+    const i = Math.floor(r / this.constants.R), rr = r - i * this.constants.R;
+    let v = 0;
+    if (i < 0.5) v = a0[rr][c];
+    else if (i < 1.5) v = a1[rr][c];
+    else if (i < 2.5) v = a2[rr][c];
+    else if (i < 3.5) v = a3[rr][c];
+    else if (i < 4.5) v = a4[rr][c];
+    else if (i < 5.5) v = a5[rr][c];
+    else if (i < 6.5) v = a6[rr][c];
+    else v = a7[rr][c];
+    return v;
+  }, settings((count - 1) * rowsEach + lastRows, cols, { R: rowsEach }));
+}
+
+/**
+ * A chunk's outputs y [T·B, H] from its states hs [(T+1)·B, H] (h_0 first): y_t = h_{t+1}, zeros for rows at or
+ * past their length [1, B].
+ */
+export function stepOutputsKernel(gpu: GPU, time: number, batch: number, units: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ B: number }>, hs: number[][], lengths: number[][]) {
+    const r = this.thread.y as number;
+    const t = Math.floor(r / this.constants.B), b = r - t * this.constants.B;
+    let v = 0;
+    if (t < lengths[0][b]) v = hs[r + this.constants.B][this.thread.x];
     return v;
   }, settings(time * batch, units, { B: batch }));
+}
+
+/** A matrix of one value (made on the GPU: nothing moves). */
+export function fillKernel(gpu: GPU, rows: number, cols: number, value: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ V: number }>) {
+    return this.constants.V;
+  }, settings(rows, cols, { V: value }));
 }

@@ -1,0 +1,111 @@
+import type { BackwardArgs, BackwardResult } from '@recur/core';
+import type { Texture } from 'gpu.js';
+import type { GpuContext } from './context.js';
+import type { GpuTape } from './forward.js';
+import {
+  gruAfterGatesKernel, gruAfterHiddenGradsKernel, gruBeforeGatesKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
+} from './kernels/gru-backward.js';
+import { lstmCarryKernel, lstmGateGradsKernel, lstmGatesKernel } from './kernels/lstm-backward.js';
+import { atbKernel, columnSumsKernel, matmulKernel, tokenWeightGradKernel } from './kernels/products.js';
+import { recurrentGradKernel, rnnGateGradsKernel } from './kernels/rnn-backward.js';
+import { stackTextures } from './stack.js';
+
+/** dW [G, K] = Σ_rows A[r][g] · S[r][k] (S2 for g >= split), dx = A · W, bias gradients: shared with the dense head. */
+export const atb = (ctx: GpuContext, a: Texture, aRows: number, g: number, s1: { t: Texture; rows: number }, k: number, s2 = s1, split = g): Texture =>
+  ctx.run(`atb ${aRows}x${g}x${k} ${s1.rows}/${s2.rows} ${split}`, (gpu) => atbKernel(gpu, aRows, g, k, split), a, s1.t, s2.t);
+export const matmul = (ctx: GpuContext, a: Texture, rows: number, inner: number, w: Texture, cols: number): Texture =>
+  ctx.run(`matmul ${rows}x${inner}x${cols}`, (gpu) => matmulKernel(gpu, rows, inner, cols), a, w);
+export const columnSums = (ctx: GpuContext, a: Texture, rows: number, cols: number): Texture =>
+  ctx.run(`colsum ${rows}x${cols}`, (gpu) => columnSumsKernel(gpu, rows, cols), a);
+
+/**
+ * A chunk's backward: the gates of every row recomputed in one or two kernels over all T·B rows, two kernels a
+ * step back (the gate gradients, the state gradients through W_hh), the step gradients stacked, then each weight
+ * gradient as one product over all rows.
+ */
+export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): BackwardResult {
+  const w = tape.weights, spec = w.spec, T = tape.time, B = tape.batch, H = spec.units, I = spec.inputSize, G = w.wIh.rows, R = T * B;
+  const dy = args.dy === null ? null : ctx.storage(args.dy).texture;
+  const dhT = args.dhT === null ? null : ctx.storage(args.dhT).texture, dcT = args.dcT === null ? null : ctx.storage(args.dcT).texture;
+  const made = new Set<Texture>();
+  const keep = (t: Texture): Texture => (made.add(t), t);
+  const drop = (t: Texture | null) => {
+    if (t && made.delete(t)) ctx.delete(t);
+  };
+  const whh = w.wHh.texture, withDy = dy !== null && T > 0, hs = tape.hs, lengths = tape.lengths;
+  const resetAfter = spec.kind === 'gru' && spec.resetAfter;
+  try {
+    let dh = dhT ?? keep(ctx.zeros(B, H));
+    let dc = spec.kind === 'lstm' ? dcT ?? keep(ctx.zeros(B, H)) : null;
+    // the gates of every row at once (RNN needs none: its derivative comes from h_t)
+    let act: Texture | null = null;
+    if (spec.kind === 'lstm') act = keep(ctx.run(`lstm-gates ${R}x${H}`, (gpu) => lstmGatesKernel(gpu, R, H), tape.proj, hs, whh));
+    else if (resetAfter) act = keep(ctx.run(`gru-after-gates ${R}x${H}`, (gpu) => gruAfterGatesKernel(gpu, R, H), tape.proj, hs, whh, w.bhn!.texture));
+    else if (spec.kind === 'gru') {
+      const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), tape.proj, hs, whh));
+      act = keep(ctx.run(`gru-before-gates ${R}x${H}`, (gpu) => gruBeforeGatesKernel(gpu, R, H), tape.proj, hs, whh, reset));
+      drop(reset);
+    }
+    const dGs: Texture[] = new Array(T);
+    const dyArg = () => dy ?? dh;
+    for (let t = T - 1; t >= 0; t--) {
+      let dG: Texture, dhPrev: Texture, dcPrev: Texture | null = null;
+      if (spec.kind === 'lstm') {
+        dG = keep(ctx.run(`lstm-dg ${T}x${B}x${H} ${withDy}`, (gpu) => lstmGateGradsKernel(gpu, B, H, withDy), act, tape.cs, dyArg(), dh, dc, t, lengths));
+        const r = ctx.runMap<'dc'>(`lstm-carry ${T}x${B}x${H} ${withDy}`, (gpu) => lstmCarryKernel(gpu, B, H, withDy), dG, whh, act, tape.cs, dyArg(), dh, dc, t, lengths);
+        dhPrev = keep(r.result);
+        dcPrev = keep(r.dc);
+      } else if (spec.kind === 'gru') {
+        dG = keep(ctx.run(`gru-dg ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruGateGradsKernel(gpu, B, H, resetAfter, withDy), act, tape.proj, hs, whh, dyArg(), dh, t, lengths));
+        dhPrev = keep(ctx.run(`gru-carry ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruCarryKernel(gpu, B, H, resetAfter, withDy), dG, act, whh, dyArg(), dh, t, lengths));
+      } else {
+        const relu = spec.activation === 'relu';
+        dG = keep(ctx.run(`rnn-dg ${T}x${B}x${H} ${relu} ${withDy}`, (gpu) => rnnGateGradsKernel(gpu, B, H, relu, withDy), hs, dyArg(), dh, t, lengths));
+        dhPrev = keep(ctx.run(`carry ${B}x${H}x${H}`, (gpu) => recurrentGradKernel(gpu, B, H, H), dG, whh, dh, t, lengths));
+      }
+      dGs[t] = dG;
+      drop(dh);
+      dh = dhPrev;
+      if (dcPrev) {
+        drop(dc);
+        dc = dcPrev;
+      }
+    }
+    let dx: Texture | null = null, dWih: Texture, dWhh: Texture, dbIh: Texture, dbHh: Texture;
+    if (T === 0) {
+      dx = null;
+      dWih = keep(ctx.zeros(G, I));
+      dWhh = keep(ctx.zeros(G, H));
+      dbIh = keep(ctx.zeros(1, G));
+      dbHh = keep(ctx.zeros(1, G));
+    } else {
+      const dXP = keep(stackTextures(ctx, dGs, B, G));
+      dGs.forEach(drop);
+      // the recurrent side: dn scaled by r (reset-after), or W_hn's input r ⊙ h (reset-before)
+      const dHP = resetAfter ? keep(ctx.run(`gru-after-dhp ${R}x${H}`, (gpu) => gruAfterHiddenGradsKernel(gpu, R, H), dXP, act)) : dXP;
+      const rh = spec.kind === 'gru' && !resetAfter ? keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), act, hs)) : null;
+      if (tape.ids) {
+        dWih = keep(ctx.run(`token-dw ${R}x${G}x${I}`, (gpu) => tokenWeightGradKernel(gpu, R, G, I), dXP, tape.ids));
+      } else {
+        dx = keep(matmul(ctx, dXP, R, G, w.wIh.texture!, I));
+        dWih = keep(atb(ctx, dXP, R, G, { t: tape.x!, rows: R }, I));
+      }
+      const hsArg = { t: hs, rows: (T + 1) * B };
+      dWhh = keep(atb(ctx, dHP, R, G, hsArg, H, rh ? { t: rh, rows: R } : hsArg, rh ? 2 * H : G));
+      dbIh = keep(columnSums(ctx, dXP, R, G));
+      dbHh = keep(columnSums(ctx, dHP, R, G));
+    }
+    const own = (t: Texture, rows: number, cols: number) => ctx.wrap(made.has(t) ? (made.delete(t), t) : ctx.copy(t, rows, cols), rows, cols);
+    const result: BackwardResult = {
+      dx: dx ? own(dx, R, I) : null,
+      dh0: own(dh, B, H),
+      dc0: dc ? own(dc, B, H) : null,
+      dWeights: { wIh: own(dWih, G, I), wHh: own(dWhh, G, H), bIh: own(dbIh, 1, G), bHh: own(dbHh, 1, G) },
+    };
+    for (const t of made) ctx.delete(t);
+    return result;
+  } catch (error) {
+    for (const t of made) ctx.delete(t);
+    throw error;
+  }
+}

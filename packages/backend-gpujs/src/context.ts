@@ -1,0 +1,188 @@
+import { createRequire } from 'node:module';
+import { BackendError, type TransferCounts } from '@recur/core';
+import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject, Texture } from 'gpu.js';
+import { tanhStable } from './kernels/math.js';
+import { copyKernel, fillKernel } from './kernels/rows.js';
+import type { GpujsMode } from './platform.js';
+
+/**
+ * A tensor: a texture holding a matrix [rows, cols] (the shape's last dimension as columns), or nothing when empty.
+ * The texture of a training parameter or an optimizer slot is replaced when the optimizer updates it in place.
+ */
+export class GpuStorage {
+  constructor(public texture: Texture | null, readonly rows: number, readonly cols: number) {}
+}
+
+type Kernel = IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>;
+
+/** The rows of a host matrix as gpu.js takes a 2-D argument. */
+export const rowsOf = (values: ArrayLike<number>, rows: number, cols: number): Float32Array[] =>
+  Array.from({ length: rows }, (_, r) => Float32Array.from({ length: cols }, (_, c) => values[r * cols + c]));
+
+/**
+ * What every part of the backend shares: the gpu.js instance and its kernels, the GL error and lost-context
+ * handling, the texture and transfer counters, and the live storages. The forward, backward and training parts are
+ * functions over it (the backend class only routes the spec's methods to them).
+ */
+export class GpuContext {
+  readonly #gpu: GPU;
+  readonly #kernels = new Map<string, Kernel>();
+  /** Live tensors; parameters and optimizer-owned storages are in `#owned` (kernels read both). */
+  readonly live = new Set<GpuStorage>();
+  readonly #owned = new Set<GpuStorage>();
+  bytes = 0;
+  texturesCreated = 0;
+  texturesDeleted = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+  /** Why the GL context is gone (lost, or destroyed), once it is: every later kernel refuses. */
+  lost: string | null = null;
+
+  constructor(mode: GpujsMode) {
+    const { GPU: Gpu } = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js');
+    this.#gpu = new Gpu({ mode });
+    // gpu.js's WebGL1 tanh is (e^2x - 1)/(e^2x + 1): NaN past |x| ≈ 44 and cancelling near 0
+    this.#gpu.addFunction(tanhStable);
+  }
+
+  get gl(): WebGLRenderingContext {
+    return (this.#gpu as unknown as { context: WebGLRenderingContext }).context;
+  }
+
+  contextLost(): boolean {
+    return this.gl?.isContextLost?.() === true;
+  }
+
+  /**
+   * Runs GL work: a gpu.js error (a shader that does not compile, a dead context) becomes a BackendError with its
+   * message, and a context lost meanwhile refuses the result rather than return what a dead context reads (zeros).
+   */
+  guard<T>(fn: () => T): T {
+    if (this.lost) throw new BackendError('backend', 'a live WebGL context', `the context was lost (${this.lost})`, 'make a new GpujsBackend');
+    let result: T;
+    try {
+      result = fn();
+    } catch (error) {
+      const message = (error as Error)?.message?.split('\n')[0] ?? String(error);
+      if (this.contextLost() || /invalid gl context|context lost/i.test(message)) this.lost = message;
+      throw new BackendError('backend', this.lost ? 'a live WebGL context' : 'gpu.js kernels that compile and run', `gpu.js: ${message}`);
+    }
+    if (this.contextLost()) {
+      this.lost = 'isContextLost() after a kernel';
+      throw new BackendError('backend', 'a live WebGL context', 'the context was lost during the call', 'make a new GpujsBackend');
+    }
+    return result;
+  }
+
+  /**
+   * Runs a kernel made once per key: gpu.js compiles a shader per output size and bakes its arguments' texture
+   * sizes in, so the key names every size the kernel reads. Kernels live as long as the backend: a destroyed gpu.js
+   * kernel takes the textures it produced with it (reads then throw, and as inputs they read as zeros), so none is
+   * evicted; a process that runs very many shapes keeps one shader program per shape. Returns the new texture
+   * (counted); a kernel map's outputs come back by name, each counted.
+   */
+  run(key: string, make: (gpu: GPU) => IKernelRunShortcut, ...args: unknown[]): Texture {
+    return this.made(this.#call(key, make, args) as Texture);
+  }
+
+  runMap<K extends string>(key: string, make: (gpu: GPU) => IKernelMapRunShortcut<ISubKernelObject>, ...args: unknown[]): Record<K | 'result', Texture> {
+    const outputs = this.#call(key, make, args) as Record<K | 'result', Texture>;
+    for (const name of Object.keys(outputs)) this.made(outputs[name as K]);
+    return outputs;
+  }
+
+  #call(key: string, make: (gpu: GPU) => Kernel, args: unknown[]): unknown {
+    return this.guard(() => {
+      let k = this.#kernels.get(key);
+      if (!k) this.#kernels.set(key, (k = make(this.#gpu)));
+      return (k as unknown as (...a: unknown[]) => unknown)(...args);
+    });
+  }
+
+  made(texture: Texture): Texture {
+    this.texturesCreated++;
+    return texture;
+  }
+
+  delete(texture: Texture | null | undefined): void {
+    if (!texture) return;
+    try {
+      texture.delete();
+    } catch {
+      // a lost context has freed it already
+    }
+    this.texturesDeleted++;
+  }
+
+  /** A host array a kernel reads (lengths, row lists, ids): counted as moved in. */
+  hostArgument<A extends Float32Array>(array: A): A {
+    this.bytesIn += array.byteLength;
+    return array;
+  }
+
+  /** A new texture holding host values (an upload). */
+  upload(values: ArrayLike<number>, rows: number, cols: number): Texture {
+    this.bytesIn += rows * cols * 4;
+    return this.run(`copy ${rows}x${cols}`, (gpu) => copyKernel(gpu, rows, cols), rowsOf(values, rows, cols));
+  }
+
+  /** A new texture with a texture's values. */
+  copy(texture: Texture, rows: number, cols: number): Texture {
+    return this.run(`copy-texture ${rows}x${cols}`, (gpu) => copyKernel(gpu, rows, cols), texture);
+  }
+
+  zeros(rows: number, cols: number): Texture {
+    return this.run(`fill ${rows}x${cols} 0`, (gpu) => fillKernel(gpu, rows, cols, 0));
+  }
+
+  read(s: GpuStorage): Float32Array {
+    const out = new Float32Array(s.rows * s.cols);
+    if (!s.texture) return out;
+    const rows = this.guard(() => s.texture!.toArray() as Float32Array[]);
+    rows.forEach((row, r) => out.set(row.subarray(0, s.cols), r * s.cols));
+    this.bytesOut += out.byteLength;
+    return out;
+  }
+
+  /** A new live tensor (counted in `memory()`). */
+  wrap(texture: Texture | null, rows: number, cols: number): GpuStorage {
+    const s = new GpuStorage(texture, rows, cols);
+    this.live.add(s);
+    this.bytes += rows * cols * 4;
+    return s;
+  }
+
+  /** A storage that lives as long as its owner (a weights upload's parameters): kernels read it, `dispose` skips it. */
+  own(texture: Texture, rows: number, cols: number): GpuStorage {
+    const s = new GpuStorage(texture, rows, cols);
+    this.#owned.add(s);
+    return s;
+  }
+
+  disown(s: GpuStorage): void {
+    if (this.#owned.delete(s)) this.delete(s.texture);
+  }
+
+  storage(storage: unknown): GpuStorage {
+    if (!(storage instanceof GpuStorage) || !(this.live.has(storage) || this.#owned.has(storage))) throw new Error('storage is not a live tensor of this backend');
+    return storage;
+  }
+
+  dispose(storage: unknown): void {
+    if (storage instanceof GpuStorage && this.live.delete(storage)) {
+      this.bytes -= storage.rows * storage.cols * 4;
+      this.delete(storage.texture);
+    }
+  }
+
+  /** Puts a new texture in a storage in place (an optimizer update), deleting the old one. */
+  replace(s: GpuStorage, texture: Texture): void {
+    const old = s.texture;
+    s.texture = texture;
+    this.delete(old);
+  }
+
+  transfers(): TransferCounts {
+    return { bytesIn: this.bytesIn, bytesOut: this.bytesOut };
+  }
+}
