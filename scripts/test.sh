@@ -14,7 +14,7 @@ node packages/backend-simd/scripts/build-wasm.mjs --check || status=1
 pnpm exec turbo run test --concurrency=1 --continue || status=1
 echo
 echo "recur-conformance (every backend this machine can run):"
-node packages/conformance/dist/cli.js || status=1
+xvfb-run -a node packages/conformance/dist/cli.js || status=1 # gpujs runs on headless-gl, which needs an X display
 echo
 echo "pnpm bench --quick (a smoke run: every contender must agree with backend-cpu; timings are printed, never asserted):"
 node packages/bench/dist/cli.js --quick --out out/bench-smoke || status=1

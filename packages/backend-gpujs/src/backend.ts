@@ -66,7 +66,10 @@ export class GpujsBackend implements RecurBackend {
 
   available(): Availability {
     if (this.#ctx?.lost) return { available: false, reason: `the WebGL context was lost (${this.#ctx.lost}): make a new GpujsBackend` };
-    return this.platform.available ? { available: true } : { available: false, reason: this.platform.reason, missingHardware: true };
+    const p = this.platform;
+    if (!p.available) return { available: false, reason: p.reason, missingHardware: true };
+    const renderer = p.software ? 'a CPU renderer' : p.software === null ? 'a renderer the driver does not name' : 'a GPU';
+    return { available: true, runsOn: `${p.mode}: ${p.renderer}, ${p.version} (${renderer})` };
   }
 
   /** @internal Loses the context as a browser or a driver reset would (tests). */

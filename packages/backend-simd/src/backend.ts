@@ -50,7 +50,7 @@ export class SimdBackend implements RecurBackend {
   }
 
   available(): Availability {
-    return this.#closed ? { available: false, reason: 'closed by close(): its helper threads are stopped' } : { available: true };
+    return this.#closed ? { available: false, reason: 'closed by close(): its helper threads are stopped' } : { available: true, runsOn: `WebAssembly ${this.instructionSet === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128'}, ${this.threads} thread${this.threads === 1 ? '' : 's'}` };
   }
 
   /** Threads that run a job, this one included. */

@@ -86,13 +86,13 @@ async function main(): Promise<number> {
       reports.push({ backend: info.name, available: false, reason: info.reason, missingHardware: info.missingHardware, results: [] });
       continue;
     }
-    if (!opts.json) process.stderr.write(`${info.name}: `);
+    if (!opts.json) process.stderr.write(`${info.name}${info.runsOn ? ` (on ${info.runsOn})` : ''}: `);
     const results = await runSuite(info.name, {
       fixtures, filter: opts.filters,
       onResult: (r) => opts.json || process.stderr.write(r.status === 'pass' ? '.' : r.status === 'fail' ? 'F' : r.status === 'skip' ? 's' : '-'),
     });
     if (!opts.json) process.stderr.write('\n');
-    reports.push({ backend: info.name, available: true, results });
+    reports.push({ backend: info.name, available: true, ...(info.runsOn ? { runsOn: info.runsOn } : {}), results });
   }
   if (opts.json) console.log(JSON.stringify({ fixtures: fixtures.source, checks: ids, backends: reports }, null, 2));
   else console.log(formatMatrix(reports, ids));

@@ -6,6 +6,8 @@ export interface BackendReport {
   /** Why it is unavailable. */
   readonly reason?: string;
   readonly missingHardware?: boolean;
+  /** Where its kernels ran, when the backend says. */
+  readonly runsOn?: string;
   readonly results: readonly CheckResult[];
 }
 
@@ -25,6 +27,7 @@ export function formatMatrix(reports: readonly BackendReport[], ids: readonly st
   }
   const notes: string[] = [];
   for (const r of reports) {
+    if (r.runsOn) notes.push(`${r.backend} ran on ${r.runsOn}`);
     if (!r.available) notes.push(`${r.backend}: every check skipped: ${r.reason}${r.missingHardware ? ' (hardware this machine lacks)' : ''}`);
     for (const x of r.results) {
       if (x.status === 'fail') notes.push(`FAIL ${r.backend} ${x.id}: ${x.title}\n    ${x.message?.split('\n').join('\n    ')}`);

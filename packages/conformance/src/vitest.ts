@@ -31,7 +31,7 @@ export async function describeConformance(backend: string, options: DescribeConf
     return;
   }
   const ctx = await contextFor(backend);
-  describe(`conformance: ${backend}`, () => {
+  describe(`conformance: ${backend}${info.runsOn ? ` (on ${info.runsOn})` : ''}`, () => {
     for (const check of checks) {
       const na = check.notApplicable?.(ctx.capabilities, getBackend(ctx.backend));
       if (na) {

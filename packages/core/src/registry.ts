@@ -25,6 +25,8 @@ export interface BackendInfo {
   readonly reason?: string;
   /** The machine lacks hardware it needs (a GPU). */
   readonly missingHardware: boolean;
+  /** Where its kernels run, when the backend says (`Availability.runsOn`). */
+  readonly runsOn?: string;
   /** Whether it is the current default. */
   readonly isDefault: boolean;
 }
@@ -214,6 +216,7 @@ export async function listBackends(): Promise<BackendInfo[]> {
     return {
       name: entry.name, priority: entry.priority, available: now?.available === true, reason: now ? now.reason : entry.failure,
       missingHardware: now ? now.missingHardware === true : entry.missingHardware === true, isDefault: entry.name === current,
+      ...(now?.runsOn ? { runsOn: now.runsOn } : {}),
     };
   });
 }

@@ -138,6 +138,11 @@ export interface Availability {
   readonly reason?: string;
   /** True when the machine lacks hardware the backend needs (a GPU): conformance then reports a hardware skip. */
   readonly missingHardware?: boolean;
+  /**
+   * Where the kernels run, for reports, when that is not plain from the name: a mode and a renderer ("headlessgl:
+   * ANGLE, WebGL 1.0"), an instruction set. The conformance CLI and `describeConformance` print it.
+   */
+  readonly runsOn?: string;
 }
 
 export interface Capabilities {
