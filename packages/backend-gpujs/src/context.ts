@@ -1,8 +1,9 @@
-import { createRequire } from 'node:module';
 import { BackendError, type TransferCounts } from '@recur/core';
 import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject, Texture } from 'gpu.js';
 import { tanhStable } from './kernels/math.js';
 import { copyKernel, fillKernel } from './kernels/rows.js';
+import { sourceNamed } from './kernels/settings.js';
+import { loadGpujs } from './load.js';
 import type { GpujsMode } from './platform.js';
 
 /**
@@ -39,10 +40,10 @@ export class GpuContext {
   lost: string | null = null;
 
   constructor(mode: GpujsMode) {
-    const { GPU: Gpu } = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js');
+    const { GPU: Gpu } = loadGpujs();
     this.#gpu = new Gpu({ mode });
     // gpu.js's WebGL1 tanh is (e^2x - 1)/(e^2x + 1): NaN past |x| ≈ 44 and cancelling near 0
-    this.#gpu.addFunction(tanhStable);
+    this.#gpu.addFunction(sourceNamed(tanhStable, 'tanhStable') as unknown as Parameters<GPU['addFunction']>[0]);
   }
 
   get gl(): WebGLRenderingContext {

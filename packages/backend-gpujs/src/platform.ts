@@ -1,4 +1,4 @@
-import { createRequire } from 'node:module';
+import { loadGl, type GlFactory } from './load.js';
 
 /**
  * Where gpu.js can run Recur's kernels, chosen explicitly: `webgl2` in browsers, `headlessgl` in Node when the `gl`
@@ -25,19 +25,11 @@ export interface GpujsPlatform {
 const NEEDED_EXTENSIONS = ['OES_texture_float'] as const;
 const SOFTWARE = /llvmpipe|swiftshader|softpipe|software/i;
 
-type GlFactory = (width: number, height: number, options?: object) => WebGLRenderingContext | null;
-
 interface DetectOptions {
   /** @internal Loads the `gl` package (tests replace it to see the reasons). */
   readonly loadGl?: () => GlFactory;
   /** @internal The X display (tests pass none). */
   readonly display?: string | undefined;
-}
-
-/** headless-gl as gpu.js itself loads it: `gl` is gpu.js's optional dependency, resolvable from gpu.js only. */
-function loadGl(): GlFactory {
-  const fromGpujs = createRequire(createRequire(import.meta.url).resolve('gpu.js'));
-  return fromGpujs('gl') as GlFactory;
 }
 
 const BUILD_HINT = 'build it from source: bash scripts/build-gl.sh (after apt-get install libxi-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config)';

@@ -1,35 +1,29 @@
 import { defaultFixtures } from '@recur/conformance/node';
 import { selectChecks, type CheckResult } from '@recur/conformance';
-import { existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import { CHROMIUM_PATH, runInChromium, servePage, type ServedFile } from '@recur/browser-harness/node';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
-import { servePage } from '../browser/serve.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** tfjs's .wasm files, served at /wasm/. */
+function wasmFiles(): Map<string, ServedFile> {
+  const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
+  return new Map(readdirSync(wasmDir).filter((n) => n.endsWith('.wasm')).map((f) => [`/wasm/${f}`, { type: 'application/wasm', body: readFileSync(join(wasmDir, f)) }]));
+}
 
 // The same conformance suite, the same check ids, in a real headless Chromium (WebAssembly with SIMD).
 it('backend-wasm passes the conformance suite in headless Chromium, with every check id of the Node run', async () => {
-  expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: scripts/install-system-deps.sh installs Debian's chromium`).toBe(true);
-  const page = await servePage();
-  // a fresh profile each run; the flags keep Chromium off the network this machine does not have
-  const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'recur-chromium-')), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  expect(existsSync(CHROMIUM_PATH), `${CHROMIUM_PATH} is missing: scripts/install-system-deps.sh installs Debian's chromium`).toBe(true);
+  const page = await servePage({ title: 'Recur conformance: backend-wasm', entry: join(here, '../browser/page.ts'), files: wasmFiles() });
   try {
-    const tab = await browser.newPage();
-    const logs: string[] = [];
-    tab.on('console', (m) => logs.push(m.text()));
-    tab.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-    await tab.goto(page.url);
-    await tab.waitForFunction(() => window.__recurDone !== undefined, undefined, { timeout: 240_000 });
-    const done = (await tab.evaluate(() => window.__recurDone))!;
+    const { done, logs } = await runInChromium<CheckResult[]>(page.url, 240_000);
     expect(done.error, logs.join('\n')).toBeUndefined();
     expect(done.userAgent).toMatch(/HeadlessChrome|Chrome/);
-    const results = done.results as CheckResult[];
+    const results = done.value!;
     const byId = new Map(results.map((r) => [r.id, r]));
     const expected = selectChecks(defaultFixtures()).map((c) => c.id);
     const missing = expected.filter((id) => !byId.has(id));
@@ -42,7 +36,6 @@ it('backend-wasm passes the conformance suite in headless Chromium, with every c
     expect(results.filter((r) => r.status === 'n/a' && !gap(r)).map((r) => `${r.id}: ${r.message}`)).toEqual([]);
     expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThan(80);
   } finally {
-    await browser.close();
     await page.close();
   }
 }, 300_000);

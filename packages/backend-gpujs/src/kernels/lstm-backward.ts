@@ -1,5 +1,5 @@
 import type { GPU, IKernelFunctionThis, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject } from 'gpu.js';
-import { settings } from './settings.js';
+import { mapOutput, settings } from './settings.js';
 
 declare function tanhStable(x: number): number;
 declare function keepDc(value: number): number;
@@ -44,7 +44,7 @@ export function lstmGateGradsKernel(gpu: GPU, batch: number, units: number, with
 
 /** dh_{t-1} = dG · W_hh and dc_{t-1} = dc_t · f (the map's `dc`); rows past their length pass dh and dc on. */
 export function lstmCarryKernel(gpu: GPU, batch: number, units: number, withDy: boolean): IKernelMapRunShortcut<ISubKernelObject> {
-  return gpu.createKernelMap({ dc: function keepDc(value: number) { return value; } },
+  return gpu.createKernelMap({ dc: mapOutput('keepDc') },
     function (this: IKernelFunctionThis<{ H: number; B: number; DY: number }>, dG: number[][], whh: number[][], act: number[][], cs: number[][], dy: number[][], dh: number[][], dc: number[][], t: number, lengths: number[][]) {
       const b = this.thread.y as number, k = this.thread.x, H = this.constants.H;
       const row = t * this.constants.B + b;

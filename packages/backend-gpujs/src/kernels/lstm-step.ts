@@ -1,5 +1,5 @@
 import type { GPU, IKernelFunctionThis, IKernelMapRunShortcut, ISubKernelObject } from 'gpu.js';
-import { settings } from './settings.js';
+import { mapOutput, settings } from './settings.js';
 
 /** The kernel map's second output: gpu.js turns the call in the kernel's source into a write to its texture. */
 declare function keepC(value: number): number;
@@ -14,7 +14,7 @@ declare function tanhStable(x: number): number;
  * state: TF's dynamic_rnn with sequence_length).
  */
 export function lstmStepKernel(gpu: GPU, batch: number, units: number): IKernelMapRunShortcut<ISubKernelObject> {
-  return gpu.createKernelMap({ c: function keepC(value: number) { return value; } },
+  return gpu.createKernelMap({ c: mapOutput('keepC') },
     function (this: IKernelFunctionThis<{ H: number; B: number }>, proj: number[][], t: number, h: number[][], c: number[][], whh: number[][], lengths: number[][]) {
       const b = this.thread.y as number, j = this.thread.x, H = this.constants.H;
       const row = t * this.constants.B + b;

@@ -1,5 +1,5 @@
 import type { GPU, IKernelFunctionThis, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject } from 'gpu.js';
-import { settings } from './settings.js';
+import { mapOutput, settings } from './settings.js';
 
 declare function keepV(value: number): number;
 declare function keepM(value: number): number;
@@ -10,7 +10,7 @@ declare function keepM(value: number): number;
 
 /** SGD with momentum: v = μ v + s g; p -= lr v. */
 export function sgdKernel(gpu: GPU, rows: number, cols: number): IKernelMapRunShortcut<ISubKernelObject> {
-  return gpu.createKernelMap({ v: function keepV(value: number) { return value; } },
+  return gpu.createKernelMap({ v: mapOutput('keepV') },
     function (this: IKernelFunctionThis, p: number[][], g: number[][], v: number[][], lr: number, mu: number, scale: number) {
       const r = this.thread.y as number, c = this.thread.x;
       const vNew = mu * v[r][c] + scale * g[r][c];
@@ -21,7 +21,7 @@ export function sgdKernel(gpu: GPU, rows: number, cols: number): IKernelMapRunSh
 
 /** Adam: m = β1 m + (1 - β1) g', v = β2 v + (1 - β2) g'², p -= (lr / c1) m / (√(v / c2) + ε), g' = s g. */
 export function adamKernel(gpu: GPU, rows: number, cols: number): IKernelMapRunShortcut<ISubKernelObject> {
-  return gpu.createKernelMap({ m: function keepM(value: number) { return value; }, v: function keepV(value: number) { return value; } },
+  return gpu.createKernelMap({ m: mapOutput('keepM'), v: mapOutput('keepV') },
     function (this: IKernelFunctionThis, p: number[][], g: number[][], m: number[][], v: number[][], stepSize: number, inverseC2: number, b1: number, b2: number, eps: number, scale: number) {
       const r = this.thread.y as number, c = this.thread.x;
       const gs = scale * g[r][c];

@@ -1,0 +1,33 @@
+import { mergeFixtures, parseFixtures, type GoldenFixtures } from '@recur/conformance';
+
+// The browser side of a page: the shipped golden vectors (as Node's defaultFixtures() gives them), a line of
+// output for a person watching, and the result left on window for the runner (node.ts's runInChromium).
+
+declare global {
+  interface Window {
+    __recurDone?: { value?: unknown; error?: string; userAgent: string };
+  }
+}
+
+export async function shippedFixtures(): Promise<GoldenFixtures> {
+  const load = async (file: string) => {
+    const response = await fetch(`/fixtures/${file}`);
+    if (!response.ok) throw new Error(`fixtures ${file}: HTTP ${response.status}`);
+    return parseFixtures(await new Response(response.body!.pipeThrough(new DecompressionStream('gzip'))).json(), file);
+  };
+  return mergeFixtures(await load('pytorch-golden.json.gz'), await load('pytorch-training-golden.json.gz'));
+}
+
+export function print(line: string): void {
+  document.getElementById('out')!.textContent += `${line}\n`;
+}
+
+/** Runs the page's work and reports its value, or its error, to the runner. */
+export async function finish<T>(work: () => Promise<T>): Promise<void> {
+  try {
+    window.__recurDone = { value: await work(), userAgent: navigator.userAgent };
+  } catch (error) {
+    print(`error: ${String(error)}`);
+    window.__recurDone = { error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error), userAgent: navigator.userAgent };
+  }
+}
