@@ -1,6 +1,6 @@
 import { BackendError, type TransferCounts } from '@recur/core';
 import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject, Texture } from 'gpu.js';
-import { tanhStable } from './kernels/math.js';
+import { SHADER_FUNCTIONS } from './kernels/math.js';
 import { copyKernel, fillKernel } from './kernels/rows.js';
 import { sourceNamed } from './kernels/settings.js';
 import { loadGpujs } from './load.js';
@@ -15,6 +15,30 @@ export class GpuStorage {
 }
 
 type Kernel = IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>;
+
+type TextureSize = (settings: { context?: WebGLRenderingContext }, dims: number[]) => Int32Array | number[];
+interface GpujsUtils {
+  getKernelTextureSize: TextureSize;
+  closestSquareDimensions(length: number): Int32Array | number[];
+  recurPacksTallTextures?: boolean;
+}
+
+/**
+ * gpu.js gives a kernel whose output is a matrix [cols, rows] a texture of exactly that size, so a matrix of more
+ * rows (T·B) or columns than MAX_TEXTURE_SIZE (8192 on SwiftShader) fails. Such an output gets a square texture
+ * instead, which gpu.js indexes the same way (it addresses every texture through the element's linear index).
+ */
+function packTallTextures(utils: unknown): void {
+  const u = utils as GpujsUtils;
+  if (u.recurPacksTallTextures) return;
+  const original = u.getKernelTextureSize;
+  u.getKernelTextureSize = (settings, dims) => {
+    const size = original(settings, dims);
+    const gl = settings.context, max = gl ? (gl.getParameter(gl.MAX_TEXTURE_SIZE) as number) : 4096;
+    return size[0] <= max && size[1] <= max ? size : u.closestSquareDimensions(dims.reduce((a, b) => a * (b || 1), 1));
+  };
+  u.recurPacksTallTextures = true;
+}
 
 /** The rows of a host matrix as gpu.js takes a 2-D argument. */
 export const rowsOf = (values: ArrayLike<number>, rows: number, cols: number): Float32Array[] =>
@@ -40,10 +64,11 @@ export class GpuContext {
   lost: string | null = null;
 
   constructor(mode: GpujsMode) {
-    const { GPU: Gpu } = loadGpujs();
+    const { GPU: Gpu, utils } = loadGpujs();
+    packTallTextures(utils);
     this.#gpu = new Gpu({ mode });
-    // gpu.js's WebGL1 tanh is (e^2x - 1)/(e^2x + 1): NaN past |x| ≈ 44 and cancelling near 0
-    this.#gpu.addFunction(sourceNamed(tanhStable, 'tanhStable') as unknown as Parameters<GPU['addFunction']>[0]);
+    // the activations kernels call by name: defined for every input, NaN kept (kernels/math.ts)
+    for (const [name, fn] of Object.entries(SHADER_FUNCTIONS)) this.#gpu.addFunction(sourceNamed(fn, name) as unknown as Parameters<GPU['addFunction']>[0]);
   }
 
   get gl(): WebGLRenderingContext {

@@ -7,7 +7,7 @@ import { gruAfterStepKernel, gruBeforeStepKernel, gruResetKernel } from '../src/
 import { lstmStepKernel } from '../src/kernels/lstm-step.js';
 import { projectionKernel } from '../src/kernels/projection.js';
 import { rnnStepKernel } from '../src/kernels/rnn-step.js';
-import { tanhStable } from '../src/kernels/math.js';
+import { SHADER_FUNCTIONS } from '../src/kernels/math.js';
 
 // The forward kernels on headless-gl (under xvfb-run) against backend-cpu's cells: same weights, inputs, lengths.
 const { GPU } = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js');
@@ -67,7 +67,7 @@ function forwardOnGpu(gpu: GpuType, cell: LayerCell, x: Float32Array): { steps: 
 
 describe('backend-gpujs forward kernels (projection over all T·B rows, one fused kernel a step, seqLens)', () => {
   const gpu = new GPU({ mode: 'headlessgl' });
-  gpu.addFunction(tanhStable);
+  for (const fn of Object.values(SHADER_FUNCTIONS)) gpu.addFunction(fn);
   for (const { name, make } of CELLS) {
     it(`${name}: every step's output and the final state equal backend-cpu's within 2e-4`, async () => {
       const cell = make();

@@ -1,6 +1,8 @@
 import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 import { settings } from './settings.js';
 
+/** Added to every gpu.js instance (kernels/math.ts). */
+declare function sigmoidStable(x: number): number;
 declare function tanhStable(x: number): number;
 
 // GRU backward, both variants. The forward keeps only the states; the gates of the whole chunk are recomputed at
@@ -15,7 +17,7 @@ export function gruAfterGatesKernel(gpu: GPU, rows: number, units: number): IKer
     const r = this.thread.y as number, g = this.thread.x, H = this.constants.H;
     let a = 0;
     for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
-    let v = 1 / (1 + Math.exp(-(proj[r][g] + a)));
+    let v = sigmoidStable(proj[r][g] + a);
     if (g >= 2 * H) v = a + bhn[0][g - 2 * H];
     return v;
   }, settings(rows, 3 * units, { H: units }));
@@ -27,7 +29,7 @@ export function gruBeforeResetKernel(gpu: GPU, rows: number, units: number): IKe
     const r = this.thread.y as number, j = this.thread.x;
     let a = proj[r][j];
     for (let k = 0; k < this.constants.H; k++) a += whh[j][k] * hs[r][k];
-    return 1 / (1 + Math.exp(-a));
+    return sigmoidStable(a);
   }, settings(rows, units, { H: units }));
 }
 
@@ -40,7 +42,7 @@ export function gruBeforeGatesKernel(gpu: GPU, rows: number, units: number): IKe
       let a = proj[r][g];
       if (g < 2 * H) {
         for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
-        v = 1 / (1 + Math.exp(-a));
+        v = sigmoidStable(a);
       } else {
         for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * reset[r][k] * hs[r][k];
         v = tanhStable(a);

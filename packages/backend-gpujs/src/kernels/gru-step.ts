@@ -1,6 +1,8 @@
 import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
 import { settings } from './settings.js';
 
+/** Added to every gpu.js instance (kernels/math.ts). */
+declare function sigmoidStable(x: number): number;
 declare function tanhStable(x: number): number;
 
 type This = IKernelFunctionThis<{ H: number; B: number }>;
@@ -22,7 +24,7 @@ export function gruAfterStepKernel(gpu: GPU, batch: number, units: number): IKer
       az += whh[H + j][k] * hk;
       an += whh[2 * H + j][k] * hk;
     }
-    const r = 1 / (1 + Math.exp(-ar)), z = 1 / (1 + Math.exp(-az));
+    const r = sigmoidStable(ar), z = sigmoidStable(az);
     const n = tanhStable(proj[row][2 * H + j] + r * an);
     let hNew = (1 - z) * n + z * h[b][j];
     if (t >= lengths[0][b]) hNew = h[b][j];
@@ -40,7 +42,7 @@ export function gruResetKernel(gpu: GPU, batch: number, units: number): IKernelR
     const row = t * this.constants.B + b;
     let ar = proj[row][j];
     for (let k = 0; k < this.constants.H; k++) ar += whh[j][k] * h[b][k];
-    return 1 / (1 + Math.exp(-ar));
+    return sigmoidStable(ar);
   }, stepSettings(batch, units));
 }
 
@@ -55,7 +57,7 @@ export function gruBeforeStepKernel(gpu: GPU, batch: number, units: number): IKe
       az += whh[H + j][k] * hk;
       an += whh[2 * H + j][k] * (r[b][k] * hk);
     }
-    const z = 1 / (1 + Math.exp(-az));
+    const z = sigmoidStable(az);
     let hNew = (1 - z) * tanhStable(an) + z * h[b][j];
     if (t >= lengths[0][b]) hNew = h[b][j];
     return hNew;

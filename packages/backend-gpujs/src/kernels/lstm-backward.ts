@@ -1,7 +1,10 @@
 import type { GPU, IKernelFunctionThis, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject } from 'gpu.js';
 import { mapOutput, settings } from './settings.js';
 
+/** Added to every gpu.js instance (kernels/math.ts). */
+declare function sigmoidStable(x: number): number;
 declare function tanhStable(x: number): number;
+
 declare function keepDc(value: number): number;
 
 // LSTM backward. The forward keeps only the states; the gate activations of the whole chunk are recomputed at once
@@ -14,7 +17,7 @@ export function lstmGatesKernel(gpu: GPU, rows: number, units: number): IKernelR
     const r = this.thread.y as number, g = this.thread.x;
     let a = proj[r][g];
     for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
-    let v = 1 / (1 + Math.exp(-a));
+    let v = sigmoidStable(a);
     if (Math.floor(g / this.constants.H) === 2) v = tanhStable(a);
     return v;
   }, settings(rows, 4 * units, { H: units }));

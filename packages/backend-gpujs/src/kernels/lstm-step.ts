@@ -1,11 +1,12 @@
 import type { GPU, IKernelFunctionThis, IKernelMapRunShortcut, ISubKernelObject } from 'gpu.js';
 import { mapOutput, settings } from './settings.js';
 
-/** The kernel map's second output: gpu.js turns the call in the kernel's source into a write to its texture. */
-declare function keepC(value: number): number;
-/** Added to the gpu.js instance (kernels/math.ts). */
+/** Added to every gpu.js instance (kernels/math.ts). */
+declare function sigmoidStable(x: number): number;
 declare function tanhStable(x: number): number;
 
+/** The kernel map's second output: gpu.js turns the call in the kernel's source into a write to its texture. */
+declare function keepC(value: number): number;
 /**
  * One LSTM step as one fused kernel (gates i, f, g, o; PyTorch's layout): every (row b, unit j) computes its four
  * dot products with W_hh's rows j, H+j, 2H+j, 3H+j, the gate math and the new cell state; c_t comes out as a second
@@ -26,7 +27,7 @@ export function lstmStepKernel(gpu: GPU, batch: number, units: number): IKernelM
         gg += whh[2 * H + j][k] * hk;
         go += whh[3 * H + j][k] * hk;
       }
-      const i = 1 / (1 + Math.exp(-gi)), f = 1 / (1 + Math.exp(-gf)), o = 1 / (1 + Math.exp(-go));
+      const i = sigmoidStable(gi), f = sigmoidStable(gf), o = sigmoidStable(go);
       let cNew = f * c[b][j] + i * tanhStable(gg);
       let hNew = o * tanhStable(cNew);
       if (t >= lengths[0][b]) {

@@ -14,7 +14,7 @@ export function rowNormStatsKernel(gpu: GPU, rows: number, cols: number): IKerne
     let m = 0;
     for (let c = 0; c < this.constants.C; c++) {
       const v = Math.abs(a[r][c]);
-      if (v > m) m = v;
+      if (v > m || !(v >= 0)) m = v; // a NaN stays, and makes the norm NaN
     }
     let s = 0;
     if (this.thread.x > 0.5 && m > 0) {
@@ -35,7 +35,7 @@ export function combineNormStatsKernel(gpu: GPU, rows: number): IKernelRunShortc
   return gpu.createKernel(function (this: IKernelFunctionThis<{ R: number; BIG: number }>, st: number[][]) {
     let m = 0;
     for (let r = 0; r < this.constants.R; r++) {
-      if (st[r][0] > m) m = st[r][0];
+      if (st[r][0] > m || !(st[r][0] >= 0)) m = st[r][0];
     }
     let s = 0;
     if (this.thread.x > 0.5 && m > 0) {
