@@ -51,6 +51,8 @@ export interface Prepared {
   outputs?(): Promise<Float32Array>;
   /** Training cases: the gradients, for the same check. */
   gradients?(): Promise<Gradients>;
+  /** Training cases of a Keras-layout peer: its kernel and recurrent kernel gradients, concatenated. */
+  kernelGradients?(): Promise<Float32Array>;
   /** Model cases: the first training step from the case's weights and zero state (called once, before any run). */
   firstStep?(): Promise<StepReport>;
   dispose(): void;

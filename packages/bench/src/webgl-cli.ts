@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+/**
+ * pnpm bench:webgl: Recur on backend-gpujs against tfjs-layers on tfjs-backend-webgl, on one renderer at a time:
+ * the benchmark page in headless Chromium (WebGL2 on SwiftShader), then the same runner in Node on headless-gl
+ * (under xvfb-run: this command starts it when no DISPLAY is set).
+ *   node packages/bench/dist/webgl-cli.js [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]
+ * Agreement with backend-cpu is checked before timing; a contender that disagrees is reported, not timed. Every
+ * figure is labelled with its renderer: SwiftShader and Mesa's rasteriser are CPU renderers, not GPU speeds.
+ * Exit status 1 when Recur disagrees with backend-cpu (a peer that disagrees is a finding, not a failure).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { QUICK_WEBGL_CASES, WEBGL_CASES, formatLine, runWebglBench, type WebglCaseResult } from './webgl/run.js';
+
+const args = process.argv.slice(2);
+const many = (name: string) => args.flatMap((a, i) => (args[i - 1] === `--${name}` ? [a] : []));
+const known = new Set(['where', 'quick', 'reps', 'case', 'out', 'help']);
+for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
+if (args.includes('--help')) {
+  console.log('pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]');
+  process.exit(0);
+}
+const where = many('where').length ? many('where') : ['browser', 'node'];
+for (const w of where) if (w !== 'browser' && w !== 'node') throw new Error(`--where: expected browser or node, got ${w}`);
+const quick = args.includes('--quick');
+const reps = Number(many('reps')[0] ?? (quick ? 1 : 5));
+if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${many('reps')[0]}`);
+const filters = many('case');
+const outDir = resolve(many('out')[0] ?? 'out/bench-webgl');
+const here = dirname(fileURLToPath(import.meta.url));
+
+// headless-gl needs an X display: run this same command under xvfb-run when there is none
+if (where.includes('node') && !process.env.DISPLAY) {
+  const r = spawnSync('xvfb-run', ['-a', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
+  if (r.error) throw new Error(`no DISPLAY, and xvfb-run could not start (${r.error.message}): apt-get install xvfb xauth, or pass --where browser`);
+  process.exit(r.status ?? 1);
+}
+
+interface Run {
+  readonly where: 'browser' | 'node';
+  readonly recurOn: string;
+  readonly tfjsOn: string;
+  readonly results: WebglCaseResult[];
+}
+
+const cases = quick ? QUICK_WEBGL_CASES.map((c) => ({ case: c, goal: null })) : WEBGL_CASES.filter((c) => !filters.length || filters.some((f) => c.case.id.includes(f)));
+if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${WEBGL_CASES.map((c) => c.case.id).join(', ')})`);
+console.log(`Recur WebGL benchmark${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after a warm-up run; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`);
+const runs: Run[] = [];
+
+if (where.includes('browser')) {
+  const { runInChromium, servePage } = await import('@recur/browser-harness/node');
+  console.log('\nheadless Chromium, WebGL2:');
+  const page = await servePage({ title: 'Recur WebGL benchmark', entry: join(here, '../browser/webgl-page.ts') });
+  try {
+    const query = new URLSearchParams([['reps', String(reps)], ...(quick ? [['quick', '1']] : []), ...filters.map((f) => ['case', f])]);
+    const { done, logs } = await runInChromium<Omit<Run, 'where'>>(`${page.url}?${query}`, 60 * 60_000);
+    if (done.error) throw new Error(`the page failed: ${done.error}\n${logs.join('\n')}`);
+    const run = { where: 'browser' as const, ...done.value! };
+    console.log(`recur-gpujs on ${run.recurOn}\ntfjs-layers-webgl on ${run.tfjsOn}`);
+    for (const r of run.results) console.log(formatLine(r));
+    runs.push(run);
+  } finally {
+    await page.close();
+  }
+}
+
+if (where.includes('node')) {
+  console.log('\nNode, headless-gl:');
+  await import('@recur/backend-cpu');
+  const { registerGpujsBackend } = await import('@recur/backend-gpujs');
+  registerGpujsBackend();
+  const { listBackends } = await import('@recur/core');
+  const gpujs = (await listBackends()).find((b) => b.name === 'gpujs');
+  if (!gpujs?.available) throw new Error(`backend-gpujs is unavailable in Node: ${gpujs?.reason}`);
+  // tfjs-backend-webgl on a headless-gl context of its own (WebGL1: what headless-gl offers)
+  const tf = await import('@tensorflow/tfjs-core');
+  const webgl = await import('@tensorflow/tfjs-backend-webgl');
+  const fromGpujs = createRequire(createRequire(createRequire(import.meta.url).resolve('@recur/backend-gpujs')).resolve('gpu.js'));
+  const gl = (fromGpujs('gl') as (w: number, h: number) => WebGLRenderingContext)(1, 1);
+  webgl.setWebGLContext(1, gl);
+  tf.env().set('WEBGL_VERSION', 1);
+  if (tf.findBackendFactory('webgl')) tf.removeBackend('webgl');
+  tf.registerBackend('webgl', () => new webgl.MathBackendWebGL(), 2);
+  const { webglRenderer } = await import('./webgl/renderer.js');
+  const run: Run = { where: 'node', recurOn: gpujs.runsOn!, tfjsOn: webglRenderer(gl), results: [] };
+  console.log(`recur-gpujs on ${run.recurOn}\ntfjs-layers-webgl on ${run.tfjsOn}`);
+  run.results.push(...await runWebglBench(cases, reps, console.log));
+  runs.push(run);
+}
+
+mkdirSync(outDir, { recursive: true });
+const file = join(outDir, 'bench-webgl.json');
+writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpus: `${cpus().length} x ${cpus()[0]?.model}`, node: process.version, reps, runs }, null, 2));
+console.log(`\nwrote ${file}`);
+const recurDisagrees = runs.flatMap((r) => r.results.filter((x) => /differ from backend-cpu/.test(x.skipped['recur-gpujs'] ?? '')).map((x) => `${r.where} ${x.id}`));
+if (recurDisagrees.length) {
+  console.error(`recur-gpujs disagreed with backend-cpu: ${recurDisagrees.join(', ')}`);
+  process.exit(1);
+}
+process.exit(0);
