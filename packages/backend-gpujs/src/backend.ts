@@ -69,7 +69,8 @@ export class GpujsBackend implements RecurBackend {
     const p = this.platform;
     if (!p.available) return { available: false, reason: p.reason, missingHardware: true };
     const renderer = p.software ? 'a CPU renderer' : p.software === null ? 'a renderer the driver does not name' : 'a GPU';
-    return { available: true, runsOn: `${p.mode}: ${p.renderer}, ${p.version} (${renderer})` };
+    // it runs, but on no GPU that anyone can see: callers choosing the fastest backend pass it over (the demo)
+    return { available: true, runsOn: `${p.mode}: ${p.renderer}, ${p.version} (${renderer})`, missingHardware: p.software !== false };
   }
 
   /** @internal Loses the context as a browser or a driver reset would (tests). */

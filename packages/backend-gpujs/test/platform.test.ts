@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { detectPlatform } from '../src/index.js';
+import { GpujsBackend, detectPlatform } from '../src/index.js';
 
 // Runs under `xvfb-run -a` (the package's test script): headless-gl on a virtual X display.
 describe('the gpu.js platform', () => {
@@ -15,6 +15,16 @@ describe('the gpu.js platform', () => {
     expect(notBuilt).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('scripts/build-gl.sh') });
     const noDisplay = detectPlatform({ display: undefined });
     expect(noDisplay).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('xvfb-run -a') });
+  });
+
+  it('says where it runs, and that it lacks hardware unless the driver names a GPU (so that the demo passes a CPU renderer over)', () => {
+    const platform = detectPlatform();
+    const as = (software: boolean | null) => new GpujsBackend('gpujs-platform', { ...platform, software }).available();
+    expect(as(true)).toMatchObject({ available: true, missingHardware: true, runsOn: expect.stringContaining('a CPU renderer') });
+    expect(as(null)).toMatchObject({ available: true, missingHardware: true, runsOn: expect.stringMatching(/^headlessgl: .*does not name/) });
+    expect(as(false)).toMatchObject({ available: true, missingHardware: false, runsOn: expect.stringContaining('(a GPU)') });
+    const none = new GpujsBackend('gpujs-none', detectPlatform({ display: undefined })).available();
+    expect(none).toMatchObject({ available: false, missingHardware: true, reason: expect.stringContaining('xvfb-run -a') });
   });
 
   it('finds it from the built package in a plain Node process too (gl resolved through gpu.js, as gpu.js loads it)', () => {

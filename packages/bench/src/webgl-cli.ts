@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { QUICK_WEBGL_CASES, WEBGL_CASES, formatLine, runWebglBench, type WebglCaseResult } from './webgl/run.js';
+import { QUICK_WEBGL_CASES, WEBGL_CASES, runWebglBench, type WebglCaseResult } from './webgl/run.js';
 
 const args = process.argv.slice(2);
 const many = (name: string) => args.flatMap((a, i) => (args[i - 1] === `--${name}` ? [a] : []));
@@ -58,12 +58,9 @@ if (where.includes('browser')) {
   const page = await servePage({ title: 'Recur WebGL benchmark', entry: join(here, '../browser/webgl-page.ts') });
   try {
     const query = new URLSearchParams([['reps', String(reps)], ...(quick ? [['quick', '1']] : []), ...filters.map((f) => ['case', f])]);
-    const { done, logs } = await runInChromium<Omit<Run, 'where'>>(`${page.url}?${query}`, 60 * 60_000);
+    const { done, logs } = await runInChromium<Omit<Run, 'where'>>(`${page.url}?${query}`, 60 * 60_000, console.log);
     if (done.error) throw new Error(`the page failed: ${done.error}\n${logs.join('\n')}`);
-    const run = { where: 'browser' as const, ...done.value! };
-    console.log(`recur-gpujs on ${run.recurOn}\ntfjs-layers-webgl on ${run.tfjsOn}`);
-    for (const r of run.results) console.log(formatLine(r));
-    runs.push(run);
+    runs.push({ where: 'browser' as const, ...done.value! });
   } finally {
     await page.close();
   }

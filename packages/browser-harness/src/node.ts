@@ -55,6 +55,9 @@ export async function servePage(options: PageOptions): Promise<ServedPage> {
   return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
+/** How page.ts's `print` marks its lines on the console (the runner passes them on as they come). */
+export const PRINTED = '[recur] ';
+
 /** Debian's chromium (scripts/install-system-deps.sh), or CHROMIUM_PATH. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -69,7 +72,7 @@ export interface PageRun<T> {
  * Opens a URL in headless Chromium (a fresh profile; the flags keep it off the network this machine does not have;
  * WebGL2 comes from SwiftShader, a CPU renderer) and waits for the page to finish.
  */
-export async function runInChromium<T>(url: string, timeoutMs: number): Promise<PageRun<T>> {
+export async function runInChromium<T>(url: string, timeoutMs: number, onPrint?: (line: string) => void): Promise<PageRun<T>> {
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'recur-chromium-')), {
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -78,9 +81,13 @@ export async function runInChromium<T>(url: string, timeoutMs: number): Promise<
   try {
     const tab = await browser.newPage();
     const logs: string[] = [];
-    tab.on('console', (m) => logs.push(m.text()));
+    tab.on('console', (m) => {
+      const text = m.text();
+      if (onPrint && text.startsWith(PRINTED)) onPrint(text.slice(PRINTED.length));
+      else logs.push(text);
+    });
     tab.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-    await tab.goto(url);
+    await tab.goto(url, { waitUntil: 'commit' }); // the page may work for minutes before its load event
     await tab.waitForFunction(() => (window as { __recurDone?: unknown }).__recurDone !== undefined, undefined, { timeout: timeoutMs });
     const done = await tab.evaluate(() => (window as unknown as { __recurDone: PageRun<T>['done'] }).__recurDone);
     return { done, logs };

@@ -18,8 +18,10 @@ export async function shippedFixtures(): Promise<GoldenFixtures> {
   return mergeFixtures(await load('pytorch-golden.json.gz'), await load('pytorch-training-golden.json.gz'));
 }
 
+/** A line on the page, and on the console for the runner (`runInChromium`'s `onPrint`). */
 export function print(line: string): void {
   document.getElementById('out')!.textContent += `${line}\n`;
+  console.log(`[recur] ${line}`);
 }
 
 /** Runs the page's work and reports its value, or its error, to the runner. */

@@ -136,7 +136,11 @@ export interface Availability {
   readonly available: boolean;
   /** Why not, in words a person can act on ("no CUDA driver"). */
   readonly reason?: string;
-  /** True when the machine lacks hardware the backend needs (a GPU): conformance then reports a hardware skip. */
+  /**
+   * True when the machine lacks hardware the backend needs (a GPU): an unavailable backend's checks are then
+   * hardware skips in conformance; an available one runs, but on a substitute (a GPU backend on a CPU renderer),
+   * and a caller choosing the fastest backend passes it over.
+   */
   readonly missingHardware?: boolean;
   /**
    * Where the kernels run, for reports, when that is not plain from the name: a mode and a renderer ("headlessgl:
