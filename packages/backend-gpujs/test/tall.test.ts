@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import '@recur/backend-cpu';
-import { LSTMCell, LSTMStateTuple, dynamicRnn, registerBackend, tensor } from '@recur/core';
+import { registerBackend } from '@recur/core';
 import { GpujsBackend } from '../src/index.js';
+import { runLstm } from './lstm-run.js';
 
 registerBackend('gpujs-tall', () => new GpujsBackend('gpujs-tall'), -1000);
 
@@ -10,18 +11,8 @@ registerBackend('gpujs-tall', () => new GpujsBackend('gpujs-tall'), -1000);
 describe('backend-gpujs matrices taller than the GL texture limit', () => {
   it('a 20,000-row batch runs forward and reads back as backend-cpu computes it', async () => {
     const B = 20_000, H = 3, I = 2;
-    const run = async (backend: string) => {
-      const cell = new LSTMCell(H, { backend, inputSize: I, seed: 11 });
-      const x = tensor(Float32Array.from({ length: B * I }, (_, i) => Math.sin(i * 0.01)), [1, B, I], { backend });
-      const out = dynamicRnn(cell, x, { timeMajor: true });
-      const y = await out.outputs.data(), c = await (out.state as LSTMStateTuple).c.data();
-      out.outputs.dispose();
-      (out.state as LSTMStateTuple).h.dispose();
-      (out.state as LSTMStateTuple).c.dispose();
-      x.dispose();
-      cell.dispose();
-      return { y, c };
-    };
+    const x = Float32Array.from({ length: B * I }, (_, i) => Math.sin(i * 0.01));
+    const run = (backend: string) => runLstm(backend, { H, I, T: 1, B, x, seed: 11 });
     const gpu = await run('gpujs-tall'), cpu = await run('cpu');
     let worst = 0;
     gpu.y.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - cpu.y[i]))));

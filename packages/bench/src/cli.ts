@@ -16,6 +16,8 @@ import { resolve } from 'node:path';
 import { QUICK_CASES, allCases, caseFlops, type BenchCase } from './cases.js';
 import { ortContender } from './contenders/ort.js';
 import { prepareModel, recurContender } from './contenders/recur.js';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
 import { tfjsContender } from './contenders/tfjs.js';
 import { TORCH_THREADS, startTorch, stopTorch, torchContender, torchUnavailable } from './contenders/torch.js';
 import type { CaseData, Contender, Prepared, StepReport } from './contenders/types.js';

@@ -3,7 +3,7 @@ import { caseData, gradientDiff, maxDiff } from '../case-data.js';
 import { recurContender } from '../contenders/recur.js';
 import type { Contender, Prepared } from '../contenders/types.js';
 import { summarise } from '../stats.js';
-import { kerasKernelGradients, tfjsWebglContender } from './tfjs-webgl.js';
+import { kerasKernelGradients, tfjsContender } from '../contenders/tfjs.js';
 
 // The WebGL benchmark: Recur on backend-gpujs against tfjs-layers on tfjs-backend-webgl, on the same renderer, the
 // same weights and inputs, agreement with backend-cpu checked before anything is timed. One module for the
@@ -53,7 +53,7 @@ async function agreement(c: BenchCase, p: Prepared, reference: Float32Array, gra
 
 /** Runs the cases: agreement first, then a warm-up run and `reps` interleaved timed runs of each contender. */
 export async function runWebglBench(cases: readonly { case: BenchCase; goal: number | null }[], reps: number, print: (line: string) => void): Promise<WebglCaseResult[]> {
-  const contenders: Contender[] = [recurContender('gpujs'), tfjsWebglContender()];
+  const contenders: Contender[] = [recurContender('gpujs'), tfjsContender('webgl')];
   const results: WebglCaseResult[] = [];
   for (const { case: c, goal } of cases) {
     const { data, reference, gradients } = caseData(c);
