@@ -1,7 +1,7 @@
 import type { BackwardArgs, BackwardResult } from '@recur/core';
 import type { Texture } from 'gpu.js';
 import type { GpuContext } from './context.js';
-import type { GpuTape } from './forward.js';
+import { project, type GpuTape } from './forward.js';
 import {
   gruAfterGatesKernel, gruAfterHiddenGradsKernel, gruBeforeGatesKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
 } from './kernels/gru-backward.js';
@@ -19,7 +19,7 @@ export const columnSums = (ctx: GpuContext, a: Texture, rows: number, cols: numb
   ctx.run(`colsum ${rows}x${cols}`, (gpu) => columnSumsKernel(gpu, rows, cols), a);
 
 /**
- * A chunk's backward: the gates of every row recomputed in one or two kernels over all T·B rows, two kernels a
+ * A chunk's backward: the input projection and the gates of every row recomputed over all T·B rows, two kernels a
  * step back (the gate gradients, the state gradients through W_hh), the step gradients stacked, then each weight
  * gradient as one product over all rows.
  */
@@ -37,13 +37,14 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
   try {
     let dh = dhT ?? keep(ctx.zeros(B, H));
     let dc = spec.kind === 'lstm' ? dcT ?? keep(ctx.zeros(B, H)) : null;
-    // the gates of every row at once (RNN needs none: its derivative comes from h_t)
+    // the gates of every row at once, from the input projection (RNN needs neither: its derivative comes from h_t)
     let act: Texture | null = null;
-    if (spec.kind === 'lstm') act = keep(ctx.run(`lstm-gates ${R}x${H}`, (gpu) => lstmGatesKernel(gpu, R, H), tape.proj, hs, whh));
-    else if (resetAfter) act = keep(ctx.run(`gru-after-gates ${R}x${H}`, (gpu) => gruAfterGatesKernel(gpu, R, H), tape.proj, hs, whh, w.bhn!.texture));
+    const proj = spec.kind === 'rnn' ? null : keep(project(ctx, w, tape.x, tape.ids, R));
+    if (spec.kind === 'lstm') act = keep(ctx.run(`lstm-gates ${R}x${H}`, (gpu) => lstmGatesKernel(gpu, R, H), proj!, hs, whh));
+    else if (resetAfter) act = keep(ctx.run(`gru-after-gates ${R}x${H}`, (gpu) => gruAfterGatesKernel(gpu, R, H), proj!, hs, whh, w.bhn!.texture));
     else if (spec.kind === 'gru') {
-      const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), tape.proj, hs, whh));
-      act = keep(ctx.run(`gru-before-gates ${R}x${H}`, (gpu) => gruBeforeGatesKernel(gpu, R, H), tape.proj, hs, whh, reset));
+      const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, hs, whh));
+      act = keep(ctx.run(`gru-before-gates ${R}x${H}`, (gpu) => gruBeforeGatesKernel(gpu, R, H), proj!, hs, whh, reset));
       drop(reset);
     }
     const dGs: Texture[] = new Array(T);
@@ -56,7 +57,7 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
         dhPrev = keep(r.result);
         dcPrev = keep(r.dc);
       } else if (spec.kind === 'gru') {
-        dG = keep(ctx.run(`gru-dg ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruGateGradsKernel(gpu, B, H, resetAfter, withDy), act, tape.proj, hs, whh, dyArg(), dh, t, lengths));
+        dG = keep(ctx.run(`gru-dg ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruGateGradsKernel(gpu, B, H, resetAfter, withDy), act, proj!, hs, whh, dyArg(), dh, t, lengths));
         dhPrev = keep(ctx.run(`gru-carry ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruCarryKernel(gpu, B, H, resetAfter, withDy), dG, act, whh, dyArg(), dh, t, lengths));
       } else {
         const relu = spec.activation === 'relu';

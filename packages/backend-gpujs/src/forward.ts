@@ -1,11 +1,11 @@
-import { gateCount, type ForwardArgs, type ForwardResult } from '@recur/core';
+import type { ForwardArgs, ForwardResult } from '@recur/core';
 import type { Texture } from 'gpu.js';
 import type { GpuContext, GpuStorage } from './context.js';
 import { gruAfterStepKernel, gruBeforeStepKernel, gruResetKernel } from './kernels/gru-step.js';
 import { lstmStepKernel } from './kernels/lstm-step.js';
 import { projectionKernel, tokenProjectionKernel } from './kernels/projection.js';
 import { rnnStepKernel } from './kernels/rnn-step.js';
-import { stepOutputsKernel } from './kernels/rows.js';
+import { packRowsKernel, unpackRowsKernel } from './kernels/packed.js';
 import { lengthsTexture, stackTextures } from './stack.js';
 import type { GpuWeights } from './weights.js';
 
@@ -17,50 +17,56 @@ export interface GpuTape {
   /** The chunk's input [T·B, I], or its token ids [1, T·B] */
   readonly x: Texture | null;
   readonly ids: Texture | null;
-  /** P [T·B, G] */
-  readonly proj: Texture;
   /** h_0 … h_T [(T+1)·B, H], and c likewise (LSTM) */
   readonly hs: Texture;
   readonly cs: Texture | null;
   readonly lengths: Texture;
 }
 
-/** x [T·B, I] · W_ihᵀ + bias over all rows in one kernel (or the gather of token ids' columns). */
+/** x [T·B, I] · W_ihᵀ + bias over all rows in one kernel (or the gather of token ids' columns): the backward's. */
 export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: Texture | null, rows: number): Texture {
   const I = w.spec.inputSize, G = w.wIh.rows;
   if (ids) return ctx.run(`token-proj ${rows}x${I}x${G}`, (gpu) => tokenProjectionKernel(gpu, rows, G), ids, w.wIh.texture, w.bias.texture);
   return ctx.run(`proj ${rows}x${I}x${G}`, (gpu) => projectionKernel(gpu, rows, I, G), x, w.wIh.texture, w.bias.texture);
 }
 
-/** One step's kernels: h_t (and c_t) from h_{t-1} (and c_{t-1}). */
-function step(ctx: GpuContext, w: GpuWeights, proj: Texture, t: number, T: number, B: number, h: Texture, c: Texture | null, lengths: Texture): { h: Texture; c: Texture | null } {
-  const spec = w.spec, H = spec.units, whh = w.wHh.texture;
+/** A matrix [T·B, K] packed over batch rows, step by step (kernels/packed.ts). */
+const packRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number) => ctx.run(`pack-rows ${T}x${B}x${K}`, (gpu) => packRowsKernel(gpu, T, B, K), t);
+/** Packed states stacked [T·B4, K] -> [T·B, K]; as outputs: states 1..T, zeros past each row's length. */
+const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, lengths: Texture, asOutputs = false) =>
+  ctx.run(`unpack-rows ${T}x${B}x${K} ${asOutputs}`, (gpu) => unpackRowsKernel(gpu, T, B, K, asOutputs), t, lengths);
+
+/** One step's kernels: packed h_t (and c_t) from h_{t-1} (and c_{t-1}). */
+function step(ctx: GpuContext, w: GpuWeights, x4: Texture | null, ids: Texture | null, t: number, T: number, B: number, h: Texture, c: Texture | null, lengths: Texture): { h: Texture; c: Texture | null } {
+  const spec = w.spec, H = spec.units, I = spec.inputSize, tok = ids !== null, p = w.packed;
+  // the argument a kernel's other input branch reads gets a texture of that branch's type (kernels/step-terms.ts)
+  const inputs = [ids ? p.wIh.texture : x4, ids ?? lengths, t, h] as const, shape = `${T}x${B}x${I}x${H} ${tok}`;
   if (spec.kind === 'lstm') {
-    const r = ctx.runMap<'c'>(`lstm ${T}x${B}x${H}`, (gpu) => lstmStepKernel(gpu, B, H), proj, t, h, c, whh, lengths);
+    const r = ctx.runMap<'c'>(`lstm ${shape}`, (gpu) => lstmStepKernel(gpu, B, I, H, tok), ...inputs, c, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths);
     return { h: r.result, c: r.c };
   }
   if (spec.kind === 'gru' && spec.resetAfter) {
-    return { h: ctx.run(`gru-after ${T}x${B}x${H}`, (gpu) => gruAfterStepKernel(gpu, B, H), proj, t, h, whh, w.bhn!.texture, lengths), c: null };
+    return { h: ctx.run(`gru-after ${shape}`, (gpu) => gruAfterStepKernel(gpu, B, I, H, tok), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, w.bhn!.texture, lengths), c: null };
   }
   if (spec.kind === 'gru') {
-    const reset = ctx.run(`gru-reset ${T}x${B}x${H}`, (gpu) => gruResetKernel(gpu, B, H), proj, t, h, whh);
+    const reset = ctx.run(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
     try {
-      return { h: ctx.run(`gru-before ${T}x${B}x${H}`, (gpu) => gruBeforeStepKernel(gpu, B, H), proj, t, h, reset, whh, lengths), c: null };
+      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok), ...inputs, reset, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
     } finally {
       ctx.delete(reset);
     }
   }
   const relu = spec.activation === 'relu';
-  return { h: ctx.run(`rnn ${T}x${B}x${H}x${relu}`, (gpu) => rnnStepKernel(gpu, B, H, relu), proj, t, h, whh, lengths), c: null };
+  return { h: ctx.run(`rnn ${shape} ${relu}`, (gpu) => rnnStepKernel(gpu, B, I, H, tok, relu), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
 }
 
 /**
- * A chunk: one projection kernel over all T·B rows, the step kernels, then every step's state stacked once (log8 T
- * passes) into hs, from which y comes in one kernel. With `keepTape` the stacked states, the projection and a copy
- * of the input stay for the backward.
+ * A chunk: its inputs and state packed over batch rows (kernels/packed.ts), one fused kernel a step (input and
+ * recurrent products, gates, state; two for TF1's GRU), the packed states stacked once (log8 T passes) and unpacked
+ * into y in one kernel. With `keepTape` the states unpacked whole, and a copy of the input, stay for the backward.
  */
 export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): ForwardResult & { tape?: GpuTape } {
-  const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize;
+  const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize, B4 = Math.ceil(B / 4);
   const x = args.x === null ? null : ctx.storage(args.x), h0 = ctx.storage(args.h0), c0 = args.c0 === null ? null : ctx.storage(args.c0);
   if (T === 0) { // no step: empty outputs, the state as it was (copies: results are new storages)
     const copy = (s: GpuStorage) => ctx.wrap(ctx.copy(s.texture!, B, H), B, H);
@@ -71,23 +77,27 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
     if (t) made.add(t);
     return t;
   };
-  const hList: Texture[] = [h0.texture!], cList: Texture[] = c0 ? [c0.texture!] : [];
   try {
     const lengths = keep(lengthsTexture(ctx, args.seqLens, B));
     const ids = args.tokens ? keep(ctx.upload(Float32Array.from(args.tokens), 1, T * B)) : null;
-    const proj = keep(project(ctx, w, x?.texture ?? null, ids, T * B));
+    const x4 = ids ? null : keep(packRows(ctx, x!.texture!, T, B, I));
+    const hList: Texture[] = [keep(packRows(ctx, h0.texture!, 1, B, H))], cList: Texture[] = c0 ? [keep(packRows(ctx, c0.texture!, 1, B, H))] : [];
     for (let t = 0; t < T; t++) {
-      const next = step(ctx, w, proj, t, T, B, hList[t], cList[t] ?? null, lengths);
+      const next = step(ctx, w, x4, ids, t, T, B, hList[t], cList[t] ?? null, lengths);
       hList.push(keep(next.h));
       if (next.c) cList.push(keep(next.c));
     }
-    const hs = keep(stackTextures(ctx, hList, B, H)), cs = c0 ? keep(stackTextures(ctx, cList, B, H)) : null;
-    const y = keep(ctx.run(`y ${T}x${B}x${H}`, (gpu) => stepOutputsKernel(gpu, T, B, H), hs, lengths));
-    const tape: GpuTape | undefined = args.keepTape
-      ? { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, proj, hs, cs, lengths }
-      : undefined;
-    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(hList[T], B, H), cT: c0 ? ctx.wrap(cList[T], B, H) : null, tape };
-    const kept = new Set<Texture>([y, hList[T], ...(c0 ? [cList[T]] : []), ...(tape ? [tape.proj, tape.hs, tape.lengths, ...[tape.cs, tape.x, tape.ids].filter((v): v is Texture => v !== null)] : [])]);
+    const h4s = keep(stackTextures(ctx, hList, B4, H, true));
+    const y = keep(unpackRows(ctx, h4s, T, B, H, lengths, true));
+    const hT = keep(unpackRows(ctx, hList[T], 1, B, H, lengths)), cT = c0 ? keep(unpackRows(ctx, cList[T], 1, B, H, lengths)) : null;
+    let tape: GpuTape | undefined;
+    if (args.keepTape) {
+      const hs = keep(unpackRows(ctx, h4s, T + 1, B, H, lengths));
+      const cs = c0 ? keep(unpackRows(ctx, keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H, lengths)) : null;
+      tape = { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, hs, cs, lengths };
+    }
+    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(hT, B, H), cT: cT ? ctx.wrap(cT, B, H) : null, tape };
+    const kept = new Set<Texture | null>([y, hT, cT, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
     for (const t of made) if (!kept.has(t)) ctx.delete(t);
     return result;
   } catch (error) {
@@ -97,13 +107,16 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
 }
 
 export function disposeTape(ctx: GpuContext, tape: GpuTape): void {
-  for (const t of new Set([tape.x, tape.ids, tape.proj, tape.hs, tape.cs, tape.lengths])) ctx.delete(t);
+  for (const t of new Set([tape.x, tape.ids, tape.hs, tape.cs, tape.lengths])) ctx.delete(t);
 }
 
-/** What a forward allocates besides its outputs: the projection, each step's states and their stack (and the tape). */
+/**
+ * What a forward allocates besides its outputs: the packed input, each step's packed states and their stack (rows
+ * rounded up to 4), their unpacked copies (and the tape: those and the input).
+ */
 export function forwardScratch(spec: ForwardArgs['layer'], time: number, batch: number, keepTape: boolean) {
-  const G = gateCount(spec.kind) * spec.units, proj = time * batch * G * 4;
-  const states = (time + 1) * batch * spec.units * 4 * (spec.kind === 'lstm' ? 2 : 1);
-  const kept = keepTape ? time * batch * spec.inputSize * 4 + proj + states : 0;
-  return { transientBytes: proj + 2 * states, keptBytes: kept, largestBytes: Math.max(proj, states, kept ? time * batch * spec.inputSize * 4 : 0) };
+  const packedRows = Math.ceil(batch / 4) * 4, input = time * packedRows * spec.inputSize * 4;
+  const states = (time + 1) * packedRows * spec.units * 4 * (spec.kind === 'lstm' ? 2 : 1);
+  const kept = keepTape ? time * batch * spec.inputSize * 4 + states : 0;
+  return { transientBytes: input + 2 * states, keptBytes: kept, largestBytes: Math.max(input, states) };
 }

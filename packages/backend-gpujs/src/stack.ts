@@ -18,8 +18,11 @@ export function lengthsTexture(ctx: GpuContext, seqLens: Int32Array | null, batc
  * Matrices of `rows` rows each stacked into one, 8 at a time (log8 of their count passes, each copying every row
  * once). The inputs stay the caller's.
  */
-export function stackTextures(ctx: GpuContext, textures: readonly Texture[], rows: number, cols: number): Texture {
-  if (textures.length === 1) return ctx.copy(textures[0], rows, cols);
+export function stackTextures(ctx: GpuContext, textures: readonly Texture[], rows: number, cols: number, vec4 = false): Texture {
+  if (textures.length === 1) {
+    return vec4 ? ctx.run(`stack4 1x${rows}+${rows}x${cols}`, (gpu) => stackKernel(gpu, 1, rows, rows, cols, true), ...Array(8).fill(textures[0]))
+      : ctx.copy(textures[0], rows, cols);
+  }
   let level = textures, each = rows, last = rows, made: Texture[] = [], next: Texture[] = [];
   try {
     while (level.length > 1) {
@@ -27,8 +30,8 @@ export function stackTextures(ctx: GpuContext, textures: readonly Texture[], row
       for (let i = 0; i < level.length; i += 8) {
         const group = level.slice(i, i + 8), lastRows = i + 8 >= level.length ? last : each;
         const args = [...group, ...Array.from({ length: 8 - group.length }, () => group[0])];
-        const key = `stack ${group.length}x${each}+${lastRows}x${cols}`;
-        next.push(ctx.run(key, (gpu) => stackKernel(gpu, group.length, each, lastRows, cols), ...args));
+        const key = `stack${vec4 ? '4' : ''} ${group.length}x${each}+${lastRows}x${cols}`;
+        next.push(ctx.run(key, (gpu) => stackKernel(gpu, group.length, each, lastRows, cols, vec4), ...args));
       }
       const groups = Math.ceil(level.length / 8);
       last = (level.length - (groups - 1) * 8 - 1) * each + last;

@@ -3,4 +3,4 @@ import { describeConformance } from '@recur/conformance/vitest';
 import { GpujsBackend } from '../src/backend.js';
 
 registerBackend('gpujs', () => new GpujsBackend('gpujs'), -1000);
-await describeConformance('gpujs');
+await describeConformance('gpujs', process.env.RECUR_CHECKS ? { filter: process.env.RECUR_CHECKS.split(',') } : {});

@@ -1,65 +1,65 @@
-import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
-import { settings } from './settings.js';
+import type { GPU, IKernelRunShortcut } from 'gpu.js';
+import { LANES, stepConstants, vec4Settings } from './packed.js';
+import { inputTerms, laneLength } from './step-terms.js';
 
-/** Added to every gpu.js instance (kernels/math.ts). */
-declare function sigmoidStable(x: number): number;
-declare function tanhStable(x: number): number;
+// GRU steps over packed layouts (kernels/packed.ts; gates r, z, n in the weights' lanes 0, 1, 2), each thread four
+// batch rows of one unit. A row at t >= its length keeps its state.
 
-type This = IKernelFunctionThis<{ H: number; B: number }>;
-const stepSettings = (batch: number, units: number) => settings(batch, units, { H: units, B: batch });
-
-/**
- * One GRU step, reset gate after the recurrent product (PyTorch, cuDNN, Keras 2), as one fused kernel (gates r, z,
- * n): n = tanh(P_n + r · (W_hn h + b_hn)), h' = (1 - z) · n + z · h. P [T·B, 3H] holds x·W_ihᵀ + b_ih (+ b_hh for r
- * and z); b_hn [1, H] stays apart. A row at t >= its length keeps its state.
- */
-export function gruAfterStepKernel(gpu: GPU, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], whh: number[][], bhn: number[][], lengths: number[][]) {
-    const b = this.thread.y as number, j = this.thread.x, H = this.constants.H;
-    const row = t * this.constants.B + b;
-    let ar = proj[row][j], az = proj[row][H + j], an = bhn[0][j];
-    for (let k = 0; k < this.constants.H; k++) {
-      const hk = h[b][k];
-      ar += whh[j][k] * hk;
-      az += whh[H + j][k] * hk;
-      an += whh[2 * H + j][k] * hk;
-    }
-    const r = sigmoidStable(ar), z = sigmoidStable(az);
-    const n = tanhStable(proj[row][2 * H + j] + r * an);
-    let hNew = (1 - z) * n + z * h[b][j];
-    if (t >= lengths[0][b]) hNew = h[b][j];
-    return hNew;
-  }, stepSettings(batch, units));
-}
+const init = (names: readonly string[], value: (name: string) => string) => names.map((n) => LANES.map((l) => `let ${n}${l} = ${value(n)};`).join(' ')).join('\n    ');
+/** The recurrent terms: a loop over h4's units (and, reset-before, r4's) through whh4. */
+const recurrent = (body: (l: number) => string, withReset = false) => `for (let k = 0; k < this.constants.H; k++) {
+      const v = h4[q][k], w = whh4[j][k];${withReset ? ' const rv = r4[q][k];' : ''}
+      ${LANES.map(body).join(' ')}
+    }`;
 
 /**
- * The reset gate of a reset-before GRU step (TF1's GRUCell), for every unit: n then needs r ⊙ h of all units, so
- * this step is two kernels. r = σ(P_r + W_hr h).
+ * Reset after the recurrent product (PyTorch, cuDNN, Keras 2), one kernel: n = tanh(x_n + r · (W_hn h + b_hn)),
+ * h' = (1 - z) · n + z · h. bias4 holds b_ih + b_hh for r and z and b_ih for n; b_hn [1, H] stays apart.
  */
-export function gruResetKernel(gpu: GPU, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], whh: number[][]) {
-    const b = this.thread.y as number, j = this.thread.x;
-    const row = t * this.constants.B + b;
-    let ar = proj[row][j];
-    for (let k = 0; k < this.constants.H; k++) ar += whh[j][k] * h[b][k];
-    return sigmoidStable(ar);
-  }, stepSettings(batch, units));
+export function gruAfterStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+  const source = `function (x4, ids, t, h4, wih4, whh4, bias4, bhn, lengths) {
+    const q = this.thread.y, j = this.thread.x;
+    const bias = bias4[0][j], bn = bhn[0][j];
+    ${init(['r', 'z', 'xn', 'hn'], (n) => (n === 'r' ? 'bias[0]' : n === 'z' ? 'bias[1]' : n === 'xn' ? 'bias[2]' : 'bn'))}
+    ${inputTerms(['r', 'z', 'xn'])}
+    ${recurrent((l) => `r${l} += w[0] * v[${l}]; z${l} += w[1] * v[${l}]; hn${l} += w[2] * v[${l}];`)}
+    const hOld = h4[q][j];
+    ${LANES.map((l) => `
+    const zz${l} = sigmoidStable(z${l});
+    let h${l} = (1 - zz${l}) * tanhStable(xn${l} + sigmoidStable(r${l}) * hn${l}) + zz${l} * hOld[${l}];
+    if (t >= ${laneLength(l)}) h${l} = hOld[${l}];`).join('')}
+    return [h0, h1, h2, h3];
+  }`;
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
 }
 
-/** The rest of a reset-before GRU step: z, n = tanh(P_n + W_hn (r ⊙ h)) (every bias folded into P), h'. */
-export function gruBeforeStepKernel(gpu: GPU, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], t: number, h: number[][], r: number[][], whh: number[][], lengths: number[][]) {
-    const b = this.thread.y as number, j = this.thread.x, H = this.constants.H;
-    const row = t * this.constants.B + b;
-    let az = proj[row][H + j], an = proj[row][2 * H + j];
-    for (let k = 0; k < this.constants.H; k++) {
-      const hk = h[b][k];
-      az += whh[H + j][k] * hk;
-      an += whh[2 * H + j][k] * (r[b][k] * hk);
-    }
-    const z = sigmoidStable(az);
-    let hNew = (1 - z) * tanhStable(an) + z * h[b][j];
-    if (t >= lengths[0][b]) hNew = h[b][j];
-    return hNew;
-  }, stepSettings(batch, units));
+/** Reset before the product (TF1's GRUCell), its first kernel: the reset gate of every unit, r4 [B4, H]. */
+export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+  const source = `function (x4, ids, t, h4, wih4, whh4, bias4) {
+    const q = this.thread.y, j = this.thread.x;
+    const bias = bias4[0][j];
+    ${init(['r'], () => 'bias[0]')}
+    ${inputTerms(['r'])}
+    ${recurrent((l) => `r${l} += w[0] * v[${l}];`)}
+    return [sigmoidStable(r0), sigmoidStable(r1), sigmoidStable(r2), sigmoidStable(r3)];
+  }`;
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
+}
+
+/** Its second: z, n = tanh(x_n + W_hn (r ⊙ h)) (every bias folded into bias4), h'. */
+export function gruBeforeStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+  const source = `function (x4, ids, t, h4, r4, wih4, whh4, bias4, lengths) {
+    const q = this.thread.y, j = this.thread.x;
+    const bias = bias4[0][j];
+    ${init(['z', 'n'], (n) => (n === 'z' ? 'bias[1]' : 'bias[2]'))}
+    ${inputTerms([null, 'z', 'n'])}
+    ${recurrent((l) => `z${l} += w[1] * v[${l}]; n${l} += w[2] * (rv[${l}] * v[${l}]);`, true)}
+    const hOld = h4[q][j];
+    ${LANES.map((l) => `
+    const zz${l} = sigmoidStable(z${l});
+    let h${l} = (1 - zz${l}) * tanhStable(n${l}) + zz${l} * hOld[${l}];
+    if (t >= ${laneLength(l)}) h${l} = hOld[${l}];`).join('')}
+    return [h0, h1, h2, h3];
+  }`;
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
 }

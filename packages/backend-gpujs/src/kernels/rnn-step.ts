@@ -1,21 +1,25 @@
-import type { GPU, IKernelFunctionThis, IKernelRunShortcut } from 'gpu.js';
-import { settings } from './settings.js';
-
-/** Added to every gpu.js instance (kernels/math.ts). */
-declare function tanhStable(x: number): number;
-declare function reluStable(x: number): number;
+import type { GPU, IKernelRunShortcut } from 'gpu.js';
+import { LANES, stepConstants, vec4Settings } from './packed.js';
+import { inputTerms, laneLength } from './step-terms.js';
 
 /**
- * One Elman RNN step as one kernel: h' = act(P + W_hh h), act tanh (relu: 0) or relu (1), P [T·B, H] with both
- * biases folded in. A row at t >= its length keeps its state.
+ * One Elman RNN step over packed layouts (kernels/packed.ts), four batch rows of one unit a thread:
+ * h' = act(x W_ihᵀ + h W_hhᵀ + b), act tanh or relu. A row at t >= its length keeps its state.
  */
-export function rnnStepKernel(gpu: GPU, batch: number, units: number, relu: boolean): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ H: number; B: number; relu: number }>, proj: number[][], t: number, h: number[][], whh: number[][], lengths: number[][]) {
-    const b = this.thread.y as number, j = this.thread.x;
-    let a = proj[t * this.constants.B + b][j];
-    for (let k = 0; k < this.constants.H; k++) a += whh[j][k] * h[b][k];
-    let hNew = this.constants.relu > 0 ? reluStable(a) : tanhStable(a);
-    if (t >= lengths[0][b]) hNew = h[b][j];
-    return hNew;
-  }, settings(batch, units, { H: units, B: batch, relu: relu ? 1 : 0 }));
+export function rnnStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, relu: boolean): IKernelRunShortcut {
+  const act = relu ? 'reluStable' : 'tanhStable';
+  const source = `function (x4, ids, t, h4, wih4, whh4, bias4, lengths) {
+    const q = this.thread.y, j = this.thread.x;
+    const bias = bias4[0][j];
+    ${LANES.map((l) => `let a${l} = bias[0];`).join(' ')}
+    ${inputTerms(['a'])}
+    for (let k = 0; k < this.constants.H; k++) {
+      const v = h4[q][k], w = whh4[j][k];
+      ${LANES.map((l) => `a${l} += w[0] * v[${l}];`).join(' ')}
+    }
+    const hOld = h4[q][j];
+    ${LANES.map((l) => `let h${l} = ${act}(a${l});\n    if (t >= ${laneLength(l)}) h${l} = hOld[${l}];`).join('\n    ')}
+    return [h0, h1, h2, h3];
+  }`;
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
 }

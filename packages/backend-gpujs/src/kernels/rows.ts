@@ -55,37 +55,18 @@ export function concatKernel(gpu: GPU, rowsA: number, rowsB: number, cols: numbe
 
 /**
  * Up to 8 matrices stacked by rows: inputs 0..count-2 have `rowsEach` rows, the last `lastRows` (unused arguments
- * repeat the first). A chunk's per-step textures become one matrix in log8(T) such passes, not T.
+ * repeat the first). A chunk's per-step textures become one matrix in log8(T) such passes, not T. `vec4`: of
+ * packed (RGBA) textures.
  */
-export function stackKernel(gpu: GPU, count: number, rowsEach: number, lastRows: number, cols: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ R: number }>, a0: number[][], a1: number[][], a2: number[][], a3: number[][], a4: number[][], a5: number[][], a6: number[][], a7: number[][]) {
-    const r = this.thread.y as number, c = this.thread.x;
+export function stackKernel(gpu: GPU, count: number, rowsEach: number, lastRows: number, cols: number, vec4 = false): IKernelRunShortcut {
+  const pick = Array.from({ length: 7 }, (_, i) => `${i ? 'else ' : ''}if (i < ${i}.5) v = a${i}[rr][c];`).join('\n    ');
+  return gpu.createKernel(`function (a0, a1, a2, a3, a4, a5, a6, a7) {
+    const r = this.thread.y, c = this.thread.x;
     const i = Math.floor(r / this.constants.R), rr = r - i * this.constants.R;
-    let v = 0;
-    if (i < 0.5) v = a0[rr][c];
-    else if (i < 1.5) v = a1[rr][c];
-    else if (i < 2.5) v = a2[rr][c];
-    else if (i < 3.5) v = a3[rr][c];
-    else if (i < 4.5) v = a4[rr][c];
-    else if (i < 5.5) v = a5[rr][c];
-    else if (i < 6.5) v = a6[rr][c];
-    else v = a7[rr][c];
+    let v = a7[rr][c];
+    ${pick}
     return v;
-  }, settings((count - 1) * rowsEach + lastRows, cols, { R: rowsEach }));
-}
-
-/**
- * A chunk's outputs y [T·B, H] from its states hs [(T+1)·B, H] (h_0 first): y_t = h_{t+1}, zeros for rows at or
- * past their length [1, B].
- */
-export function stepOutputsKernel(gpu: GPU, time: number, batch: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ B: number }>, hs: number[][], lengths: number[][]) {
-    const r = this.thread.y as number;
-    const t = Math.floor(r / this.constants.B), b = r - t * this.constants.B;
-    let v = 0;
-    if (t < lengths[0][b]) v = hs[r + this.constants.B][this.thread.x];
-    return v;
-  }, settings(time * batch, units, { B: batch }));
+  }` as never, { ...settings((count - 1) * rowsEach + lastRows, cols, { R: rowsEach }), ...(vec4 ? { returnType: 'Array(4)' as const } : {}) });
 }
 
 /** A matrix of one value (made on the GPU: nothing moves). */

@@ -1,0 +1,26 @@
+import { LANES } from './packed.js';
+
+// Source text shared by the packed step kernels (kernels/packed.ts): the input terms of a step's gates, and a
+// lane's row length.
+
+/** The length of lane l's batch row (clamped to the last row: lanes past B compute what no one reads). */
+export const laneLength = (l: number) => `lengths[0][Math.min(4 * q + ${l}, this.constants.B - 1)]`;
+
+/**
+ * Adds the step's input terms to the accumulators `${gate}${lane}` of the given gates (in the packed weights' lane
+ * order): x4's row group through W_ih4, or, with TOKENS, the gathered columns W_ih4[j][id] of each row's id. Both
+ * branches compile: the caller passes a texture of the other's type for the argument its branch does not read (x4
+ * a packed one, ids a plain one), and ids are read into locals first (gpu.js hoists a nested read under one name).
+ */
+export function inputTerms(gates: readonly (string | null)[]): string {
+  const add = (w: string, v: (l: number) => string) => gates.flatMap((g, gi) => (g === null ? [] : LANES.map((l) => `${g}${l} += ${w}[${gi}] * ${v(l)};`))).join(' ');
+  return `if (this.constants.TOKENS > 0) {
+      ${LANES.map((l) => `const id${l} = ids[0][t * this.constants.B + Math.min(4 * q + ${l}, this.constants.B - 1)];\n      const w${l} = wih4[j][id${l}];`).join('\n      ')}
+      ${gates.flatMap((g, gi) => (g === null ? [] : LANES.map((l) => `${g}${l} += w${l}[${gi}];`))).join(' ')}
+    } else {
+      for (let k = 0; k < this.constants.I; k++) {
+        const x = x4[t * this.constants.B4 + q][k], w = wih4[j][k];
+        ${add('w', (l) => `x[${l}]`)}
+      }
+    }`;
+}
