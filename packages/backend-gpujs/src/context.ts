@@ -11,7 +11,16 @@ import type { GpujsMode } from './platform.js';
  * The texture of a training parameter or an optimizer slot is replaced when the optimizer updates it in place.
  */
 export class GpuStorage {
-  constructor(public texture: Texture | null, readonly rows: number, readonly cols: number) {}
+  /**
+   * @param packed the same values packed over batch rows (kernels/packed.ts), kept with a state a forward made so
+   * that the next chunk's step kernels read it as it is
+   */
+  constructor(public texture: Texture | null, readonly rows: number, readonly cols: number, readonly packed: Texture | null = null) {}
+
+  /** Bytes of its textures (a packed copy holds its rows rounded up to 4). */
+  get bytes(): number {
+    return (this.rows + (this.packed ? Math.ceil(this.rows / 4) * 4 : 0)) * this.cols * 4;
+  }
 }
 
 type Kernel = IKernelRunShortcut | IKernelMapRunShortcut<ISubKernelObject>;
@@ -171,10 +180,10 @@ export class GpuContext {
   }
 
   /** A new live tensor (counted in `memory()`). */
-  wrap(texture: Texture | null, rows: number, cols: number): GpuStorage {
-    const s = new GpuStorage(texture, rows, cols);
+  wrap(texture: Texture | null, rows: number, cols: number, packed: Texture | null = null): GpuStorage {
+    const s = new GpuStorage(texture, rows, cols, packed);
     this.live.add(s);
-    this.bytes += rows * cols * 4;
+    this.bytes += s.bytes;
     return s;
   }
 
@@ -196,8 +205,9 @@ export class GpuContext {
 
   dispose(storage: unknown): void {
     if (storage instanceof GpuStorage && this.live.delete(storage)) {
-      this.bytes -= storage.rows * storage.cols * 4;
+      this.bytes -= storage.bytes;
       this.delete(storage.texture);
+      this.delete(storage.packed);
     }
   }
 

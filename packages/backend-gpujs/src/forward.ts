@@ -32,9 +32,9 @@ export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: 
 
 /** A matrix [T·B, K] packed over batch rows, step by step (kernels/packed.ts). */
 const packRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number) => ctx.run(`pack-rows ${T}x${B}x${K}`, (gpu) => packRowsKernel(gpu, T, B, K), t);
-/** Packed states stacked [T·B4, K] -> [T·B, K]; as outputs: states 1..T, zeros past each row's length. */
-const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, lengths: Texture, asOutputs = false) =>
-  ctx.run(`unpack-rows ${T}x${B}x${K} ${asOutputs}`, (gpu) => unpackRowsKernel(gpu, T, B, K, asOutputs), t, lengths);
+/** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length with `mask` (y). */
+const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, lengths: Texture, shift: 0 | 1 = 0, mask = false) =>
+  ctx.run(`unpack-rows ${T}x${B}x${K} ${shift} ${mask}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, mask), t, lengths);
 
 /** One step's kernels: packed h_t (and c_t) from h_{t-1} (and c_{t-1}). */
 function step(ctx: GpuContext, w: GpuWeights, x4: Texture | null, ids: Texture | null, t: number, T: number, B: number, h: Texture, c: Texture | null, lengths: Texture): { h: Texture; c: Texture | null } {
@@ -81,23 +81,26 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
     const lengths = keep(lengthsTexture(ctx, args.seqLens, B));
     const ids = args.tokens ? keep(ctx.upload(Float32Array.from(args.tokens), 1, T * B)) : null;
     const x4 = ids ? null : keep(packRows(ctx, x!.texture!, T, B, I));
-    const hList: Texture[] = [keep(packRows(ctx, h0.texture!, 1, B, H))], cList: Texture[] = c0 ? [keep(packRows(ctx, c0.texture!, 1, B, H))] : [];
+    // a state this backend made keeps its packed form (a streamed step's carried state is never packed again)
+    const hList: Texture[] = [h0.packed ?? keep(packRows(ctx, h0.texture!, 1, B, H))];
+    const cList: Texture[] = c0 ? [c0.packed ?? keep(packRows(ctx, c0.texture!, 1, B, H))] : [];
     for (let t = 0; t < T; t++) {
       const next = step(ctx, w, x4, ids, t, T, B, hList[t], cList[t] ?? null, lengths);
       hList.push(keep(next.h));
       if (next.c) cList.push(keep(next.c));
     }
-    const h4s = keep(stackTextures(ctx, hList, B4, H, true));
-    const y = keep(unpackRows(ctx, h4s, T, B, H, lengths, true));
+    // one step and no tape: y straight from the new state; else every state stacked once
+    const h4s = T === 1 && !args.keepTape ? null : keep(stackTextures(ctx, hList, B4, H, true));
+    const y = keep(h4s ? unpackRows(ctx, h4s, T, B, H, lengths, 1, true) : unpackRows(ctx, hList[1], 1, B, H, lengths, 0, true));
     const hT = keep(unpackRows(ctx, hList[T], 1, B, H, lengths)), cT = c0 ? keep(unpackRows(ctx, cList[T], 1, B, H, lengths)) : null;
     let tape: GpuTape | undefined;
     if (args.keepTape) {
-      const hs = keep(unpackRows(ctx, h4s, T + 1, B, H, lengths));
+      const hs = keep(unpackRows(ctx, h4s!, T + 1, B, H, lengths));
       const cs = c0 ? keep(unpackRows(ctx, keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H, lengths)) : null;
       tape = { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, hs, cs, lengths };
     }
-    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(hT, B, H), cT: cT ? ctx.wrap(cT, B, H) : null, tape };
-    const kept = new Set<Texture | null>([y, hT, cT, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
+    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(hT, B, H, hList[T]), cT: cT ? ctx.wrap(cT, B, H, cList[T]) : null, tape };
+    const kept = new Set<Texture | null>([y, hT, cT, hList[T], cList[T] ?? null, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
     for (const t of made) if (!kept.has(t)) ctx.delete(t);
     return result;
   } catch (error) {

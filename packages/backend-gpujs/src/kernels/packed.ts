@@ -35,10 +35,10 @@ export function packRowsKernel(gpu: GPU, time: number, batch: number, cols: numb
 }
 
 /**
- * S4 [T·B4, K] (T packed states stacked) -> S [T·B, K]; rows at or past their length are zeros when `maskFrom` is
- * set (a chunk's y: its state t + 1 is step t's output; lengths [1, B]).
+ * S4 [T·B4, K] (packed states stacked) -> S [T·B, K], from state `shift` on; with `mask`, rows at or past their
+ * length [1, B] are zeros (a chunk's y: step t's output is state t + 1).
  */
-export function unpackRowsKernel(gpu: GPU, time: number, batch: number, cols: number, asOutputs: boolean): IKernelRunShortcut {
+export function unpackRowsKernel(gpu: GPU, time: number, batch: number, cols: number, shift: 0 | 1, mask: boolean): IKernelRunShortcut {
   const b4 = Math.ceil(batch / 4);
   return gpu.createKernel(`function (s4, lengths) {
     const r = this.thread.y, k = this.thread.x;
@@ -49,9 +49,9 @@ export function unpackRowsKernel(gpu: GPU, time: number, batch: number, cols: nu
     if (l < 0.5) out = v[0];
     else if (l < 1.5) out = v[1];
     else if (l < 2.5) out = v[2];
-    if (this.constants.SHIFT > 0 && t >= lengths[0][b]) out = 0;
+    if (this.constants.MASK > 0 && t >= lengths[0][b]) out = 0;
     return out;
-  }`, settings(time * batch, cols, { B: batch, B4: b4, SHIFT: asOutputs ? 1 : 0 }));
+  }`, settings(time * batch, cols, { B: batch, B4: b4, SHIFT: shift, MASK: mask ? 1 : 0 }));
 }
 
 /** The constants every packed step kernel reads. */
