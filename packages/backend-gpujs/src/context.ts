@@ -1,6 +1,7 @@
 import { BackendError, type TransferCounts } from '@recur/core';
 import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject, Texture } from 'gpu.js';
 import { SHADER_FUNCTIONS } from './kernels/math.js';
+import { unpackRowsKernel } from './kernels/packed.js';
 import { copyKernel, fillKernel } from './kernels/rows.js';
 import { sourceNamed } from './kernels/settings.js';
 import { loadGpujs } from './load.js';
@@ -12,8 +13,9 @@ import type { GpujsMode } from './platform.js';
  */
 export class GpuStorage {
   /**
-   * @param packed the same values packed over batch rows (kernels/packed.ts), kept with a state a forward made so
-   * that the next chunk's step kernels read it as it is
+   * @param texture the matrix, or null when it is empty, or until it is first read when `packed` holds its values
+   * @param packed the same values packed over batch rows (kernels/packed.ts): a forward's final state, which the
+   * next chunk's step kernels read as it is (a streamed step never unpacks its carried state)
    */
   constructor(public texture: Texture | null, readonly rows: number, readonly cols: number, readonly packed: Texture | null = null) {}
 
@@ -198,8 +200,15 @@ export class GpuContext {
     if (this.#owned.delete(s)) this.delete(s.texture);
   }
 
-  storage(storage: unknown): GpuStorage {
+  /**
+   * A live storage of this backend, its plain texture made from its packed one if it has none yet (a forward's final
+   * state); `packedWillDo`: the caller reads the packed form when there is one.
+   */
+  storage(storage: unknown, packedWillDo = false): GpuStorage {
     if (!(storage instanceof GpuStorage) || !(this.live.has(storage) || this.#owned.has(storage))) throw new Error('storage is not a live tensor of this backend');
+    if (!packedWillDo && storage.texture === null && storage.packed !== null) {
+      storage.texture = this.run(`unpack-rows 1x${storage.rows}x${storage.cols} 0 false`, (gpu) => unpackRowsKernel(gpu, 1, storage.rows, storage.cols, 0, false), storage.packed);
+    }
     return storage;
   }
 

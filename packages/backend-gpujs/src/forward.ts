@@ -32,32 +32,43 @@ export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: 
 
 /** A matrix [T·B, K] packed over batch rows, step by step (kernels/packed.ts). */
 const packRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number) => ctx.run(`pack-rows ${T}x${B}x${K}`, (gpu) => packRowsKernel(gpu, T, B, K), t);
-/** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length with `mask` (y). */
-const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, lengths: Texture, shift: 0 | 1 = 0, mask = false) =>
-  ctx.run(`unpack-rows ${T}x${B}x${K} ${shift} ${mask}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, mask), t, lengths);
+/** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length when `lengths` (y). */
+const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, shift: 0 | 1 = 0, lengths: Texture | null = null) =>
+  ctx.run(`unpack-rows ${T}x${B}x${K} ${shift} ${lengths !== null}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, lengths !== null), t, ...(lengths ? [lengths] : []));
+
+/** A chunk's inputs as the step kernels take them. */
+interface StepInputs {
+  /** x packed over batch rows [T·B4, I], or the token ids [1, T·B] */
+  readonly x4: Texture | null;
+  readonly ids: Texture | null;
+  /** [1, B], or null: every row runs every step */
+  readonly lengths: Texture | null;
+  /** a plain texture for the arguments a kernel does not read (x's, or the ids) */
+  readonly plain: Texture;
+}
 
 /** One step's kernels: packed h_t (and c_t) from h_{t-1} (and c_{t-1}). */
-function step(ctx: GpuContext, w: GpuWeights, x4: Texture | null, ids: Texture | null, t: number, T: number, B: number, h: Texture, c: Texture | null, lengths: Texture): { h: Texture; c: Texture | null } {
-  const spec = w.spec, H = spec.units, I = spec.inputSize, tok = ids !== null, p = w.packed;
+function step(ctx: GpuContext, w: GpuWeights, inp: StepInputs, t: number, T: number, B: number, h: Texture, c: Texture | null): { h: Texture; c: Texture | null } {
+  const spec = w.spec, H = spec.units, I = spec.inputSize, tok = inp.ids !== null, len = inp.lengths !== null, p = w.packed, lengths = inp.lengths ?? inp.plain;
   // the argument a kernel's other input branch reads gets a texture of that branch's type (kernels/step-terms.ts)
-  const inputs = [ids ? p.wIh.texture : x4, ids ?? lengths, t, h] as const, shape = `${T}x${B}x${I}x${H} ${tok}`;
+  const inputs = [inp.x4 ?? p.wIh.texture, inp.ids ?? inp.plain, t, h] as const, shape = `${T}x${B}x${I}x${H} ${tok} ${len}`;
   if (spec.kind === 'lstm') {
-    const r = ctx.runMap<'c'>(`lstm ${shape}`, (gpu) => lstmStepKernel(gpu, B, I, H, tok), ...inputs, c, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths);
+    const r = ctx.runMap<'c'>(`lstm ${shape}`, (gpu) => lstmStepKernel(gpu, B, I, H, tok, len), ...inputs, c, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths);
     return { h: r.result, c: r.c };
   }
   if (spec.kind === 'gru' && spec.resetAfter) {
-    return { h: ctx.run(`gru-after ${shape}`, (gpu) => gruAfterStepKernel(gpu, B, I, H, tok), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, w.bhn!.texture, lengths), c: null };
+    return { h: ctx.run(`gru-after ${shape}`, (gpu) => gruAfterStepKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, w.bhn!.texture, lengths), c: null };
   }
   if (spec.kind === 'gru') {
-    const reset = ctx.run(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
+    const reset = ctx.run(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
     try {
-      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok), ...inputs, reset, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
+      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok, len), ...inputs, reset, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
     } finally {
       ctx.delete(reset);
     }
   }
   const relu = spec.activation === 'relu';
-  return { h: ctx.run(`rnn ${shape} ${relu}`, (gpu) => rnnStepKernel(gpu, B, I, H, tok, relu), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
+  return { h: ctx.run(`rnn ${shape} ${relu}`, (gpu) => rnnStepKernel(gpu, B, I, H, tok, len, relu), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
 }
 
 /**
@@ -67,40 +78,43 @@ function step(ctx: GpuContext, w: GpuWeights, x4: Texture | null, ids: Texture |
  */
 export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): ForwardResult & { tape?: GpuTape } {
   const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize, B4 = Math.ceil(B / 4);
-  const x = args.x === null ? null : ctx.storage(args.x), h0 = ctx.storage(args.h0), c0 = args.c0 === null ? null : ctx.storage(args.c0);
   if (T === 0) { // no step: empty outputs, the state as it was (copies: results are new storages)
-    const copy = (s: GpuStorage) => ctx.wrap(ctx.copy(s.texture!, B, H), B, H);
-    return { y: ctx.wrap(null, 0, H), hT: copy(h0), cT: c0 ? copy(c0) : null };
+    const copy = (s: unknown) => ctx.wrap(ctx.copy(ctx.storage(s).texture!, B, H), B, H);
+    return { y: ctx.wrap(null, 0, H), hT: copy(args.h0), cT: args.c0 === null ? null : copy(args.c0) };
   }
+  // the state as it is: a packed one (a state this backend made) is read packed, never unpacked for this
+  const x = args.x === null ? null : ctx.storage(args.x), h0 = ctx.storage(args.h0, true), c0 = args.c0 === null ? null : ctx.storage(args.c0, true);
   const made = new Set<Texture>(); // this call's textures, deleted if it fails
   const keep = <X extends Texture | null>(t: X): X => {
     if (t) made.add(t);
     return t;
   };
   try {
-    const lengths = keep(lengthsTexture(ctx, args.seqLens, B));
+    // without lengths every row runs every step: the kernels read none (but a backward's tape keeps them)
+    const lengths = args.seqLens || args.keepTape ? keep(lengthsTexture(ctx, args.seqLens, B)) : null;
     const ids = args.tokens ? keep(ctx.upload(Float32Array.from(args.tokens), 1, T * B)) : null;
     const x4 = ids ? null : keep(packRows(ctx, x!.texture!, T, B, I));
+    const inputs: StepInputs = { x4, ids, lengths: args.seqLens ? lengths : null, plain: ids ?? x!.texture! };
     // a state this backend made keeps its packed form (a streamed step's carried state is never packed again)
     const hList: Texture[] = [h0.packed ?? keep(packRows(ctx, h0.texture!, 1, B, H))];
     const cList: Texture[] = c0 ? [c0.packed ?? keep(packRows(ctx, c0.texture!, 1, B, H))] : [];
     for (let t = 0; t < T; t++) {
-      const next = step(ctx, w, x4, ids, t, T, B, hList[t], cList[t] ?? null, lengths);
+      const next = step(ctx, w, inputs, t, T, B, hList[t], cList[t] ?? null);
       hList.push(keep(next.h));
       if (next.c) cList.push(keep(next.c));
     }
     // one step and no tape: y straight from the new state; else every state stacked once
     const h4s = T === 1 && !args.keepTape ? null : keep(stackTextures(ctx, hList, B4, H, true));
-    const y = keep(h4s ? unpackRows(ctx, h4s, T, B, H, lengths, 1, true) : unpackRows(ctx, hList[1], 1, B, H, lengths, 0, true));
-    const hT = keep(unpackRows(ctx, hList[T], 1, B, H, lengths)), cT = c0 ? keep(unpackRows(ctx, cList[T], 1, B, H, lengths)) : null;
+    const y = keep(h4s ? unpackRows(ctx, h4s, T, B, H, 1, inputs.lengths) : unpackRows(ctx, hList[1], 1, B, H, 0, inputs.lengths));
     let tape: GpuTape | undefined;
     if (args.keepTape) {
-      const hs = keep(unpackRows(ctx, h4s!, T + 1, B, H, lengths));
-      const cs = c0 ? keep(unpackRows(ctx, keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H, lengths)) : null;
-      tape = { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, hs, cs, lengths };
+      const hs = keep(unpackRows(ctx, h4s!, T + 1, B, H));
+      const cs = c0 ? keep(unpackRows(ctx, keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H)) : null;
+      tape = { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, hs, cs, lengths: lengths! };
     }
-    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(hT, B, H, hList[T]), cT: cT ? ctx.wrap(cT, B, H, cList[T]) : null, tape };
-    const kept = new Set<Texture | null>([y, hT, cT, hList[T], cList[T] ?? null, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
+    // the final state stays packed; its plain form is made when something reads it (GpuContext.storage)
+    const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(null, B, H, hList[T]), cT: c0 ? ctx.wrap(null, B, H, cList[T]) : null, tape };
+    const kept = new Set<Texture | null>([y, hList[T], cList[T] ?? null, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
     for (const t of made) if (!kept.has(t)) ctx.delete(t);
     return result;
   } catch (error) {

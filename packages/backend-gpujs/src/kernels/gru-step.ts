@@ -1,6 +1,6 @@
 import type { GPU, IKernelRunShortcut } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
-import { inputTerms, laneLength } from './step-terms.js';
+import { inputTerms, pastLength } from './step-terms.js';
 
 // GRU steps over packed layouts (kernels/packed.ts; gates r, z, n in the weights' lanes 0, 1, 2), each thread four
 // batch rows of one unit. A row at t >= its length keeps its state.
@@ -16,7 +16,7 @@ const recurrent = (body: (l: number) => string, withReset = false) => `for (let 
  * Reset after the recurrent product (PyTorch, cuDNN, Keras 2), one kernel: n = tanh(x_n + r · (W_hn h + b_hn)),
  * h' = (1 - z) · n + z · h. bias4 holds b_ih + b_hh for r and z and b_ih for n; b_hn [1, H] stays apart.
  */
-export function gruAfterStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+export function gruAfterStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelRunShortcut {
   const source = `function (x4, ids, t, h4, wih4, whh4, bias4, bhn, lengths) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j], bn = bhn[0][j];
@@ -27,14 +27,14 @@ export function gruAfterStepKernel(gpu: GPU, batch: number, inputs: number, unit
     ${LANES.map((l) => `
     const zz${l} = sigmoidStable(z${l});
     let h${l} = (1 - zz${l}) * tanhStable(xn${l} + sigmoidStable(r${l}) * hn${l}) + zz${l} * hOld[${l}];
-    if (t >= ${laneLength(l)}) h${l} = hOld[${l}];`).join('')}
+    if (${pastLength(l)}) h${l} = hOld[${l}];`).join('')}
     return [h0, h1, h2, h3];
   }`;
-  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }
 
 /** Reset before the product (TF1's GRUCell), its first kernel: the reset gate of every unit, r4 [B4, H]. */
-export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelRunShortcut {
   const source = `function (x4, ids, t, h4, wih4, whh4, bias4) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
@@ -43,11 +43,11 @@ export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: n
     ${recurrent((l) => `r${l} += w[0] * v[${l}];`)}
     return [sigmoidStable(r0), sigmoidStable(r1), sigmoidStable(r2), sigmoidStable(r3)];
   }`;
-  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }
 
 /** Its second: z, n = tanh(x_n + W_hn (r ⊙ h)) (every bias folded into bias4), h'. */
-export function gruBeforeStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelRunShortcut {
+export function gruBeforeStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelRunShortcut {
   const source = `function (x4, ids, t, h4, r4, wih4, whh4, bias4, lengths) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
@@ -58,8 +58,8 @@ export function gruBeforeStepKernel(gpu: GPU, batch: number, inputs: number, uni
     ${LANES.map((l) => `
     const zz${l} = sigmoidStable(z${l});
     let h${l} = (1 - zz${l}) * tanhStable(n${l}) + zz${l} * hOld[${l}];
-    if (t >= ${laneLength(l)}) h${l} = hOld[${l}];`).join('')}
+    if (${pastLength(l)}) h${l} = hOld[${l}];`).join('')}
     return [h0, h1, h2, h3];
   }`;
-  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
+  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }

@@ -1,7 +1,7 @@
 import type { GPU, IKernelMapRunShortcut, ISubKernelObject } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
 import { mapOutput } from './settings.js';
-import { inputTerms, laneLength } from './step-terms.js';
+import { inputTerms, pastLength } from './step-terms.js';
 
 /**
  * One LSTM step as one fused kernel over packed layouts (kernels/packed.ts): the thread of (row group q, unit j)
@@ -9,13 +9,13 @@ import { inputTerms, laneLength } from './step-terms.js';
  * ids gathering W_ih's columns) and h4, with biases folded, then the new c and h of each row; c4 comes out as a
  * kernel-map output. A row at t >= its length keeps its state (TF's dynamic_rnn with sequence_length).
  */
-export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean): IKernelMapRunShortcut<ISubKernelObject> {
+export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelMapRunShortcut<ISubKernelObject> {
   const gates = ['i', 'f', 'g', 'o'];
   const acc = (g: string) => LANES.map((l) => `${g}${l}`);
   const lane = (l: number) => `
     let c${l} = sigmoidStable(f${l}) * cOld[${l}] + sigmoidStable(i${l}) * tanhStable(g${l});
     let h${l} = sigmoidStable(o${l}) * tanhStable(c${l});
-    if (t >= ${laneLength(l)}) { c${l} = cOld[${l}]; h${l} = hOld[${l}]; }`;
+    if (${pastLength(l)}) { c${l} = cOld[${l}]; h${l} = hOld[${l}]; }`;
   const source = `function (x4, ids, t, h4, c4, wih4, whh4, bias4, lengths) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
@@ -30,5 +30,5 @@ export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: n
     keepC([c0, c1, c2, c3]);
     return [h0, h1, h2, h3];
   }`;
-  return gpu.createKernelMap({ c: mapOutput('keepC') }, source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens)));
+  return gpu.createKernelMap({ c: mapOutput('keepC') }, source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }

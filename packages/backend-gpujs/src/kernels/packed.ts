@@ -40,7 +40,7 @@ export function packRowsKernel(gpu: GPU, time: number, batch: number, cols: numb
  */
 export function unpackRowsKernel(gpu: GPU, time: number, batch: number, cols: number, shift: 0 | 1, mask: boolean): IKernelRunShortcut {
   const b4 = Math.ceil(batch / 4);
-  return gpu.createKernel(`function (s4, lengths) {
+  return gpu.createKernel(`function (s4${mask ? ', lengths' : ''}) {
     const r = this.thread.y, k = this.thread.x;
     const t = Math.floor(r / this.constants.B), b = r - t * this.constants.B;
     const q = Math.floor(b / 4), l = b - 4 * q;
@@ -49,14 +49,14 @@ export function unpackRowsKernel(gpu: GPU, time: number, batch: number, cols: nu
     if (l < 0.5) out = v[0];
     else if (l < 1.5) out = v[1];
     else if (l < 2.5) out = v[2];
-    if (this.constants.MASK > 0 && t >= lengths[0][b]) out = 0;
+    ${mask ? 'if (t >= lengths[0][b]) out = 0;' : ''}
     return out;
-  }`, settings(time * batch, cols, { B: batch, B4: b4, SHIFT: shift, MASK: mask ? 1 : 0 }));
+  }`, settings(time * batch, cols, { B: batch, B4: b4, SHIFT: shift }));
 }
 
 /** The constants every packed step kernel reads. */
-export const stepConstants = (batch: number, inputs: number, units: number, tokens: boolean, more: Record<string, number> = {}) =>
-  ({ B: batch, B4: Math.ceil(batch / 4), I: inputs, H: units, TOKENS: tokens ? 1 : 0, ...more });
+export const stepConstants = (batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean) =>
+  ({ B: batch, B4: Math.ceil(batch / 4), I: inputs, H: units, TOKENS: tokens ? 1 : 0, LEN: withLengths ? 1 : 0 });
 
 /** bias [1, G·H] -> bias4 [1, H] over gates. */
 export function packBiasKernel(gpu: GPU, gates: number, units: number): IKernelRunShortcut {

@@ -3,8 +3,11 @@ import { LANES } from './packed.js';
 // Source text shared by the packed step kernels (kernels/packed.ts): the input terms of a step's gates, and a
 // lane's row length.
 
-/** The length of lane l's batch row (clamped to the last row: lanes past B compute what no one reads). */
-export const laneLength = (l: number) => `lengths[0][Math.min(4 * q + ${l}, this.constants.B - 1)]`;
+/**
+ * Whether lane l's batch row is at or past its length at step t (never without LEN: a chunk run without lengths
+ * passes a texture it does not read). Lanes past B read the last row's: they compute what no one reads.
+ */
+export const pastLength = (l: number) => `this.constants.LEN > 0 && t >= lengths[0][Math.min(4 * q + ${l}, this.constants.B - 1)]`;
 
 /**
  * Adds the step's input terms to the accumulators `${gate}${lane}` of the given gates (in the packed weights' lane
