@@ -60,11 +60,11 @@ function step(ctx: GpuContext, w: GpuWeights, inp: StepInputs, t: number, T: num
     return { h: ctx.run(`gru-after ${shape}`, (gpu) => gruAfterStepKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, w.bhn!.texture, lengths), c: null };
   }
   if (spec.kind === 'gru') {
-    const reset = ctx.run(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
+    const r = ctx.runMap<'z' | 'n'>(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
     try {
-      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok, len), ...inputs, reset, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
+      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok, len), t, h, r.result, r.z, r.n, p.wHh.texture, lengths), c: null };
     } finally {
-      ctx.delete(reset);
+      for (const o of [r.result, r.z, r.n]) ctx.delete(o);
     }
   }
   const relu = spec.activation === 'relu';

@@ -1,11 +1,13 @@
-import type { GPU, IKernelRunShortcut } from 'gpu.js';
+import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
+import { mapOutput } from './settings.js';
 import { inputTerms, pastLength } from './step-terms.js';
 
 // GRU steps over packed layouts (kernels/packed.ts; gates r, z, n in the weights' lanes 0, 1, 2), each thread four
 // batch rows of one unit. A row at t >= its length keeps its state.
 
-const init = (names: readonly string[], value: (name: string) => string) => names.map((n) => LANES.map((l) => `let ${n}${l} = ${value(n)};`).join(' ')).join('\n    ');
+/** `let ${name}${lane} = value;` for each name and lane. */
+const init = (names: readonly string[], value: (name: string, lane: number) => string) => names.map((n) => LANES.map((l) => `let ${n}${l} = ${value(n, l)};`).join(' ')).join('\n    ');
 /** The recurrent terms: a loop over h4's units (and, reset-before, r4's) through whh4. */
 const recurrent = (body: (l: number) => string, withReset = false) => `for (let k = 0; k < this.constants.H; k++) {
       const v = h4[q][k], w = whh4[j][k];${withReset ? ' const rv = r4[q][k];' : ''}
@@ -33,26 +35,30 @@ export function gruAfterStepKernel(gpu: GPU, batch: number, inputs: number, unit
   return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }
 
-/** Reset before the product (TF1's GRUCell), its first kernel: the reset gate of every unit, r4 [B4, H]. */
-export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelRunShortcut {
+/**
+ * Reset before the product (TF1's GRUCell), its first kernel: the reset gate of every unit, r4 [B4, H], and (kernel
+ * map outputs `z`, `n`) the input terms of z and n with their biases, which the second kernel then need not read.
+ */
+export function gruResetKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelMapRunShortcut<ISubKernelObject> {
   const source = `function (x4, ids, t, h4, wih4, whh4, bias4) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
-    ${init(['r'], () => 'bias[0]')}
-    ${inputTerms(['r'])}
+    ${init(['r', 'z', 'n'], (n) => `bias[${'rzn'.indexOf(n)}]`)}
+    ${inputTerms(['r', 'z', 'n'])}
     ${recurrent((l) => `r${l} += w[0] * v[${l}];`)}
+    keepZ([z0, z1, z2, z3]);
+    keepN([n0, n1, n2, n3]);
     return [sigmoidStable(r0), sigmoidStable(r1), sigmoidStable(r2), sigmoidStable(r3)];
   }`;
-  return gpu.createKernel(source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
+  return gpu.createKernelMap({ z: mapOutput('keepZ'), n: mapOutput('keepN') }, source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
 }
 
-/** Its second: z, n = tanh(x_n + W_hn (r ⊙ h)) (every bias folded into bias4), h'. */
+/** Its second: z, n = tanh(x_n + W_hn (r ⊙ h)) from the first's outputs, h'. */
 export function gruBeforeStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelRunShortcut {
-  const source = `function (x4, ids, t, h4, r4, wih4, whh4, bias4, lengths) {
+  const source = `function (t, h4, r4, xz4, xn4, whh4, lengths) {
     const q = this.thread.y, j = this.thread.x;
-    const bias = bias4[0][j];
-    ${init(['z', 'n'], (n) => (n === 'z' ? 'bias[1]' : 'bias[2]'))}
-    ${inputTerms([null, 'z', 'n'])}
+    const xz = xz4[q][j], xn = xn4[q][j];
+    ${init(['z', 'n'], (n, l) => `x${n}[${l}]`)}
     ${recurrent((l) => `z${l} += w[1] * v[${l}]; n${l} += w[2] * (rv[${l}] * v[${l}]);`, true)}
     const hOld = h4[q][j];
     ${LANES.map((l) => `
