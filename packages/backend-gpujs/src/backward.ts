@@ -6,17 +6,10 @@ import {
   gruAfterGatesKernel, gruAfterHiddenGradsKernel, gruBeforeGatesKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
 } from './kernels/gru-backward.js';
 import { lstmCarryKernel, lstmGateGradsKernel, lstmGatesKernel } from './kernels/lstm-backward.js';
-import { atbKernel, columnSumsKernel, matmulKernel, tokenWeightGradKernel } from './kernels/products.js';
+import { tokenWeightGradKernel } from './kernels/products.js';
+import { atb, columnSums, matmul } from './products.js';
 import { recurrentGradKernel, rnnGateGradsKernel } from './kernels/rnn-backward.js';
 import { stackTextures } from './stack.js';
-
-/** dW [G, K] = Σ_rows A[r][g] · S[r][k] (S2 for g >= split), dx = A · W, bias gradients: shared with the dense head. */
-export const atb = (ctx: GpuContext, a: Texture, aRows: number, g: number, s1: { t: Texture; rows: number }, k: number, s2 = s1, split = g): Texture =>
-  ctx.run(`atb ${aRows}x${g}x${k} ${s1.rows}/${s2.rows} ${split}`, (gpu) => atbKernel(gpu, aRows, g, k, split), a, s1.t, s2.t);
-export const matmul = (ctx: GpuContext, a: Texture, rows: number, inner: number, w: Texture, cols: number): Texture =>
-  ctx.run(`matmul ${rows}x${inner}x${cols}`, (gpu) => matmulKernel(gpu, rows, inner, cols), a, w);
-export const columnSums = (ctx: GpuContext, a: Texture, rows: number, cols: number): Texture =>
-  ctx.run(`colsum ${rows}x${cols}`, (gpu) => columnSumsKernel(gpu, rows, cols), a);
 
 /**
  * A chunk's backward: the input projection and the gates of every row recomputed over all T·B rows, two kernels a
@@ -89,10 +82,9 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
         dWih = keep(ctx.run(`token-dw ${R}x${G}x${I}`, (gpu) => tokenWeightGradKernel(gpu, R, G, I), dXP, tape.ids));
       } else {
         dx = keep(matmul(ctx, dXP, R, G, w.wIh.texture!, I));
-        dWih = keep(atb(ctx, dXP, R, G, { t: tape.x!, rows: R }, I));
+        dWih = keep(atb(ctx, dXP, R, G, tape.x!, I));
       }
-      const hsArg = { t: hs, rows: (T + 1) * B };
-      dWhh = keep(atb(ctx, dHP, R, G, hsArg, H, rh ? { t: rh, rows: R } : hsArg, rh ? 2 * H : G));
+      dWhh = keep(atb(ctx, dHP, R, G, hs, H, rh ?? hs, rh ? 2 * H : G));
       dbIh = keep(columnSums(ctx, dXP, R, G));
       dbHh = keep(columnSums(ctx, dHP, R, G));
     }

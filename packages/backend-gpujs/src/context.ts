@@ -51,6 +51,15 @@ function packTallTextures(utils: unknown): void {
   u.recurPacksTallTextures = true;
 }
 
+/** An argument's sizes as gpu.js sees them: a texture's output and texture size, an array's lengths, a number's none. */
+function sizesOf(arg: unknown): string {
+  const t = arg as { output?: ArrayLike<number>; size?: ArrayLike<number> };
+  if (t && typeof t === 'object' && t.output && t.size) return `${Array.from(t.output).join('x')}/${Array.from(t.size).join('x')}`;
+  if (Array.isArray(arg)) return `[${arg.length}x${(arg[0] as ArrayLike<number> | undefined)?.length ?? 0}]`;
+  if (ArrayBuffer.isView(arg)) return `[${(arg as Float32Array).length}]`;
+  return typeof arg;
+}
+
 /** The rows of a host matrix as gpu.js takes a 2-D argument. */
 export const rowsOf = (values: ArrayLike<number>, rows: number, cols: number): Float32Array[] =>
   Array.from({ length: rows }, (_, r) => Float32Array.from({ length: cols }, (_, c) => values[r * cols + c]));
@@ -129,9 +138,12 @@ export class GpuContext {
   }
 
   #call(key: string, make: (gpu: GPU) => Kernel, args: unknown[]): unknown {
+    // gpu.js bakes each argument's sizes into the shader: the key names them, so that one kernel never reads a
+    // texture of another size through sizes baked for the first
+    const full = `${key} | ${args.map(sizesOf).join(' ')}`;
     return this.guard(() => {
-      let k = this.#kernels.get(key);
-      if (!k) this.#kernels.set(key, (k = make(this.#gpu)));
+      let k = this.#kernels.get(full);
+      if (!k) this.#kernels.set(full, (k = make(this.#gpu)));
       return (k as unknown as (...a: unknown[]) => unknown)(...args);
     });
   }

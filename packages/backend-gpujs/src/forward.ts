@@ -3,7 +3,8 @@ import type { Texture } from 'gpu.js';
 import type { GpuContext, GpuStorage } from './context.js';
 import { gruAfterStepKernel, gruBeforeStepKernel, gruResetKernel } from './kernels/gru-step.js';
 import { lstmStepKernel } from './kernels/lstm-step.js';
-import { projectionKernel, tokenProjectionKernel } from './kernels/projection.js';
+import { tokenProjectionKernel } from './kernels/projection.js';
+import { linear } from './products.js';
 import { rnnStepKernel } from './kernels/rnn-step.js';
 import { packRowsKernel, unpackRowsKernel } from './kernels/packed.js';
 import { lengthsTexture, stackTextures } from './stack.js';
@@ -27,7 +28,7 @@ export interface GpuTape {
 export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: Texture | null, rows: number): Texture {
   const I = w.spec.inputSize, G = w.wIh.rows;
   if (ids) return ctx.run(`token-proj ${rows}x${I}x${G}`, (gpu) => tokenProjectionKernel(gpu, rows, G), ids, w.wIh.texture, w.bias.texture);
-  return ctx.run(`proj ${rows}x${I}x${G}`, (gpu) => projectionKernel(gpu, rows, I, G), x, w.wIh.texture, w.bias.texture);
+  return linear(ctx, x!, rows, I, w.wIh.texture!, G, w.bias.texture!);
 }
 
 /** A matrix [T·B, K] packed over batch rows, step by step (kernels/packed.ts). */

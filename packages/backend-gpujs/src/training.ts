@@ -1,11 +1,10 @@
 import type { DenseArgs, DenseGradients, LossStorages, OptimizerArgs } from '@recur/core';
 import type { Texture } from 'gpu.js';
-import { atb, columnSums, matmul } from './backward.js';
+import { atb, columnSums, linear, matmul } from './products.js';
 import type { GpuContext, GpuStorage } from './context.js';
 import { crossEntropyKernel, rowLogSumExpKernel, softmaxGradKernel, squaredErrorGradKernel, squaredErrorRowsKernel, sumKernel } from './kernels/losses.js';
 import { combineNormStatsKernel, normFromStatsKernel, rowNormStatsKernel } from './kernels/norm.js';
 import { adamKernel, sgdKernel } from './kernels/optimizer.js';
-import { projectionKernel } from './kernels/projection.js';
 import { stackTextures } from './stack.js';
 
 // The v2 training kernels: the dense head, the losses, the gradient norm and the optimizer in place. With them a
@@ -31,14 +30,14 @@ function scratch<R>(ctx: GpuContext, body: (temp: Keep, result: Keep) => R): R {
 
 export function denseForward(ctx: GpuContext, a: DenseArgs): GpuStorage {
   const x = ctx.storage(a.x).texture, w = ctx.storage(a.weight).texture, b = ctx.storage(a.bias).texture;
-  return ctx.wrap(ctx.run(`proj ${a.rows}x${a.inputs}x${a.outputs}`, (gpu) => projectionKernel(gpu, a.rows, a.inputs, a.outputs), x, w, b), a.rows, a.outputs);
+  return ctx.wrap(linear(ctx, x!, a.rows, a.inputs, w!, a.outputs, b!), a.rows, a.outputs);
 }
 
 export function denseBackward(ctx: GpuContext, a: DenseArgs & { readonly dOut: unknown }): DenseGradients {
   const x = ctx.storage(a.x).texture!, w = ctx.storage(a.weight).texture!, dOut = ctx.storage(a.dOut).texture!;
   return scratch(ctx, (_, result) => {
     const dx = result(matmul(ctx, dOut, a.rows, a.outputs, w, a.inputs));
-    const dWeight = result(atb(ctx, dOut, a.rows, a.outputs, { t: x, rows: a.rows }, a.inputs));
+    const dWeight = result(atb(ctx, dOut, a.rows, a.outputs, x, a.inputs));
     const dBias = columnSums(ctx, dOut, a.rows, a.outputs);
     return { dx: ctx.wrap(dx, a.rows, a.inputs), dWeight: ctx.wrap(dWeight, a.outputs, a.inputs), dBias: ctx.wrap(dBias, 1, a.outputs) };
   });
