@@ -5,9 +5,9 @@ import { project, type GpuTape } from './forward.js';
 import {
   gruAfterGatesKernel, gruAfterHiddenGradsKernel, gruBeforeGatesKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
 } from './kernels/gru-backward.js';
-import { lstmCarryKernel, lstmGateGradsKernel, lstmGatesKernel } from './kernels/lstm-backward.js';
+import { lstmActivationsKernel, lstmCarryKernel, lstmGateGradsKernel } from './kernels/lstm-backward.js';
 import { tokenWeightGradKernel } from './kernels/products.js';
-import { atb, columnSums, matmul } from './products.js';
+import { atb, byColumns, byRows, columnSums, linear, matmul } from './products.js';
 import { recurrentGradKernel, rnnGateGradsKernel } from './kernels/rnn-backward.js';
 import { stackTextures } from './stack.js';
 
@@ -33,7 +33,11 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
     // the gates of every row at once, from the input projection (RNN needs neither: its derivative comes from h_t)
     let act: Texture | null = null;
     const proj = spec.kind === 'rnn' ? null : keep(project(ctx, w, tape.x, tape.ids, R));
-    if (spec.kind === 'lstm') act = keep(ctx.run(`lstm-gates ${R}x${H}`, (gpu) => lstmGatesKernel(gpu, R, H), proj!, hs, whh));
+    if (spec.kind === 'lstm') {
+      const pre = keep(linear(ctx, hs, R, H, whh!, G, null, proj));
+      act = keep(ctx.run(`lstm-act ${R}x${H}`, (gpu) => lstmActivationsKernel(gpu, R, H), pre));
+      drop(pre);
+    }
     else if (resetAfter) act = keep(ctx.run(`gru-after-gates ${R}x${H}`, (gpu) => gruAfterGatesKernel(gpu, R, H), proj!, hs, whh, w.bhn!.texture));
     else if (spec.kind === 'gru') {
       const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, hs, whh));
@@ -41,12 +45,16 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       drop(reset);
     }
     const dGs: Texture[] = new Array(T);
+    // W_hh four rows a texel, for the state gradient's product each step (LSTM, RNN)
+    const whhRows = spec.kind === 'gru' ? null : keep(byRows(ctx, whh!, G, H));
     const dyArg = () => dy ?? dh;
     for (let t = T - 1; t >= 0; t--) {
       let dG: Texture, dhPrev: Texture, dcPrev: Texture | null = null;
       if (spec.kind === 'lstm') {
         dG = keep(ctx.run(`lstm-dg ${T}x${B}x${H} ${withDy}`, (gpu) => lstmGateGradsKernel(gpu, B, H, withDy), act, tape.cs, dyArg(), dh, dc, t, lengths));
-        const r = ctx.runMap<'dc'>(`lstm-carry ${T}x${B}x${H} ${withDy}`, (gpu) => lstmCarryKernel(gpu, B, H, withDy), dG, whh, act, tape.cs, dyArg(), dh, dc, t, lengths);
+        const dG4 = keep(byColumns(ctx, dG, B, G));
+        const r = ctx.runMap<'dc'>(`lstm-carry ${T}x${B}x${H} ${withDy}`, (gpu) => lstmCarryKernel(gpu, B, H, withDy), dG4, whhRows, act, tape.cs, dyArg(), dh, dc, t, lengths);
+        drop(dG4);
         dhPrev = keep(r.result);
         dcPrev = keep(r.dc);
       } else if (spec.kind === 'gru') {
@@ -55,7 +63,9 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       } else {
         const relu = spec.activation === 'relu';
         dG = keep(ctx.run(`rnn-dg ${T}x${B}x${H} ${relu} ${withDy}`, (gpu) => rnnGateGradsKernel(gpu, B, H, relu, withDy), hs, dyArg(), dh, t, lengths));
-        dhPrev = keep(ctx.run(`carry ${B}x${H}x${H}`, (gpu) => recurrentGradKernel(gpu, B, H, H), dG, whh, dh, t, lengths));
+        const dG4 = keep(byColumns(ctx, dG, B, G));
+        dhPrev = keep(ctx.run(`carry ${B}x${H}x${H}`, (gpu) => recurrentGradKernel(gpu, B, H, H), dG4, whhRows, dh, t, lengths));
+        drop(dG4);
       }
       dGs[t] = dG;
       drop(dh);

@@ -11,14 +11,12 @@ declare function keepDc(value: number): number;
 // (every row's h_{t-1} is known then: one kernel over all T·B rows), then each step back is two kernels: the gate
 // gradients, and the state gradients through W_hh (with dc as a kernel map's second output).
 
-/** act [T·B, 4H]: i, f, g, o of every row, from P [T·B, 4H] and hs [(T+1)·B, H] (h_{t-1} is row t·B + b). */
-export function lstmGatesKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ H: number }>, proj: number[][], hs: number[][], whh: number[][]) {
-    const r = this.thread.y as number, g = this.thread.x;
-    let a = proj[r][g];
-    for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
+/** act [T·B, 4H]: i, f, g, o of every row from their pre-activations (the projection plus h_{t-1} · W_hhᵀ). */
+export function lstmActivationsKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ H: number }>, pre: number[][]) {
+    const a = pre[this.thread.y as number][this.thread.x];
     let v = sigmoidStable(a);
-    if (Math.floor(g / this.constants.H) === 2) v = tanhStable(a);
+    if (Math.floor(this.thread.x / this.constants.H) === 2) v = tanhStable(a);
     return v;
   }, settings(rows, 4 * units, { H: units }));
 }
@@ -45,14 +43,20 @@ export function lstmGateGradsKernel(gpu: GPU, batch: number, units: number, with
   }, settings(batch, 4 * units, { H: units, B: batch, DY: withDy ? 1 : 0 }));
 }
 
-/** dh_{t-1} = dG · W_hh and dc_{t-1} = dc_t · f (the map's `dc`); rows past their length pass dh and dc on. */
+/**
+ * dh_{t-1} = dG · W_hh, both read four to a texel (dG4 [B, H] packed by columns, W_hh4 [H, H] by rows:
+ * products.ts), and dc_{t-1} = dc_t · f (the map's `dc`); rows past their length pass dh and dc on.
+ */
 export function lstmCarryKernel(gpu: GPU, batch: number, units: number, withDy: boolean): IKernelMapRunShortcut<ISubKernelObject> {
   return gpu.createKernelMap({ dc: mapOutput('keepDc') },
-    function (this: IKernelFunctionThis<{ H: number; B: number; DY: number }>, dG: number[][], whh: number[][], act: number[][], cs: number[][], dy: number[][], dh: number[][], dc: number[][], t: number, lengths: number[][]) {
+    function (this: IKernelFunctionThis<{ H: number; B: number; DY: number }>, dG4: number[][][], whh4: number[][][], act: number[][], cs: number[][], dy: number[][], dh: number[][], dc: number[][], t: number, lengths: number[][]) {
       const b = this.thread.y as number, k = this.thread.x, H = this.constants.H;
       const row = t * this.constants.B + b;
       let s = 0;
-      for (let g = 0; g < 4 * this.constants.H; g++) s += dG[b][g] * whh[g][k];
+      for (let q = 0; q < this.constants.H; q++) {
+        const u = dG4[b][q], v = whh4[q][k];
+        s += u[0] * v[0] + u[1] * v[1] + u[2] * v[2] + u[3] * v[3];
+      }
       let dht = dh[b][k];
       if (this.constants.DY > 0) dht += dy[row][k];
       const tc = tanhStable(cs[row + this.constants.B][k]);

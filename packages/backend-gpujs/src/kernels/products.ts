@@ -66,18 +66,19 @@ export function packColumnsKernel(gpu: GPU, rows: number, cols: number): IKernel
  * A product over operands packed four to a texel along the summed dimension (Q texels deep), so that every two
  * reads make four multiply-adds: `abT` out[y][x] = Σ a[y][q]·b[x][q] (both packed by columns), `ab` out[y][x] =
  * Σ a[y][q]·b[q][x] (a by columns, b by rows), `atb` out[y][x] = Σ a[q][y]·b[q][x] (both by rows; b2 instead of b
- * for y >= split). With `bias`, out starts at bias[0][x].
+ * for y >= split). Out starts at bias[0][x] with `withBias`, plus add[y][x] with `withAdd`.
  */
-export function packedProductKernel(gpu: GPU, form: 'abT' | 'ab' | 'atb', outRows: number, outCols: number, depth: number, withBias: boolean, split = outRows): IKernelRunShortcut {
+export function packedProductKernel(gpu: GPU, form: 'abT' | 'ab' | 'atb', outRows: number, outCols: number, depth: number, withBias: boolean, split = outRows, withAdd = false): IKernelRunShortcut {
   const a = form === 'atb' ? 'a[q][y]' : 'a[y][q]', b = (name: string) => (form === 'abT' ? `${name}[x][q]` : `${name}[q][x]`);
   const loop = (name: string) => `for (let q = 0; q < this.constants.Q; q++) {
         const u = ${a}, v = ${b(name)};
         s += u[0] * v[0] + u[1] * v[1] + u[2] * v[2] + u[3] * v[3];
       }`;
-  return gpu.createKernel(`function (a, b, b2${withBias ? ', bias' : ''}) {
+  return gpu.createKernel(`function (a, b, b2${withBias ? ', bias' : ''}${withAdd ? ', add' : ''}) {
     const y = this.thread.y, x = this.thread.x;
     let s = 0;
     ${withBias ? 's = bias[0][x];' : ''}
+    ${withAdd ? 's += add[y][x];' : ''}
     if (y < this.constants.S) {
       ${loop('b')}
     } else {

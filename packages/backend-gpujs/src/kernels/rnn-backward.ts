@@ -22,13 +22,16 @@ export function rnnGateGradsKernel(gpu: GPU, batch: number, units: number, relu:
   }, settings(batch, units, { B: batch, DY: withDy ? 1 : 0, relu: relu ? 1 : 0 }));
 }
 
-/** dh_{t-1} = dG [B, G] · W_hh [G, H]; rows past their length pass dh on. */
+/** dh_{t-1} = dG [B, G] · W_hh [G, H], both read four to a texel (products.ts); rows past their length pass dh on. */
 export function recurrentGradKernel(gpu: GPU, batch: number, gates: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: IKernelFunctionThis<{ G: number }>, dG: number[][], whh: number[][], dh: number[][], t: number, lengths: number[][]) {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ G4: number }>, dG4: number[][][], whh4: number[][][], dh: number[][], t: number, lengths: number[][]) {
     const b = this.thread.y as number, k = this.thread.x;
     let s = 0;
-    for (let g = 0; g < this.constants.G; g++) s += dG[b][g] * whh[g][k];
+    for (let q = 0; q < this.constants.G4; q++) {
+      const u = dG4[b][q], v = whh4[q][k];
+      s += u[0] * v[0] + u[1] * v[1] + u[2] * v[2] + u[3] * v[3];
+    }
     if (t >= lengths[0][b]) s = dh[b][k];
     return s;
-  }, settings(batch, units, { G: gates }));
+  }, settings(batch, units, { G4: Math.ceil(gates / 4) }));
 }
