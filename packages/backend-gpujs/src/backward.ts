@@ -3,12 +3,13 @@ import type { Texture } from 'gpu.js';
 import type { GpuContext } from './context.js';
 import { project, type GpuTape } from './forward.js';
 import {
-  gruAfterGatesKernel, gruAfterHiddenGradsKernel, gruBeforeGatesKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
+  gruAfterActivationsKernel, gruAfterHiddenGradsKernel, gruBeforeActivationsKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
 } from './kernels/gru-backward.js';
 import { lstmActivationsKernel, lstmCarryKernel, lstmGateGradsKernel } from './kernels/lstm-backward.js';
 import { tokenWeightGradKernel } from './kernels/products.js';
 import { atb, byColumns, byRows, columnSums, linear, matmul } from './products.js';
 import { recurrentGradKernel, rnnGateGradsKernel } from './kernels/rnn-backward.js';
+import { rowsKernel } from './kernels/rows.js';
 import { stackTextures } from './stack.js';
 
 /**
@@ -38,11 +39,18 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       act = keep(ctx.run(`lstm-act ${R}x${H}`, (gpu) => lstmActivationsKernel(gpu, R, H), pre));
       drop(pre);
     }
-    else if (resetAfter) act = keep(ctx.run(`gru-after-gates ${R}x${H}`, (gpu) => gruAfterGatesKernel(gpu, R, H), proj!, hs, whh, w.bhn!.texture));
     else if (spec.kind === 'gru') {
-      const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, hs, whh));
-      act = keep(ctx.run(`gru-before-gates ${R}x${H}`, (gpu) => gruBeforeGatesKernel(gpu, R, H), proj!, hs, whh, reset));
-      drop(reset);
+      const pre = keep(linear(ctx, hs, R, H, whh!, G, null));
+      if (resetAfter) act = keep(ctx.run(`gru-after-act ${R}x${H}`, (gpu) => gruAfterActivationsKernel(gpu, R, H), proj!, pre, w.bhn!.texture));
+      else {
+        const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, pre));
+        const rh = keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), reset, hs));
+        const whn = keep(ctx.run(`rows ${G}x${H}+${2 * H}`, (gpu) => rowsKernel(gpu, H, H, 2 * H), whh));
+        const preN = keep(linear(ctx, rh, R, H, whn, H, null));
+        act = keep(ctx.run(`gru-before-act ${R}x${H}`, (gpu) => gruBeforeActivationsKernel(gpu, R, H), proj!, pre, reset, preN));
+        for (const t of [reset, rh, whn, preN]) drop(t);
+      }
+      drop(pre);
     }
     const dGs: Texture[] = new Array(T);
     // W_hh four rows a texel, for the state gradient's product each step (LSTM, RNN)

@@ -6,48 +6,37 @@ declare function sigmoidStable(x: number): number;
 declare function tanhStable(x: number): number;
 
 // GRU backward, both variants. The forward keeps only the states; the gates of the whole chunk are recomputed at
-// once into act [T·B, 3H]: r, z, then for reset-after the recurrent term W_hn h + b_hn (n follows from it), for
-// reset-before n itself (which needs r of every unit first: one more kernel). Each step back is two kernels.
+// once into act [T·B, 3H] from the projection P and the recurrent products (products.ts): r, z, then for
+// reset-after the recurrent term W_hn h + b_hn (n follows from it), for reset-before n itself (which needs r of
+// every unit first, and a second product of r ⊙ h). Each step back is two kernels.
 
 type This = IKernelFunctionThis<{ H: number; B: number; DY: number; AFTER: number }>;
 
-/** Reset-after: act = [r, z, W_hn h + b_hn] from P [T·B, 3H], hs [(T+1)·B, H], W_hh and b_hn [1, H]. */
-export function gruAfterGatesKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], hs: number[][], whh: number[][], bhn: number[][]) {
+/** Reset-after: act = [σ(P_r + (h W_hhᵀ)_r), σ(P_z + …), (h W_hhᵀ)_n + b_hn] from P and pre = h W_hhᵀ [T·B, 3H]. */
+export function gruAfterActivationsKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: This, proj: number[][], pre: number[][], bhn: number[][]) {
     const r = this.thread.y as number, g = this.thread.x, H = this.constants.H;
-    let a = 0;
-    for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
-    let v = sigmoidStable(proj[r][g] + a);
-    if (g >= 2 * H) v = a + bhn[0][g - 2 * H];
+    let v = sigmoidStable(proj[r][g] + pre[r][g]);
+    if (g >= 2 * H) v = pre[r][g] + bhn[0][g - 2 * H];
     return v;
   }, settings(rows, 3 * units, { H: units }));
 }
 
-/** Reset-before: the reset gate of every row and unit [T·B, H]. */
+/** Reset-before: the reset gate of every row and unit [T·B, H], σ(P_r + (h W_hhᵀ)_r). */
 export function gruBeforeResetKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], hs: number[][], whh: number[][]) {
+  return gpu.createKernel(function (this: This, proj: number[][], pre: number[][]) {
     const r = this.thread.y as number, j = this.thread.x;
-    let a = proj[r][j];
-    for (let k = 0; k < this.constants.H; k++) a += whh[j][k] * hs[r][k];
-    return sigmoidStable(a);
+    return sigmoidStable(proj[r][j] + pre[r][j]);
   }, settings(rows, units, { H: units }));
 }
 
-/** Reset-before: act = [r, z, n], n = tanh(P_n + W_hn (r ⊙ h)). */
-export function gruBeforeGatesKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
-  return gpu.createKernel(function (this: This, proj: number[][], hs: number[][], whh: number[][], reset: number[][]) {
+/** Reset-before: act = [r, σ(P_z + (h W_hhᵀ)_z), tanh(P_n + preN)], preN = (r ⊙ h) W_hnᵀ [T·B, H]. */
+export function gruBeforeActivationsKernel(gpu: GPU, rows: number, units: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: This, proj: number[][], pre: number[][], reset: number[][], preN: number[][]) {
     const r = this.thread.y as number, g = this.thread.x, H = this.constants.H;
     let v = reset[r][g];
-    if (g >= H) {
-      let a = proj[r][g];
-      if (g < 2 * H) {
-        for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * hs[r][k];
-        v = sigmoidStable(a);
-      } else {
-        for (let k = 0; k < this.constants.H; k++) a += whh[g][k] * reset[r][k] * hs[r][k];
-        v = tanhStable(a);
-      }
-    }
+    if (g >= H && g < 2 * H) v = sigmoidStable(proj[r][g] + pre[r][g]);
+    if (g >= 2 * H) v = tanhStable(proj[r][g] + preN[r][g - 2 * H]);
     return v;
   }, settings(rows, 3 * units, { H: units }));
 }

@@ -75,3 +75,10 @@ export function fillKernel(gpu: GPU, rows: number, cols: number, value: number):
     return this.constants.V;
   }, settings(rows, cols, { V: value }));
 }
+
+/** Rows [offset, offset + rows) of a matrix (W_hn out of W_hh). */
+export function rowsKernel(gpu: GPU, rows: number, cols: number, offset: number): IKernelRunShortcut {
+  return gpu.createKernel(function (this: IKernelFunctionThis<{ O: number }>, a: number[][]) {
+    return a[(this.thread.y as number) + this.constants.O][this.thread.x];
+  }, settings(rows, cols, { O: offset }));
+}
