@@ -32,7 +32,10 @@ export function evaluateGoals(cases: readonly CaseResult[], simdPeakFlops: numbe
   if (stream) {
     const ours = fastestRecur(stream);
     const ort = Math.min(...stream.contenders.filter((x) => x.name.startsWith('ort-')).map((x) => x.median));
-    reports.push({ goal: 'streaming LSTM B=1 H=256, fastest Recur CPU-side backend vs ORT per step', target: '<= 0.5x ORT time', measured: `${ours.toFixed(1)} vs ${ort.toFixed(1)} us/step = ${(ours / ort).toFixed(2)}x`, met: ours / ort <= 0.5 });
+    const goal = 'streaming LSTM B=1 H=256, fastest Recur CPU-side backend vs ORT per step';
+    // no ORT contender timed (--peer chose others): not measured, never "met" against an infinite time
+    reports.push(Number.isFinite(ort) ? { goal, target: '<= 0.5x ORT time', measured: `${ours.toFixed(1)} vs ${ort.toFixed(1)} us/step = ${(ours / ort).toFixed(2)}x`, met: ours / ort <= 0.5 }
+      : { goal, target: '<= 0.5x ORT time', measured: 'not measured (needs an ort peer)', met: null });
   }
   const vsOrt = (goal: string, filter: (c: CaseResult) => boolean, target: number) => {
     const speeds = sequence.filter(filter).flatMap((c) => {
