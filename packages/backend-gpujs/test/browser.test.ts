@@ -19,7 +19,7 @@ it('backend-gpujs passes the conformance suite in headless Chromium in webgl2 mo
     expect(done.error, logs.join('\n')).toBeUndefined();
     const { platform, runsOn, results } = done.value!;
     const count = (status: string) => results.filter((r) => r.status === status).length;
-    console.log(`backend-gpujs conformance in Chromium (webgl2 on ${runsOn}): ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped, ${count('n/a')} n/a (float64)`);
+    console.log(`backend-gpujs conformance in Chromium (${runsOn}): ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped, ${count('n/a')} n/a (float64)`);
     expect(platform).toMatchObject({ available: true, mode: 'webgl2', version: expect.stringMatching(/WebGL 2/) });
     const byId = new Map(results.map((r) => [r.id, r]));
     const expected = selectChecks(defaultFixtures()).map((c) => c.id);
