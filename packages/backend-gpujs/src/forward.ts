@@ -1,6 +1,6 @@
 import type { ForwardArgs, ForwardResult } from '@recur/core';
 import type { Texture } from 'gpu.js';
-import type { GpuContext, GpuStorage } from './context.js';
+import type { GpuContext } from './context.js';
 import { gruAfterStepKernel, gruBeforeStepKernel, gruResetKernel } from './kernels/gru-step.js';
 import { lstmStepKernel } from './kernels/lstm-step.js';
 import { tokenProjectionKernel } from './kernels/projection.js';
