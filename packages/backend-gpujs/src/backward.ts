@@ -32,7 +32,7 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
     let dh = dhT ?? keep(ctx.zeros(B, H));
     let dc = spec.kind === 'lstm' ? dcT ?? keep(ctx.zeros(B, H)) : null;
     // the gates of every row at once, from the input projection (RNN needs neither: its derivative comes from h_t)
-    let act: Texture | null = null;
+    let act: Texture | null = null, rh: Texture | null = null; // rh: r ⊙ h_{t-1}, what a reset-before GRU's W_hn multiplies
     const proj = spec.kind === 'rnn' ? null : keep(project(ctx, w, tape.x, tape.ids, R));
     if (spec.kind === 'lstm') {
       const pre = keep(linear(ctx, hs, R, H, whh!, G, null, proj));
@@ -44,11 +44,11 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       if (resetAfter) act = keep(ctx.run(`gru-after-act ${R}x${H}`, (gpu) => gruAfterActivationsKernel(gpu, R, H), proj!, pre, w.bhn!.texture));
       else {
         const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, pre));
-        const rh = keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), reset, hs));
+        rh = keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), reset, hs));
         const whn = keep(ctx.run(`rows ${G}x${H}+${2 * H}`, (gpu) => rowsKernel(gpu, H, H, 2 * H), whh));
         const preN = keep(linear(ctx, rh, R, H, whn, H, null));
         act = keep(ctx.run(`gru-before-act ${R}x${H}`, (gpu) => gruBeforeActivationsKernel(gpu, R, H), proj!, pre, reset, preN));
-        for (const t of [reset, rh, whn, preN]) drop(t);
+        for (const t of [reset, whn, preN]) drop(t);
       }
       drop(pre);
     }
@@ -95,7 +95,6 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       dGs.forEach(drop);
       // the recurrent side: dn scaled by r (reset-after), or W_hn's input r ⊙ h (reset-before)
       const dHP = resetAfter ? keep(ctx.run(`gru-after-dhp ${R}x${H}`, (gpu) => gruAfterHiddenGradsKernel(gpu, R, H), dXP, act)) : dXP;
-      const rh = spec.kind === 'gru' && !resetAfter ? keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), act, hs)) : null;
       if (tape.ids) {
         dWih = keep(ctx.run(`token-dw ${R}x${G}x${I}`, (gpu) => tokenWeightGradKernel(gpu, R, G, I), dXP, tape.ids));
       } else {

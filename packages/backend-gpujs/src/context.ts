@@ -1,7 +1,7 @@
 import { BackendError, type TransferCounts } from '@recur/core';
 import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject, Texture } from 'gpu.js';
 import { SHADER_FUNCTIONS } from './kernels/math.js';
-import { unpackRowsKernel } from './kernels/packed.js';
+import { packRowsKernel, unpackRowsKernel } from './kernels/packed.js';
 import { copyKernel, fillKernel } from './kernels/rows.js';
 import { sourceNamed } from './kernels/settings.js';
 import { loadGpujs } from './load.js';
@@ -121,8 +121,8 @@ export class GpuContext {
   }
 
   /**
-   * Runs a kernel made once per key: gpu.js compiles a shader per output size and bakes its arguments' texture
-   * sizes in, so the key names every size the kernel reads. Kernels live as long as the backend: a destroyed gpu.js
+   * Runs a kernel made once per key and per argument sizes: gpu.js compiles a shader per output size and bakes its
+   * arguments' sizes in, so the key names the output's and `#call` adds the arguments'. Kernels live as long as the backend: a destroyed gpu.js
    * kernel takes the textures it produced with it (reads then throw, and as inputs they read as zeros), so none is
    * evicted; a process that runs very many shapes keeps one shader program per shape. Returns the new texture
    * (counted); a kernel map's outputs come back by name, each counted.
@@ -180,6 +180,16 @@ export class GpuContext {
     return this.run(`copy-texture ${rows}x${cols}`, (gpu) => copyKernel(gpu, rows, cols), texture);
   }
 
+  /** A matrix [T·B, K] packed over batch rows step by step (kernels/packed.ts): a chunk's input, a state (T = 1). */
+  packRows(t: Texture, T: number, B: number, K: number): Texture {
+    return this.run(`pack-rows ${T}x${B}x${K}`, (gpu) => packRowsKernel(gpu, T, B, K), t);
+  }
+
+  /** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length when `lengths` (y). */
+  unpackRows(t: Texture, T: number, B: number, K: number, shift: 0 | 1 = 0, lengths: Texture | null = null): Texture {
+    return this.run(`unpack-rows ${T}x${B}x${K} ${shift} ${lengths !== null}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, lengths !== null), t, ...(lengths ? [lengths] : []));
+  }
+
   zeros(rows: number, cols: number): Texture {
     return this.run(`fill ${rows}x${cols} 0`, (gpu) => fillKernel(gpu, rows, cols, 0));
   }
@@ -219,7 +229,7 @@ export class GpuContext {
   storage(storage: unknown, packedWillDo = false): GpuStorage {
     if (!(storage instanceof GpuStorage) || !(this.live.has(storage) || this.#owned.has(storage))) throw new Error('storage is not a live tensor of this backend');
     if (!packedWillDo && storage.texture === null && storage.packed !== null) {
-      storage.texture = this.run(`unpack-rows 1x${storage.rows}x${storage.cols} 0 false`, (gpu) => unpackRowsKernel(gpu, 1, storage.rows, storage.cols, 0, false), storage.packed);
+      storage.texture = this.unpackRows(storage.packed, 1, storage.rows, storage.cols);
     }
     return storage;
   }

@@ -6,7 +6,6 @@ import { lstmStepKernel } from './kernels/lstm-step.js';
 import { tokenProjectionKernel } from './kernels/projection.js';
 import { linear } from './products.js';
 import { rnnStepKernel } from './kernels/rnn-step.js';
-import { packRowsKernel, unpackRowsKernel } from './kernels/packed.js';
 import { lengthsTexture, stackTextures } from './stack.js';
 import type { GpuWeights } from './weights.js';
 
@@ -30,12 +29,6 @@ export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: 
   if (ids) return ctx.run(`token-proj ${rows}x${I}x${G}`, (gpu) => tokenProjectionKernel(gpu, rows, G), ids, w.wIh.texture, w.bias.texture);
   return linear(ctx, x!, rows, I, w.wIh.texture!, G, w.bias.texture!);
 }
-
-/** A matrix [T·B, K] packed over batch rows, step by step (kernels/packed.ts). */
-const packRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number) => ctx.run(`pack-rows ${T}x${B}x${K}`, (gpu) => packRowsKernel(gpu, T, B, K), t);
-/** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length when `lengths` (y). */
-const unpackRows = (ctx: GpuContext, t: Texture, T: number, B: number, K: number, shift: 0 | 1 = 0, lengths: Texture | null = null) =>
-  ctx.run(`unpack-rows ${T}x${B}x${K} ${shift} ${lengths !== null}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, lengths !== null), t, ...(lengths ? [lengths] : []));
 
 /** A chunk's inputs as the step kernels take them. */
 interface StepInputs {
@@ -94,11 +87,11 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
     // without lengths every row runs every step: the kernels read none (but a backward's tape keeps them)
     const lengths = args.seqLens || args.keepTape ? keep(lengthsTexture(ctx, args.seqLens, B)) : null;
     const ids = args.tokens ? keep(ctx.upload(Float32Array.from(args.tokens), 1, T * B)) : null;
-    const x4 = ids ? null : keep(packRows(ctx, x!.texture!, T, B, I));
+    const x4 = ids ? null : keep(ctx.packRows(x!.texture!, T, B, I));
     const inputs: StepInputs = { x4, ids, lengths: args.seqLens ? lengths : null, plain: ids ?? x!.texture! };
     // a state this backend made keeps its packed form (a streamed step's carried state is never packed again)
-    const hList: Texture[] = [h0.packed ?? keep(packRows(ctx, h0.texture!, 1, B, H))];
-    const cList: Texture[] = c0 ? [c0.packed ?? keep(packRows(ctx, c0.texture!, 1, B, H))] : [];
+    const hList: Texture[] = [h0.packed ?? keep(ctx.packRows(h0.texture!, 1, B, H))];
+    const cList: Texture[] = c0 ? [c0.packed ?? keep(ctx.packRows(c0.texture!, 1, B, H))] : [];
     for (let t = 0; t < T; t++) {
       const next = step(ctx, w, inputs, t, T, B, hList[t], cList[t] ?? null);
       hList.push(keep(next.h));
@@ -106,11 +99,11 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
     }
     // one step and no tape: y straight from the new state; else every state stacked once
     const h4s = T === 1 && !args.keepTape ? null : keep(stackTextures(ctx, hList, B4, H, true));
-    const y = keep(h4s ? unpackRows(ctx, h4s, T, B, H, 1, inputs.lengths) : unpackRows(ctx, hList[1], 1, B, H, 0, inputs.lengths));
+    const y = keep(h4s ? ctx.unpackRows(h4s, T, B, H, 1, inputs.lengths) : ctx.unpackRows(hList[1], 1, B, H, 0, inputs.lengths));
     let tape: GpuTape | undefined;
     if (args.keepTape) {
-      const hs = keep(unpackRows(ctx, h4s!, T + 1, B, H));
-      const cs = c0 ? keep(unpackRows(ctx, keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H)) : null;
+      const hs = keep(ctx.unpackRows(h4s!, T + 1, B, H));
+      const cs = c0 ? keep(ctx.unpackRows(keep(stackTextures(ctx, cList, B4, H, true)), T + 1, B, H)) : null;
       tape = { weights: w, time: T, batch: B, x: x ? keep(ctx.copy(x.texture!, T * B, I)) : null, ids, hs, cs, lengths: lengths! };
     }
     // the final state stays packed; its plain form is made when something reads it (GpuContext.storage)

@@ -1,13 +1,12 @@
 import type { Texture } from 'gpu.js';
 import type { GpuContext } from './context.js';
-import { packRowsKernel } from './kernels/packed.js';
 import { columnSumsKernel, packColumnsKernel, packedProductKernel } from './kernels/products.js';
 
 // The matrix products over all T·B rows (the backward's, the input projection it recomputes, the dense head's): the
 // operands packed four to a texel along the summed dimension first, then one product kernel.
 
 /** Packs a matrix four to a texel along its rows (the first `rows` of them) or its columns, for packedProduct. */
-export const byRows = (ctx: GpuContext, t: Texture, rows: number, cols: number) => ctx.run(`pack-rows 1x${rows}x${cols}`, (gpu) => packRowsKernel(gpu, 1, rows, cols), t);
+export const byRows = (ctx: GpuContext, t: Texture, rows: number, cols: number) => ctx.packRows(t, 1, rows, cols);
 export const byColumns = (ctx: GpuContext, t: Texture, rows: number, cols: number) => ctx.run(`pack-cols ${rows}x${cols}`, (gpu) => packColumnsKernel(gpu, rows, cols), t);
 
 /** Runs a packed product on operands it packs (and deletes) itself. */

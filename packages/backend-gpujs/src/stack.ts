@@ -16,16 +16,12 @@ export function lengthsTexture(ctx: GpuContext, seqLens: Int32Array | null, batc
 
 /**
  * Matrices of `rows` rows each stacked into one, 8 at a time (log8 of their count passes, each copying every row
- * once). The inputs stay the caller's.
+ * once; one matrix: a copy). The result is new; the inputs stay the caller's.
  */
 export function stackTextures(ctx: GpuContext, textures: readonly Texture[], rows: number, cols: number, vec4 = false): Texture {
-  if (textures.length === 1) {
-    return vec4 ? ctx.run(`stack4 1x${rows}+${rows}x${cols}`, (gpu) => stackKernel(gpu, 1, rows, rows, cols, true), ...Array(8).fill(textures[0]))
-      : ctx.copy(textures[0], rows, cols);
-  }
   let level = textures, each = rows, last = rows, made: Texture[] = [], next: Texture[] = [];
   try {
-    while (level.length > 1) {
+    do {
       next = [];
       for (let i = 0; i < level.length; i += 8) {
         const group = level.slice(i, i + 8), lastRows = i + 8 >= level.length ? last : each;
@@ -39,7 +35,7 @@ export function stackTextures(ctx: GpuContext, textures: readonly Texture[], row
       for (const t of made) ctx.delete(t);
       made = next;
       level = next;
-    }
+    } while (level.length > 1);
     return level[0];
   } catch (error) {
     for (const t of new Set([...made, ...next])) ctx.delete(t);

@@ -23,21 +23,34 @@ export interface GpuWeights {
   readonly bytes: number;
 }
 
-/** The packed copies of an upload's parameters: [H, I], [H, H] and [1, H], four values a texel. */
-function packed(ctx: GpuContext, spec: LayerSpec, wIh: Texture | null, wHh: Texture | null, bias: Texture | null) {
-  const H = spec.units, G = gateCount(spec.kind), I = spec.inputSize, made: Texture[] = [];
+const resetAfterOf = (spec: LayerSpec) => spec.kind === 'gru' && spec.resetAfter;
+
+/** What the kernels derive from the parameters, as new textures (all made, or none). */
+interface Derived {
+  readonly bias: Texture;
+  readonly bhn: Texture | null;
+  /** W_ih, W_hh and the folded bias packed over gates: [H, I], [H, H] and [1, H], four values a texel */
+  readonly packed: readonly [Texture, Texture, Texture];
+}
+
+function derive(ctx: GpuContext, spec: LayerSpec, p: { wIh: GpuStorage; wHh: GpuStorage; bIh: GpuStorage; bHh: GpuStorage }): Derived {
+  const H = spec.units, G = gateCount(spec.kind), I = spec.inputSize, forgetBias = spec.kind === 'lstm' ? spec.forgetBias : 0, after = resetAfterOf(spec);
+  const made: Texture[] = [];
+  const keep = (t: Texture) => (made.push(t), t);
   try {
-    made.push(ctx.run(`pack-gates ${G}x${H}x${I}`, (gpu) => packGatesKernel(gpu, G, H, I), wIh));
-    made.push(ctx.run(`pack-gates ${G}x${H}x${H}`, (gpu) => packGatesKernel(gpu, G, H, H), wHh));
-    made.push(ctx.run(`pack-bias ${G}x${H}`, (gpu) => packBiasKernel(gpu, G, H), bias));
-    return made;
+    const bias = keep(ctx.run(`fold-bias ${G * H}/${H} ${after} ${forgetBias}`, (gpu) => foldBiasKernel(gpu, H, G * H, after, forgetBias), p.bIh.texture, p.bHh.texture));
+    const bhn = after ? keep(ctx.run(`columns 1x${H}+${2 * H}`, (gpu) => columnsKernel(gpu, 1, H, 2 * H), p.bHh.texture)) : null;
+    const packed = [
+      keep(ctx.run(`pack-gates ${G}x${H}x${I}`, (gpu) => packGatesKernel(gpu, G, H, I), p.wIh.texture)),
+      keep(ctx.run(`pack-gates ${G}x${H}x${H}`, (gpu) => packGatesKernel(gpu, G, H, H), p.wHh.texture)),
+      keep(ctx.run(`pack-bias ${G}x${H}`, (gpu) => packBiasKernel(gpu, G, H), bias)),
+    ] as const;
+    return { bias, bhn, packed };
   } catch (error) {
     for (const t of made) ctx.delete(t);
     throw error;
   }
 }
-
-const resetAfterOf = (spec: LayerSpec) => spec.kind === 'gru' && spec.resetAfter;
 
 export function uploadWeights(ctx: GpuContext, spec: LayerSpec, weights: LayerWeights): GpuWeights {
   const H = spec.units, G = gateCount(spec.kind) * H, I = spec.inputSize;
@@ -48,43 +61,28 @@ export function uploadWeights(ctx: GpuContext, spec: LayerSpec, weights: LayerWe
     return s;
   };
   try {
-    const wIh = own(weights.wIh, G, I), wHh = own(weights.wHh, G, H), bIh = own(weights.bIh, 1, G), bHh = own(weights.bHh, 1, G);
-    const bias = ctx.own(foldBias(ctx, spec, bIh, bHh), 1, G);
-    made.push(bias);
-    const bhn = resetAfterOf(spec) ? ctx.own(ctx.run(`columns 1x${H}+${2 * H}`, (gpu) => columnsKernel(gpu, 1, H, 2 * H), bHh.texture), 1, H) : null;
-    if (bhn) made.push(bhn);
-    const [pIh, pHh, pBias] = packed(ctx, spec, wIh.texture, wHh.texture, bias.texture);
-    const p = { wIh: ctx.own(pIh, H, I), wHh: ctx.own(pHh, H, H), bias: ctx.own(pBias, 1, H) };
-    return { spec, wIh, wHh, bIh, bHh, bias, bhn, packed: p, bytes: (G * (I + H + 3) + (bhn ? H : 0) + 4 * H * (I + H + 1)) * 4 };
+    const params = { wIh: own(weights.wIh, G, I), wHh: own(weights.wHh, G, H), bIh: own(weights.bIh, 1, G), bHh: own(weights.bHh, 1, G) };
+    const d = derive(ctx, spec, params);
+    const [pIh, pHh, pBias] = d.packed;
+    return {
+      spec, ...params, bias: ctx.own(d.bias, 1, G), bhn: d.bhn ? ctx.own(d.bhn, 1, H) : null,
+      packed: { wIh: ctx.own(pIh, H, I), wHh: ctx.own(pHh, H, H), bias: ctx.own(pBias, 1, H) },
+      bytes: (G * (I + H + 3) + (d.bhn ? H : 0) + 4 * H * (I + H + 1)) * 4,
+    };
   } catch (error) {
     for (const s of made) ctx.disown(s);
     throw error;
   }
 }
 
-function foldBias(ctx: GpuContext, spec: LayerSpec, bIh: GpuStorage, bHh: GpuStorage) {
-  const H = spec.units, G = gateCount(spec.kind) * H, forgetBias = spec.kind === 'lstm' ? spec.forgetBias : 0, after = resetAfterOf(spec);
-  return ctx.run(`fold-bias ${G}/${H} ${after} ${forgetBias}`, (gpu) => foldBiasKernel(gpu, H, G, after, forgetBias), bIh.texture, bHh.texture);
-}
-
-/** After the optimizer changed the parameters: the derived bias (and b_hn) again. */
+/** After the optimizer changed the parameters: what the kernels derive from them, again. */
 export function refreshDerived(ctx: GpuContext, w: GpuWeights): void {
-  const H = w.spec.units;
-  const bias = foldBias(ctx, w.spec, w.bIh, w.bHh);
-  let bhn: Texture | null = null, pack: Texture[] = [];
-  try {
-    if (w.bhn) bhn = ctx.run(`columns 1x${H}+${2 * H}`, (gpu) => columnsKernel(gpu, 1, H, 2 * H), w.bHh.texture);
-    pack = packed(ctx, w.spec, w.wIh.texture, w.wHh.texture, bias);
-  } catch (error) {
-    ctx.delete(bias);
-    ctx.delete(bhn);
-    throw error;
-  }
-  ctx.replace(w.bias, bias);
-  if (w.bhn && bhn) ctx.replace(w.bhn, bhn);
-  ctx.replace(w.packed.wIh, pack[0]);
-  ctx.replace(w.packed.wHh, pack[1]);
-  ctx.replace(w.packed.bias, pack[2]);
+  const d = derive(ctx, w.spec, w);
+  ctx.replace(w.bias, d.bias);
+  if (w.bhn && d.bhn) ctx.replace(w.bhn, d.bhn);
+  ctx.replace(w.packed.wIh, d.packed[0]);
+  ctx.replace(w.packed.wHh, d.packed[1]);
+  ctx.replace(w.packed.bias, d.packed[2]);
 }
 
 export function disposeWeights(ctx: GpuContext, w: GpuWeights): void {

@@ -61,15 +61,16 @@ function modelData(c: BenchCase): CaseData {
 
 export const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
+/** The largest difference relative to the reference's largest value (NaN or another length: infinite). */
+export function relativeDiff(a: Float32Array, ref: Float32Array): number {
+  if (a.length !== ref.length) return Infinity;
+  const scale = Math.max(1e-12, ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
+  const d = maxDiff(a, ref) / scale;
+  return Number.isNaN(d) ? Infinity : d;
+}
+
 /** The worst of the gradients' differences, each relative to its largest reference value. */
 export function gradientDiff(a: Gradients, ref: Gradients): number {
-  let worst = 0;
-  for (const key of ['dx', 'dh0', 'wIh', 'wHh', 'bIh', 'bHh'] as const) {
-    if (a[key].length !== ref[key].length) return Infinity;
-    const scale = Math.max(1e-12, ref[key].reduce((m, v) => Math.max(m, Math.abs(v)), 0));
-    const d = maxDiff(a[key], ref[key]) / scale;
-    worst = Number.isNaN(d) ? Infinity : Math.max(worst, d);
-  }
-  return worst;
+  return Math.max(...(['dx', 'dh0', 'wIh', 'wHh', 'bIh', 'bHh'] as const).map((key) => relativeDiff(a[key], ref[key])));
 }
 

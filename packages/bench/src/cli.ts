@@ -24,19 +24,12 @@ import type { CaseData, Contender, Prepared, StepReport } from './contenders/typ
 import { evaluateGoals } from './goals.js';
 import { formatSvg, formatTable, result, type CaseResult, type ContenderResult } from './report.js';
 import { caseData, gradientDiff, maxDiff } from './case-data.js';
+import { parseOptions } from './options.js';
 
-const args = process.argv.slice(2);
-const many = (name: string) => args.flatMap((a, i) => (args[i - 1] === `--${name}` ? [a] : []));
-const one = (name: string) => many(name)[0];
-const known = new Set(['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help']);
-for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
-if (args.includes('--help')) {
-  console.log('pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]');
-  process.exit(0);
-}
-const quick = args.includes('--quick');
-const reps = Number(one('reps') ?? (quick ? 3 : 7));
-if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${one('reps')}`);
+const { many, one, has, count } = parseOptions(process.argv.slice(2), ['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help'],
+  'pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]');
+const quick = has('quick');
+const reps = count('reps', quick ? 3 : 7);
 const outDir = resolve(one('out') ?? 'out/bench');
 const QUIET_MS = 30;
 const WARM_MS = quick ? 1000 : 1500; // backend-simd's streamed step needs ~0.5 s of calls before V8 has tiered it up

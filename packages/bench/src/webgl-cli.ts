@@ -14,23 +14,18 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseOptions } from './options.js';
 import { QUICK_WEBGL_CASES, WEBGL_CASES, runWebglBench, type WebglCaseResult } from './webgl/run.js';
 
 const args = process.argv.slice(2);
-const many = (name: string) => args.flatMap((a, i) => (args[i - 1] === `--${name}` ? [a] : []));
-const known = new Set(['where', 'quick', 'reps', 'case', 'out', 'help']);
-for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a}; options: ${[...known].map((k) => `--${k}`).join(' ')}`);
-if (args.includes('--help')) {
-  console.log('pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]');
-  process.exit(0);
-}
+const { many, one, has, count } = parseOptions(args, ['where', 'quick', 'reps', 'case', 'out', 'help'],
+  'pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]');
 const where = many('where').length ? many('where') : ['browser', 'node'];
 for (const w of where) if (w !== 'browser' && w !== 'node') throw new Error(`--where: expected browser or node, got ${w}`);
-const quick = args.includes('--quick');
-const reps = Number(many('reps')[0] ?? (quick ? 1 : 5));
-if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps: expected a positive integer, got ${many('reps')[0]}`);
+const quick = has('quick');
+const reps = count('reps', quick ? 1 : 5);
 const filters = many('case');
-const outDir = resolve(many('out')[0] ?? 'out/bench-webgl');
+const outDir = resolve(one('out') ?? 'out/bench-webgl');
 const here = dirname(fileURLToPath(import.meta.url));
 
 // headless-gl needs an X display: run this same command under xvfb-run when there is none

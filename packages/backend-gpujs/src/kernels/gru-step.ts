@@ -1,18 +1,11 @@
 import type { GPU, IKernelMapRunShortcut, IKernelRunShortcut, ISubKernelObject } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
 import { mapOutput } from './settings.js';
-import { inputTerms, pastLength } from './step-terms.js';
+import { init, inputTerms, pastLength, recurrent } from './step-terms.js';
 
 // GRU steps over packed layouts (kernels/packed.ts; gates r, z, n in the weights' lanes 0, 1, 2), each thread four
 // batch rows of one unit. A row at t >= its length keeps its state.
 
-/** `let ${name}${lane} = value;` for each name and lane. */
-const init = (names: readonly string[], value: (name: string, lane: number) => string) => names.map((n) => LANES.map((l) => `let ${n}${l} = ${value(n, l)};`).join(' ')).join('\n    ');
-/** The recurrent terms: a loop over h4's units (and, reset-before, r4's) through whh4. */
-const recurrent = (body: (l: number) => string, withReset = false) => `for (let k = 0; k < this.constants.H; k++) {
-      const v = h4[q][k], w = whh4[j][k];${withReset ? ' const rv = r4[q][k];' : ''}
-      ${LANES.map(body).join(' ')}
-    }`;
 
 /**
  * Reset after the recurrent product (PyTorch, cuDNN, Keras 2), one kernel: n = tanh(x_n + r · (W_hn h + b_hn)),

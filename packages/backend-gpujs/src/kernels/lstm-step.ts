@@ -1,7 +1,7 @@
 import type { GPU, IKernelMapRunShortcut, ISubKernelObject } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
 import { mapOutput } from './settings.js';
-import { inputTerms, pastLength } from './step-terms.js';
+import { init, inputTerms, pastLength, recurrent } from './step-terms.js';
 
 /**
  * One LSTM step as one fused kernel over packed layouts (kernels/packed.ts): the thread of (row group q, unit j)
@@ -11,7 +11,6 @@ import { inputTerms, pastLength } from './step-terms.js';
  */
 export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelMapRunShortcut<ISubKernelObject> {
   const gates = ['i', 'f', 'g', 'o'];
-  const acc = (g: string) => LANES.map((l) => `${g}${l}`);
   const lane = (l: number) => `
     let c${l} = sigmoidStable(f${l}) * cOld[${l}] + sigmoidStable(i${l}) * tanhStable(g${l});
     let h${l} = sigmoidStable(o${l}) * tanhStable(c${l});
@@ -19,12 +18,9 @@ export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: n
   const source = `function (x4, ids, t, h4, c4, wih4, whh4, bias4, lengths) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
-    ${gates.map((g, gi) => acc(g).map((a) => `let ${a} = bias[${gi}];`).join(' ')).join('\n    ')}
+    ${init(gates, (g) => `bias[${gates.indexOf(g)}]`)}
     ${inputTerms(gates)}
-    for (let k = 0; k < this.constants.H; k++) {
-      const v = h4[q][k], w = whh4[j][k];
-      ${gates.map((g, gi) => LANES.map((l) => `${g}${l} += w[${gi}] * v[${l}];`).join(' ')).join('\n      ')}
-    }
+    ${recurrent((l) => gates.map((g, gi) => `${g}${l} += w[${gi}] * v[${l}];`).join(' '))}
     const hOld = h4[q][j], cOld = c4[q][j];
     ${LANES.map(lane).join('')}
     keepC([c0, c1, c2, c3]);

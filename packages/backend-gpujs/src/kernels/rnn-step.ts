@@ -1,6 +1,6 @@
 import type { GPU, IKernelRunShortcut } from 'gpu.js';
 import { LANES, stepConstants, vec4Settings } from './packed.js';
-import { inputTerms, pastLength } from './step-terms.js';
+import { init, inputTerms, pastLength, recurrent } from './step-terms.js';
 
 /**
  * One Elman RNN step over packed layouts (kernels/packed.ts), four batch rows of one unit a thread:
@@ -11,12 +11,9 @@ export function rnnStepKernel(gpu: GPU, batch: number, inputs: number, units: nu
   const source = `function (x4, ids, t, h4, wih4, whh4, bias4, lengths) {
     const q = this.thread.y, j = this.thread.x;
     const bias = bias4[0][j];
-    ${LANES.map((l) => `let a${l} = bias[0];`).join(' ')}
+    ${init(['a'], () => 'bias[0]')}
     ${inputTerms(['a'])}
-    for (let k = 0; k < this.constants.H; k++) {
-      const v = h4[q][k], w = whh4[j][k];
-      ${LANES.map((l) => `a${l} += w[0] * v[${l}];`).join(' ')}
-    }
+    ${recurrent((l) => `a${l} += w[0] * v[${l}];`)}
     const hOld = h4[q][j];
     ${LANES.map((l) => `let h${l} = ${act}(a${l});\n    if (${pastLength(l)}) h${l} = hOld[${l}];`).join('\n    ')}
     return [h0, h1, h2, h3];

@@ -1,7 +1,7 @@
 import { LANES } from './packed.js';
 
-// Source text shared by the packed step kernels (kernels/packed.ts): the input terms of a step's gates, and a
-// lane's row length.
+// Source text shared by the packed step kernels (kernels/packed.ts): accumulators, the input and recurrent terms of
+// a step's gates, and a lane's row length.
 
 /**
  * Whether lane l's batch row is at or past its length at step t (never without LEN: a chunk run without lengths
@@ -27,3 +27,13 @@ export function inputTerms(gates: readonly (string | null)[]): string {
       }
     }`;
 }
+
+/** `let ${name}${lane} = value;` for each accumulator name and lane. */
+export const init = (names: readonly string[], value: (name: string, lane: number) => string) =>
+  names.map((n) => LANES.map((l) => `let ${n}${l} = ${value(n, l)};`).join(' ')).join('\n    ');
+
+/** The recurrent terms: a loop over h4's units (and, reset-before GRU, r4's) through whh4, `body` per lane. */
+export const recurrent = (body: (l: number) => string, withReset = false) => `for (let k = 0; k < this.constants.H; k++) {
+      const v = h4[q][k], w = whh4[j][k];${withReset ? ' const rv = r4[q][k];' : ''}
+      ${LANES.map(body).join(' ')}
+    }`;

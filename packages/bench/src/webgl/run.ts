@@ -1,5 +1,5 @@
 import type { BenchCase } from '../cases.js';
-import { caseData, gradientDiff, maxDiff } from '../case-data.js';
+import { caseData, gradientDiff, maxDiff, relativeDiff } from '../case-data.js';
 import { recurContender } from '../contenders/recur.js';
 import type { Contender, Prepared } from '../contenders/types.js';
 import { summarise } from '../stats.js';
@@ -45,10 +45,7 @@ export interface WebglCaseResult {
 async function agreement(c: BenchCase, p: Prepared, reference: Float32Array, gradients: ReturnType<typeof caseData>['gradients']): Promise<number> {
   if (p.outputs) return maxDiff(await p.outputs(), reference);
   if (p.gradients) return gradientDiff(await p.gradients(), gradients!);
-  const ref = kerasKernelGradients(c, gradients!), got = await p.kernelGradients!();
-  const scale = Math.max(1e-12, ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0));
-  const d = maxDiff(got, ref) / scale;
-  return Number.isNaN(d) ? Infinity : d;
+  return relativeDiff(await p.kernelGradients!(), kerasKernelGradients(c, gradients!));
 }
 
 /** Runs the cases: agreement first, then a warm-up run and `reps` interleaved timed runs of each contender. */
