@@ -1,0 +1,167 @@
+// A chunk forward: one projection product over all T·B rows (or a gather of W_ih's columns for token ids), then per
+// step the recurrent product and one fused cell kernel (two of each for TF1's GRU). Small batches whose recurrent
+// weights fit the multiprocessors' shared memory run the whole loop in one persistent launch instead.
+#include "chunk.h"
+#include "device.h"
+
+namespace recur {
+namespace {
+
+struct StepArgs {
+  int kind, t, B, H;
+  const float* xw;   // [T, B, G*H]
+  const float* hh;   // [B, G*H] recurrent products of this step (TF1's GRU: r, z columns; then n in hn)
+  const float* hn;   // TF1's GRU: [B, H] W_hn·(r⊙h)
+  const float* hbn;
+  const float* h_prev;  // [B, H]
+  const float* c_prev;
+  const int* seq_lens;
+  float *h, *c, *y;     // [B, H] states after the step; y row t
+  float *acts, *extra;  // tape rows of step t, or null
+};
+
+__global__ void cell_forward(StepArgs a) {
+  const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= (long)a.B * a.H) return;
+  const int b = idx / a.H, j = idx % a.H, H = a.H, G = gate_count(a.kind);
+  const float* xw = a.xw + tb_row(a.t, b, a.B) * G * H;
+  const float* hh = a.hh + (long)b * G * H;
+  const bool live = row_live(a.seq_lens, a.t, b);
+  const float hp = a.h_prev[idx];
+  float h, c = 0.f;
+  float* act = a.acts ? a.acts + tb_row(a.t, b, a.B) * G * H : nullptr;
+  if (a.kind == kLstm) {
+    const StepOut o = lstm_step(xw[j], xw[H + j], xw[2 * H + j], xw[3 * H + j], hh[j], hh[H + j], hh[2 * H + j], hh[3 * H + j], a.c_prev[idx]);
+    h = o.h;
+    c = o.c;
+    if (act) act[j] = o.a0, act[H + j] = o.a1, act[2 * H + j] = o.a2, act[3 * H + j] = o.a3;
+  } else if (a.kind == kGruAfter) {
+    const StepOut o = gru_after_step(xw[j], xw[H + j], xw[2 * H + j], hh[j], hh[H + j], hh[2 * H + j], a.hbn[j], hp);
+    h = o.h;
+    if (act) act[j] = o.a0, act[H + j] = o.a1, act[2 * H + j] = o.a2;
+    if (a.extra) a.extra[tb_row(a.t, b, a.B) * H + j] = o.a3;
+  } else if (a.kind == kGruBefore) {  // phase 2: r, z are in the tape or scratch acts; n from hn
+    const float* rz = a.acts + tb_row(a.t, b, a.B) * G * H;
+    const float n = gru_before_n(xw[2 * H + j], a.hn[(long)b * H + j]);
+    h = gru_before_h(rz[H + j], n, hp);
+    act[2 * H + j] = n;
+  } else {
+    h = rnn_step(a.kind, xw[j], hh[j]);
+  }
+  if (live) {
+    a.h[idx] = h;
+    if (a.c) a.c[idx] = c;
+    a.y[idx] = h;
+  } else {  // past its length: the state stays, the output is zero
+    a.h[idx] = hp;
+    if (a.c) a.c[idx] = a.c_prev[idx];
+    a.y[idx] = 0.f;
+  }
+}
+
+// TF1's GRU, phase 1: r and z, and r⊙h for the n product.
+__global__ void gru_before_gates(StepArgs a, float* rh) {
+  const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= (long)a.B * a.H) return;
+  const int b = idx / a.H, j = idx % a.H, H = a.H;
+  const float* xw = a.xw + tb_row(a.t, b, a.B) * 3 * H;
+  const float* hh = a.hh + (long)b * 3 * H;
+  const float r = sigmoidf(xw[j] + hh[j]), z = sigmoidf(xw[H + j] + hh[H + j]);
+  float* act = a.acts + tb_row(a.t, b, a.B) * 3 * H;
+  act[j] = r;
+  act[H + j] = z;
+  rh[idx] = r * a.h_prev[idx];
+}
+
+__global__ void token_projection_kernel(LayerDevice L, const int* tokens, int rows, float* xw) {
+  const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
+  const int GH = gate_count(L.kind) * L.H;
+  if (idx >= (long)rows * GH) return;
+  const int r = idx / GH, q = idx % GH;
+  xw[idx] = L.w_ih[(long)q * L.I + tokens[r]] + L.bias[q];
+}
+}  // namespace
+
+void token_projection(const LayerDevice& L, const int* tokens, int rows, float* xw) {
+  const long n = (long)rows * gate_count(L.kind) * L.H;
+  if (n == 0) return;
+  token_projection_kernel<<<blocks_for(n, 256), 256, 0, stream()>>>(L, tokens, rows, xw);
+  check_launch("token_projection");
+}
+
+// xw [T·B·GH] + hh [B·GH] + states when no tape [2 × 2 × B·H] + TF1 rh, hn, acts [B·H, B·H, T·B·GH]
+long forward_scratch_floats(const ForwardChunk& f) {
+  const long GH = (long)gate_count(f.layer.kind) * f.layer.H, BH = (long)f.B * f.layer.H;
+  long n = (long)f.T * f.B * GH + f.B * GH + 4 * BH;
+  if (f.layer.kind == kGruBefore) n += 2 * BH + (f.acts ? 0 : (long)f.T * f.B * GH);
+  return n;
+}
+
+void forward_chunk(const ForwardChunk& f, float* scratch) {
+  const LayerDevice& L = f.layer;
+  const int T = f.T, B = f.B, H = L.H, G = gate_count(L.kind), GH = G * H;
+  const long BH = (long)B * H, rows = (long)T * B;
+  float* xw = scratch;
+  float* hh = xw + rows * GH;
+  float* states = hh + (long)B * GH;  // [h ping, h pong, c ping, c pong] without a tape
+  float* rh = states + 4 * BH;
+  float* hn = rh + BH;
+  float* acts = f.acts ? f.acts : hn + BH;
+  cudaStream_t s = stream();
+  if (B == 0) return;  // an empty batch: nothing to compute, every output is empty
+  if (f.tape_x) check(cudaMemcpyAsync(f.tape_x, f.x, sizeof(float) * rows * L.I, cudaMemcpyDeviceToDevice, s), "forward: keep x");
+  if (T == 0) {
+    check(cudaMemcpyAsync(f.hT, f.h0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: h");
+    if (f.cT) check(cudaMemcpyAsync(f.cT, f.c0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: c");
+    if (f.hs) check(cudaMemcpyAsync(f.hs, f.h0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: h0");
+    if (f.cs) check(cudaMemcpyAsync(f.cs, f.c0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: c0");
+    return;
+  }
+  // streamed steps (T <= 2, x given) project inside the persistent launch: one launch a call
+  if (f.allow_persistent && !f.hs && f.x && T <= 2 && persistent_forward(f, nullptr, states, true)) {
+    persistent_forward(f, nullptr, states, false);
+    return;
+  }
+  // dry run with a stand-in projection pointer: the staged plan
+  const bool persistent = f.allow_persistent && !f.hs && persistent_forward(f, xw, states, true);
+  // the projection of every row at once
+  if (f.tokens) token_projection(L, f.tokens, rows, xw);
+  else {
+    GemmArgs g = gemm_abt(rows, GH, L.I, f.x, L.I, L.w_ih, L.I, xw, GH);
+    g.bias = L.bias;
+    gemm(g);
+  }
+  if (persistent) {
+    persistent_forward(f, xw, states, false);
+    return;
+  }
+  const float* h_prev = f.h0;
+  const float* c_prev = f.c0;
+  if (f.hs) {
+    check(cudaMemcpyAsync(f.hs, f.h0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: h0");
+    if (f.cs) check(cudaMemcpyAsync(f.cs, f.c0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: c0");
+  }
+  for (int t = 0; t < T; t++) {
+    float* h = f.hs ? f.hs + (t + 1) * BH : states + (t & 1) * BH;
+    float* c = L.kind != kLstm ? nullptr : f.cs ? f.cs + (t + 1) * BH : states + (2 + (t & 1)) * BH;
+    StepArgs a{L.kind, t, B, H, xw, hh, hn, L.hbn, h_prev, c_prev, f.seq_lens, h, c, f.y + t * BH, f.acts, f.extra};
+    if (L.kind == kGruBefore) {
+      a.acts = acts;
+      gemm(gemm_abt(B, 2 * H, H, h_prev, H, L.w_hh, H, hh, GH));
+      float* rh_t = f.extra ? f.extra + t * BH : rh;
+      gru_before_gates<<<blocks_for(BH, 256), 256, 0, s>>>(a, rh_t);
+      check_launch("gru_before_gates");
+      gemm(gemm_abt(B, H, H, rh_t, H, L.w_hh + 2L * H * H, H, hn, H));
+    } else {
+      gemm(gemm_abt(B, GH, H, h_prev, H, L.w_hh, H, hh, GH));
+    }
+    cell_forward<<<blocks_for(BH, 256), 256, 0, s>>>(a);
+    check_launch("cell_forward");
+    h_prev = h;
+    c_prev = c;
+  }
+  check(cudaMemcpyAsync(f.hT, h_prev, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: final h");
+  if (f.cT) check(cudaMemcpyAsync(f.cT, c_prev, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: final c");
+}
+
+}  // namespace recur
