@@ -58,6 +58,8 @@ void backward_chunk(const BackwardChunk& b, float* scratch);
 // The persistent kernel (persistent.cu): false when the chunk is not one it takes; else runs it (unless dry_run)
 // with the projection `xw` [T, B, GH] (bias folded) or, xw null, projecting x inside the launch.
 bool persistent_forward(const ForwardChunk& f, const float* xw, float* hbuf /* [2, B, H] */, bool dry_run);
+// One streamed step (step.cu): false when the chunk is not one (T = 1, x given, B <= 16, no tape, not TF1's GRU).
+bool streamed_step(const ForwardChunk& f);
 // Gather of W_ih's columns by token id: xw[r, :] = W_ih[:, id_r] + bias.
 void token_projection(const LayerDevice& L, const int* tokens, int rows, float* xw);
 

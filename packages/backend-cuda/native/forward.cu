@@ -117,7 +117,8 @@ void forward_chunk(const ForwardChunk& f, float* scratch) {
     if (f.cs) check(cudaMemcpyAsync(f.cs, f.c0, sizeof(float) * BH, cudaMemcpyDeviceToDevice, s), "forward: c0");
     return;
   }
-  // streamed steps (T <= 2, x given) project inside the persistent launch: one launch a call
+  if (f.allow_persistent && streamed_step(f)) return;  // one launch, no scratch
+  // short chunks (T = 2, x given) project inside the persistent launch
   if (f.allow_persistent && !f.hs && f.x && T <= 2 && persistent_forward(f, nullptr, states, true)) {
     persistent_forward(f, nullptr, states, false);
     return;

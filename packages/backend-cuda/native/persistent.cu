@@ -12,7 +12,7 @@ namespace recur {
 namespace {
 namespace cg = cooperative_groups;
 // Threads a block: 1024 for one row of the batch (a warp a row of W_hh, no register pressure), else 256.
-constexpr int threads_for(int bmax) { return bmax == 1 ? 1024 : 256; }
+__host__ __device__ constexpr int threads_for(int bmax) { return bmax == 1 ? 1024 : 256; }
 
 struct PersistentArgs {
   LayerDevice L;
@@ -28,7 +28,7 @@ struct PersistentArgs {
 // global memory (L2) where used: a streamed step uses each weight once, so staging would only add a copy.
 template <int BMAX, bool STAGED>
 __global__ void __launch_bounds__(threads_for(BMAX)) persistent_kernel(PersistentArgs a) {
-  constexpr int kThreads = threads_for(BMAX), kWarps = kThreads / 32;
+  constexpr int kThreads = threads_for(BMAX), kWarps = kThreads / 32, kUnroll = BMAX <= 2 ? 8 : BMAX <= 8 ? 4 : 2;
   extern __shared__ __align__(16) float smem[];
   const LayerDevice& L = a.L;
   const int H = L.H, G = gate_count(L.kind), GH = G * H, U = a.U, R = G * U, B = a.B;
@@ -63,6 +63,8 @@ __global__ void __launch_bounds__(threads_for(BMAX)) persistent_kernel(Persisten
 #pragma unroll
       for (int b = 0; b < BMAX; b++) acc[b] = 0.f, accx[b] = 0.f;
       const float* wr = STAGED ? ws + (long)lr * H : L.w_hh + row * H;
+      // unrolled: several weight loads in flight a lane (a streamed step reads W from L2 or HBM)
+#pragma unroll(kUnroll)
       for (int k = lane; k < H; k += 32) {
         const float w = STAGED ? wr[k] : __ldg(wr + k);
 #pragma unroll
@@ -72,6 +74,7 @@ __global__ void __launch_bounds__(threads_for(BMAX)) persistent_kernel(Persisten
       if (!a.xw) {
         const float* wi = L.w_ih + row * L.I;
         const float* xt = a.x + (long)t * B * L.I;
+#pragma unroll(kUnroll)
         for (int k = lane; k < L.I; k += 32) {
           const float w = __ldg(wi + k);
 #pragma unroll
