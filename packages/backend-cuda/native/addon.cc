@@ -185,6 +185,9 @@ double number(napi_env env, napi_value v, const char* what) {
 }
 
 napi_value prop(napi_env env, napi_value obj, const char* key) {
+  napi_valuetype t;
+  NAPI(napi_typeof(env, obj, &t));
+  if (t != napi_object) throw std::runtime_error(std::string("expected an object holding ") + key);
   napi_value v;
   NAPI(napi_get_named_property(env, obj, key, &v));
   return v;

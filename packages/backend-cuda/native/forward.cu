@@ -1,62 +1,22 @@
 // A chunk forward: one projection product over all T·B rows (or a gather of W_ih's columns for token ids), then per
 // step the recurrent product and one fused cell kernel (two of each for TF1's GRU). Small batches whose recurrent
 // weights fit the multiprocessors' shared memory run the whole loop in one persistent launch instead.
+#include "cell-step.h"
 #include "chunk.h"
 #include "device.h"
 
 namespace recur {
 namespace {
 
-struct StepArgs {
-  int kind, t, B, H;
-  const float* xw;   // [T, B, G*H]
-  const float* hh;   // [B, G*H] recurrent products of this step (TF1's GRU: r, z columns; then n in hn)
-  const float* hn;   // TF1's GRU: [B, H] W_hn·(r⊙h)
-  const float* hbn;
-  const float* h_prev;  // [B, H]
-  const float* c_prev;
-  const int* seq_lens;
-  float *h, *c, *y;     // [B, H] states after the step; y row t
-  float *acts, *extra;  // tape rows of step t, or null
-};
-
 __global__ void cell_forward(StepArgs a) {
   const long idx = (long)blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= (long)a.B * a.H) return;
   const int b = idx / a.H, j = idx % a.H, H = a.H, G = gate_count(a.kind);
-  const float* xw = a.xw + tb_row(a.t, b, a.B) * G * H;
   const float* hh = a.hh + (long)b * G * H;
-  const bool live = row_live(a.seq_lens, a.t, b);
-  const float hp = a.h_prev[idx];
-  float h, c = 0.f;
-  float* act = a.acts ? a.acts + tb_row(a.t, b, a.B) * G * H : nullptr;
-  if (a.kind == kLstm) {
-    const StepOut o = lstm_step(xw[j], xw[H + j], xw[2 * H + j], xw[3 * H + j], hh[j], hh[H + j], hh[2 * H + j], hh[3 * H + j], a.c_prev[idx]);
-    h = o.h;
-    c = o.c;
-    if (act) act[j] = o.a0, act[H + j] = o.a1, act[2 * H + j] = o.a2, act[3 * H + j] = o.a3;
-  } else if (a.kind == kGruAfter) {
-    const StepOut o = gru_after_step(xw[j], xw[H + j], xw[2 * H + j], hh[j], hh[H + j], hh[2 * H + j], a.hbn[j], hp);
-    h = o.h;
-    if (act) act[j] = o.a0, act[H + j] = o.a1, act[2 * H + j] = o.a2;
-    if (a.extra) a.extra[tb_row(a.t, b, a.B) * H + j] = o.a3;
-  } else if (a.kind == kGruBefore) {  // phase 2: r, z are in the tape or scratch acts; n from hn
-    const float* rz = a.acts + tb_row(a.t, b, a.B) * G * H;
-    const float n = gru_before_n(xw[2 * H + j], a.hn[(long)b * H + j]);
-    h = gru_before_h(rz[H + j], n, hp);
-    act[2 * H + j] = n;
-  } else {
-    h = rnn_step(a.kind, xw[j], hh[j]);
-  }
-  if (live) {
-    a.h[idx] = h;
-    if (a.c) a.c[idx] = c;
-    a.y[idx] = h;
-  } else {  // past its length: the state stays, the output is zero
-    a.h[idx] = hp;
-    if (a.c) a.c[idx] = a.c_prev[idx];
-    a.y[idx] = 0.f;
-  }
+  float hv[4] = {};
+  if (a.kind != kGruBefore)
+    for (int g = 0; g < G; g++) hv[g] = hh[g * H + j];
+  apply_cell(a, b, j, hv);
 }
 
 // TF1's GRU, phase 1: r and z, and r⊙h for the n product.

@@ -85,10 +85,15 @@ function kernelCase(backend, id, T, B, mode, reps) {
   const h0 = backend.zeros([B, H], 'float32'), c0 = backend.zeros([B, H], 'float32');
   const dy = mode === 'train' ? backend.upload(new Float32Array(T * B * H).fill(1 / (T * B)), [T, B, H], 'float32') : null;
   const args = { layer: spec, weights: w, x: xs, h0, c0, time: T, batch: B, seqLens: null };
+  let keepGradients = true;
   const runOnce = () => {
     const r = backend.forward({ ...args, keepTape: mode === 'train' });
     if (mode === 'train') {
       const g = backend.backward({ layer: spec, weights: w, tape: r.tape, time: T, batch: B, seqLens: null, dy, dhT: null, dcT: null });
+      if (keepGradients) {  // what PyTorch's float64 autograd must reproduce (gpu-peer.py)
+        for (const [k, v] of Object.entries({ dx: g.dx, dWih: g.dWeights.wIh, dWhh: g.dWeights.wHh, dbIh: g.dWeights.bIh, dbHh: g.dWeights.bHh })) writeFileSync(join(out, `grad-${id}-${k}.f32`), backend.readSync(v));
+        keepGradients = false;
+      }
       for (const s of [g.dx, g.dh0, g.dc0, g.dWeights.wIh, g.dWeights.wHh, g.dWeights.bIh, g.dWeights.bHh]) backend.dispose(s);
       backend.disposeTape(r.tape);
     }
@@ -164,6 +169,34 @@ record('seq-B1-T100-generic', kernelCase(generic, 'seq-B1-T100-generic', 100, 1,
 record('seq-B16-T100', kernelCase(cuda, 'seq-B16-T100', 100, 16, 'seq', reps));
 record('seq-B64-T100', kernelCase(cuda, 'seq-B64-T100', 100, 64, 'seq', reps));
 record('train-B64-T50', kernelCase(cuda, 'train-B64-T50', 50, 64, 'train', quick ? 10 : 50));
+// every SGEMM path (64-tiles, split K, 128-tiles) in every operand layout against float64 on the host
+if (!dryRun) {
+  let worst = 0;
+  for (const [M, N, K] of [[64, 256, 2048], [640, 640, 96], [1536, 1536, 64]]) {
+    for (const layout of ['ABt', 'AB', 'AtB']) {
+      const a = draw(M * K), b = draw(N * K), bias = draw(N);
+      // A(m,k), B(k,n) strides for each layout; the host reference reads the same arrays the same way
+      const [sam, sak] = layout === 'AtB' ? [1, M] : [K, 1];
+      const [sbk, sbn] = layout === 'ABt' ? [1, K] : [N, 1];
+      const sa = cuda.upload(a, [M * K], 'float32'), sb = cuda.upload(b, [N * K], 'float32'), sbias = cuda.upload(bias, [N], 'float32'), sc = cuda.zeros([M, N], 'float32');
+      addon.gemm({ M, N, K, a: sa.buffer, sam, sak, b: sb.buffer, sbk, sbn, c: sc.buffer, ldc: N, bias: sbias.buffer, accumulate: false });
+      const c = cuda.readSync(sc);
+      let err = 0;
+      for (let m = 0; m < M; m += 7) {
+        for (let n = 0; n < N; n++) {
+          let ref = bias[n];
+          for (let k = 0; k < K; k++) ref += a[m * sam + k * sak] * b[k * sbk + n * sbn];
+          err = Math.max(err, Math.abs(c[m * N + n] - ref) / Math.max(1, Math.abs(ref)));
+        }
+      }
+      worst = Math.max(worst, err);
+      console.log(`sgemm check ${layout} ${M}x${N}x${K}: max relative error ${err.toExponential(2)}`);
+      for (const x of [sa, sb, sbias, sc]) cuda.dispose(x);
+    }
+  }
+  timings.gemmWorstError = worst;
+  if (!(worst < 1e-4)) console.log(`SGEMM CHECK FAILED: ${worst}`); // float32 sums over K <= 2048
+}
 // the product every generic step and every weight gradient runs: our SGEMM alone, for the profile
 if (!dryRun) {
   for (const [M, N, K] of [[64, 4096, 1024], [6400, 4096, 1024], [4096, 1024, 3200]]) {

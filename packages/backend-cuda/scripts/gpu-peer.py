@@ -148,5 +148,26 @@ with torch.no_grad():
         result['agreement'][case] = {'ours_vs_float64': (ours - ref).abs().max().item(), 'cudnn_fp32_vs_float64': (y32.double() - ref).abs().max().item()}
         print(case, result['agreement'][case], flush=True)
 
+# gradients of the training case: ours against float64 autograd with the same dy (relative to max(1, |ref|))
+for name in sorted(os.listdir(out)):
+    if not (name.startswith('grad-') and name.endswith('-dx.f32')):
+        continue
+    case = name[len('grad-'):-len('-dx.f32')]
+    parts = {p[0]: int(p[1:]) for p in case.split('-') if p[:1] in ('B', 'T') and p[1:].isdigit()}
+    T, B = parts['T'], parts['B']
+    xs = load(f'case-{case}-x.f32', (T, B, I)).to(dev, torch.float64).requires_grad_(True)
+    for p in lstm64.parameters():
+        p.grad = None
+    h0 = torch.zeros(1, B, H, device=dev, dtype=torch.float64)
+    y, _ = lstm64(xs, (h0, h0))
+    y.backward(torch.full((T, B, H), 1.0 / (T * B), device=dev, dtype=torch.float64))
+    refs = {'dx': xs.grad, 'dWih': lstm64.weight_ih_l0.grad, 'dWhh': lstm64.weight_hh_l0.grad, 'dbIh': lstm64.bias_ih_l0.grad, 'dbHh': lstm64.bias_hh_l0.grad}
+    errors = {}
+    for k, ref in refs.items():
+        ours = load(f'grad-{case}-{k}.f32', tuple(ref.shape)).to(dev, torch.float64)
+        errors[k] = ((ours - ref).abs() / ref.abs().clamp(min=1)).max().item()
+    result['agreement'][f'{case} gradients (relative)'] = errors
+    print(case, 'gradients', errors, flush=True)
+
 with open(os.path.join(out, 'peer.json'), 'w') as f:
     json.dump(result, f, indent=2)

@@ -41,6 +41,19 @@ export function kernelKind(spec: LayerSpec): number {
 
 const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
+const cudaVersion = (v: number): string => `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
+
+/** Why a loaded addon cannot run here, in words a person can act on; null when it can. */
+function unusable(info: DeviceInfo): string | null {
+  if (info.driverVersion === 0) return `no NVIDIA driver on this machine (libcuda could not be loaded; ${info.error ?? 'no error given'})`;
+  if (info.error?.startsWith('cudaErrorInsufficientDriver')) {
+    return `the NVIDIA driver supports CUDA ${cudaVersion(info.driverVersion)}, older than the CUDA ${cudaVersion(info.runtimeVersion)} this addon was built with: update the driver`;
+  }
+  if (info.error) return `the CUDA driver refused to start (${info.error})`;
+  if (info.devices < 1) return 'no CUDA device (the driver sees no NVIDIA GPU)';
+  return null;
+}
+
 export interface CudaBackendOptions {
   /**
    * Small batches (B <= 16) run a chunk as one persistent launch that keeps W_hh in shared memory (default true;
@@ -79,7 +92,7 @@ export class CudaBackend implements RecurBackend {
     if (load.addon) {
       try {
         info = load.addon.info();
-        reason = info.error ? `no usable CUDA driver or device (${info.error})` : info.devices < 1 ? 'no CUDA device' : null;
+        reason = unusable(info);
       } catch (error) {
         reason = `the CUDA addon could not query the device (${(error as Error).message})`;
       }
@@ -94,8 +107,7 @@ export class CudaBackend implements RecurBackend {
   available(): Availability {
     if (!this.#addon) return { available: false, reason: this.#reason ?? 'unavailable', missingHardware: true };
     const i = this.#info!;
-    const version = (v: number) => `${Math.floor(v / 1000)}.${(v % 1000) / 10}`;
-    return { available: true, runsOn: `${i.name} (sm_${i.major}${i.minor}, ${i.multiprocessors} SMs), driver for CUDA ${version(i.driverVersion)}, runtime ${version(i.runtimeVersion)}` };
+    return { available: true, runsOn: `${i.name} (sm_${i.major}${i.minor}, ${i.multiprocessors} SMs), driver for CUDA ${cudaVersion(i.driverVersion)}, runtime ${cudaVersion(i.runtimeVersion)}` };
   }
 
   /** The device as the driver reports it (null when unavailable). */

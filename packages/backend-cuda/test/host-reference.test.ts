@@ -52,7 +52,7 @@ function runCase(c: GoldenCase) {
 
 describe('host reference of the CUDA kernels\' cell math (native/cells.h) against the golden vectors', () => {
   if (!load.addon) {
-    it.skip(`the addon was not built: ${load.reason}`, () => {});
+    it.skip(`the host reference (n/a: the addon was not built: ${load.reason})`, () => {});
     return;
   }
   const cases = defaultFixtures().cases;
