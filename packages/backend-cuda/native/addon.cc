@@ -509,6 +509,8 @@ EXPORT(Forward) {
       if (!f.hs || (lstm && !f.cs) || !f.acts || (gru && !f.extra) || (f.x && !f.tape_x) || (f.tokens && !tape_tokens)) throw std::runtime_error("forward: tape buffers missing");
     }
     f.allow_persistent = bool_prop(env, o, "persistent");
+    napi_value min_batch = prop(env, o, "batchKernelMinBatch");
+    f.batch_kernel_min = is_nullish(env, min_batch) ? 17 : (int)number(env, min_batch, "batchKernelMinBatch");
     place_ints(pending, cursor, {&f.tokens, &f.seq_lens});
     if (tape_tokens) {  // the rows grouped by token id (a counting sort), for a deterministic dW_ih in the backward
       const int* ids = static_cast<const int*>(pending[0].first.data);

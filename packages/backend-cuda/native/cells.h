@@ -82,4 +82,22 @@ RECUR_HD GruGrad gru_before_backward(float r, float z, float n, float h_prev, fl
 
 RECUR_HD float rnn_backward(int kind, float h, float dh) { return kind == kRnnRelu ? (h > 0.f ? dh : 0.f) : dh * (1.f - h * h); }
 
+#ifdef __CUDACC__
+// Copies n floats from global memory (written by other blocks of this launch: read through L2, not L1) into shared
+// memory, with many loads in flight a thread: 16-byte loads when both sides allow, unrolled either way. A plain
+// loop here issues one load at a time and waits for each (the stall that dominated the persistent kernels' steps).
+__device__ __forceinline__ void stage_to_shared(float* dst, const float* src, long n) {
+  const bool vector = n % 4 == 0 && reinterpret_cast<unsigned long>(src) % 16 == 0 && reinterpret_cast<unsigned long>(dst) % 16 == 0;
+  if (vector) {
+    const float4* s4 = reinterpret_cast<const float4*>(src);
+    float4* d4 = reinterpret_cast<float4*>(dst);
+#pragma unroll 8
+    for (long e = threadIdx.x; e < n / 4; e += blockDim.x) d4[e] = __ldcg(s4 + e);
+  } else {
+#pragma unroll 8
+    for (long e = threadIdx.x; e < n; e += blockDim.x) dst[e] = __ldcg(src + e);
+  }
+}
+#endif
+
 }  // namespace recur

@@ -31,6 +31,7 @@ struct ForwardChunk {
   float* acts;          // [T, B, G*H]
   float* extra;         // [T, B, H]: GRU's W_hn h + b_hn (reset-after) or r⊙h (TF1)
   bool allow_persistent;
+  int batch_kernel_min;  // the smallest batch the batch-tiled persistent kernel takes (17 by default; tests lower it)
 };
 
 struct BackwardChunk {
@@ -58,6 +59,8 @@ void backward_chunk(const BackwardChunk& b, float* scratch);
 // The persistent kernel (persistent.cu): false when the chunk is not one it takes; else runs it (unless dry_run)
 // with the projection `xw` [T, B, GH] (bias folded) or, xw null, projecting x inside the launch.
 bool persistent_forward(const ForwardChunk& f, const float* xw, float* hbuf /* [2, B, H] */, bool dry_run);
+// The batch-tiled persistent kernel (persistent-batch.cu) for min_batch <= B <= 64, with the projection precomputed.
+bool persistent_batch_forward(const ForwardChunk& f, const float* xw, float* hbuf, int min_batch, bool dry_run);
 // One streamed step (step.cu): false when the chunk is not one (T = 1, x given, B <= 16, no tape, not TF1's GRU).
 bool streamed_step(const ForwardChunk& f);
 // Gather of W_ih's columns by token id: xw[r, :] = W_ih[:, id_r] + bias.

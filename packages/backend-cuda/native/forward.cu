@@ -84,7 +84,8 @@ void forward_chunk(const ForwardChunk& f, float* scratch) {
     return;
   }
   // dry run with a stand-in projection pointer: the staged plan
-  const bool persistent = f.allow_persistent && !f.hs && persistent_forward(f, xw, states, true);
+  const bool batch_tiled = f.allow_persistent && persistent_batch_forward(f, xw, states, f.batch_kernel_min, true);
+  const bool persistent = !batch_tiled && f.allow_persistent && !f.hs && persistent_forward(f, xw, states, true);
   // the projection of every row at once
   if (f.tokens) token_projection(L, f.tokens, rows, xw);
   else {
@@ -94,6 +95,10 @@ void forward_chunk(const ForwardChunk& f, float* scratch) {
   }
   if (persistent) {
     persistent_forward(f, xw, states, false);
+    return;
+  }
+  if (batch_tiled) {
+    persistent_batch_forward(f, xw, states, f.batch_kernel_min, false);
     return;
   }
   const float* h_prev = f.h0;

@@ -40,6 +40,7 @@ __global__ void __launch_bounds__(threads_for(BMAX)) persistent_kernel(Persisten
   float* cs = gx + R * BMAX;     // [U, BMAX] cell states
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   if (STAGED)
+#pragma unroll 8
     for (long e = tid; e < (long)R * H; e += kThreads) {
       const int lr = e / H, k = e % H, g = lr / U, u = lr % U;
       ws[e] = u < units ? L.w_hh[((long)g * H + j0 + u) * H + k] : 0.f;
@@ -51,7 +52,7 @@ __global__ void __launch_bounds__(threads_for(BMAX)) persistent_kernel(Persisten
   for (int t = 0; t < a.T; t++) {
     const float* src = t == 0 ? a.h0 : a.hbuf + (long)((t - 1) & 1) * B * H;
     float* dst = a.hbuf + (long)(t & 1) * B * H;
-    for (long e = tid; e < (long)B * H; e += kThreads) hs[e] = __ldcg(src + e);  // written by other blocks: skip L1
+    stage_to_shared(hs, src, (long)B * H);
     __syncthreads();
     for (int lr = warp; lr < R; lr += kWarps) {
       const int g = lr / U, u = lr % U;

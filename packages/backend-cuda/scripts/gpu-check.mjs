@@ -31,6 +31,8 @@ console.log(`addon: ${load.addon ? 'loaded' : load.reason}`);
 if (load.addon) console.log('device:', JSON.stringify(load.addon.info()));
 
 registerBackend('cuda-generic', () => new CudaBackend('cuda-generic', { persistent: false }), -1);
+// the batch-tiled persistent kernel on every case (it takes 17..64 rows by default, which no golden case has)
+registerBackend('cuda-batch', () => new CudaBackend('cuda-batch', { batchKernelMinBatch: 1 }), -1);
 const cuda = getBackend(dryRun ? 'cpu' : 'cuda');
 const availability = cuda.available();
 console.log(`${cuda.name} available:`, JSON.stringify(availability));
@@ -39,7 +41,7 @@ const sync = () => (dryRun ? undefined : cuda.synchronize());
 
 // 1. conformance, both kernel paths
 const results = {};
-for (const name of dryRun ? [] : ['cuda', 'cuda-generic']) {
+for (const name of dryRun ? [] : ['cuda', 'cuda-generic', 'cuda-batch']) {
   const start = performance.now();
   const rs = await runSuite(name, { fixtures: defaultFixtures(), onResult: (r) => console.log(`  ${name} ${r.status} ${r.id} ${r.ms.toFixed(0)} ms`) });
   const count = (s) => rs.filter((r) => r.status === s).length;
@@ -168,6 +170,8 @@ record('seq-B1-T100', kernelCase(cuda, 'seq-B1-T100', 100, 1, 'seq', reps));
 record('seq-B1-T100-generic', kernelCase(generic, 'seq-B1-T100-generic', 100, 1, 'seq', reps));
 record('seq-B16-T100', kernelCase(cuda, 'seq-B16-T100', 100, 16, 'seq', reps));
 record('seq-B64-T100', kernelCase(cuda, 'seq-B64-T100', 100, 64, 'seq', reps));
+record('seq-B64-T100-generic', kernelCase(generic, 'seq-B64-T100-generic', 100, 64, 'seq', reps));
+record('seq-B32-T100', kernelCase(cuda, 'seq-B32-T100', 100, 32, 'seq', reps));
 record('train-B64-T50', kernelCase(cuda, 'train-B64-T50', 50, 64, 'train', quick ? 10 : 50));
 // every SGEMM path (64-tiles, split K, 128-tiles) in every operand layout against float64 on the host
 if (!dryRun) {
@@ -227,7 +231,9 @@ function report(dir) {
     ['sequence B=1 T=100', 'seq-B1-T100', 'seq-B1-T100', null, 300],
     ['sequence B=1 T=100, no persistent kernel', 'seq-B1-T100-generic', 'seq-B1-T100', null, null],
     ['sequence B=16 T=100', 'seq-B16-T100', 'seq-B16-T100', null, null],
+    ['sequence B=32 T=100', 'seq-B32-T100', 'seq-B32-T100', null, null],
     ['sequence B=64 T=100 (fp32)', 'seq-B64-T100', 'seq-B64-T100', null, null],
+    ['sequence B=64 T=100, no persistent kernel', 'seq-B64-T100-generic', 'seq-B64-T100', null, null],
     ['sequence B=64 T=100 vs cuDNN TF32', 'seq-B64-T100', 'seq-B64-T100-tf32', null, null],
     ['training fwd+bwd B=64 T=50', 'train-B64-T50', 'train-B64-T50', null, 'train'],
   ];

@@ -104,7 +104,7 @@ with torch.no_grad():
         except Exception as e:  # noqa: BLE001 - reported, not fatal
             print(f'graph capture failed for B={B}: {e}', flush=True)
 
-    for B, T in ((1, 100), (16, 100), (64, 100)):
+    for B, T in ((1, 100), (16, 100), (32, 100), (64, 100)):
         x = torch.randn(T, B, I, device=dev)
         h0 = torch.zeros(1, B, H, device=dev)
         record(f'seq-B{B}-T{T}', timed(20 if quick else 200, lambda: lstm(x, (h0, h0))))

@@ -60,6 +60,11 @@ export interface CudaBackendOptions {
    * RECUR_CUDA_PERSISTENT=0 turns it off, for comparisons).
    */
   readonly persistent?: boolean;
+  /**
+   * The smallest batch the batch-tiled persistent kernel takes (default 17: up to 16 rows the row-per-warp one is
+   * faster; above 64 neither applies). Lower it to run that kernel on small cases (the GPU check's conformance pass).
+   */
+  readonly batchKernelMinBatch?: number;
 }
 
 /**
@@ -75,6 +80,7 @@ export class CudaBackend implements RecurBackend {
   readonly #reason: string | null;
   readonly #info: DeviceInfo | null;
   readonly #persistent: boolean;
+  readonly #batchKernelMinBatch: number;
   readonly #live = new Set<CudaStorage>();
   readonly #parameters = new Set<CudaStorage>();
   readonly #weights = new Set<CudaWeights>();
@@ -87,6 +93,7 @@ export class CudaBackend implements RecurBackend {
   constructor(name = 'cuda', options: CudaBackendOptions = {}) {
     this.name = name;
     this.#persistent = options.persistent ?? process.env.RECUR_CUDA_PERSISTENT !== '0';
+    this.#batchKernelMinBatch = options.batchKernelMinBatch ?? 17;
     const load = loadAddon();
     let info: DeviceInfo | null = null, reason: string | null = load.reason ?? null;
     if (load.addon) {
@@ -304,7 +311,7 @@ export class CudaBackend implements RecurBackend {
     const made = this.#made<CudaStorage[]>(sizes, (y, hT, cT, tx, tt, hs, cs, acts, extra) => {
       this.#call('forward', (a) => a.forward({
         layer: w.layer, time: T, batch: B, x, tokens, h0, c0, seqLens: args.seqLens, y: y.buffer, hT: hT.buffer, cT: lstm ? cT.buffer : null,
-        keepTape: tape, persistent: this.#persistent,
+        keepTape: tape, persistent: this.#persistent, batchKernelMinBatch: this.#batchKernelMinBatch,
         ...(tape ? { tapeX: tokens ? null : tx.buffer, tapeTokens: tokens ? tt.buffer : null, hs: hs.buffer, cs: lstm ? cs.buffer : null, acts: acts.buffer, extra: gru ? extra.buffer : null } : {}),
       }));
     });
