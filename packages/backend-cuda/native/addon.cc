@@ -740,56 +740,104 @@ EXPORT(DeriveBias) {  // (kind, H, forgetBias, bIh, bHh, bias, hbn|null)
   });
 }
 
-// hostForward({kind, inputSize, units, time, batch, forgetBias, wIh, wHh, bIh, bHh, x, h0, c0, seqLens}) -> {y, h, c}
-// The host reference: the same gate math and indexing as the kernels, on the CPU (CI tests it on golden vectors).
+// The host reference's arguments: {kind, inputSize, units, time, batch, forgetBias, wIh, wHh, bIh, bHh, x, h0, c0,
+// seqLens} as Float32Arrays (seqLens an Int32Array), each checked against the sizes.
+struct HostCall {
+  HostLayer L;
+  int T, B;
+  const float *x, *h0, *c0;
+  const int* seq;
+};
+
+const float* host_floats(napi_env env, napi_value o, const char* key, long n, bool optional) {
+  napi_value v = prop(env, o, key);
+  if (optional && is_nullish(env, v)) return nullptr;
+  HostArray h = typed(env, v, key);
+  if (h.type != napi_float32_array || (long)h.length != n) throw std::runtime_error(std::string(key) + ": expected a Float32Array of " + std::to_string(n));
+  return static_cast<const float*>(h.data);
+}
+
+HostCall host_call(napi_env env, napi_value o) {
+  HostCall c;
+  HostLayer& L = c.L;
+  L.kind = (int)int_prop(env, o, "kind");
+  L.I = (int)int_prop(env, o, "inputSize");
+  L.H = (int)int_prop(env, o, "units");
+  L.forget_bias = (float)num_prop(env, o, "forgetBias");
+  c.T = (int)int_prop(env, o, "time");
+  c.B = (int)int_prop(env, o, "batch");
+  if (L.kind < kLstm || L.kind > kRnnRelu || L.I < 1 || L.H < 1 || c.T < 0 || c.B < 1) throw std::runtime_error("host reference: bad sizes");
+  const long GH = (long)gate_count(L.kind) * L.H;
+  L.w_ih = host_floats(env, o, "wIh", GH * L.I, false);
+  L.w_hh = host_floats(env, o, "wHh", GH * L.H, false);
+  L.b_ih = host_floats(env, o, "bIh", GH, false);
+  L.b_hh = host_floats(env, o, "bHh", GH, false);
+  c.x = host_floats(env, o, "x", (long)c.T * c.B * L.I, false);
+  c.h0 = host_floats(env, o, "h0", (long)c.B * L.H, false);
+  c.c0 = host_floats(env, o, "c0", (long)c.B * L.H, true);
+  napi_value sl = prop(env, o, "seqLens");
+  c.seq = nullptr;
+  if (!is_nullish(env, sl)) {
+    HostArray h = typed(env, sl, "seqLens");
+    if (h.type != napi_int32_array || (long)h.length != c.B) throw std::runtime_error("seqLens: expected an Int32Array of batch");
+    c.seq = static_cast<const int*>(h.data);
+  }
+  return c;
+}
+
+void put_floats(napi_env env, napi_value out, const char* key, const std::vector<float>& v) {
+  napi_value ab, arr;
+  void* data;
+  NAPI(napi_create_arraybuffer(env, v.size() * 4, &data, &ab));
+  if (!v.empty()) std::memcpy(data, v.data(), v.size() * 4);
+  NAPI(napi_create_typedarray(env, napi_float32_array, v.size(), ab, 0, &arr));
+  NAPI(napi_set_named_property(env, out, key, arr));
+}
+
+// hostForward(args) -> {y, h, c}: the kernels' gate math and indexing on the CPU (CI tests it on golden vectors).
 EXPORT(HostForward) {
   return guarded(env, [&] {
-    napi_value o = arg_at(env, info, 0);
-    HostLayer L;
-    L.kind = (int)int_prop(env, o, "kind");
-    L.I = (int)int_prop(env, o, "inputSize");
-    L.H = (int)int_prop(env, o, "units");
-    L.forget_bias = (float)num_prop(env, o, "forgetBias");
-    const int T = (int)int_prop(env, o, "time"), B = (int)int_prop(env, o, "batch");
-    if (L.kind < kLstm || L.kind > kRnnRelu || L.I < 1 || L.H < 1 || T < 0 || B < 1) throw std::runtime_error("hostForward: bad sizes");
-    const long GH = (long)gate_count(L.kind) * L.H;
-    const auto f32 = [&](const char* key, long n, bool optional) -> const float* {
-      napi_value v = prop(env, o, key);
-      if (optional && is_nullish(env, v)) return nullptr;
-      HostArray h = typed(env, v, key);
-      if (h.type != napi_float32_array || (long)h.length != n) throw std::runtime_error(std::string(key) + ": expected a Float32Array of " + std::to_string(n));
-      return static_cast<const float*>(h.data);
-    };
-    L.w_ih = f32("wIh", GH * L.I, false);
-    L.w_hh = f32("wHh", GH * L.H, false);
-    L.b_ih = f32("bIh", GH, false);
-    L.b_hh = f32("bHh", GH, false);
-    const float* x = f32("x", (long)T * B * L.I, false);
-    const float* h0 = f32("h0", (long)B * L.H, false);
-    const float* c0 = f32("c0", (long)B * L.H, true);
-    napi_value sl = prop(env, o, "seqLens");
-    const int* seq = nullptr;
-    if (!is_nullish(env, sl)) {
-      HostArray h = typed(env, sl, "seqLens");
-      if (h.type != napi_int32_array || (long)h.length != B) throw std::runtime_error("seqLens: expected an Int32Array of batch");
-      seq = static_cast<const int*>(h.data);
-    }
-    std::vector<float> y((size_t)T * B * L.H), h(h0, h0 + (size_t)B * L.H), c((size_t)B * L.H, 0.f);
-    if (c0) std::copy(c0, c0 + (size_t)B * L.H, c.begin());
-    host_forward(L, T, B, x, seq, y.data(), h.data(), c.data());
+    const HostCall c = host_call(env, arg_at(env, info, 0));
+    const long BH = (long)c.B * c.L.H;
+    std::vector<float> y((size_t)c.T * BH), h(c.h0, c.h0 + BH), cs(BH, 0.f);
+    if (c.c0) std::copy(c.c0, c.c0 + BH, cs.begin());
+    host_forward(c.L, c.T, c.B, c.x, c.seq, y.data(), h.data(), cs.data());
     napi_value out;
     NAPI(napi_create_object(env, &out));
-    const auto put = [&](const char* key, const std::vector<float>& v) {
-      napi_value ab, arr;
-      void* data;
-      NAPI(napi_create_arraybuffer(env, v.size() * 4, &data, &ab));
-      if (!v.empty()) std::memcpy(data, v.data(), v.size() * 4);
-      NAPI(napi_create_typedarray(env, napi_float32_array, v.size(), ab, 0, &arr));
-      NAPI(napi_set_named_property(env, out, key, arr));
-    };
-    put("y", y);
-    put("h", h);
-    put("c", c);
+    put_floats(env, out, "y", y);
+    put_floats(env, out, "h", h);
+    put_floats(env, out, "c", cs);
+    return out;
+  });
+}
+
+// hostBackward(args + {dy, dhT, dcT}) -> {dx, dh0, dc0, dWih, dWhh, dbIh, dbHh}: the backward math on the CPU.
+EXPORT(HostBackward) {
+  return guarded(env, [&] {
+    napi_value o = arg_at(env, info, 0);
+    const HostCall c = host_call(env, o);
+    const long BH = (long)c.B * c.L.H, GH = (long)gate_count(c.L.kind) * c.L.H;
+    const float* dy = host_floats(env, o, "dy", (long)c.T * BH, true);
+    const float* dhT = host_floats(env, o, "dhT", BH, true);
+    const float* dcT = host_floats(env, o, "dcT", BH, true);
+    HostGradients g;
+    g.dx.resize((size_t)c.T * c.B * c.L.I);
+    g.dh0.resize(BH);
+    g.dc0.resize(BH);
+    g.dw_ih.resize(GH * c.L.I);
+    g.dw_hh.resize(GH * c.L.H);
+    g.db_ih.resize(GH);
+    g.db_hh.resize(GH);
+    host_backward(c.L, c.T, c.B, c.x, c.seq, c.h0, c.c0, dy, dhT, dcT, g);
+    napi_value out;
+    NAPI(napi_create_object(env, &out));
+    put_floats(env, out, "dx", g.dx);
+    put_floats(env, out, "dh0", g.dh0);
+    put_floats(env, out, "dc0", g.dc0);
+    put_floats(env, out, "dWih", g.dw_ih);
+    put_floats(env, out, "dWhh", g.dw_hh);
+    put_floats(env, out, "dbIh", g.db_ih);
+    put_floats(env, out, "dbHh", g.db_hh);
     return out;
   });
 }
@@ -801,7 +849,7 @@ napi_value Init(napi_env env, napi_value exports) {
       FN("copy", Copy), FN("zero", Zero), FN("synchronize", Synchronize), FN("forward", Forward), FN("backward", Backward),
       FN("gemm", Gemm), FN("columnSums", ColumnSums), FN("transpose01", Transpose01), FN("zeroRows", ZeroRows), FN("gatherRows", GatherRows),
       FN("allFinite", AllFinite), FN("softmaxCrossEntropy", SoftmaxCrossEntropy), FN("meanSquaredError", MeanSquaredError),
-      FN("globalNorm", GlobalNorm), FN("optimizer", Optimizer), FN("deriveBias", DeriveBias), FN("hostForward", HostForward), FN("emptyLaunch", EmptyLaunch), FN("releaseCached", ReleaseCached),
+      FN("globalNorm", GlobalNorm), FN("optimizer", Optimizer), FN("deriveBias", DeriveBias), FN("hostForward", HostForward), FN("hostBackward", HostBackward), FN("emptyLaunch", EmptyLaunch), FN("releaseCached", ReleaseCached),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -215,7 +215,7 @@ const mem = dryRun ? null : cuda.deviceMemory();
 timings.memory = { tensors: cuda.memory(), device: mem };
 console.log('memory after the benchmark (live tensors, device buffers):', JSON.stringify(timings.memory));
 if (!dryRun) {
-  addon.releaseCached();
+  cuda.releaseCachedMemory();
   console.log('after releaseCached:', JSON.stringify(cuda.deviceMemory()));
 }
 writeFileSync(join(out, 'ours.json'), JSON.stringify({ conformance: results, ...timings, units: H, device: addon?.info(), runsOn: availability.runsOn ?? cuda.name }, null, 2));

@@ -55,6 +55,8 @@ export interface Addon {
   optimizer(rule: Record<string, number>, param: DeviceBuffer, grad: DeviceBuffer, slot0: DeviceBuffer, slot1: DeviceBuffer | null, n: number): void;
   deriveBias(kind: number, units: number, forgetBias: number, bIh: DeviceBuffer, bHh: DeviceBuffer, bias: DeviceBuffer, hbn: DeviceBuffer | null): void;
   hostForward(args: Record<string, unknown>): { y: Float32Array; h: Float32Array; c: Float32Array };
+  /** The host reference of the backward (cells.h's backward math on the CPU). */
+  hostBackward(args: Record<string, unknown>): Record<"dx" | "dh0" | "dc0" | "dWih" | "dWhh" | "dbIh" | "dbHh", Float32Array>;
   /** One launch of an empty kernel and a synchronisation: the floor of any call. */
   emptyLaunch(): void;
 }

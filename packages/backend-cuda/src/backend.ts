@@ -214,9 +214,22 @@ export class CudaBackend implements RecurBackend {
     return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + weightBytes + tapeBytes };
   }
 
-  /** What the addon holds on the device: buffers (ours and the tapes'), and its reusable kernel workspace. */
+  /**
+   * What the addon holds on the device: live buffers (tensors, weights, tapes: `bytes`, `buffers`), its reusable
+   * kernel workspace, the freed buffers its caching allocator keeps for reuse (`cachedBytes`), and what the device
+   * has free. Shared by every CudaBackend of the process (one addon, one device).
+   */
   deviceMemory(): { bytes: number; buffers: number; workspaceBytes: number; cachedBytes: number; deviceFreeBytes?: number } {
     return this.#call('deviceMemory', (a) => a.live());
+  }
+
+  /**
+   * Returns the cached freed buffers and the kernel workspace to the driver (`cachedBytes` and `workspaceBytes`
+   * become 0). Freed buffers are otherwise kept for reuse, as PyTorch's caching allocator does, so that a streamed
+   * step allocates nothing; an allocation that fails returns them and tries again by itself.
+   */
+  releaseCachedMemory(): void {
+    this.#call('releaseCachedMemory', (a) => a.releaseCached());
   }
 
   memoryBudget(): MemoryBudget {
