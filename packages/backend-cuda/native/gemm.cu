@@ -10,6 +10,13 @@ namespace recur {
 namespace {
 constexpr int BM = 64, BN = 64, BK = 32, PAD = 4, THREADS = 256, LOADS = BM * BK / THREADS;  // 8
 
+// C[m, n] = v (+ bias[n]) (+ C[m, n] when accumulating): every kernel's epilogue.
+__device__ __forceinline__ void store_c(const GemmArgs& g, int m, int n, float v) {
+  if (g.bias) v += g.bias[n];
+  float* c = g.C + m * g.ldc + n;
+  *c = g.accumulate ? *c + v : v;
+}
+
 struct Tile {
   float a[LOADS], b[LOADS];
 };
@@ -74,14 +81,8 @@ __global__ void __launch_bounds__(THREADS) gemm_kernel(GemmArgs g, int kslice, f
     for (int j = 0; j < 4; j++) {
       const int n = n0 + tx * 4 + j;
       if (n >= g.N) continue;
-      if (partial) {
-        partial[((long)blockIdx.z * g.M + m) * g.N + n] = acc[i][j];
-        continue;
-      }
-      float v = acc[i][j];
-      if (g.bias) v += g.bias[n];
-      float* c = g.C + m * g.ldc + n;
-      *c = g.accumulate ? *c + v : v;
+      if (partial) partial[((long)blockIdx.z * g.M + m) * g.N + n] = acc[i][j];
+      else store_c(g, m, n, acc[i][j]);
     }
   }
 }
@@ -140,10 +141,7 @@ __global__ void __launch_bounds__(THREADS) gemm_large_kernel(GemmArgs g) {
     for (int j = 0; j < 8; j++) {
       const int n = n0 + tx * 4 + (j & 3) + (j >> 2) * 64;
       if (n >= g.N) continue;
-      float v = acc[i][j];
-      if (g.bias) v += g.bias[n];
-      float* c = g.C + m * g.ldc + n;
-      *c = g.accumulate ? *c + v : v;
+      store_c(g, m, n, acc[i][j]);
     }
   }
 }
@@ -155,9 +153,7 @@ __global__ void sum_slices(GemmArgs g, int slices, const float* partial) {
   const int m = idx / g.N, n = idx % g.N;
   float v = 0.f;
   for (int z = 0; z < slices; z++) v += partial[(long)z * g.M * g.N + idx];
-  if (g.bias) v += g.bias[n];
-  float* c = g.C + m * g.ldc + n;
-  *c = g.accumulate ? *c + v : v;
+  store_c(g, m, n, v);
 }
 
 // One column of 32 a block; 8 row lanes each, then a fixed-order sum in shared memory (deterministic).

@@ -3,6 +3,7 @@
 // staging: thousands of warps keep the weight reads in flight, so the step costs about one pass over the weights.
 #include "chunk.h"
 #include "device.h"
+#include "warp.h"
 
 namespace recur {
 namespace {
@@ -16,30 +17,10 @@ __global__ void __launch_bounds__(128) step_kernel(LayerDevice L, int B, const f
   float acc[BMAX], accx[BMAX];
 #pragma unroll
   for (int b = 0; b < BMAX; b++) acc[b] = 0.f, accx[b] = 0.f;
-  const float* wh = L.w_hh + row * H;
-#pragma unroll 4
-  for (int k = lane; k < H; k += 32) {
-    const float w = __ldg(wh + k);
-#pragma unroll
-    for (int b = 0; b < BMAX; b++)
-      if (b < B) acc[b] = fmaf(w, __ldg(h0 + (long)b * H + k), acc[b]);
-  }
-  const float* wi = L.w_ih + row * I;
-#pragma unroll 4
-  for (int k = lane; k < I; k += 32) {
-    const float w = __ldg(wi + k);
-#pragma unroll
-    for (int b = 0; b < BMAX; b++)
-      if (b < B) accx[b] = fmaf(w, __ldg(x + (long)b * I + k), accx[b]);
-  }
-#pragma unroll
-  for (int b = 0; b < BMAX; b++) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      acc[b] += __shfl_xor_sync(0xffffffffu, acc[b], o);
-      accx[b] += __shfl_xor_sync(0xffffffffu, accx[b], o);
-    }
-  }
+  row_dots<BMAX, 4>(L.w_hh + row * H, h0, H, H, B, acc);
+  row_dots<BMAX, 4>(L.w_ih + row * I, x, I, I, B, accx);
+  warp_sum_all(acc);
+  warp_sum_all(accx);
 #pragma unroll
   for (int b = 0; b < BMAX; b++)
     if (b < B && lane == b) gh[g][b] = acc[b], gx[g][b] = accx[b] + L.bias[row];
