@@ -87,23 +87,56 @@ export function parseFixtures(json: unknown, source: string): GoldenFixtures {
     if (!Array.isArray(c.sizes) || c.sizes.length < 2 || !c.sizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`${where}: sizes must be [input, hidden...] of positive integers`);
     if (!(Number.isInteger(c.batch) && c.batch > 0)) throw new Error(`${where}: batch must be a positive integer`);
     const expectLength = (what: string, v: unknown, n: number) => {
-      if (!Array.isArray(v) || v.length !== n) throw new Error(`${where}: ${what} must hold ${n} numbers, has ${Array.isArray(v) ? v.length : typeof v}`);
+      if (v === undefined) throw new Error(`${where}: ${what} is missing (expected ${n} numbers)`);
+      if (!Array.isArray(v) || v.length !== n) throw new Error(`${where}: ${what} must hold ${n} numbers, has ${Array.isArray(v) ? v.length : v === null ? 'null' : `a ${typeof v}`}`);
       const bad = v.findIndex((x) => typeof x !== 'number');
       if (bad >= 0) throw new Error(`${where}: ${what} must hold ${n} numbers, has ${JSON.stringify(v[bad])} at [${bad}]`);
     };
+    const expectInteger = (what: string, v: unknown, low: number, high: number) => {
+      if (!(Number.isInteger(v) && (v as number) >= low && (v as number) <= high)) throw new Error(`${where}: ${what} must be an integer in [${low}, ${high}], is ${v === undefined ? 'missing' : JSON.stringify(v)}`);
+    };
+    if (c.cell === 'rnn' && !['tanh', 'relu'].includes(c.activation as string)) throw new Error(`${where}: activation must be "tanh" or "relu" for an rnn, is ${JSON.stringify(c.activation)}`);
+    if (c.cell === 'gru' && !['reset_after', 'reset_before'].includes(c.gru_variant as string)) throw new Error(`${where}: gru_variant must be "reset_after" or "reset_before" for a gru, is ${JSON.stringify(c.gru_variant)}`);
     if ('steps' in c) {
       checkTrainingCase(c, expectLength, where);
       training.push(c);
       return;
     }
     const L = c.sizes.length - 1;
+    expectInteger('time', c.time, 0, 1e9);
     expectLength('x', c.x, c.time * c.batch * c.sizes[0]);
     expectLength('y', c.y, c.time * c.batch * c.sizes[L]);
     checkLayers(c, c.layers, expectLength, '');
     checkStates(c, c.h0, c.c0, expectLength, '0');
     checkStates(c, c.hT, c.cT, expectLength, 'T');
-    if (c.chunks && c.chunks.reduce((a, b) => a + b, 0) !== c.time) throw new Error(`${where}: chunks must add up to time (${c.time})`);
-    if (c.seq_lens) expectLength('seq_lens', c.seq_lens, c.batch);
+    const expectChunks = (what: string, chunks: unknown) => {
+      if (!Array.isArray(chunks) || chunks.length === 0) throw new Error(`${where}: ${what} must be a non-empty list of chunk lengths`);
+      chunks.forEach((n, k) => expectInteger(`${what}[${k}]`, n, 1, c.time));
+      if (chunks.reduce((a, b) => a + b, 0) !== c.time) throw new Error(`${where}: ${what} must add up to time (${c.time})`);
+    };
+    if (c.chunks !== undefined) expectChunks('chunks', c.chunks);
+    if (c.seq_lens !== undefined) {
+      expectLength('seq_lens', c.seq_lens, c.batch);
+      c.seq_lens.forEach((n, b) => expectInteger(`seq_lens[${b}]`, n, 0, c.time));
+    }
+    if (c.reset_rows !== undefined) {
+      expectInteger('reset_rows.before_step', c.reset_rows?.before_step, 1, c.time - 1);
+      if (!Array.isArray(c.reset_rows.rows) || c.reset_rows.rows.length === 0) throw new Error(`${where}: reset_rows.rows must be a non-empty list of batch rows`);
+      c.reset_rows.rows.forEach((r, k) => expectInteger(`reset_rows.rows[${k}]`, r, 0, c.batch - 1));
+    }
+    if (c.grad !== undefined) {
+      const g = c.grad as { loss?: unknown; dy?: unknown; x?: unknown; h0?: unknown; c0?: unknown; layers?: GoldenLayer[] } | null;
+      if (g === null || typeof g !== 'object') throw new Error(`${where}: grad must be an object (dy, x, h0, c0, layers)`);
+      expectLength('grad.dy', g.dy, c.time * c.batch * c.sizes[L]);
+      expectLength('grad.x', g.x, c.time * c.batch * c.sizes[0]);
+      checkStates(c, g.h0, g.c0, expectLength, '0', 'grad.');
+      checkLayers(c, g.layers as GoldenLayer[], expectLength, 'grad.');
+    }
+    if (c.tbptt !== undefined) {
+      const t = c.tbptt as { chunks?: unknown; layers?: GoldenLayer[] } | null;
+      expectChunks('tbptt.chunks', t?.chunks);
+      checkLayers(c, t?.layers as GoldenLayer[], expectLength, 'tbptt.');
+    }
     cases.push(c);
   });
   return { source, cases, training };

@@ -16,7 +16,12 @@ export function loadFixturesFile(path: string): GoldenFixtures {
   } catch (error) {
     throw new Error(`cannot read fixtures ${path}: ${(error as Error).message}`);
   }
-  const text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+  let text: string;
+  try {
+    text = bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes).toString('utf8') : bytes.toString('utf8');
+  } catch (error) {
+    throw new Error(`${path}: not a readable gzip file (${(error as Error).message}: truncated or corrupt?)`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(text);

@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 
@@ -11,10 +11,11 @@ const cli = join(root, 'packages/conformance/dist/cli.js');
 const fixtures = join(root, 'packages/conformance/fixtures/pytorch-golden.json.gz');
 const trainingFixtures = join(root, 'packages/conformance/fixtures/pytorch-training-golden.json.gz');
 
-function run(...args: string[]) {
-  const out = spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
+function runIn(cwd: string, ...args: string[]) {
+  const out = spawnSync(process.execPath, [cli, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' } });
   return { code: out.status, stdout: out.stdout, stderr: out.stderr };
 }
+const run = (...args: string[]) => runIn(root, ...args);
 
 describe('recur-conformance CLI', () => {
   it('prints the matrix with cpu passing every check and exits 0', () => {
@@ -87,8 +88,61 @@ describe('recur-conformance CLI', () => {
     const short = run('--fixtures', join(dir, 'short.json'));
     expect(short.code).toBe(2);
     expect(short.stderr).toMatch(/cases\[0\] \(train_gru_2layer_ce_sgdm\): steps must have one entry per chunk \(3\)/);
+    // a null where a number belongs, a missing field, a truncated gzip: the file and the field are named
+    const golden = JSON.parse(gunzipSync(readFileSync(fixtures)).toString('utf8'));
+    const withGrad = golden.cases.find((k: { grad?: unknown }) => k.grad);
+    const nulled = structuredClone(withGrad);
+    nulled.grad.dy[2] = null;
+    writeFileSync(join(dir, 'null.json'), JSON.stringify({ cases: [nulled] }));
+    const nullRun = run('--fixtures', join(dir, 'null.json'));
+    expect(nullRun.code).toBe(2);
+    expect(nullRun.stderr).toContain(`${join(dir, 'null.json')}: cases[0] (${withGrad.name}): grad.dy must hold`);
+    expect(nullRun.stderr).toMatch(/has null at \[2\]/);
+    const noY = structuredClone(golden.cases[0]);
+    delete noY.y;
+    writeFileSync(join(dir, 'no-y.json'), JSON.stringify({ cases: [noY] }));
+    const noYRun = run('--fixtures', join(dir, 'no-y.json'));
+    expect(noYRun.code).toBe(2);
+    expect(noYRun.stderr).toMatch(/no-y\.json: cases\[0\] \(lstm_1layer\): y is missing \(expected \d+ numbers\)/);
+    const badLens = structuredClone(golden.cases.find((k: { seq_lens?: unknown }) => k.seq_lens));
+    badLens.seq_lens[0] = 99;
+    writeFileSync(join(dir, 'lens.json'), JSON.stringify({ cases: [badLens] }));
+    expect(run('--fixtures', join(dir, 'lens.json')).stderr).toMatch(/seq_lens\[0\] must be an integer in \[0, \d+\], is 99/);
+    const whole = readFileSync(fixtures);
+    writeFileSync(join(dir, 'cut.json.gz'), whole.subarray(0, whole.length >> 1));
+    const cut = run('--fixtures', join(dir, 'cut.json.gz'));
+    expect(cut.code).toBe(2);
+    expect(cut.stderr).toContain(`${join(dir, 'cut.json.gz')}: not a readable gzip file (unexpected end of file: truncated or corrupt?)`);
     const unknown = run('--backend', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--backend nope: not registered \(registered: [a-z, -]*\bcpu\b[a-z, -]*\)/);
+  });
+
+  it('--import resolves paths and URLs as Node does, and a backend that fails to load or set up is a failed column while the others run', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'recur-import-'));
+    const core = pathToFileURL(join(root, 'packages/core/dist/index.js')).href, cpu = pathToFileURL(join(root, 'packages/backend-cpu/dist/index.js')).href;
+    mkdirSync(join(dir, 'dist'));
+    const mine = join(dir, 'dist', 'mine.js');
+    writeFileSync(mine, `import { registerBackend } from '${core}'; import { CpuBackend } from '${cpu}'; registerBackend('mine', () => new CpuBackend('mine'));`);
+    const one = ['--backend', 'mine', '--filter', 'golden/lstm_1layer/one-shot'];
+    for (const [cwd, spec] of [[root, mine], [dir, 'dist/mine.js'], [dir, './dist/mine.js'], [root, pathToFileURL(mine).href]]) {
+      const r = runIn(cwd, '--import', spec, ...one);
+      expect(r.code, `--import ${spec}: ${r.stderr}${r.stdout}`).toBe(0);
+      expect(r.stdout).toMatch(/golden\/lstm_1layer\/one-shot\s+pass/);
+    }
+    const missing = run('--import', join(dir, 'nope.js'), '--backend', 'cpu', '--filter', 'golden/lstm_1layer/one-shot');
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toContain(`--import ${join(dir, 'nope.js')} failed to load: Cannot find module '${join(dir, 'nope.js')}'`);
+    // the module's own error, not "cannot load": it throws, it imports something missing, its factory throws
+    writeFileSync(join(dir, 'boom.js'), "throw new Error('boom while registering my backend');");
+    writeFileSync(join(dir, 'needs.js'), "import 'not-a-real-package-xyz';");
+    writeFileSync(join(dir, 'factory.js'), `import { registerBackend } from '${core}'; registerBackend('badfactory', () => { throw new Error('the factory threw'); });`);
+    const r = run('--import', join(dir, 'boom.js'), '--import', join(dir, 'needs.js'), '--import', join(dir, 'factory.js'), '--import', mine, '--filter', 'golden/lstm_1layer/one-shot');
+    expect(r.code, r.stdout).toBe(1);
+    expect(r.stdout).toContain(`FAIL ${join(dir, 'boom.js')}: --import ${join(dir, 'boom.js')} failed to load: boom while registering my backend`);
+    expect(r.stdout).toMatch(/FAIL \S*needs\.js: --import \S*needs\.js failed to load: .*Cannot find package 'not-a-real-package-xyz'/);
+    expect(r.stdout).toContain('FAIL badfactory: unavailable: the factory threw');
+    expect(r.stdout).toMatch(/^golden\/lstm_1layer\/one-shot\s.*\bFAIL\b.*\bpass\b/m); // failed columns, and the others ran
+    expect(r.stdout).toMatch(/, 3 backends failed to load or set up$/m);
   });
 });
