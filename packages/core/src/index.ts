@@ -33,6 +33,6 @@ export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';
 export {
-  fromKerasLSTM, toKerasLSTM, fromKerasGRU, toKerasGRU, fromTF1LSTM, toTF1LSTM, fromTF1GRU, fromONNX, toONNX,
-  type KerasWeights, type TF1LSTMWeights, type TF1GRUWeights, type ONNXWeights,
+  fromKerasLSTM, toKerasLSTM, fromKerasGRU, toKerasGRU, fromTF1LSTM, toTF1LSTM, fromTF1GRU, toTF1GRU, fromONNX, toONNX, tagGruVariant, gruVariantOf,
+  type KerasWeights, type TF1LSTMWeights, type TF1GRUWeights, type ONNXWeights, type GruWeights,
 } from './layouts.js';

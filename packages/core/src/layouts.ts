@@ -1,4 +1,4 @@
-import { ShapeError } from './errors.js';
+import { RecurError, ShapeError } from './errors.js';
 import type { LayerWeights } from './spec.js';
 
 /**
@@ -29,6 +29,34 @@ function transposeBlock(v: Arrayish, rows: number, cols: number, stride = cols, 
 }
 
 const zeros = (n: number) => new Float32Array(n);
+
+/**
+ * GRU weights that say which cell they belong to: `resetAfter` true for PyTorch, cuDNN, Keras 2 (`reset_after`) and
+ * ONNX with `linear_before_reset=1`; false for TF1's GRUCell, Keras without `reset_after` and ONNX's default. The
+ * same arrays give different numbers in the other variant, so `GRUCell.setWeights` refuses a mismatch. The tag is
+ * not enumerable: `Object.values` and spreads see the four arrays only.
+ */
+export type GruWeights = LayerWeights<Float32Array> & { readonly resetAfter: boolean };
+
+/** Tags GRU weights with their variant (see GruWeights). */
+export function tagGruVariant<W extends object>(w: W, resetAfter: boolean): W & { readonly resetAfter: boolean } {
+  return Object.defineProperty(w, 'resetAfter', { value: resetAfter, enumerable: false, writable: false }) as W & { readonly resetAfter: boolean };
+}
+
+/** The variant GRU weights carry, or undefined for plain arrays. */
+export function gruVariantOf(w: unknown): boolean | undefined {
+  const v = (w as { resetAfter?: unknown } | null)?.resetAfter;
+  return typeof v === 'boolean' ? v : undefined;
+}
+
+/** Refuses weights tagged for the other GRU variant than the layout being written. */
+function expectVariant(w: LayerWeights, resetAfter: boolean, writing: string): void {
+  const tagged = gruVariantOf(w);
+  if (tagged !== undefined && tagged !== resetAfter) {
+    throw new RecurError('weights', `weights of a GRUCell with resetAfter: ${resetAfter} (${writing})`, `weights of a GRUCell with resetAfter: ${tagged}`,
+      'the variants compute different functions of the same arrays; convert from a cell of the right variant');
+  }
+}
 // permutations between the public gate order and others (public index of each gate in the other's order)
 const LSTM_IJFO = [0, 2, 1, 3]; // TF1 i, j, f, o: j is g
 const LSTM_IOFC = [0, 3, 1, 2]; // ONNX i, o, f, c
@@ -61,22 +89,23 @@ export function toKerasLSTM(w: LayerWeights, inputSize: number, units: number): 
 }
 
 /** Keras GRU (z, r, h) -> Recur; `resetAfter` as the Keras layer's reset_after (its bias is then [2, 3H]). */
-export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, resetAfter: boolean): LayerWeights<Float32Array> {
+export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, resetAfter: boolean): GruWeights {
   const G = 3 * units, H = units;
   expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
   expectLength('recurrentKernel', w.recurrentKernel, H * G, `[${H}, ${G}]`);
   expectLength('bias', w.bias, resetAfter ? 2 * G : G, resetAfter ? `[2, ${G}]` : `[${G}]`);
   const p = invert(GRU_ZRH);
   const bias = Float32Array.from(w.bias);
-  return {
+  return tagGruVariant({
     wIh: reorder(transposeBlock(w.kernel, inputSize, G), p, H, inputSize), wHh: reorder(transposeBlock(w.recurrentKernel, H, G), p, H, H),
     bIh: reorder(bias.subarray(0, G), p, H, 1), bHh: resetAfter ? reorder(bias.subarray(G), p, H, 1) : zeros(G),
-  };
+  }, resetAfter);
 }
 
 /** Recur -> Keras GRU. Without reset_after the biases must be summable: b_hn would sit outside r, which it does there. */
 export function toKerasGRU(w: LayerWeights, inputSize: number, units: number, resetAfter: boolean): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
   const G = 3 * units, H = units;
+  expectVariant(w, resetAfter, `Keras reset_after=${resetAfter ? 'True' : 'False'}`);
   const kernel = transposeBlock(reorder(w.wIh, GRU_ZRH, H, inputSize), G, inputSize);
   const recurrentKernel = transposeBlock(reorder(w.wHh, GRU_ZRH, H, H), G, H);
   const bIh = reorder(w.bIh, GRU_ZRH, H, 1), bHh = reorder(w.bHh, GRU_ZRH, H, 1);
@@ -127,8 +156,11 @@ export interface TF1GRUWeights {
   readonly candidateBias: Arrayish;
 }
 
-/** TF1 GRUCell -> Recur, for `new GRUCell(units, { resetAfter: false })` (TF1 applies r before the product). */
-export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+/**
+ * TF1 GRUCell -> Recur, for `new GRUCell(units, { resetAfter: false })` (TF1 applies r before the product): the
+ * result is tagged `resetAfter: false`, and a reset-after cell refuses it.
+ */
+export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): GruWeights {
   const H = units, I = inputSize;
   expectLength('gatesKernel', w.gatesKernel, (I + H) * 2 * H, `[${I + H}, ${2 * H}]`);
   expectLength('gatesBias', w.gatesBias, 2 * H, `[${2 * H}]`);
@@ -139,7 +171,32 @@ export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): 
   wIh.set(transposeBlock(w.candidateKernel, I, H, H, 0), 2 * H * I);
   wHh.set(transposeBlock(w.gatesKernel, H, 2 * H, 2 * H, I), 0);
   wHh.set(transposeBlock(w.candidateKernel, H, H, H, I), 2 * H * H);
-  return { wIh, wHh, bIh: Float32Array.of(...Array.from(w.gatesBias), ...Array.from(w.candidateBias)), bHh: zeros(3 * H) };
+  return tagGruVariant({ wIh, wHh, bIh: Float32Array.of(...Array.from(w.gatesBias), ...Array.from(w.candidateBias)), bHh: zeros(3 * H) }, false);
+}
+
+/**
+ * Recur -> TF1 GRUCell (`gates/kernel`, `gates/bias`, `candidate/kernel`, `candidate/bias`), from a reset-before
+ * cell's weights (`new GRUCell(units, { resetAfter: false })`); weights tagged reset-after are refused (TF1 cannot
+ * express them). The biases are summed: TF1 has one per gate, outside r.
+ */
+export function toTF1GRU(w: LayerWeights, inputSize: number, units: number): { gatesKernel: Float32Array; gatesBias: Float32Array; candidateKernel: Float32Array; candidateBias: Float32Array } {
+  const H = units, I = inputSize;
+  expectVariant(w, false, "TF1's GRUCell resets before the product");
+  expectLength('weights.wIh', w.wIh, 3 * H * I, `[${3 * H}, ${I}]`);
+  expectLength('weights.wHh', w.wHh, 3 * H * H, `[${3 * H}, ${H}]`);
+  expectLength('weights.bIh', w.bIh, 3 * H, `[${3 * H}]`);
+  expectLength('weights.bHh', w.bHh, 3 * H, `[${3 * H}]`);
+  // [I + H, cols]: rows for x then h; column c is gate row row0 + c of ours
+  const concat = (row0: number, cols: number) => {
+    const out = new Float32Array((I + H) * cols);
+    for (let c = 0; c < cols; c++) {
+      for (let k = 0; k < I; k++) out[k * cols + c] = w.wIh[(row0 + c) * I + k];
+      for (let k = 0; k < H; k++) out[(I + k) * cols + c] = w.wHh[(row0 + c) * H + k];
+    }
+    return out;
+  };
+  const bias = (from: number, n: number) => Float32Array.from({ length: n }, (_, i) => w.bIh[from + i] + w.bHh[from + i]);
+  return { gatesKernel: concat(0, 2 * H), gatesBias: bias(0, 2 * H), candidateKernel: concat(2 * H, H), candidateBias: bias(2 * H, H) };
 }
 
 export interface ONNXWeights {
@@ -151,17 +208,23 @@ export interface ONNXWeights {
   readonly B: Arrayish;
 }
 
-/** ONNX LSTM or GRU (one direction) -> Recur. ONNX GRU's linear_before_reset=1 is resetAfter: true. */
-export function fromONNX(cell: 'lstm' | 'gru', w: ONNXWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
+/**
+ * ONNX LSTM or GRU (one direction) -> Recur. A GRU's weights are tagged with their variant: `linearBeforeReset` 1
+ * (what PyTorch exports) is `resetAfter: true`, ONNX's default 0 is `resetAfter: false` (see GruWeights).
+ */
+export function fromONNX(cell: 'lstm' | 'gru', w: ONNXWeights, inputSize: number, units: number, options: { linearBeforeReset?: 0 | 1 } = {}): LayerWeights<Float32Array> {
   const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units, p = invert(order);
   expectLength('W', w.W, G * inputSize, `[${G}, ${inputSize}]`);
   expectLength('R', w.R, G * units, `[${G}, ${units}]`);
   expectLength('B', w.B, 2 * G, `[${2 * G}]`);
+  const lbr = options.linearBeforeReset ?? 0;
+  if (lbr !== 0 && lbr !== 1) throw new RecurError('options.linearBeforeReset', '0 or 1 (the ONNX GRU attribute)', String(lbr));
   const B = Float32Array.from(w.B);
-  return { wIh: reorder(w.W, p, units, inputSize), wHh: reorder(w.R, p, units, units), bIh: reorder(B.subarray(0, G), p, units, 1), bHh: reorder(B.subarray(G), p, units, 1) };
+  const out = { wIh: reorder(w.W, p, units, inputSize), wHh: reorder(w.R, p, units, units), bIh: reorder(B.subarray(0, G), p, units, 1), bHh: reorder(B.subarray(G), p, units, 1) };
+  return cell === 'gru' ? tagGruVariant(out, lbr === 1) : out;
 }
 
-/** Recur -> ONNX LSTM or GRU weights (W, R, B), one direction. */
+/** Recur -> ONNX LSTM or GRU weights (W, R, B), one direction; a GRU's node needs `linear_before_reset` 1 for resetAfter: true. */
 export function toONNX(cell: 'lstm' | 'gru', w: LayerWeights, inputSize: number, units: number): { W: Float32Array; R: Float32Array; B: Float32Array } {
   const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units;
   const B = new Float32Array(2 * G);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fromKerasGRU, fromKerasLSTM, fromONNX, fromTF1LSTM, toKerasGRU, toKerasLSTM, toONNX, toTF1LSTM, ShapeError, type LayerWeights } from '../src/index.js';
+import { GRUCell, LSTMCell, RecurError, fromKerasGRU, fromKerasLSTM, fromONNX, fromTF1GRU, fromTF1LSTM, gruVariantOf, toKerasGRU, toKerasLSTM, toONNX, toTF1GRU, toTF1LSTM, ShapeError, type LayerWeights } from '../src/index.js';
 
 const I = 3, H = 2;
 const ramp = (n: number, from: number) => Float32Array.from({ length: n }, (_, i) => from + i);
@@ -42,5 +42,45 @@ describe('weight layout converters', () => {
     } catch (e) {
       expect(e).toMatchObject({ argument: 'B', expected: `${6 * H} values ([${6 * H}])`, actual: '3 values' });
     }
+  });
+
+  it('GRU weights carry their variant: a cell of the other variant refuses them by name, a cell of the same takes them', () => {
+    const tf1 = toTF1GRU(weights(3), I, H);
+    const fromTf1 = fromTF1GRU(tf1, I, H);
+    expect(gruVariantOf(fromTf1)).toBe(false);
+    expect(Object.keys(fromTf1)).toEqual(['wIh', 'wHh', 'bIh', 'bHh']); // the tag is not enumerable
+    const refused = (cell: GRUCell, w: LayerWeights) => {
+      try {
+        cell.setWeights(w);
+      } catch (error) {
+        expect(error).toBeInstanceOf(RecurError);
+        return (error as Error).message;
+      }
+      return null;
+    };
+    // the trap of the issue: TF1's weights into the default (reset-after) cell
+    expect(refused(new GRUCell(H), fromTf1)).toMatch(/weights: expected weights for this GRUCell \(resetAfter: true\), got weights of a reset-before GRU \(TF1's GRUCell.*make the cell with \{ resetAfter: false \}/);
+    expect(refused(new GRUCell(H, { resetAfter: false }), fromTf1)).toBeNull();
+    expect(refused(new GRUCell(H), fromKerasGRU(toKerasGRU(weights(3), I, H, false), I, H, false))).toMatch(/reset-before/);
+    expect(refused(new GRUCell(H, { resetAfter: false }), fromKerasGRU(toKerasGRU(weights(3), I, H, true), I, H, true))).toMatch(/reset-after/);
+    // ONNX: linear_before_reset 1 (PyTorch's export) is reset-after; the attribute's default 0 is reset-before
+    expect(refused(new GRUCell(H), fromONNX('gru', toONNX('gru', weights(3), I, H), I, H, { linearBeforeReset: 1 }))).toBeNull();
+    expect(refused(new GRUCell(H), fromONNX('gru', toONNX('gru', weights(3), I, H), I, H))).toMatch(/reset-before/);
+    // a cell's own weights are tagged too, and a plain object (no tag) is taken by either variant
+    const after = new GRUCell(H, { inputSize: I });
+    expect(refused(new GRUCell(H, { resetAfter: false }), after.getWeights())).toMatch(/reset-after/);
+    expect(refused(new GRUCell(H, { resetAfter: false }), { ...after.getWeights() })).toBeNull();
+    expect(() => new LSTMCell(H).setWeights({ ...weights(4), resetAfter: true } as never)).toThrow(/weights.resetAfter: expected no resetAfter: it tags GRU weights/);
+    // and TF1's layout cannot hold reset-after weights
+    expect(() => toTF1GRU(after.getWeights(), I, H)).toThrow(/expected weights of a GRUCell with resetAfter: false/);
+  });
+
+  it('toTF1GRU round-trips through fromTF1GRU (the biases summed: TF1 has one per gate)', () => {
+    const w = weights(3, false);
+    same(fromTF1GRU(toTF1GRU(w, I, H), I, H), w);
+    const t = toTF1GRU(weights(3), I, H);
+    // gates kernel [I + H, 2H]: row I is h's first row, column H is z's first unit; candidate bias is b_in + b_hn
+    expect(t.gatesKernel[I * 2 * H + H]).toBe(weights(3).wHh[H * H]);
+    expect(t.candidateBias[0]).toBe(weights(3).bIh[2 * H] + weights(3).bHh[2 * H]);
   });
 });

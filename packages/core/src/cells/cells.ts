@@ -1,6 +1,7 @@
+import { tagGruVariant } from '../layouts.js';
 import { RecurError, describe } from '../errors.js';
 import { checkFiniteNumber, checkOptions } from '../options.js';
-import type { FloatArray, LayerSpec, RnnActivation } from '../spec.js';
+import type { FloatArray, LayerSpec, LayerWeights, RnnActivation } from '../spec.js';
 import { CELL_OPTION_NAMES, LayerCell, type CellOptions } from './layer-cell.js';
 
 export interface LSTMCellOptions extends CellOptions {
@@ -53,6 +54,18 @@ export class GRUCell extends LayerCell {
 
   protected makeSpec(): LayerSpec {
     return { ...this.baseSpec(), kind: 'gru', resetAfter: this.resetAfter };
+  }
+
+  /** The weights, tagged with this cell's variant (`resetAfter`, not enumerable): a cell of the other refuses them. */
+  override getWeights(): LayerWeights & { readonly resetAfter: boolean } {
+    return tagGruVariant(super.getWeights(), this.resetAfter);
+  }
+
+  protected override checkWeightsVariant(resetAfter: boolean): void {
+    if (resetAfter === this.resetAfter) return;
+    const from = resetAfter ? 'a reset-after GRU (PyTorch, cuDNN, Keras reset_after=True, ONNX linear_before_reset=1)' : "a reset-before GRU (TF1's GRUCell, Keras reset_after=False, ONNX's default)";
+    throw new RecurError('weights', `weights for this GRUCell (resetAfter: ${this.resetAfter})`, `weights of ${from}`,
+      `the same arrays compute a different function in the other variant: make the cell with { resetAfter: ${resetAfter} }`);
   }
 }
 

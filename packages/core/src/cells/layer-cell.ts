@@ -69,6 +69,11 @@ export abstract class LayerCell {
   /** Stored-bias values the initialiser writes (LSTM: 1 in the forget gate of b_ih). */
   protected initBias(_bIh: FloatArray): void {}
 
+  /** Weights tagged with a GRU variant (`resetAfter`, see `GruWeights`): only a GRU cell of that variant takes them. */
+  protected checkWeightsVariant(resetAfter: boolean): void {
+    throw new RecurError('weights.resetAfter', `no resetAfter: it tags GRU weights, and this is ${this.name}`, String(resetAfter));
+  }
+
   get gates(): number {
     return gateCount(this.kind);
   }
@@ -122,7 +127,12 @@ export abstract class LayerCell {
     options?: { allowNonFinite?: boolean }): void {
     const finite = !allowNonFinite(options);
     if (weights === null || typeof weights !== 'object') throw new RecurError('weights', '{wIh, wHh, bIh, bHh}', describe(weights));
-    checkOptions(weights, ['wIh', 'wHh', 'bIh', 'bHh'], 'weights');
+    checkOptions(weights, ['wIh', 'wHh', 'bIh', 'bHh', 'resetAfter'], 'weights');
+    const variant = (weights as { resetAfter?: unknown }).resetAfter;
+    if (variant !== undefined) {
+      if (typeof variant !== 'boolean') throw new RecurError('weights.resetAfter', 'a boolean (the GRU variant the weights belong to)', describe(variant));
+      this.checkWeightsVariant(variant);
+    }
     const G = this.gates, H = this.units;
     for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) {
       const v = (weights as Record<string, unknown>)[key] as ArrayLike<number> | undefined;
