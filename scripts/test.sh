@@ -10,7 +10,7 @@ rm -rf packages/*/test-results examples/*/test-results
 pnpm exec turbo run build --output-logs=errors-only || exit 1
 status=0
 echo "backend-simd: the committed kernel binary must be what its C sources compile to:"
-node packages/backend-simd/scripts/build-wasm.mjs --check || status=1
+pnpm --filter @recur/backend-simd check:wasm || status=1 # the command its README shows
 pnpm exec turbo run test --concurrency=1 --continue || status=1
 echo
 echo "recur-conformance (every backend this machine can run):"

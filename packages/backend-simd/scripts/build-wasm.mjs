@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,13 +38,16 @@ const flags = [
   '-Wl,--no-entry', '-Wl,--import-memory', '-Wl,--shared-memory', '-Wl,--max-memory=4294967296',
   '-Wl,--export=__stack_pointer', '-Wl,--export=__heap_base', '-Wl,-z,stack-size=65536',
 ];
+// clang's wasm driver runs any wasm-opt it finds on PATH after linking, with no feature flags (it then fails:
+// "SIMD operations require SIMD"); pnpm puts binaryen's on PATH for package scripts. Ours runs below, with flags.
+const clangEnv = { ...process.env, PATH: (process.env.PATH ?? '').split(delimiter).filter((dir) => !existsSync(join(dir, 'wasm-opt'))).join(delimiter) };
 let stale = false;
 for (const variant of variants) {
   const committed = join(root, 'wasm', variant.file);
   const scratch = mkdtempSync(join(tmpdir(), 'recur-simd-'));
   const out = check ? join(scratch, variant.file) : committed;
   const linked = join(scratch, 'linked.wasm');
-  execFileSync(clang, [...variant.clang, ...flags, '-o', linked, ...sources], { cwd: root, stdio: 'inherit' });
+  execFileSync(clang, [...variant.clang, ...flags, '-o', linked, ...sources], { cwd: root, stdio: 'inherit', env: clangEnv });
   // --low-memory-unused: nothing lives below address 1024 (wasm-ld starts the stack there), so folding is safe
   const wasmOpt = join(root, 'node_modules', '.bin', 'wasm-opt');
   execFileSync(wasmOpt, [linked, '-O3', ...variant.opt, '--enable-simd', '--enable-threads', '--enable-bulk-memory', '--enable-mutable-globals',
