@@ -103,7 +103,13 @@ function unavailable(entry: Entry): BackendError {
 
 /**
  * Initialises a backend (async factories allowed) and returns it; throws if unknown or unavailable. Without a
- * name: the default, or else the highest-priority backend that initialises.
+ * name: the default, or else the highest-priority backend that initialises. `ready(name)` never changes the
+ * default: objects still bind to the default unless given `{ backend: name }`; `setBackend(name)` changes it.
+ *
+ * @example
+ * await ready('simd');                              // compile and start it now, not at first use
+ * const cell = new LSTMCell(64, { backend: 'simd' }); // use it by name...
+ * await setBackend('simd');                          // ...or make it the default for new objects
  */
 export async function ready(name?: string): Promise<RecurBackend> {
   if (name === undefined && !explicitDefault) {

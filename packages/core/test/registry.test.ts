@@ -30,6 +30,11 @@ describe('backend registry', () => {
       await setBackend('low');
       expect(getBackend().name).toBe('low');
       expect((await ready('slow')).name).toBe('slow');
+      // ready(name) initialises that backend and leaves the default alone: only setBackend changes it
+      expect(getBackend().name).toBe('low');
+      expect((await listBackends()).find((b) => b.isDefault)?.name).toBe('low');
+      await setBackend('slow');
+      expect(getBackend().name).toBe('slow');
     } finally {
       for (const n of ['low', 'high', 'gpu', 'slow']) removeBackend(n);
     }
