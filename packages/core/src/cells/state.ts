@@ -1,8 +1,34 @@
 import { Tensor } from '../tensor.js';
 
-/** An LSTM layer's state: cell `c` and hidden `h`, each [batch, units] (TF1's LSTMStateTuple). */
-export class LSTMStateTuple {
+/**
+ * An LSTM layer's state: cell `c` and hidden `h`, each [batch, units]. Like TF1's `LSTMStateTuple` (a namedtuple)
+ * it is also the pair `[c, h]`: `state[0]`, `state[1]`, `const [c, h] = state`, `for (const [c, h] of states)`.
+ *
+ * @example
+ * const state = new LSTMStateTuple(c, h);
+ * const [c0, h0] = state;            // state.c, state.h
+ * state.dispose();                   // both tensors
+ */
+export class LSTMStateTuple implements Iterable<Tensor> {
+  /** Always 2, as the namedtuple's `len()`. */
+  readonly length = 2;
+
   constructor(readonly c: Tensor, readonly h: Tensor) {}
+
+  /** `c`, as `state[0]` in TF1. */
+  get 0(): Tensor {
+    return this.c;
+  }
+
+  /** `h`, as `state[1]` in TF1. */
+  get 1(): Tensor {
+    return this.h;
+  }
+
+  *[Symbol.iterator](): Iterator<Tensor> {
+    yield this.c;
+    yield this.h;
+  }
 
   dispose(): void {
     this.c.dispose();
