@@ -84,7 +84,8 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
   const chunk: ChunkInfo = { backend, argument, time, batch, features, seqLens: checkSequenceLength(request.sequenceLength, batch, time), timeMajor, step, tokens: ids };
   const init = request.initialState;
   const initial = init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);
-  if (x) checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined);
+  const axes = step ? ['batch row', 'feature'] : timeMajor ? ['time step', 'batch row', 'feature'] : ['batch row', 'time step', 'feature'];
+  if (x) checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined, axes);
   first.build(features, argument); // weights of a first layer whose input size was unknown
   return { chunk, initial };
 }

@@ -73,11 +73,35 @@ export function fromLayerStates(cell: Cell, states: readonly LayerState[]): Cell
   return cell.layers.length === 1 && cell.layers[0] === cell ? values[0] : values;
 }
 
-export function checkFiniteInput(backend: RecurBackend, x: Tensor, argument: string, enabled: boolean | undefined): void {
+/**
+ * Where a tensor the backend found non-finite is so: the first such value, its index (named by `axes` when given),
+ * and how many there are. Read only on this error path; a backend that reads only asynchronously cannot say.
+ */
+export function describeNonFinite(backend: RecurBackend, x: Tensor, argument: string, axes?: readonly string[]): string {
+  if (!backend.readSync || !backend.capabilities.syncRead) return 'NaN or Infinity (this backend reads asynchronously: the position is not shown)';
+  const values = backend.readSync(x.storage(argument));
+  let first = -1, count = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isFinite(values[i])) continue;
+    if (first < 0) first = i;
+    count++;
+  }
+  if (first < 0) return 'NaN or Infinity';
+  const index: number[] = [];
+  for (let a = x.shape.length - 1, rest = first; a >= 0; a--) {
+    index.unshift(rest % x.shape[a]);
+    rest = Math.floor(rest / x.shape[a]);
+  }
+  const named = axes && axes.length === index.length ? ` (${index.map((n, a) => `${axes[a]} ${n}`).join(', ')})` : '';
+  return `${String(values[first])} at [${index.join(', ')}]${named}${count > 1 ? `; ${count} non-finite values in all` : ''}`;
+}
+
+/** The opt-in finite check of an input; `axes` names its dimensions for the error ("batch row", "time step", …). */
+export function checkFiniteInput(backend: RecurBackend, x: Tensor, argument: string, enabled: boolean | undefined, axes?: readonly string[]): void {
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new RecurError('options.checkFinite', 'a boolean', describe(enabled));
   if (!(enabled ?? getConfig().checkFinite)) return;
   if (!backend.allFinite(x.storage(argument))) {
-    throw new NonFiniteError(argument, 'finite values (the finite check is on)', 'NaN or Infinity');
+    throw new NonFiniteError(argument, 'finite values (the finite check is on)', describeNonFinite(backend, x, argument, axes));
   }
 }
 
@@ -137,7 +161,7 @@ export function copyLayerStates(cell: Cell, state: unknown, batch: number, backe
     tensors.forEach((s, l) => {
       for (const [part, t] of [['h', s.h], ['c', s.c]] as const) {
         if (t && !backend.allFinite(t.storage())) {
-          throw new RecurError(`${argument}[${l}].${part}`, 'finite values', 'NaN or Infinity', 'pass allowNonFinite: true to accept them');
+          throw new RecurError(`${argument}[${l}].${part}`, 'finite values', describeNonFinite(backend, t, `${argument}[${l}].${part}`, ['batch row', 'unit']), 'pass allowNonFinite: true to accept them');
         }
       }
     });

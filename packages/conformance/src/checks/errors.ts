@@ -134,8 +134,12 @@ export function errorChecks(): Check[] {
       const inf = randomValues(B * T * I, 8);
       inf[B * T * I - 1] = -Infinity;
       const withNaN = e.chunk([B, T, I], nan), withInf = e.chunk([B, T, I], inf);
-      return [['run(NaN) with checkFinite', () => e.rnn.run(withNaN, { checkFinite: true }), { type: NonFiniteError, argument: 'chunk', expected: 'finite values', actual: 'NaN or Infinity' }],
-        ['dynamicRnn(-Infinity) with checkFinite', () => dynamicRnn(e.cell, withInf, { checkFinite: true }), { type: NonFiniteError, argument: 'inputs', expected: 'finite values', actual: 'NaN or Infinity' }]];
+      // where: the first bad value's index, named by axis ([B, T, I] batch-major: flat 5 is row 0, step 1, feature 0)
+      const async = /reads asynchronously: the position is not shown/;
+      return [['run(NaN) with checkFinite', () => e.rnn.run(withNaN, { checkFinite: true }),
+        { type: NonFiniteError, argument: 'chunk', expected: 'finite values', actual: new RegExp(`^NaN at \\[0, 1, 0\\] \\(batch row 0, time step 1, feature 0\\)$|${async.source}`) }],
+      ['dynamicRnn(-Infinity) with checkFinite', () => dynamicRnn(e.cell, withInf, { checkFinite: true }),
+        { type: NonFiniteError, argument: 'inputs', expected: 'finite values', actual: new RegExp(`^-Infinity at \\[${B - 1}, ${T - 1}, ${I - 1}\\] \\(batch row ${B - 1}, time step ${T - 1}, feature ${I - 1}\\)$|${async.source}`) }]];
     }),
     check('sequence-length-range', 'sequenceLength entries out of range', (e) => [
       ['sequenceLength T + 1', () => e.rnn.run(e.x, { sequenceLength: [1, T + 1, 0] }), { argument: 'sequenceLength[1]', expected: `an integer in [0, ${T}]`, actual: `${T + 1}` }],
