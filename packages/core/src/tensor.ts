@@ -109,17 +109,21 @@ export function checkShape(shape: unknown, argument = 'shape'): number[] {
 }
 
 /** Creates a tensor on a backend from host values (copied). Every value must be a number (NaN and ±Infinity are numbers). */
-export function tensor(values: ArrayLike<number>, shape: readonly number[], options?: TensorOptions): Tensor {
+export function tensor(values: ArrayLike<number> | NestedNumbers, shape: readonly number[], options?: TensorOptions): Tensor {
   const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   checkShape(shape);
-  const dtype = opts.dtype ?? (values instanceof Float64Array ? 'float64' : 'float32');
+  // float32 unless asked: a Float64Array's values are converted (a float64 tensor is `{ dtype: 'float64' }`)
+  const dtype = opts.dtype ?? 'float32';
   if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
   const size = shape.reduce((a, b) => a * b, 1);
-  if (values === null || typeof values !== 'object' || typeof values.length !== 'number') {
+  if (values === null || typeof values !== 'object' || typeof (values as ArrayLike<number>).length !== 'number') {
     throw new ShapeError('values', 'an array or typed array of numbers', describe(values));
   }
+  if (Array.isArray(values) && values.length > 0 && Array.isArray(values[0])) values = flattenNested(values as NestedNumbers, shape);
+  values = values as ArrayLike<number>;
   if (values.length !== size) {
-    throw new ShapeError('values', `${size} values for shape [${shape.join(", ")}]`, `${values.length} values`);
+    const hint = Array.isArray(values) && values.some((v) => Array.isArray(v)) ? ' (nested arrays: every entry an array, one level a dimension)' : '';
+    throw new ShapeError('values', `${size} values for shape [${shape.join(', ')}], flat row-major or nested`, `${values.length} values${hint}`);
   }
   checkNumbers(values, 'values');
   const backend = backendFor(opts.backend, dtype, shape);
@@ -128,6 +132,26 @@ export function tensor(values: ArrayLike<number>, shape: readonly number[], opti
     ? (values instanceof Float64Array ? values : Float64Array.from(values))
     : (values instanceof Float32Array ? values : Float32Array.from(values));
   return new Tensor(backend, backend.upload(typed, shape, dtype), shape, dtype);
+}
+
+/** Nested arrays of numbers, one level a dimension ([[1, 2], [3, 4]] for shape [2, 2]). */
+export type NestedNumbers = readonly (number | NestedNumbers)[];
+
+/** Nested arrays read row-major into one flat array, every level checked against `shape` by path. */
+function flattenNested(values: NestedNumbers, shape: readonly number[]): number[] {
+  const out: number[] = [];
+  const walk = (v: unknown, depth: number, path: string) => {
+    if (depth === shape.length) {
+      if (Array.isArray(v)) throw new ShapeError(path, `a number (the shape [${shape.join(', ')}] has ${shape.length} dimensions)`, `an array of ${v.length}`);
+      out.push(v as number); // checked for being a number with the rest
+      return;
+    }
+    if (!Array.isArray(v)) throw new ShapeError(path, `an array of ${shape[depth]} (dimension ${depth} of [${shape.join(', ')}])`, describe(v));
+    if (v.length !== shape[depth]) throw new ShapeError(path, `${shape[depth]} entries (dimension ${depth} of [${shape.join(', ')}])`, `${v.length} entries`);
+    v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
+  };
+  walk(values, 0, 'values');
+  return out;
 }
 
 /** The largest finite float32: a larger number stored as float32 becomes Infinity. */
