@@ -9,7 +9,7 @@ export {
 export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, getMemoryBudget, setMemoryBudget, type BackendInfo } from './registry.js';
 export { hostMemoryBudget, setHostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
 export { checkOptions } from './options.js';
-export { Tensor, tensor, zeros, type TensorOptions, type NestedNumbers } from './tensor.js';
+export { Tensor, tensor, tidy, zeros, type TensorOptions, type NestedNumbers } from './tensor.js';
 export { TokenIds, tokenIds } from './tokens.js';
 export { configure, getConfig, type RecurConfig } from './config.js';
 export { LayerCell, type CellOptions } from './cells/layer-cell.js';

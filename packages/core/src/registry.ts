@@ -48,6 +48,12 @@ export function removeBackend(name: string): void {
   if (explicitDefault === name) explicitDefault = null;
 }
 
+/** @internal The name a backend instance is registered under (its `name` need not be that name). */
+export function registeredName(backend: RecurBackend): string | undefined {
+  for (const [name, entry] of entries) if (entry.instance === backend) return name;
+  return undefined;
+}
+
 function entryFor(name: string, argument: string): Entry {
   const entry = entries.get(name);
   if (!entry) {

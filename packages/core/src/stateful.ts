@@ -4,9 +4,10 @@ import type { CellState, HostLayerState, LayerState } from './cells/state.js';
 import { checkCell, prepareChunk, runChunk } from './chunk.js';
 import { allowNonFinite, checkOptions, checkPositiveInt } from './options.js';
 import { copyLayerStates } from './run.js';
+import { registeredName } from './registry.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
-import { Tensor, checkNumbers } from './tensor.js';
+import { Tensor, checkNumbers, tensor, type NestedNumbers } from './tensor.js';
 import type { TokenIds } from './tokens.js';
 import type { LayerCell } from './cells/layer-cell.js';
 
@@ -127,6 +128,49 @@ export class StatefulRNN {
     const result = runChunk(this.cell, call.chunk, chunk, call.initial);
     vars.assign(result.layerStates);
     return result.outputs;
+  }
+
+  /**
+   * The host-array path (Keras's `predict` with `stateful=True`): `values` of a chunk in, its outputs out, the state
+   * carried as by `run`, every tensor made and freed here. `values` flat (row-major) or nested, of `shape`
+   * [batch, time, features] ([time, batch, features] with `timeMajor`). Asynchronous, as GPU backends read.
+   *
+   * @example
+   * const rnn = new StatefulRNN(new LSTMCell(32, { inputSize: 8 }), { batch: 2 });
+   * const y = await rnn.predict(new Float32Array(2 * 5 * 8), [2, 5, 8]); // Float32Array of 2 * 5 * 32
+   */
+  async predict(values: ArrayLike<number> | NestedNumbers, shape: readonly number[], options?: RunOptions): Promise<FloatArray> {
+    const y = this.#runValues(values, shape, options);
+    try {
+      return await y.data();
+    } finally {
+      y.dispose();
+    }
+  }
+
+  /** `predict`, synchronous where the backend reads synchronously (a BackendError says so where it cannot). */
+  predictSync(values: ArrayLike<number> | NestedNumbers, shape: readonly number[], options?: RunOptions): FloatArray {
+    const y = this.#runValues(values, shape, options);
+    try {
+      return y.dataSync();
+    } finally {
+      y.dispose();
+    }
+  }
+
+  #runValues(values: ArrayLike<number> | NestedNumbers, shape: readonly number[], options?: RunOptions): Tensor {
+    this.#variables();
+    const x = tensor(values, shape, { backend: registeredName(this.#backend) ?? this.#backend.name, dtype: this.cell.layers[0].dtype });
+    try {
+      return this.run(x, options);
+    } finally {
+      x.dispose();
+    }
+  }
+
+  /** `using rnn = new StatefulRNN(...)`: disposed at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /** How a chunk's batch must be, for errors (built only when one is wrong). */

@@ -4,6 +4,13 @@ import { getBackend } from './registry.js';
 import { bytesOf, reserve } from './budget.js';
 import { checkOptions } from './options.js';
 
+// `using t = tensor(...)` (TypeScript 5.2+) calls [Symbol.dispose]: where the engine has no Symbol.dispose yet,
+// the registry symbol TypeScript's own helpers fall back to
+(Symbol as { dispose?: symbol }).dispose ??= Symbol.for('Symbol.dispose');
+
+/** Tensors made inside each running `tidy()`, innermost last. */
+const scopes: Set<Tensor>[] = [];
+
 /**
  * A handle to values held by a backend. Immutable: kernels return new tensors. `dispose()` frees it; using it
  * afterwards is an error. Tensors held by a state variable are owned by it and cannot be disposed from outside.
@@ -16,6 +23,8 @@ export class Tensor {
   #disposed = false;
   #owner: object | null = null;
   #ownerName = '';
+  /** Who freed it, for the error of a later use. */
+  #freedBy = '';
 
   /** @internal Use `tensor()` to create one. */
   constructor(backend: RecurBackend, storage: TensorStorage, shape: readonly number[], dtype: DType) {
@@ -23,6 +32,7 @@ export class Tensor {
     this.#storage = storage;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
+    scopes.at(-1)?.add(this);
   }
 
   get size(): number {
@@ -36,7 +46,7 @@ export class Tensor {
   /** @internal The backend storage; throws if disposed. */
   storage(argument = 'tensor'): TensorStorage {
     if (this.#disposed) {
-      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape.join(", ")}]`);
+      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape.join(', ')}] (freed by ${this.#freedBy})`);
     }
     return this.#storage;
   }
@@ -47,12 +57,18 @@ export class Tensor {
       throw new RecurError('tensor', 'a tensor not owned by state variables', `a tensor owned by ${this.#ownerName}`,
         'read it with data(); the owner disposes it when the state changes');
     }
-    this.#free();
+    this.#free('its dispose()');
   }
 
-  #free(): void {
+  /** `using x = tensor(...)`: disposed at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  #free(by: string): void {
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#freedBy = by;
     this.backend.dispose(this.#storage);
   }
 
@@ -83,8 +99,19 @@ export class Tensor {
 
   /** @internal Frees a tensor that `owner` holds. */
   static releaseOwned(t: Tensor, owner: object): void {
+    const name = t.#ownerName;
     if (t.#owner === owner) t.#owner = null;
-    t.#free();
+    t.#free(`${name}, which took it over as its state and freed it when the state changed: read it before the next update, or copy it`);
+  }
+
+  /** @internal Whether state variables own it (tidy leaves those alone). */
+  static isOwned(t: Tensor): boolean {
+    return t.#owner !== null;
+  }
+
+  /** @internal Frees it on behalf of `tidy()`. */
+  static freeByTidy(t: Tensor): void {
+    t.#free('the tidy() that made it (return it from the function to keep it)');
   }
 
   /** @internal The name of another owner holding this tensor, or null. */
@@ -96,7 +123,7 @@ export class Tensor {
 export interface TensorOptions {
   /** Backend name; the default backend if omitted. */
   backend?: string;
-  /** 'float32' unless given; values of a Float64Array default to 'float64'. */
+  /** 'float32' unless given (a Float64Array's values are converted; ask for 'float64' to keep them). */
   dtype?: DType;
 }
 
@@ -175,6 +202,57 @@ export function checkNumbers(values: ArrayLike<unknown>, argument: string, finit
         finite && canOptIn && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined);
     }
   }
+}
+
+/**
+ * Runs `fn` and disposes every tensor made while it ran, except those it returns (a tensor, or tensors inside the
+ * arrays, objects and LSTMStateTuples it returns) and those state variables own. Nested tidies hand what they keep
+ * to the enclosing one. `fn` must be synchronous: tensors made after an `await` cannot be told apart.
+ *
+ * @example
+ * const y = tidy(() => {
+ *   const x = tensor(frame, [1, 1, 8]);
+ *   return rnn.run(x);            // x is disposed, y is kept
+ * });
+ */
+export function tidy<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new RecurError('fn', 'a function', describe(fn));
+  const scope = new Set<Tensor>();
+  scopes.push(scope);
+  let result: T;
+  try {
+    result = fn();
+  } catch (error) {
+    scopes.pop();
+    release(scope, new Set());
+    throw error;
+  }
+  scopes.pop();
+  if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
+    release(scope, new Set());
+    throw new RecurError('fn', 'a synchronous function (tidy cannot follow an await)', 'a function that returned a Promise',
+      'every tensor it made before its first await was disposed; tidy the synchronous parts, or dispose explicitly');
+  }
+  const kept = new Set<Tensor>();
+  collectTensors(result, kept, 0);
+  release(scope, kept);
+  const parent = scopes.at(-1);
+  if (parent) for (const t of kept) if (scope.has(t)) parent.add(t);
+  return result;
+}
+
+function release(scope: Set<Tensor>, kept: Set<Tensor>): void {
+  for (const t of scope) if (!kept.has(t) && !t.isDisposed && !Tensor.isOwned(t)) Tensor.freeByTidy(t);
+}
+
+function collectTensors(value: unknown, into: Set<Tensor>, depth: number): void {
+  if (value instanceof Tensor) {
+    into.add(value);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || depth > 8) return;
+  const children = Array.isArray(value) ? value : Symbol.iterator in value && !ArrayBuffer.isView(value) ? [...(value as Iterable<unknown>)] : Object.values(value);
+  for (const child of children) collectTensors(child, into, depth + 1);
 }
 
 /** Creates a tensor of zeros. */

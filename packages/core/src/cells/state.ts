@@ -34,6 +34,11 @@ export class LSTMStateTuple implements Iterable<Tensor> {
     this.c.dispose();
     this.h.dispose();
   }
+
+  /** `using state = …`: both tensors disposed at the end of the block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }
 
 /** The state of one layer: an LSTMStateTuple for LSTM, a [batch, units] tensor for GRU and simple RNN. */
