@@ -17,9 +17,9 @@ echo "recur-conformance (every backend this machine can run):"
 xvfb-run -a node packages/conformance/dist/cli.js || status=1 # gpujs runs on headless-gl, which needs an X display
 echo
 echo "pnpm bench --quick (a smoke run: every contender must agree with backend-cpu; timings are printed, never asserted):"
-node packages/bench/dist/cli.js --quick --out out/bench-smoke || status=1
+pnpm bench --quick --out out/bench-smoke || status=1
 echo
 echo "pnpm bench:webgl --quick (a smoke run: backend-gpujs and tfjs-layers on tfjs-backend-webgl, in Chromium and on headless-gl, checked against backend-cpu first):"
-node packages/bench/dist/webgl-cli.js --quick --out out/bench-webgl-smoke || status=1
+pnpm bench:webgl --quick --out out/bench-webgl-smoke || status=1
 node scripts/test-summary.mjs || status=1
 exit $status

@@ -105,8 +105,17 @@ export function checkAllocations(budget: MemoryBudget, liveBytes: number, alloca
 }
 
 /** The budget of a backend; a backend that declares none gets the host's. */
+/** Budgets set through `setMemoryBudget` for backends that keep none of their own (the members are optional). */
+const heldForBackends = new WeakMap<RecurBackend, MemoryBudget>();
+
 export function budgetOf(backend: RecurBackend): MemoryBudget {
-  return backend.memoryBudget?.() ?? coreHostBudget();
+  return backend.memoryBudget?.() ?? heldForBackends.get(backend) ?? coreHostBudget();
+}
+
+/** Sets a backend's budget: its own `setMemoryBudget`, or, lacking one, core holds the budget for it. */
+export function assignBudget(backend: RecurBackend, budget: MemoryBudget): void {
+  if (backend.setMemoryBudget) backend.setMemoryBudget(budget);
+  else heldForBackends.set(backend, { ...budget });
 }
 
 /** Checks planned allocations on a backend against its budget and what it holds now. */

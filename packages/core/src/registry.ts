@@ -1,4 +1,4 @@
-import { budgetOf, mergeBudget, type MemoryBudget } from './budget.js';
+import { assignBudget, budgetOf, mergeBudget, type MemoryBudget } from './budget.js';
 import { BackendError, RecurError, describe } from './errors.js';
 import { reclaimedUploads } from './uploads.js';
 import { SPEC_VERSION, type Availability, type BackendFactory, type MemoryInfo, type RecurBackend } from './spec.js';
@@ -254,10 +254,6 @@ export function getMemoryBudget(name?: string): MemoryBudget {
 export function setMemoryBudget(budget: Partial<MemoryBudget>, name?: string): MemoryBudget {
   const backend = getBackend(name);
   const previous = budgetOf(backend);
-  const next = mergeBudget(previous, budget);
-  if (!backend.setMemoryBudget) {
-    throw new BackendError('name', 'a backend with a configurable memory budget', `backend ${JSON.stringify(backend.name)}, which has none`);
-  }
-  backend.setMemoryBudget(next);
+  assignBudget(backend, mergeBudget(previous, budget));
   return { ...previous };
 }
