@@ -21,5 +21,8 @@ pnpm bench --quick --out out/bench-smoke || status=1
 echo
 echo "pnpm bench:webgl --quick (a smoke run: backend-gpujs and tfjs-layers on tfjs-backend-webgl, in Chromium and on headless-gl, checked against backend-cpu first):"
 pnpm bench:webgl --quick --out out/bench-webgl-smoke || status=1
+echo
+echo "pnpm run docs (the API reference from the sources, in out/api; an undocumented export fails it):"
+pnpm run docs || status=1
 node scripts/test-summary.mjs || status=1
 exit $status

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 /** A device buffer: an external the addon frees on `free()` or, as a safety net, when it is garbage-collected. */
 export type DeviceBuffer = { readonly __deviceBuffer: unique symbol };
 
+/** The CUDA driver, runtime and device 0, as the addon reads them. */
 export interface DeviceInfo {
   readonly driverVersion: number;
   readonly runtimeVersion: number;
@@ -30,30 +31,53 @@ export interface LayerBuffers {
 
 /** The addon's functions (native/addon.cc). Sizes are in floats unless named bytes. */
 export interface Addon {
+  /** The driver, runtime and device 0 (or the CUDA error that stops them). */
   info(): DeviceInfo;
+  /** A device buffer (from the caching allocator). */
   alloc(bytes: number): DeviceBuffer;
+  /** Returns a buffer to the allocator's cache. */
   free(buffer: DeviceBuffer): void;
+  /** What the addon holds on the device. */
   live(): { bytes: number; buffers: number; workspaceBytes: number; cachedBytes: number; deviceFreeBytes?: number };
   /** Returns cached buffers and the kernel workspace to the driver. */
   releaseCached(): void;
+  /** Copies host values into a buffer (through pinned staging when small). */
   upload(buffer: DeviceBuffer, values: Float32Array | Int32Array, byteOffset: number): void;
+  /** Reads floats of a buffer back (synchronises). */
   download(buffer: DeviceBuffer, floats: number, floatOffset: number): Float32Array;
+  /** Copies between device buffers. */
   copy(dst: DeviceBuffer, dstByteOffset: number, src: DeviceBuffer, srcByteOffset: number, bytes: number): void;
+  /** Fills a buffer with zeros. */
   zero(buffer: DeviceBuffer): void;
+  /** Waits for every kernel queued so far. */
   synchronize(): void;
+  /** A chunk forward (native/forward.cu). */
   forward(args: Record<string, unknown>): void;
+  /** A chunk backward (native/backward.cu). */
   backward(args: Record<string, unknown>): void;
+  /** C (+)= A·B with strided operands (native/gemm.cu). */
   gemm(args: Record<string, unknown>): void;
+  /** Column sums of a [rows, cols] matrix. */
   columnSums(a: DeviceBuffer, rows: number, cols: number, out: DeviceBuffer): void;
+  /** [a, b, f] to [b, a, f]. */
   transpose01(src: DeviceBuffer, dst: DeviceBuffer, a: number, b: number, f: number): void;
+  /** A copy with the flagged rows zeroed. */
   zeroRows(src: DeviceBuffer, dst: DeviceBuffer, rows: number, per: number, clear: Int32Array): void;
+  /** The given rows, in order. */
   gatherRows(src: DeviceBuffer, srcRows: number, dst: DeviceBuffer, per: number, rows: Int32Array): void;
+  /** Whether every value is finite (synchronises). */
   allFinite(buffer: DeviceBuffer, floats: number): boolean;
+  /** Mean softmax cross-entropy and its gradient. */
   softmaxCrossEntropy(logits: DeviceBuffer, targets: Int32Array, rows: number, classes: number, loss: DeviceBuffer, d: DeviceBuffer): void;
+  /** Mean squared error and its gradient. */
   meanSquaredError(predictions: DeviceBuffer, targets: DeviceBuffer, count: number, loss: DeviceBuffer, d: DeviceBuffer): void;
+  /** √(Σ v²) over several buffers, summed in double. */
   globalNorm(buffers: DeviceBuffer[], sizes: number[], out: DeviceBuffer): void;
+  /** One SGD or Adam update in place. */
   optimizer(rule: Record<string, number>, param: DeviceBuffer, grad: DeviceBuffer, slot0: DeviceBuffer, slot1: DeviceBuffer | null, n: number): void;
+  /** The folded biases of a layer from the public ones. */
   deriveBias(kind: number, units: number, forgetBias: number, bIh: DeviceBuffer, bHh: DeviceBuffer, bias: DeviceBuffer, hbn: DeviceBuffer | null): void;
+  /** The host reference of the forward (cells.h's math on the CPU). */
   hostForward(args: Record<string, unknown>): { y: Float32Array; h: Float32Array; c: Float32Array };
   /** The host reference of the backward (cells.h's backward math on the CPU). */
   hostBackward(args: Record<string, unknown>): Record<"dx" | "dh0" | "dc0" | "dWih" | "dWhh" | "dbIh" | "dbHh", Float32Array>;

@@ -9,6 +9,7 @@ import { loadAddon, type Addon, type DeviceBuffer, type DeviceInfo, type LayerBu
 /** A tensor: a device buffer of `floats` float32 values. */
 export class CudaStorage {
   constructor(public buffer: DeviceBuffer, readonly floats: number) {}
+  /** Its size in bytes. */
   get bytes(): number {
     return this.floats * 4;
   }
@@ -54,6 +55,7 @@ function unusable(info: DeviceInfo): string | null {
   return null;
 }
 
+/** Options of `CudaBackend`. */
 export interface CudaBackendOptions {
   /**
    * Small batches (B <= 16) run a chunk as one persistent launch that keeps W_hh in shared memory (default true;

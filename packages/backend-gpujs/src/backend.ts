@@ -60,6 +60,7 @@ export class GpujsBackend implements RecurBackend {
     return this.#ctx?.texturesCreated ?? 0;
   }
 
+  /** Textures deleted so far. */
   get texturesDeleted(): number {
     return this.#ctx?.texturesDeleted ?? 0;
   }

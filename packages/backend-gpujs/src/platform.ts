@@ -6,6 +6,7 @@ import { loadGl, type GlFactory } from './load.js';
  */
 export type GpujsMode = 'webgl2' | 'headlessgl';
 
+/** Where gpu.js can run here: the mode, the renderer, and why not when it cannot. */
 export interface GpujsPlatform {
   readonly available: boolean;
   readonly mode: GpujsMode | null;

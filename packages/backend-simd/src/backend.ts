@@ -73,6 +73,7 @@ export class SimdBackend implements RecurBackend {
     return this.#cpu.sliceBytes;
   }
 
+  /** Sets the scratch bytes a forward may use per time slice. */
   set sliceBytes(bytes: number) {
     this.#cpu.sliceBytes = bytes;
   }

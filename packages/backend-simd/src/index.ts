@@ -7,6 +7,7 @@ export { SimdBackend } from './backend.js';
 /** Above backend-cpu (1) and backend-wasm (0.5): once imported, the fastest CPU-side backend is the default. */
 export const SIMD_PRIORITY = 1.5;
 
+/** Options of `createSimdBackend`. */
 export interface SimdBackendOptions {
   /**
    * Threads in all, the calling one included (default: the machine's cores, at most 4; env RECUR_SIMD_THREADS).

@@ -13,6 +13,7 @@ export class SkipCheck extends Error {
   }
 }
 
+/** The largest |a − b| of two arrays (Infinity when their lengths differ). */
 export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { max: number; at: number } {
   if (actual.length !== expected.length) throw new CheckFailure(`length ${actual.length}, expected ${expected.length}`);
   let max = 0, at = -1;
@@ -35,6 +36,7 @@ export function expectClose(what: string, actual: ArrayLike<number>, expected: A
   }
 }
 
+/** Fails unless both arrays hold the same values bit for bit. */
 export function expectEqualArrays(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>): void {
   const { max, at } = maxAbsDiff(actual, expected);
   if (max !== 0) throw new CheckFailure(`${what}: expected exactly equal values, differs by ${max} at [${at}]`);
@@ -44,6 +46,7 @@ export function expect(condition: boolean, message: string): void {
   if (!condition) throw new CheckFailure(message);
 }
 
+/** The fields a thrown `RecurError` must match (`expectRecurError`). */
 export interface ExpectedError {
   readonly type?: abstract new (...args: never[]) => Error;
   readonly argument: string | RegExp;

@@ -48,6 +48,7 @@ export interface TrainingCase extends GoldenCellCase {
   readonly steps: { readonly loss: number; readonly grad_norm: number; readonly layers: GoldenLayer[]; readonly head: { readonly w: number[]; readonly b: number[] }; readonly hT: number[][]; readonly cT: number[][] | null }[];
 }
 
+/** Golden vectors: forward, gradient and TBPTT cases, and whole training steps. */
 export interface GoldenFixtures {
   /** Where they came from, for reports. */
   readonly source: string;

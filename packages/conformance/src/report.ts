@@ -1,5 +1,6 @@
 import type { CheckResult } from './suite.js';
 
+/** One backend's column of the matrix. */
 export interface BackendReport {
   readonly backend: string;
   readonly available: boolean;

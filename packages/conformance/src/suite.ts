@@ -15,8 +15,10 @@ import { reliabilityChecks } from './checks/reliability.js';
 import { tokenChecks } from './checks/tokens.js';
 import type { Check, CheckContext, Tolerances } from './checks/types.js';
 
+/** A check's status. */
 export type CheckStatus = 'pass' | 'fail' | 'skip' | 'n/a';
 
+/** One check's outcome. */
 export interface CheckResult {
   readonly id: string;
   readonly title: string;
@@ -67,13 +69,16 @@ export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckRe
   }
 }
 
+/** Options of `runSuite`. */
 export interface SuiteOptions {
   readonly fixtures: GoldenFixtures;
   /** Only checks whose id contains one of these. */
   readonly filter?: readonly string[];
+  /** Called after each check (the CLI's progress dots). */
   readonly onResult?: (result: CheckResult) => void;
 }
 
+/** The checks whose id contains one of `filter` (all without one). */
 export function selectChecks(fixtures: GoldenFixtures, filter?: readonly string[]): Check[] {
   const checks = allChecks(fixtures);
   return filter && filter.length ? checks.filter((c) => filter.some((f) => c.id.includes(f))) : checks;

@@ -255,6 +255,7 @@ export function zeroLayerState(backend: RecurBackend, layer: LayerCell, batch: n
   return { h: zero(), c: layer.kind === 'lstm' ? zero() : null };
 }
 
+/** What a step returns: the output [B, H] and the new state (both yours). */
 export interface StepResult {
   readonly output: Tensor;
   readonly state: CellState;

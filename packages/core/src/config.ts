@@ -1,6 +1,7 @@
 import { RecurError, describe } from './errors.js';
 import { checkOptions } from './options.js';
 
+/** Process-wide settings (`configure()`). */
 export interface RecurConfig {
   /** Check inputs for NaN/Infinity before kernels run (costs one pass over the input; off by default). */
   checkFinite: boolean;
@@ -19,6 +20,7 @@ export function configure(options: Partial<RecurConfig>): RecurConfig {
   return previous;
 }
 
+/** The current settings. */
 export function getConfig(): Readonly<RecurConfig> {
   return config;
 }

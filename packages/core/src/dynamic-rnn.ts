@@ -5,6 +5,7 @@ import { checkOptions } from './options.js';
 import type { Tensor } from './tensor.js';
 import type { TokenIds } from './tokens.js';
 
+/** Options of `dynamicRnn` (TF1's `dynamic_rnn` arguments). */
 export interface DynamicRnnOptions {
   /** Incoming state; zeros if omitted. Not consumed: the caller still owns it. */
   initialState?: CellState;
@@ -16,6 +17,7 @@ export interface DynamicRnnOptions {
   checkFinite?: boolean;
 }
 
+/** What `dynamicRnn` returns: the outputs of every step and the final state (both yours to dispose). */
 export interface DynamicRnnResult {
   /** Top-layer outputs, in the layout of the inputs: [B, T, H] or [T, B, H]. */
   readonly outputs: Tensor;

@@ -64,6 +64,7 @@ const GRU_ZRH = [1, 0, 2]; // Keras and ONNX z, r, h
 /** Inverse of a gate permutation. */
 const invert = (p: readonly number[]) => p.map((_, i) => p.indexOf(i));
 
+/** Keras's weights of an LSTM or GRU layer (`layer.get_weights()`). */
 export interface KerasWeights {
   /** [I, G*H] */
   readonly kernel: Arrayish;
@@ -113,8 +114,9 @@ export function toKerasGRU(w: LayerWeights, inputSize: number, units: number, re
   return { kernel, recurrentKernel, bias };
 }
 
+/** TF1 `LSTMCell`'s variables: `kernel` and `bias`. */
 export interface TF1LSTMWeights {
-  /** [I + H, 4H]: rows for x then h; gate columns i, j, f, o */
+  /** Shape [I + H, 4H]: rows for x then h; gate columns i, j, f, o */
   readonly kernel: Arrayish;
   /** [4H] */
   readonly bias: Arrayish;
@@ -147,11 +149,12 @@ export function toTF1LSTM(w: LayerWeights, inputSize: number, units: number): { 
   return { kernel, bias };
 }
 
+/** TF1 `GRUCell`'s variables: `gates/kernel`, `gates/bias`, `candidate/kernel`, `candidate/bias`. */
 export interface TF1GRUWeights {
-  /** [I + H, 2H]: gate columns r, u (u is z) */
+  /** Shape [I + H, 2H]: gate columns r, u (u is z) */
   readonly gatesKernel: Arrayish;
   readonly gatesBias: Arrayish;
-  /** [I + H, H]: the candidate over concat([x, r * h]) */
+  /** Shape [I + H, H]: the candidate over concat([x, r * h]) */
   readonly candidateKernel: Arrayish;
   readonly candidateBias: Arrayish;
 }
@@ -199,12 +202,13 @@ export function toTF1GRU(w: LayerWeights, inputSize: number, units: number): { g
   return { gatesKernel: concat(0, 2 * H), gatesBias: bias(0, 2 * H), candidateKernel: concat(2 * H, H), candidateBias: bias(2 * H, H) };
 }
 
+/** An ONNX LSTM or GRU node's W, R and B inputs (one direction). */
 export interface ONNXWeights {
   /** [G*H, I] in ONNX gate order (LSTM i, o, f, c; GRU z, r, h), one direction */
   readonly W: Arrayish;
   /** [G*H, H] */
   readonly R: Arrayish;
-  /** [2*G*H]: Wb then Rb */
+  /** Shape [2*G*H]: Wb then Rb */
   readonly B: Arrayish;
 }
 

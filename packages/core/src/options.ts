@@ -55,6 +55,7 @@ export class DropoutWrapper {
   }
 }
 
+/** Not built yet: throws an `UnsupportedOptionError` that says so (TF1's `bidirectional_dynamic_rnn`). */
 export function bidirectionalDynamicRnn(..._args: unknown[]): never {
   throw new UnsupportedOptionError('bidirectionalDynamicRnn', 'a function Recur implements (bidirectional RNNs are not built yet)', 'bidirectional requested');
 }

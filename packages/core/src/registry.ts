@@ -17,6 +17,7 @@ interface Entry {
 const entries = new Map<string, Entry>();
 let explicitDefault: string | null = null;
 
+/** A registered backend as `listBackends()` reports it. */
 export interface BackendInfo {
   readonly name: string;
   readonly priority: number;

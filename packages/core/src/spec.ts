@@ -8,11 +8,16 @@ import type { Gemm } from './linalg/gemm.js';
  */
 import type { MemoryBudget } from './budget.js';
 
+/** The backend spec version this core implements; a backend declares it as `specVersion` (core refuses others). */
 export const SPEC_VERSION = 2 as const;
 
+/** Element type of tensors and weights. */
 export type DType = 'float32' | 'float64';
+/** A host array of a `DType`. */
 export type FloatArray = Float32Array | Float64Array;
+/** The cell kinds: LSTM, GRU and the simple (Elman) RNN. */
 export type CellKind = 'lstm' | 'gru' | 'rnn';
+/** The simple RNN's activation. */
 export type RnnActivation = 'tanh' | 'relu';
 
 /** Opaque storage owned by a backend. Core wraps it in a `Tensor`; only the owning backend looks inside. */
@@ -26,18 +31,21 @@ interface LayerSpecBase {
   readonly dtype: DType;
 }
 
+/** An LSTM layer as kernels see it. */
 export interface LstmSpec extends LayerSpecBase {
   readonly kind: 'lstm';
   /** Added to the f gate pre-activation at run time (TF1's forget_bias). */
   readonly forgetBias: number;
 }
 
+/** A GRU layer as kernels see it. */
 export interface GruSpec extends LayerSpecBase {
   readonly kind: 'gru';
   /** true = PyTorch/cuDNN/Keras-2 (reset after the recurrent product), false = TF1 (before). */
   readonly resetAfter: boolean;
 }
 
+/** A simple RNN layer as kernels see it. */
 export interface RnnSpec extends LayerSpecBase {
   readonly kind: 'rnn';
   readonly activation: RnnActivation;
@@ -90,6 +98,7 @@ export interface ForwardArgs {
 /** What a forward kept for its backward: opaque, owned by the backend, freed by `disposeTape`. */
 export type TapeStorage = unknown;
 
+/** What the chunk kernel returns: the outputs of every step and the final state. */
 export interface ForwardResult {
   /** [T, B, H] */
   readonly y: TensorStorage;
@@ -115,6 +124,7 @@ export interface BackwardArgs {
   readonly dcT: TensorStorage | null;
 }
 
+/** What the chunk backward returns: the gradients of the inputs, the initial state and the weights. */
 export interface BackwardResult {
   /** [T, B, I]; null when the forward ran on token ids (an id has no gradient) */
   readonly dx: TensorStorage | null;
@@ -126,12 +136,14 @@ export interface BackwardResult {
   readonly dWeights: { readonly wIh: TensorStorage; readonly wHh: TensorStorage; readonly bIh: TensorStorage; readonly bHh: TensorStorage };
 }
 
+/** Bytes a forward allocates besides its outputs (see `RecurBackend.forwardScratch`). */
 export interface ForwardScratch {
   readonly transientBytes: number;
   readonly keptBytes: number;
   readonly largestBytes: number;
 }
 
+/** Whether a backend can run here, and if not, why. */
 export interface Availability {
   readonly available: boolean;
   /** Why not, in words a person can act on ("no CUDA driver"). */
@@ -149,6 +161,7 @@ export interface Availability {
   readonly runsOn?: string;
 }
 
+/** What a backend can do: cell kinds, dtypes, training, synchronous reads, token inputs, tolerances. */
 export interface Capabilities {
   readonly cells: readonly CellKind[];
   readonly dtypes: readonly DType[];
@@ -162,6 +175,7 @@ export interface Capabilities {
   readonly tolerance?: { readonly forward: number; readonly gradient: number };
 }
 
+/** What a backend holds: live tensors, weight uploads and tapes, and their bytes. */
 export interface MemoryInfo {
   /** Live tensors plus live weight uploads. */
   readonly numTensors: number;
@@ -177,20 +191,27 @@ export interface RecurBackend extends TrainingKernels {
   readonly specVersion: typeof SPEC_VERSION;
   readonly name: string;
   readonly capabilities: Capabilities;
+  /** Whether the backend runs here (never throws: an unavailable backend says why). */
   available(): Availability;
 
   // memory
   /** New storage holding a copy of `values` (the caller may change or reuse them afterwards). */
   upload(values: FloatArray, shape: readonly number[], dtype: DType): TensorStorage;
+  /** New storage of zeros. */
   zeros(shape: readonly number[], dtype: DType): TensorStorage;
+  /** A host copy of a storage's values. */
   read(storage: TensorStorage): Promise<FloatArray>;
   /** Only when capabilities.syncRead. */
   readSync?(storage: TensorStorage): FloatArray;
+  /** Frees a storage (disposing twice is harmless). */
   dispose(storage: TensorStorage): void;
+  /** What the backend holds now (core checks budgets and leaks against it). */
   memory(): MemoryInfo;
 
   // weights
+  /** Uploads a layer's weights (public layout); the backend may repack them. */
   uploadWeights(layer: LayerSpec, weights: LayerWeights): WeightsStorage;
+  /** Frees an upload. */
   disposeWeights(weights: WeightsStorage): void;
 
   // kernels
@@ -223,6 +244,7 @@ export interface RecurBackend extends TrainingKernels {
   // training (required when capabilities.training)
   /** The per-layer chunk backward kernel. Leaves the tape alive (core frees it). */
   backward?(args: BackwardArgs): BackwardResult;
+  /** Frees a tape `forward` kept. */
   disposeTape?(tape: TapeStorage): void;
   /**
    * Optional, for backends whose tensors live in host memory: their matrix product C (+)= A · Wᵀ over host
@@ -255,6 +277,7 @@ export interface DenseArgs {
   readonly dtype: DType;
 }
 
+/** The dense head's gradients. */
 export interface DenseGradients {
   /** [rows, inputs] */
   readonly dx: TensorStorage;
@@ -305,6 +328,7 @@ export interface TransferCounts {
  * values a missing kernel needs (`trainingKernels()` in core says which run where).
  */
 export interface TrainingKernels {
+  /** The dense head's forward: logits [rows, outputs] = x · weightᵀ + bias. */
   denseForward?(args: DenseArgs): TensorStorage;
   /** Gradients of the dense head given dOut [rows, outputs]. */
   denseBackward?(args: DenseArgs & { readonly dOut: TensorStorage }): DenseGradients;
@@ -331,6 +355,7 @@ export interface TrainingKernels {
   weightsUpdated?(weights: WeightsStorage): void;
 }
 
+/** Makes a backend when it is first used (`registerBackend`); may be asynchronous (then `await ready(name)`). */
 export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;
 
 /** Gates per cell kind. */

@@ -34,6 +34,7 @@ export class StateVariables {
     this.#claimAll(this.#layers);
   }
 
+  /** Rows of the state. */
   get batch(): number {
     return this.#batch;
   }

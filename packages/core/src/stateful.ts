@@ -11,8 +11,10 @@ import { Tensor, checkNumbers, tensor, type NestedNumbers } from './tensor.js';
 import type { TokenIds } from './tokens.js';
 import type { LayerCell } from './cells/layer-cell.js';
 
+/** A stream's id: a row's stable name while rows come and go. */
 export type StreamId = string | number;
 
+/** Options of `StatefulRNN`. */
 export interface StatefulOptions {
   /** Number of streams (batch rows) to start with, ids 0..batch-1; default 1. Ignored if `streams` is given. */
   batch?: number;
@@ -24,6 +26,7 @@ export interface StatefulOptions {
   checkFinite?: boolean;
 }
 
+/** Options of one `run` (and `predict`). */
 export interface RunOptions {
   /** Per-row lengths within this chunk. */
   sequenceLength?: ArrayLike<number>;
@@ -101,6 +104,7 @@ export class StatefulRNN {
     return [...this.#streams];
   }
 
+  /** Rows (streams) now. */
   get batch(): number {
     return this.#streams.length;
   }

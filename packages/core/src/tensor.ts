@@ -35,10 +35,12 @@ export class Tensor {
     scopes.at(-1)?.add(this);
   }
 
+  /** The number of elements (the product of the shape). */
   get size(): number {
     return this.shape.reduce((a, b) => a * b, 1);
   }
 
+  /** Whether `dispose()` (or an owner, or `tidy()`) freed it. */
   get isDisposed(): boolean {
     return this.#disposed;
   }
@@ -120,6 +122,7 @@ export class Tensor {
   }
 }
 
+/** Options of `tensor()` and `zeros()`. */
 export interface TensorOptions {
   /** Backend name; the default backend if omitted. */
   backend?: string;

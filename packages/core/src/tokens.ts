@@ -15,6 +15,7 @@ export function idsOf(tokens: TokenIds): Int32Array {
   return validIds.get(tokens)!;
 }
 
+/** Token ids [batch, time] (or [time, batch], or [batch] for a step) standing for one-hot rows of a vocabulary: what `tokenIds()` makes, accepted wherever a first layer's input goes. */
 export class TokenIds {
   readonly shape: readonly number[];
   readonly vocabulary: number;

@@ -17,4 +17,5 @@ export const COMMANDS: Record<string, { readonly runIn: string } | { readonly no
   'bash .device/recur/scripts/device-run.sh': { notRun: 'runs on a machine with an NVIDIA GPU, which CI does not have (figures in docs/benchmarks.md)' },
   'pnpm --filter @recur/backend-simd build:wasm': { notRun: 'rewrites the committed binaries; check:wasm, which CI runs, makes the same build in a scratch folder and compares' },
   'pnpm --filter @recur/backend-simd check:wasm': { runIn: 'scripts/test.sh' },
+  'pnpm run docs': { runIn: 'scripts/test.sh' },
 };

@@ -1,6 +1,7 @@
 import { transpose2d, type DType, type FloatArray, type Gemm, type GemmAtB } from '@recur/core';
 import { alloc, type CpuTape, type CpuWeights } from './workspace.js';
 
+/** A layer's backward on host arrays: its upload, tape and the incoming gradients. */
 export interface BackwardKernelArgs {
   readonly w: CpuWeights;
   /** The matrix product the kernel runs (a faster tier passes its own). */
@@ -17,6 +18,7 @@ export interface BackwardKernelArgs {
   readonly dcT: FloatArray | null;
 }
 
+/** A layer's gradients on host arrays. */
 export interface BackwardKernelResult {
   /** null when the forward ran on token ids */
   readonly dx: FloatArray | null;

@@ -13,6 +13,7 @@ export interface HostRun {
   readonly seqLens: Int32Array | null;
 }
 
+/** A forward's host arrays: the outputs and the final state. */
 export interface HostResult {
   readonly y: FloatArray;
   readonly h: FloatArray;

@@ -1,5 +1,6 @@
 import type { Capabilities, RecurBackend } from '@recur/core';
 
+/** Per-element tolerances: forward, gradient (relative), chunked against one-shot. */
 export interface Tolerances {
   /** Forward outputs and states against the golden vectors: |a - ref|. */
   readonly forward: number;
@@ -9,6 +10,7 @@ export interface Tolerances {
   readonly chunked: number;
 }
 
+/** What a check runs with: the backend, its capabilities and the tolerances. */
 export interface CheckContext {
   /** Name of the backend under test (registered and ready). */
   readonly backend: string;
@@ -22,5 +24,6 @@ export interface Check {
   readonly title: string;
   /** Why the check does not apply to a backend with these capabilities (e.g. no float64) or optional members, or null. */
   readonly notApplicable?: (capabilities: Capabilities, backend: RecurBackend) => string | null;
+  /** Runs the check; throws a `CheckFailure` (or `SkipCheck`) to say why it did not pass. */
   run(ctx: CheckContext): void | Promise<void>;
 }

@@ -4,6 +4,7 @@ import { checkFiniteNumber, checkOptions } from '../options.js';
 import type { FloatArray, LayerSpec, LayerWeights, RnnActivation } from '../spec.js';
 import { CELL_OPTION_NAMES, LayerCell, type CellOptions } from './layer-cell.js';
 
+/** Options of `LSTMCell`. */
 export interface LSTMCellOptions extends CellOptions {
   /**
    * Added to the forget gate at run time (TF1's `forget_bias`). Defaults to 0 because the initialiser already
@@ -32,6 +33,7 @@ export class LSTMCell extends LayerCell {
   }
 }
 
+/** Options of `GRUCell`. */
 export interface GRUCellOptions extends CellOptions {
   /**
    * true (default): the reset gate scales the recurrent product, as PyTorch, cuDNN and Keras 2 (`reset_after`).
@@ -69,6 +71,7 @@ export class GRUCell extends LayerCell {
   }
 }
 
+/** Options of `BasicRNNCell`. */
 export interface BasicRNNCellOptions extends CellOptions {
   activation?: RnnActivation;
 }

@@ -11,6 +11,7 @@ import { CELL } from './brand.js';
 import { bytesOf, reserve, reserveHost, type Allocation } from '../budget.js';
 import { trackUpload, untrackUpload } from '../uploads.js';
 
+/** Options every cell takes. */
 export interface CellOptions {
   /** Backend this cell runs on; the default backend at call time if omitted. */
   backend?: string;
@@ -74,10 +75,12 @@ export abstract class LayerCell {
     throw new RecurError('weights.resetAfter', `no resetAfter: it tags GRU weights, and this is ${this.name}`, String(resetAfter));
   }
 
+  /** Gates of this kind: LSTM 4, GRU 3, RNN 1. */
   get gates(): number {
     return gateCount(this.kind);
   }
 
+  /** The input feature size, once known (option, first input or `setWeights`). */
   get inputSize(): number | undefined {
     return this.#inputSize;
   }

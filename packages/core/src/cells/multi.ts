@@ -41,6 +41,7 @@ export class MultiRNNCell {
     for (let i = 1; i < cells.length; i++) cells[i].build(cells[i - 1].units);
   }
 
+  /** The top layer's units (the outputs' feature size). */
   get units(): number {
     return this.layers[this.layers.length - 1].units;
   }
@@ -50,10 +51,12 @@ export class MultiRNNCell {
     return this.layers.map((cell) => cell.zeroState(batch) as LayerStateValue);
   }
 
+  /** One step through every layer: input [B, I] (or ids [B]) and the stack's state; returns the top output and the new state (nothing consumed). */
   step(input: Tensor | TokenIds, state: CellState): StepResult {
     return stepCell(this, input, state);
   }
 
+  /** Disposes every layer's weight uploads. */
   dispose(): void {
     for (const cell of this.layers) cell.dispose();
   }

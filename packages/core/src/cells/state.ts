@@ -25,11 +25,13 @@ export class LSTMStateTuple implements Iterable<Tensor> {
     return this.h;
   }
 
+  /** Yields `c`, then `h` (TF1's order). */
   *[Symbol.iterator](): Iterator<Tensor> {
     yield this.c;
     yield this.h;
   }
 
+  /** Disposes both tensors. */
   dispose(): void {
     this.c.dispose();
     this.h.dispose();

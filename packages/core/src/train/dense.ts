@@ -10,6 +10,7 @@ import { trackUpload, untrackUpload } from '../uploads.js';
 
 const alloc = (dtype: DType, n: number): FloatArray => (dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
 
+/** Options of `Dense`. */
 export interface DenseOptions {
   dtype?: DType;
   /** Seed of the Glorot-uniform kernel initialiser. */

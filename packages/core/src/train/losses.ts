@@ -1,6 +1,7 @@
 import { RecurError, ShapeError, describe } from '../errors.js';
 import type { FloatArray } from '../spec.js';
 
+/** A loss and its gradient with respect to the predictions. */
 export interface LossResult {
   /** Mean over the rows (nats for cross-entropy). */
   readonly loss: number;

@@ -8,6 +8,7 @@ import { crc32 } from '../crc32.js';
 import { Dense } from './dense.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.js';
 
+/** One layer of an `RnnModel`. */
 export interface LayerConfig {
   readonly kind: CellKind;
   readonly units: number;
@@ -19,6 +20,7 @@ export interface LayerConfig {
   readonly forgetBias?: number;
 }
 
+/** An `RnnModel`: input size, layers, output size (the dense head). */
 export interface ModelConfig {
   readonly inputSize: number;
   readonly layers: readonly LayerConfig[];

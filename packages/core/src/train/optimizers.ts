@@ -15,6 +15,7 @@ function checkUnit(value: unknown, argument: string): number {
 /** Updates parameters in place from gradients; the parameter list must keep its order between steps. */
 export interface Optimizer {
   readonly learningRate: number;
+  /** Updates `params` in place from `grads` (same order and sizes). */
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void;
 }
 
@@ -69,6 +70,7 @@ export abstract class RuleOptimizer implements Optimizer {
   /** The backend whose copy of the state is newer than ours (a live trainer's), or null. */
   #stateOn: string | null = null;
 
+  /** Updates `params` in place from `grads` (same order and sizes), keeping the optimizer's state between calls. */
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
     checkPairs(params, grads);
     if (this.#stateOn !== null) {

@@ -18,6 +18,7 @@ export interface LayerGradients {
   readonly bHh: Tensor;
 }
 
+/** Gradients from `tape.backward`: of the inputs, the initial state and every layer's weights (yours to dispose). */
 export interface RnnGradients {
   /** Gradient with respect to the inputs, in their layout; null when the inputs were token ids. */
   readonly dInputs: Tensor | null;
@@ -25,9 +26,11 @@ export interface RnnGradients {
   readonly dInitialState: CellState;
   /** One entry per layer. */
   readonly dWeights: readonly LayerGradients[];
+  /** Disposes every gradient tensor. */
   dispose(): void;
 }
 
+/** What `tape.backward` takes: the gradients of the loss with respect to the outputs and/or the final state. */
 export interface BackwardOptions {
   /** Gradient of the loss with respect to the outputs (shape of the outputs), or omitted for zero. */
   dOutputs?: Tensor;
@@ -173,6 +176,7 @@ export class RnnTape {
   }
 }
 
+/** What `dynamicRnnWithTape` returns: `dynamicRnn`'s outputs and state, and the tape for `backward`. */
 export interface TapeRunResult {
   readonly outputs: Tensor;
   readonly state: CellState;

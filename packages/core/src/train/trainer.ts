@@ -12,8 +12,10 @@ import { RuleOptimizer, type Optimizer } from './optimizers.js';
 import { dynamicRnnWithTape, type RnnGradients } from './tape.js';
 import { StepKernels, StepValue, trainingKernelPlacement, type TrainingKernelPlacement } from './step-kernels.js';
 
+/** The trainer's losses. */
 export type LossKind = 'softmax-cross-entropy' | 'mse';
 
+/** Options of `TbpttTrainer`. */
 export interface TrainerOptions {
   /** Rows per chunk (sequences trained side by side). */
   batch: number;
@@ -24,6 +26,7 @@ export interface TrainerOptions {
   loss?: LossKind;
 }
 
+/** What `trainChunk` reports: the chunk's loss and gradient norm. */
 export interface ChunkReport {
   /** 0-based index of the chunk among those this trainer trained. */
   readonly chunk: number;
