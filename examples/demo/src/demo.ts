@@ -11,27 +11,35 @@ import { pickBackend } from './backend.js';
 import { SingleBar } from 'cli-progress';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { lineChart } from './svg.js';
 import { encode, mobyDick, referenceEntropies, vocabulary } from './text.js';
 
-const args = process.argv.slice(2);
-function option(name: string, fallback: number): number {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const v = Number(args[i + 1]);
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${JSON.stringify(args[i + 1])}`);
+const NUMBERS = ['seconds', 'hidden', 'layers', 'chunk', 'batch', 'seed', 'lr', 'generate'] as const;
+const { values: args } = ((): { values: Record<string, string | boolean | undefined> } => {
+  try {
+    return parseArgs({
+      args: process.argv.slice(2), strict: true, allowPositionals: false,
+      options: { ...Object.fromEntries(NUMBERS.map((n) => [n, { type: 'string' as const }])), backend: { type: 'string' }, out: { type: 'string' }, check: { type: 'boolean' } },
+    });
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (options: ${[...NUMBERS, 'backend', 'out'].map((k) => `--${k} VALUE`).join(' ')} --check)`);
+  }
+})();
+function option(name: (typeof NUMBERS)[number], fallback: number): number {
+  const raw = args[name] as string | undefined;
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name}: expected a positive number, got ${JSON.stringify(raw)}`);
   return v;
 }
-function text(name: string, fallback: string): string {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args[i + 1];
+function text(name: 'backend' | 'out', fallback: string): string {
+  return (args[name] as string | undefined) ?? fallback;
 }
-const known = new Set(['seconds', 'hidden', 'layers', 'chunk', 'batch', 'seed', 'backend', 'lr', 'generate', 'out', 'check']);
-for (const a of args) if (a.startsWith('--') && !known.has(a.slice(2))) throw new Error(`unknown option ${a} (known: ${[...known].map((k) => `--${k}`).join(' ')})`);
 
 const seconds = option('seconds', 150), hidden = option('hidden', 128), layers = option('layers', 2), chunk = option('chunk', 32);
 const batch = option('batch', 16), seed = option('seed', 1), lr = option('lr', 0.006), generate = option('generate', 400);
-const picked = await pickBackend(args.includes('--backend') ? text('backend', '') : undefined);
+const picked = await pickBackend(args.backend as string | undefined);
 const backend = picked.name, outDir = resolve(text('out', 'out/demo'));
 const LN2 = Math.log(2);
 
@@ -149,4 +157,4 @@ out.dispose();
 rnn.dispose();
 console.log('\n');
 trainer.dispose();
-if (args.includes('--check') && !(held < refs.bigram)) process.exit(1);
+if (args.check === true && !(held < refs.bigram)) process.exit(1);

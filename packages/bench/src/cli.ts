@@ -26,7 +26,7 @@ import { formatSvg, formatTable, result, type CaseResult, type ContenderResult }
 import { caseData, gradientDiff, maxDiff } from './case-data.js';
 import { parseOptions } from './options.js';
 
-const { many, one, has, count } = parseOptions(process.argv.slice(2), ['quick', 'backend', 'case', 'peer', 'reps', 'out', 'help'],
+const { many, one, has, count } = parseOptions(process.argv.slice(2), { flags: ['quick'], values: ['backend', 'case', 'peer', 'reps', 'out'] },
   'pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]');
 const quick = has('quick');
 const reps = count('reps', quick ? 3 : 7);

@@ -18,7 +18,7 @@ import { parseOptions } from './options.js';
 import { QUICK_WEBGL_CASES, WEBGL_CASES, runWebglBench, type WebglCaseResult } from './webgl/run.js';
 
 const args = process.argv.slice(2);
-const { many, one, has, count } = parseOptions(args, ['where', 'quick', 'reps', 'case', 'out', 'help'],
+const { many, one, has, count } = parseOptions(args, { flags: ['quick'], values: ['where', 'reps', 'case', 'out'] },
   'pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]');
 const where = many('where').length ? many('where') : ['browser', 'node'];
 for (const w of where) if (w !== 'browser' && w !== 'node') throw new Error(`--where: expected browser or node, got ${w}`);

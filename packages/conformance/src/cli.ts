@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import { listBackends } from '@recur/core';
 import { STUB_BACKEND, UNAVAILABLE_BACKEND } from './checks/stub-backend.js';
 import { defaultFixtures, loadFixturesFiles } from './node.js';
@@ -25,27 +26,24 @@ Exit status: 1 if any check failed (or, with CI=true, was skipped for a reason o
 /** Backend packages the CLI looks for. A user's own backend comes in with --import. */
 const KNOWN_BACKENDS = ['@recur/backend-cpu', '@recur/backend-wasm', '@recur/backend-simd', '@recur/backend-cuda', '@recur/backend-gpujs'];
 
-function parseArgs(argv: string[]) {
-  const opts = { backends: [] as string[], imports: [] as string[], filters: [] as string[], fixtures: [] as string[], json: false, list: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${arg} needs a value`);
-      return v;
-    };
-    if (arg === '--backend') opts.backends.push(value());
-    else if (arg === '--import') opts.imports.push(value());
-    else if (arg === '--filter') opts.filters.push(value());
-    else if (arg === '--fixtures') opts.fixtures.push(value());
-    else if (arg === '--json') opts.json = true;
-    else if (arg === '--list') opts.list = true;
-    else if (arg === '--help' || arg === '-h') {
-      console.log(HELP);
-      process.exit(0);
-    } else throw new Error(`unknown argument ${arg}\n\n${HELP}`);
+function parseOptions(argv: string[]) {
+  let values: { backend?: string[]; import?: string[]; filter?: string[]; fixtures?: string[]; json?: boolean; list?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: {
+        backend: { type: 'string', multiple: true }, import: { type: 'string', multiple: true }, filter: { type: 'string', multiple: true },
+        fixtures: { type: 'string', multiple: true }, json: { type: 'boolean' }, list: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n\n${HELP}`);
   }
-  return opts;
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  return { backends: values.backend ?? [], imports: values.import ?? [], filters: values.filter ?? [], fixtures: values.fixtures ?? [], json: values.json === true, list: values.list === true };
 }
 
 /** Where a specifier points, as Node would take it from the current directory: a URL, a path, or a package. */
@@ -85,7 +83,7 @@ async function load(specifier: string): Promise<{ readonly missing: boolean; rea
 }
 
 async function main(): Promise<number> {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseOptions(process.argv.slice(2));
   const fixtures = opts.fixtures.length ? loadFixturesFiles(opts.fixtures) : defaultFixtures();
   const ids = selectChecks(fixtures, opts.filters).map((c) => c.id);
   if (opts.list) {

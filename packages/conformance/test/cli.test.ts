@@ -113,6 +113,11 @@ describe('recur-conformance CLI', () => {
     const cut = run('--fixtures', join(dir, 'cut.json.gz'));
     expect(cut.code).toBe(2);
     expect(cut.stderr).toContain(`${join(dir, 'cut.json.gz')}: not a readable gzip file (unexpected end of file: truncated or corrupt?)`);
+    // arguments are read by Node's util.parseArgs: an unknown option or a missing value is refused with the usage
+    const bogus = run('--bogus');
+    expect(bogus.code).toBe(2);
+    expect(bogus.stderr).toMatch(/Unknown option '--bogus'[\s\S]*--backend NAME/);
+    expect(run('--fixtures').stderr).toMatch(/Option '--fixtures <value>' argument missing/);
     const unknown = run('--backend', 'nope');
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/--backend nope: not registered \(registered: [a-z, -]*\bcpu\b[a-z, -]*\)/);
