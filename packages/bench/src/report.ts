@@ -57,28 +57,56 @@ const COLORS: Record<string, string> = {
 };
 
 /** Horizontal bars per case, each contender's median relative to the slowest in that case (shorter is faster). */
+/**
+ * The chart: per case, each contender's median time as a multiple of the fastest one's, on a log scale (a 40x
+ * slower peer no longer squeezes the fast contenders into a few pixels), every bar labelled with its contender,
+ * time and ratio, and the legend under the title where the eye lands first.
+ */
 export function formatSvg(cases: readonly CaseResult[], title: string): string {
   const names = [...new Set(cases.flatMap((c) => c.contenders.map((x) => x.name)))];
-  const barH = 12, gap = 10, left = 190, width = 760, chart = width - left - 150;
+  const barH = 14, gap = 12, left = 200, width = 900, chart = width - left - 260;
+  const legendRows = Math.ceil(names.length / 4);
+  const top = 64 + legendRows * 16 + 22; // title, subtitle, legend, axis labels
   const rows = cases.reduce((a, c) => a + c.contenders.length * barH + gap, 0);
-  const height = 60 + rows + 20 + names.length * 16;
+  const height = top + rows + 16;
+  const ratios = cases.flatMap((c) => {
+    const fastest = Math.min(...c.contenders.map((x) => x.median));
+    return c.contenders.map((x) => x.median / fastest);
+  });
+  const maxRatio = Math.max(2, ...ratios);
+  const xOf = (ratio: number) => left + (Math.log10(ratio) / Math.log10(maxRatio)) * chart;
   const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
     `<rect width="${width}" height="${height}" fill="white"/>`, `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
-    `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">median time relative to the slowest contender of each case (shorter is faster)</text>`];
-  let y = 56;
+    `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">median time as a multiple of each case's fastest contender, log scale (shorter is faster)</text>`];
+  names.forEach((n, i) => {
+    const x = left + (i % 4) * 170, y = 54 + Math.floor(i / 4) * 16;
+    out.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[n] ?? '#777'}"/><text x="${x + 18}" y="${y + 10}">${n}</text>`);
+  });
+  // grid at 1x, 2x, 5x, 10x, 20x, …; a label only where it does not run into the previous one
+  let labelled = -Infinity;
+  for (let decade = 1; decade <= maxRatio; decade *= 10) {
+    for (const m of [1, 2, 5]) {
+      const r = decade * m;
+      if (r > maxRatio) break;
+      const x = xOf(r);
+      out.push(`<line x1="${x.toFixed(1)}" y1="${top - 6}" x2="${x.toFixed(1)}" y2="${height - 10}" stroke="#ddd"/>`);
+      if (x - labelled < 34) continue;
+      out.push(`<text x="${x.toFixed(1)}" y="${top - 10}" text-anchor="middle" fill="#777">${r}x</text>`);
+      labelled = x;
+    }
+  }
+  let y = top;
   for (const c of cases) {
-    const slowest = Math.max(...c.contenders.map((x) => x.median));
+    const fastest = Math.min(...c.contenders.map((x) => x.median));
     out.push(`<text x="${left - 8}" y="${y + (c.contenders.length * barH) / 2 + 4}" text-anchor="end">${c.id}</text>`);
     for (const x of c.contenders) {
-      const w = Math.max(1, (x.median / slowest) * chart);
-      out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 2}" fill="${COLORS[x.name] ?? '#777'}"/>`,
-        `<text x="${left + w + 4}" y="${y + barH - 3}" fill="#333">${num(x.median)} ${x.unit}</text>`);
+      const ratio = x.median / fastest, w = Math.max(3, xOf(ratio) - left);
+      out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 3}" fill="${COLORS[x.name] ?? '#777'}"/>`,
+        `<text x="${left + w + 4}" y="${y + barH - 4}" fill="#333">${x.name} ${num(x.median)} ${x.unit}${ratio > 1.005 ? ` (${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(0)}x)` : ' (fastest)'}</text>`);
       y += barH;
     }
     y += gap;
   }
-  y += 10;
-  names.forEach((n, i) => out.push(`<rect x="${left}" y="${y + i * 16}" width="12" height="12" fill="${COLORS[n] ?? '#777'}"/><text x="${left + 18}" y="${y + i * 16 + 10}">${n}</text>`));
   out.push('</svg>');
   return out.join('\n');
 }
