@@ -4,7 +4,10 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-let passed = 0, failed = 0, skipped = 0, exempt = 0;
+let passed = 0,
+  failed = 0,
+  skipped = 0,
+  exempt = 0;
 const badSkips = [];
 for (const group of ['packages', 'examples']) {
   for (const pkg of readdirSync(group)) {

@@ -25,6 +25,12 @@ export async function pickBackend(requested: string | undefined): Promise<{ name
   const usable = infos.filter((b) => b.available && !b.missingHardware);
   const name = PREFERENCE.find((p) => usable.some((b) => b.name === p)) ?? usable[0]?.name;
   if (!name) throw new Error('no backend is available');
-  const skipped = infos.filter((b) => !b.available && PREFERENCE.indexOf(b.name as (typeof PREFERENCE)[number]) < PREFERENCE.indexOf(name as (typeof PREFERENCE)[number]));
-  return { name, why: `the fastest available (preference ${PREFERENCE.join(' > ')}${skipped.length ? `; unavailable: ${skipped.map((b) => `${b.name} (${b.reason})`).join(', ')}` : ''}; --backend chooses another)` };
+  const skipped = infos.filter(
+    (b) =>
+      !b.available && PREFERENCE.indexOf(b.name as (typeof PREFERENCE)[number]) < PREFERENCE.indexOf(name as (typeof PREFERENCE)[number]),
+  );
+  return {
+    name,
+    why: `the fastest available (preference ${PREFERENCE.join(' > ')}${skipped.length ? `; unavailable: ${skipped.map((b) => `${b.name} (${b.reason})`).join(', ')}` : ''}; --backend chooses another)`,
+  };
 }

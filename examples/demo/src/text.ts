@@ -25,13 +25,15 @@ export function encode(text: string, vocab: Vocabulary): Int32Array {
 
 /** Unigram entropy H(X) and bigram conditional entropy H(X_t | X_t-1) of a text, in bits per character. */
 export function referenceEntropies(ids: Int32Array, size: number): { unigram: number; bigram: number } {
-  const single = new Float64Array(size), pairs = new Float64Array(size * size);
+  const single = new Float64Array(size),
+    pairs = new Float64Array(size * size);
   for (let i = 0; i < ids.length; i++) {
     single[ids[i]]++;
     if (i > 0) pairs[ids[i - 1] * size + ids[i]]++;
   }
   const entropy = (counts: Float64Array) => {
-    let total = 0, h = 0;
+    let total = 0,
+      h = 0;
     for (const c of counts) total += c;
     for (const c of counts) if (c > 0) h -= (c / total) * Math.log2(c / total);
     return h;

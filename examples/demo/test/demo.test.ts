@@ -19,7 +19,8 @@ it('pnpm demo trains a char-LSTM whose held-out bits per character beat the bigr
   // the progress bar draws on stderr while training (every 10 s when not a terminal)
   expect(run.stderr).toMatch(/training \|[=-]+\| \d+% \| chunk \d+ \| loss [\d.]+ bits\/char \| \d+ chars\/s/);
   const bits = (label: string) => Number(new RegExp(`${label}\\s+([\\d.]+)`).exec(stdout)![1]);
-  const unigram = bits('unigram entropy of the training text'), bigram = bits('bigram conditional entropy \\(pair table\\)');
+  const unigram = bits('unigram entropy of the training text'),
+    bigram = bits('bigram conditional entropy \\(pair table\\)');
   const held = bits('this model on the held-out 5%');
   expect(unigram).toBeGreaterThan(4.3);
   expect(unigram).toBeLessThan(4.5);
@@ -30,7 +31,10 @@ it('pnpm demo trains a char-LSTM whose held-out bits per character beat the bigr
   expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
   expect(svg.match(/<polyline [^>]*points="([^"]+)"/)![1].split(' ').length).toBeGreaterThan(100);
   const model = RnnModel.fromSafetensors(new Uint8Array(readFileSync(join(out, 'char-lstm.safetensors'))));
-  expect(model.config.layers.map((l) => [l.kind, l.units])).toEqual([['lstm', 128], ['lstm', 128]]);
+  expect(model.config.layers.map((l) => [l.kind, l.units])).toEqual([
+    ['lstm', 128],
+    ['lstm', 128],
+  ]);
   expect((model.config.meta as { vocabulary: string[] }).vocabulary.length).toBe(model.config.outputSize);
   // the prime, then exactly 400 sampled characters (whitespace included: a sample may end in blank lines), then
   // the blank line the demo prints after them

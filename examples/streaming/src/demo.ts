@@ -7,7 +7,11 @@
 import '@recur/backend-cpu';
 import { LSTMCell, LSTMStateTuple, MultiRNNCell, StatefulRNN, dynamicRnn, memory, tensor, type Tensor } from '@recur/core';
 
-const STREAMS = 4, FEATURES = 3, CHUNK = 25, CHUNKS = 8, T = CHUNK * CHUNKS;
+const STREAMS = 4,
+  FEATURES = 3,
+  CHUNK = 25,
+  CHUNKS = 8,
+  T = CHUNK * CHUNKS;
 const check = process.argv.includes('--check');
 let failures = 0;
 
@@ -49,7 +53,9 @@ const rnn = new StatefulRNN(cell, { streams: ['kitchen', 'garage', 'attic', 'por
 const x = signal(STREAMS, T);
 const H = 16;
 
-console.log(`Recur streaming example: 2-layer LSTM (32, 16 units) on backend "cpu", ${STREAMS} streams of ${FEATURES} features, ${CHUNKS} chunks of ${CHUNK} steps\n`);
+console.log(
+  `Recur streaming example: 2-layer LSTM (32, 16 units) on backend "cpu", ${STREAMS} streams of ${FEATURES} features, ${CHUNKS} chunks of ${CHUNK} steps\n`,
+);
 console.log(' chunk   steps      live tensors   last output of each stream (h of layer 2, unit 0)');
 const chunked = new Float32Array(STREAMS * T * H);
 for (let c = 0; c < CHUNKS; c++) {
@@ -58,7 +64,9 @@ for (let c = 0; c < CHUNKS; c++) {
   const values = await y.data();
   for (let s = 0; s < STREAMS; s++) chunked.set(values.subarray(s * CHUNK * H, (s + 1) * CHUNK * H), (s * T + c * CHUNK) * H);
   const last = rnn.streams.map((id, s) => `${id}=${values[(s * CHUNK + CHUNK - 1) * H].toFixed(4)}`).join(' ');
-  console.log(` ${String(c + 1).padStart(5)}   ${String(c * CHUNK).padStart(3)}-${String((c + 1) * CHUNK - 1).padEnd(3)}    ${String(memory().numTensors).padStart(6)}        ${last}`);
+  console.log(
+    ` ${String(c + 1).padStart(5)}   ${String(c * CHUNK).padStart(3)}-${String((c + 1) * CHUNK - 1).padEnd(3)}    ${String(memory().numTensors).padStart(6)}        ${last}`,
+  );
   input.dispose();
   y.dispose();
 }

@@ -1,16 +1,53 @@
 import {
-  SPEC_VERSION, gateCount,
-  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec,
-  type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch,
-  hostMemoryBudget, gemmABt, gemmAtB, type Gemm, type GemmAtB,
-  denseForwardHost, denseBackwardHost, softmaxCrossEntropy, meanSquaredError, globalNorm, updateParameter,
-  type DenseArgs, type DenseGradients, type LossStorages, type OptimizerArgs, type TransferCounts, type WeightParameters,
+  SPEC_VERSION,
+  gateCount,
+  type Availability,
+  type BackwardArgs,
+  type BackwardResult,
+  type Capabilities,
+  type DType,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type LayerSpec,
+  type LayerWeights,
+  type MemoryInfo,
+  type RecurBackend,
+  type MemoryBudget,
+  type ForwardScratch,
+  hostMemoryBudget,
+  gemmABt,
+  gemmAtB,
+  type Gemm,
+  type GemmAtB,
+  denseForwardHost,
+  denseBackwardHost,
+  softmaxCrossEntropy,
+  meanSquaredError,
+  globalNorm,
+  updateParameter,
+  type DenseArgs,
+  type DenseGradients,
+  type LossStorages,
+  type OptimizerArgs,
+  type TransferCounts,
+  type WeightParameters,
 } from '@recur/core';
 import { gruForward } from './kernels/gru.js';
 import { lstmForward } from './kernels/lstm.js';
 import { rnnForward } from './kernels/rnn.js';
 import { concatRows, gatherRows, transpose01, zeroRows } from './kernels/rows.js';
-import { Workspace, alloc, pin, recycle, tapeBytes, type CpuTape, type CpuWeights, type KernelArgs, type KernelResult } from './kernels/workspace.js';
+import {
+  Workspace,
+  alloc,
+  pin,
+  recycle,
+  tapeBytes,
+  type CpuTape,
+  type CpuWeights,
+  type KernelArgs,
+  type KernelResult,
+} from './kernels/workspace.js';
 import type { BackwardKernelArgs, BackwardKernelResult } from './kernels/backward-common.js';
 import { runInSlices, type HostResult, type HostRun } from './kernels/slices.js';
 import type { KernelTier } from './tier.js';
@@ -18,11 +55,14 @@ import { gruBackward } from './kernels/gru-backward.js';
 import { lstmBackward } from './kernels/lstm-backward.js';
 import { rnnBackward } from './kernels/rnn-backward.js';
 
-const weightBytes = (w: CpuWeights): number => w.wIh.byteLength + w.wHh.byteLength + w.bIh.byteLength + w.bHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
+const weightBytes = (w: CpuWeights): number =>
+  w.wIh.byteLength + w.wHh.byteLength + w.bIh.byteLength + w.bHh.byteLength + w.inputBias.byteLength + (w.hiddenBiasN?.byteLength ?? 0);
 
 /** The biases the kernels add, from the public ones: b_ih + b_hh (+ forgetBias on f); GRU reset_after keeps b_hn apart. */
 function deriveBiases(w: CpuWeights): void {
-  const spec = w.spec, H = spec.units, G = gateCount(spec.kind);
+  const spec = w.spec,
+    H = spec.units,
+    G = gateCount(spec.kind);
   for (let i = 0; i < G * H; i++) w.inputBias[i] = w.bIh[i] + w.bHh[i];
   if (spec.kind === 'lstm') {
     for (let j = H; j < 2 * H; j++) w.inputBias[j] += spec.forgetBias;
@@ -35,17 +75,30 @@ function deriveBiases(w: CpuWeights): void {
 
 /** A tensor's values on the CPU backend: a flat row-major typed array. */
 export class CpuStorage {
-  constructor(readonly data: FloatArray, readonly dtype: DType) {}
+  constructor(
+    readonly data: FloatArray,
+    readonly dtype: DType,
+  ) {}
 }
 
 const KERNELS: Record<LayerSpec['kind'], (args: KernelArgs) => KernelResult> = { lstm: lstmForward, gru: gruForward, rnn: rnnForward };
-const BACKWARD: Record<LayerSpec['kind'], (args: BackwardKernelArgs) => BackwardKernelResult> = { lstm: lstmBackward, gru: gruBackward, rnn: rnnBackward };
+const BACKWARD: Record<LayerSpec['kind'], (args: BackwardKernelArgs) => BackwardKernelResult> = {
+  lstm: lstmBackward,
+  gru: gruBackward,
+  rnn: rnnBackward,
+};
 
 /** The pure TypeScript backend: the embedded default, no native or binary dependency. */
 export class CpuBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
-  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
+  readonly capabilities: Capabilities = {
+    cells: ['lstm', 'gru', 'rnn'],
+    dtypes: ['float32', 'float64'],
+    training: true,
+    syncRead: true,
+    tokens: true,
+  };
   readonly #live = new Set<CpuStorage>();
   readonly #weights = new Set<CpuWeights>();
   readonly #tapes = new Set<CpuTape>();
@@ -55,7 +108,10 @@ export class CpuBackend implements RecurBackend {
   #bytesIn = 0;
   #bytesOut = 0;
   /** Each upload's parameter storages (`weightParameters`): views of its own arrays, freed with it. */
-  readonly #parameters = new Map<CpuWeights, { readonly wIh: CpuStorage; readonly wHh: CpuStorage; readonly bIh: CpuStorage; readonly bHh: CpuStorage }>();
+  readonly #parameters = new Map<
+    CpuWeights,
+    { readonly wIh: CpuStorage; readonly wHh: CpuStorage; readonly bIh: CpuStorage; readonly bHh: CpuStorage }
+  >();
   readonly #parameterStorages = new Set<CpuStorage>();
   #tapeBytes = 0;
   #budget: MemoryBudget = hostMemoryBudget();
@@ -97,7 +153,8 @@ export class CpuBackend implements RecurBackend {
 
   /** The values of a live storage of this backend; throws for anything else. */
   #dataOf(storage: unknown): FloatArray {
-    if (!(storage instanceof CpuStorage) || !(this.#live.has(storage) || this.#parameterStorages.has(storage))) throw new Error(`${this.name}: storage is not a live tensor of this backend`);
+    if (!(storage instanceof CpuStorage) || !(this.#live.has(storage) || this.#parameterStorages.has(storage)))
+      throw new Error(`${this.name}: storage is not a live tensor of this backend`);
     return storage.data;
   }
 
@@ -109,7 +166,13 @@ export class CpuBackend implements RecurBackend {
   }
 
   zeros(shape: readonly number[], dtype: DType): CpuStorage {
-    return this.#wrap(alloc(dtype, shape.reduce((a, b) => a * b, 1)), dtype);
+    return this.#wrap(
+      alloc(
+        dtype,
+        shape.reduce((a, b) => a * b, 1),
+      ),
+      dtype,
+    );
   }
 
   async read(storage: unknown): Promise<FloatArray> {
@@ -142,11 +205,15 @@ export class CpuBackend implements RecurBackend {
 
   /** Kept as running sums: core reads them before every chunk it runs. */
   memory(): MemoryInfo {
-    return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + this.#weightBytes + this.#tapeBytes + (this.#tier.extraBytes?.() ?? 0) };
+    return {
+      numTensors: this.#live.size + this.#weights.size + this.#tapes.size,
+      numBytes: this.#bytes + this.#weightBytes + this.#tapeBytes + (this.#tier.extraBytes?.() ?? 0),
+    };
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): CpuWeights {
-    const H = spec.units, G = gateCount(spec.kind);
+    const H = spec.units,
+      G = gateCount(spec.kind);
     const copy = (v: FloatArray) => {
       const out = alloc(spec.dtype, v.length);
       out.set(v);
@@ -154,7 +221,15 @@ export class CpuBackend implements RecurBackend {
       return out;
     };
     const hiddenBiasN = spec.kind === 'gru' && spec.resetAfter ? alloc(spec.dtype, H) : null;
-    const w: CpuWeights = { spec, wIh: copy(weights.wIh), wHh: copy(weights.wHh), bIh: copy(weights.bIh), bHh: copy(weights.bHh), inputBias: alloc(spec.dtype, G * H), hiddenBiasN };
+    const w: CpuWeights = {
+      spec,
+      wIh: copy(weights.wIh),
+      wHh: copy(weights.wHh),
+      bIh: copy(weights.bIh),
+      bHh: copy(weights.bHh),
+      inputBias: alloc(spec.dtype, G * H),
+      hiddenBiasN,
+    };
     deriveBiases(w);
     this.#weights.add(w);
     this.#weightBytes += weightBytes(w);
@@ -197,14 +272,20 @@ export class CpuBackend implements RecurBackend {
   }
 
   forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
-    const b = spec.dtype === 'float64' ? 8 : 4, H = spec.units, G = gateCount(spec.kind) * H;
+    const b = spec.dtype === 'float64' ? 8 : 4,
+      H = spec.units,
+      G = gateCount(spec.kind) * H;
     const steps = keepTape ? time : Math.min(time, this.#sliceSteps(spec, batch));
     const projection = steps * batch * G * b;
     // slices: one slice's outputs and states besides the whole output; a tape: activations per step (see CpuTape)
     const sliceOutputs = steps < time ? (steps * batch * H + 2 * batch * H) * b : 0;
     // RNN: h_{t-1}, and h_t (our tape shares y's array; a kernel tier's, like backend-simd's, keeps its own)
     const tapeRows = spec.kind === 'lstm' ? 3 * H + G : spec.kind === 'gru' ? 2 * H + G : 2 * H;
-    return { transientBytes: projection + sliceOutputs + 2 * batch * G * b, keptBytes: keepTape ? time * batch * tapeRows * b : 0, largestBytes: projection };
+    return {
+      transientBytes: projection + sliceOutputs + 2 * batch * G * b,
+      keptBytes: keepTape ? time * batch * tapeRows * b : 0,
+      largestBytes: projection,
+    };
   }
 
   forward(args: ForwardArgs): ForwardResult {
@@ -212,26 +293,55 @@ export class CpuBackend implements RecurBackend {
     if (!this.#weights.has(w)) throw new Error(`${this.name}: weights were disposed or belong to another backend`);
     const dtype = args.layer.dtype;
     const run: HostRun = {
-      x: args.x === null ? null : this.#dataOf(args.x), tokens: this.#argument(args.tokens) ?? null, time: args.time, batch: args.batch, h0: this.#dataOf(args.h0), c0: args.c0 === null ? null : this.#dataOf(args.c0), seqLens: this.#argument(args.seqLens),
+      x: args.x === null ? null : this.#dataOf(args.x),
+      tokens: this.#argument(args.tokens) ?? null,
+      time: args.time,
+      batch: args.batch,
+      h0: this.#dataOf(args.h0),
+      c0: args.c0 === null ? null : this.#dataOf(args.c0),
+      seqLens: this.#argument(args.seqLens),
     };
     if (args.keepTape !== true) {
       const steps = this.#sliceSteps(args.layer, args.batch);
-      const out = args.time <= steps ? this.#forwardHost(w, run) // every streamed step: no slicing machinery
-        : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.#forwardHost(w, slice));
+      const out =
+        args.time <= steps
+          ? this.#forwardHost(w, run) // every streamed step: no slicing machinery
+          : runInSlices(run, args.layer.units, args.layer.inputSize, steps, (slice) => this.#forwardHost(w, slice));
       return { y: this.#wrap(out.y, dtype), hT: this.#wrap(out.h, dtype), cT: out.c ? this.#wrap(out.c, dtype) : null };
     }
-    const result = this.#tier.forwardTape?.(w, run) ?? KERNELS[w.spec.kind]({ w, gemm: this.#gemm, ...run, workspace: this.#workspace, keepTape: true });
+    const result =
+      this.#tier.forwardTape?.(w, run) ?? KERNELS[w.spec.kind]({ w, gemm: this.#gemm, ...run, workspace: this.#workspace, keepTape: true });
     this.#tapes.add(result.tape!);
     this.#tapeBytes += tapeBytes(result.tape!);
     // a tape may share arrays with tensors core disposes before the backward (its input; the RNN's y is its act)
-    for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra]) if (a) pin(a);
-    return { y: this.#wrap(result.y, dtype), hT: this.#wrap(result.h, dtype), cT: result.c ? this.#wrap(result.c, dtype) : null, tape: result.tape! };
+    for (const a of [result.tape!.x, result.tape!.hPrev, result.tape!.act, result.tape!.cPrev, result.tape!.cNew, result.tape!.extra])
+      if (a) pin(a);
+    return {
+      y: this.#wrap(result.y, dtype),
+      hT: this.#wrap(result.h, dtype),
+      cT: result.c ? this.#wrap(result.c, dtype) : null,
+      tape: result.tape!,
+    };
   }
 
   /** A forward without tape over host arrays (one time slice of a chunk): the tier's kernels, else ours. */
   #forwardHost(w: CpuWeights, run: HostRun): HostResult {
-    return this.#tier.forwardHost?.(w, run)
-      ?? KERNELS[w.spec.kind]({ w, gemm: this.#gemm, x: run.x, tokens: run.tokens, time: run.time, batch: run.batch, h0: run.h0, c0: run.c0, seqLens: run.seqLens, workspace: this.#workspace, keepTape: false });
+    return (
+      this.#tier.forwardHost?.(w, run) ??
+      KERNELS[w.spec.kind]({
+        w,
+        gemm: this.#gemm,
+        x: run.x,
+        tokens: run.tokens,
+        time: run.time,
+        batch: run.batch,
+        h0: run.h0,
+        c0: run.c0,
+        seqLens: run.seqLens,
+        workspace: this.#workspace,
+        keepTape: false,
+      })
+    );
   }
 
   backward(args: BackwardArgs): BackwardResult {
@@ -241,13 +351,24 @@ export class CpuBackend implements RecurBackend {
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const optional = (s: unknown) => (s === null ? null : this.#dataOf(s));
     const kernelArgs: BackwardKernelArgs = {
-      w, gemm: this.#gemm, gemmAtB: this.#gemmAtB, tape, time: args.time, batch: args.batch, seqLens: this.#argument(args.seqLens), dy: optional(args.dy), dhT: optional(args.dhT), dcT: optional(args.dcT),
+      w,
+      gemm: this.#gemm,
+      gemmAtB: this.#gemmAtB,
+      tape,
+      time: args.time,
+      batch: args.batch,
+      seqLens: this.#argument(args.seqLens),
+      dy: optional(args.dy),
+      dhT: optional(args.dhT),
+      dcT: optional(args.dcT),
     };
     const r = this.#tier.backward?.(kernelArgs) ?? BACKWARD[args.layer.kind](kernelArgs);
     const dtype = args.layer.dtype;
     const wrap = (a: FloatArray) => this.#wrap(a, dtype);
     return {
-      dx: r.dx === null ? null : wrap(r.dx), dh0: wrap(r.dh0), dc0: r.dc0 ? wrap(r.dc0) : null,
+      dx: r.dx === null ? null : wrap(r.dx),
+      dh0: wrap(r.dh0),
+      dc0: r.dc0 ? wrap(r.dc0) : null,
       dWeights: { wIh: wrap(r.dWih), wHh: wrap(r.dWhh), bIh: wrap(r.dbIh), bHh: wrap(r.dbHh) },
     };
   }
@@ -276,7 +397,13 @@ export class CpuBackend implements RecurBackend {
 
   concatRows(storages: readonly unknown[]): CpuStorage {
     const dtype = (storages[0] as CpuStorage).dtype;
-    return this.#wrap(concatRows(storages.map((s) => this.#dataOf(s)), dtype), dtype);
+    return this.#wrap(
+      concatRows(
+        storages.map((s) => this.#dataOf(s)),
+        dtype,
+      ),
+      dtype,
+    );
   }
 
   allFinite(storage: unknown): boolean {
@@ -288,16 +415,34 @@ export class CpuBackend implements RecurBackend {
   // training kernels (spec v2): core's host math on this backend's arrays, its products on this backend's GEMMs
   denseForward(args: DenseArgs): CpuStorage {
     const { rows, inputs, outputs, dtype } = args;
-    return this.#wrap(denseForwardHost(this.#dataOf(args.x), this.#dataOf(args.weight), this.#dataOf(args.bias), rows, inputs, outputs, this.#gemm), dtype);
+    return this.#wrap(
+      denseForwardHost(this.#dataOf(args.x), this.#dataOf(args.weight), this.#dataOf(args.bias), rows, inputs, outputs, this.#gemm),
+      dtype,
+    );
   }
 
   denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
     const { rows, inputs, outputs, dtype } = args;
-    const g = denseBackwardHost(this.#dataOf(args.x), this.#dataOf(args.weight), this.#dataOf(args.dOut), rows, inputs, outputs, this.#gemm, this.#gemmAtB);
+    const g = denseBackwardHost(
+      this.#dataOf(args.x),
+      this.#dataOf(args.weight),
+      this.#dataOf(args.dOut),
+      rows,
+      inputs,
+      outputs,
+      this.#gemm,
+      this.#gemmAtB,
+    );
     return { dx: this.#wrap(g.dx, dtype), dWeight: this.#wrap(g.dWeight, dtype), dBias: this.#wrap(g.dBias, dtype) };
   }
 
-  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages {
+  softmaxCrossEntropy(args: {
+    readonly logits: unknown;
+    readonly targets: Int32Array;
+    readonly rows: number;
+    readonly classes: number;
+    readonly dtype: DType;
+  }): LossStorages {
     const r = softmaxCrossEntropy(this.#dataOf(args.logits), this.#argument(args.targets), args.rows, args.classes);
     return { loss: this.#scalar(r.loss, args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
   }
@@ -307,7 +452,12 @@ export class CpuBackend implements RecurBackend {
     return this.#wrap(alloc(dtype, 1).fill(value), dtype);
   }
 
-  meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number; readonly dtype: DType }): LossStorages {
+  meanSquaredError(args: {
+    readonly predictions: unknown;
+    readonly targets: unknown;
+    readonly count: number;
+    readonly dtype: DType;
+  }): LossStorages {
     const r = meanSquaredError(this.#dataOf(args.predictions), this.#dataOf(args.targets));
     return { loss: this.#scalar(r.loss, args.dtype), dPredictions: this.#wrap(r.dPredictions, args.dtype) };
   }
@@ -318,7 +468,11 @@ export class CpuBackend implements RecurBackend {
 
   applyOptimizer(args: OptimizerArgs): void {
     // every storage looked up before any changes: a dead one refuses the whole update, not half of it
-    const arrays = args.params.map((p, i) => ({ param: this.#dataOf(p), grad: this.#dataOf(args.grads[i]), slots: args.slots[i].map((s) => this.#dataOf(s)) }));
+    const arrays = args.params.map((p, i) => ({
+      param: this.#dataOf(p),
+      grad: this.#dataOf(args.grads[i]),
+      slots: args.slots[i].map((s) => this.#dataOf(s)),
+    }));
     for (const a of arrays) updateParameter(args.rule, args.step, args.gradScale, a.param, a.grad, a.slots);
   }
 

@@ -1,12 +1,25 @@
 // What makes tensor lifetimes cheap to get right: tidy(), `using`, the host-array predict(), and an error that says
 // who freed a tensor (the TF1 habit of keeping new_states after getStateUpdateOp).
 import {
-  DisposedTensorError, LSTMCell, LSTMStateTuple, RecurError, StatefulRNN, dynamicRnn, getStateUpdateOp, getStateVariables, memory, tensor, tidy,
+  DisposedTensorError,
+  LSTMCell,
+  LSTMStateTuple,
+  RecurError,
+  StatefulRNN,
+  dynamicRnn,
+  getStateUpdateOp,
+  getStateVariables,
+  memory,
+  tensor,
+  tidy,
 } from '@recur/core';
 import { describe, expect, it } from 'vitest';
 import '../src/index.js';
 
-const B = 2, T = 3, I = 4, H = 5;
+const B = 2,
+  T = 3,
+  I = 4,
+  H = 5;
 const frame = (seed: number) => Float32Array.from({ length: B * T * I }, (_, i) => Math.sin(seed + i));
 const live = () => memory('cpu').numTensors;
 /** One call first: the cell's weight upload counts in memory() from then on. */
@@ -37,10 +50,12 @@ describe('tensor lifetimes', () => {
     expect((rnn.state as LSTMStateTuple).h.isDisposed).toBe(false);
     y.dispose();
     // a throw frees what was made; a Promise is refused
-    expect(() => tidy(() => {
-      tensor(frame(3), [B, T, I], { backend: 'cpu' });
-      throw new Error('inside');
-    })).toThrow('inside');
+    expect(() =>
+      tidy(() => {
+        tensor(frame(3), [B, T, I], { backend: 'cpu' });
+        throw new Error('inside');
+      }),
+    ).toThrow('inside');
     expect(() => tidy(async () => tensor(frame(4), [B, T, I], { backend: 'cpu' }))).toThrow(RecurError);
     expect(live()).toBe(before);
     rnn.dispose();
@@ -62,14 +77,19 @@ describe('tensor lifetimes', () => {
 
   it('predict(): host values in, host values out, state carried, nothing left live', async () => {
     const cell = new LSTMCell(H, { backend: 'cpu', inputSize: I, seed: 2 });
-    const a = new StatefulRNN(cell, { batch: B }), b = new StatefulRNN(cell, { batch: B });
+    const a = new StatefulRNN(cell, { batch: B }),
+      b = new StatefulRNN(cell, { batch: B });
     warm(a);
     warm(b);
     const before = live();
-    const first = await a.predict(frame(1), [B, T, I]), second = a.predictSync(frame(2), [B, T, I]);
+    const first = await a.predict(frame(1), [B, T, I]),
+      second = a.predictSync(frame(2), [B, T, I]);
     expect(live()).toBe(before);
     // the same through run() on a twin: equal bits, the state carried between the two calls
-    for (const [values, out] of [[frame(1), first], [frame(2), second]] as const) {
+    for (const [values, out] of [
+      [frame(1), first],
+      [frame(2), second],
+    ] as const) {
       const x = tensor(values, [B, T, I], { backend: 'cpu' });
       const y = b.run(x);
       expect(Array.from(out)).toEqual(Array.from(y.dataSync()));

@@ -7,10 +7,24 @@ import { poisonDisposedArrays } from '../src/index.js';
 /** Two TBPTT chunks of a 3-layer model, batch-major (core transposes and frees its copies): losses and weights. */
 async function trainTwoChunks(): Promise<number[]> {
   const random = seededRandom(9);
-  const B = 3, T = 5, I = 4, V = 6;
+  const B = 3,
+    T = 5,
+    I = 4,
+    V = 6;
   const x = Float32Array.from({ length: B * T * I }, () => random() * 2 - 1);
   const targets = Array.from({ length: B * T }, (_, i) => (i * 5) % V);
-  const model = new RnnModel({ inputSize: I, layers: [{ kind: 'lstm', units: 7 }, { kind: 'gru', units: 5, resetAfter: false }, { kind: 'rnn', units: 4 }], outputSize: V }, { backend: 'cpu', seed: 4 });
+  const model = new RnnModel(
+    {
+      inputSize: I,
+      layers: [
+        { kind: 'lstm', units: 7 },
+        { kind: 'gru', units: 5, resetAfter: false },
+        { kind: 'rnn', units: 4 },
+      ],
+      outputSize: V,
+    },
+    { backend: 'cpu', seed: 4 },
+  );
   const trainer = new TbpttTrainer(model, { batch: B, optimizer: new SGD({ learningRate: 0.3, momentum: 0.5 }), clipNorm: 10 });
   const input = tensor(x, [B, T, I], { backend: 'cpu' });
   const losses = [(await trainer.trainChunk(input, targets)).loss, (await trainer.trainChunk(input, targets, { resetAfter: [1] })).loss];

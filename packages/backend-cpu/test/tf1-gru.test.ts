@@ -4,12 +4,20 @@ import { GRUCell, disposeState, dynamicRnn, fromTF1GRU, seededRandom, tensor, to
 import { describe, expect, it } from 'vitest';
 import '../src/index.js';
 
-const I = 3, H = 4, B = 2, T = 5;
+const I = 3,
+  H = 4,
+  B = 2,
+  T = 5;
 const random = seededRandom(21);
 const draw = (n: number) => Float32Array.from({ length: n }, () => random() - 0.5);
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
-interface TF1 { gatesKernel: ArrayLike<number>; gatesBias: ArrayLike<number>; candidateKernel: ArrayLike<number>; candidateBias: ArrayLike<number> }
+interface TF1 {
+  gatesKernel: ArrayLike<number>;
+  gatesBias: ArrayLike<number>;
+  candidateKernel: ArrayLike<number>;
+  candidateBias: ArrayLike<number>;
+}
 
 /** TF1 GRUCell: [r, u] = σ([x, h] · gates/kernel + gates/bias); c = tanh([x, r ⊙ h] · candidate/kernel + b); h' = u h + (1 − u) c. */
 function tf1Run(w: TF1, x: Float32Array): Float64Array {
@@ -19,9 +27,13 @@ function tf1Run(w: TF1, x: Float32Array): Float64Array {
     for (let t = 0; t < T; t++) {
       const xt = Array.from(x.subarray((b * T + t) * I, (b * T + t + 1) * I));
       const xh = [...xt, ...h];
-      const gates = Array.from({ length: 2 * H }, (_, c) => sigmoid(xh.reduce((s, v, k) => s + v * w.gatesKernel[k * 2 * H + c], w.gatesBias[c])));
+      const gates = Array.from({ length: 2 * H }, (_, c) =>
+        sigmoid(xh.reduce((s, v, k) => s + v * w.gatesKernel[k * 2 * H + c], w.gatesBias[c])),
+      );
       const xrh = [...xt, ...Array.from(h, (v, j) => gates[j] * v)];
-      const cand = Array.from({ length: H }, (_, c) => Math.tanh(xrh.reduce((s, v, k) => s + v * w.candidateKernel[k * H + c], w.candidateBias[c])));
+      const cand = Array.from({ length: H }, (_, c) =>
+        Math.tanh(xrh.reduce((s, v, k) => s + v * w.candidateKernel[k * H + c], w.candidateBias[c])),
+      );
       h = Float64Array.from(h, (v, j) => gates[H + j] * v + (1 - gates[H + j]) * cand[j]);
       y.set(h, (b * T + t) * H);
     }
@@ -42,7 +54,7 @@ function recurRun(cell: GRUCell, x: Float32Array): Float32Array {
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 describe("TF1's GRUCell weights", () => {
-  it('fromTF1GRU: a reset-before cell reproduces TF1\'s GRUCell (and the default reset-after cell refuses them)', () => {
+  it("fromTF1GRU: a reset-before cell reproduces TF1's GRUCell (and the default reset-after cell refuses them)", () => {
     const tf1 = { gatesKernel: draw((I + H) * 2 * H), gatesBias: draw(2 * H), candidateKernel: draw((I + H) * H), candidateBias: draw(H) };
     const x = draw(B * T * I);
     const cell = new GRUCell(H, { backend: 'cpu', resetAfter: false });

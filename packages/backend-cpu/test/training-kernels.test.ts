@@ -1,25 +1,51 @@
 import { describe, expect, it } from 'vitest';
-import { Adam, RecurError, RnnModel, SGD, TbpttTrainer, getBackend, memory, registerBackend, tokenIds, type RecurBackend } from '@recur/core';
+import {
+  Adam,
+  RecurError,
+  RnnModel,
+  SGD,
+  TbpttTrainer,
+  getBackend,
+  memory,
+  registerBackend,
+  tokenIds,
+  type RecurBackend,
+} from '@recur/core';
 import { CpuBackend } from '../src/index.js';
 
 // A backend that reads only asynchronously (as GPU backends do) while its optimizer kernel owns the newest weights:
 // every host read of the model must go through `await model.sync()`, and nothing may silently read stale copies.
 const asyncOnly = new CpuBackend('cpu-async');
-registerBackend('cpu-async', () => new Proxy(asyncOnly, {
-  get(target, key) {
-    if (key === 'readSync') return undefined;
-    if (key === 'capabilities') return { ...target.capabilities, syncRead: false };
-    const value = Reflect.get(target, key, target);
-    return typeof value === 'function' ? value.bind(target) : value;
-  },
-}) as RecurBackend, -1000);
+registerBackend(
+  'cpu-async',
+  () =>
+    new Proxy(asyncOnly, {
+      get(target, key) {
+        if (key === 'readSync') return undefined;
+        if (key === 'capabilities') return { ...target.capabilities, syncRead: false };
+        const value = Reflect.get(target, key, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    }) as RecurBackend,
+  -1000,
+);
 
-const B = 2, T = 4, V = 5;
+const B = 2,
+  T = 4,
+  V = 5;
 
 async function trainedModel(backend: string): Promise<{ model: RnnModel; trainer: TbpttTrainer }> {
   const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 6 }], outputSize: V }, { backend, seed: 3 });
   const trainer = new TbpttTrainer(model, { batch: B, optimizer: new Adam({ learningRate: 0.05 }) });
-  for (let k = 0; k < 2; k++) await trainer.trainChunk(tokenIds(Array.from({ length: B * T }, (_, i) => (i + k) % V), [B, T], V), Array.from({ length: B * T }, (_, i) => (2 * i + k) % V));
+  for (let k = 0; k < 2; k++)
+    await trainer.trainChunk(
+      tokenIds(
+        Array.from({ length: B * T }, (_, i) => (i + k) % V),
+        [B, T],
+        V,
+      ),
+      Array.from({ length: B * T }, (_, i) => (2 * i + k) % V),
+    );
   return { model, trainer };
 }
 
@@ -28,12 +54,18 @@ describe('parameters updated in place by the optimizer kernel', () => {
     const sync = await trainedModel('cpu');
     const later = await trainedModel('cpu-async');
     expect(later.trainer.kernels.optimizer).toBe(true);
-    expect(() => later.model.cell.layers[0].getWeights()).toThrow(expect.objectContaining({ argument: 'cell', expected: expect.stringContaining('await cell.syncWeights()') }));
+    expect(() => later.model.cell.layers[0].getWeights()).toThrow(
+      expect.objectContaining({ argument: 'cell', expected: expect.stringContaining('await cell.syncWeights()') }),
+    );
     expect(() => later.model.head.weight).toThrow(RecurError);
-    expect(() => later.model.head.weight).toThrow(expect.objectContaining({ argument: 'head', actual: expect.stringContaining('reads asynchronously') }));
+    expect(() => later.model.head.weight).toThrow(
+      expect.objectContaining({ argument: 'head', actual: expect.stringContaining('reads asynchronously') }),
+    );
     expect(() => later.model.toSafetensors()).toThrow(RecurError);
     expect(() => later.model.dispose()).toThrow(RecurError); // rather than drop the only copy of the trained weights
-    expect(() => later.trainer.dispose()).toThrow(expect.objectContaining({ argument: 'trainer', expected: expect.stringContaining('await trainer.sync()') }));
+    expect(() => later.trainer.dispose()).toThrow(
+      expect.objectContaining({ argument: 'trainer', expected: expect.stringContaining('await trainer.sync()') }),
+    );
     await later.trainer.sync(); // the optimizer's state and the model's parameters
     expect(Array.from(later.model.cell.layers[0].getWeights().wHh)).toEqual(Array.from(sync.model.cell.layers[0].getWeights().wHh));
     expect(Array.from(later.model.head.weight)).toEqual(Array.from(sync.model.head.weight));
@@ -67,7 +99,15 @@ describe('parameters updated in place by the optimizer kernel', () => {
     const run = async (delay: number | null) => {
       const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 6 }], outputSize: V }, { backend: 'cpu-async', seed: 3 });
       const trainer = new TbpttTrainer(model, { batch: B, optimizer: new SGD({ learningRate: 0.5 }) });
-      const chunk = (k: number) => trainer.trainChunk(tokenIds(Array.from({ length: B * T }, (_, i) => (i + k) % V), [B, T], V), Array.from({ length: B * T }, (_, i) => (2 * i + k) % V));
+      const chunk = (k: number) =>
+        trainer.trainChunk(
+          tokenIds(
+            Array.from({ length: B * T }, (_, i) => (i + k) % V),
+            [B, T],
+            V,
+          ),
+          Array.from({ length: B * T }, (_, i) => (2 * i + k) % V),
+        );
       await chunk(0);
       const step = chunk(1);
       if (delay !== null) {

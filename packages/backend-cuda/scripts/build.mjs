@@ -11,8 +11,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const native = join(root, 'native'), out = join(root, 'build'), objects = join(out, 'obj');
-const target = join(out, 'recur_cuda.node'), status = join(out, 'status.json');
+const native = join(root, 'native'),
+  out = join(root, 'build'),
+  objects = join(out, 'obj');
+const target = join(out, 'recur_cuda.node'),
+  status = join(out, 'status.json');
 mkdirSync(objects, { recursive: true });
 
 const record = (built, detail) => writeFileSync(status, JSON.stringify({ built, ...detail }, null, 2) + '\n');
@@ -26,25 +29,35 @@ function findNvcc() {
 
 const nvcc = findNvcc();
 if (!nvcc) {
-  record(false, { reason: 'built without CUDA: no nvcc was found at install (set NVCC or CUDA_HOME, or put nvcc on PATH, then run `node scripts/build.mjs` in @recur/backend-cuda)' });
+  record(false, {
+    reason:
+      'built without CUDA: no nvcc was found at install (set NVCC or CUDA_HOME, or put nvcc on PATH, then run `node scripts/build.mjs` in @recur/backend-cuda)',
+  });
   console.log('backend-cuda: nvcc not found; the addon was not built (the backend reports itself unavailable)');
   process.exit(0);
 }
 // nvcc may be a wrapper script elsewhere: look for cudart beside it and in the usual homes
 const cudaHomes = [join(dirname(realpathSync(nvcc)), '..'), process.env.CUDA_HOME, '/usr/local/cuda'].filter(Boolean);
 const version = execFileSync(nvcc, ['--version'], { encoding: 'utf8' }).trim().split('\n').pop();
-const napiInclude = process.env.NAPI_INCLUDE ?? join(dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json')), 'include');
-const archs = (process.env.RECUR_CUDA_ARCHS ?? '80,90').split(',').map((a) => a.trim()).filter(Boolean);
+const napiInclude =
+  process.env.NAPI_INCLUDE ?? join(dirname(createRequire(import.meta.url).resolve('node-api-headers/package.json')), 'include');
+const archs = (process.env.RECUR_CUDA_ARCHS ?? '80,90')
+  .split(',')
+  .map((a) => a.trim())
+  .filter(Boolean);
 const gencode = archs.flatMap((a) => ['-gencode', `arch=compute_${a},code=sm_${a}`]);
 gencode.push('-gencode', `arch=compute_${archs.at(-1)},code=compute_${archs.at(-1)}`);
 
 const sources = readdirSync(native).filter((f) => f.endsWith('.cu') || f.endsWith('.cc'));
-const headers = readdirSync(native).filter((f) => f.endsWith('.h')).map((f) => join(native, f));
+const headers = readdirSync(native)
+  .filter((f) => f.endsWith('.h'))
+  .map((f) => join(native, f));
 const newest = (files) => Math.max(...files.map((f) => statSync(f).mtimeMs));
 const headerTime = newest([...headers, fileURLToPath(import.meta.url)]);
 
 const jobs = sources.map((src) => {
-  const input = join(native, src), obj = join(objects, `${src}.o`);
+  const input = join(native, src),
+    obj = join(objects, `${src}.o`);
   const stale = !existsSync(obj) || statSync(obj).mtimeMs < Math.max(statSync(input).mtimeMs, headerTime);
   const args = ['-c', '-O3', '-std=c++17', '-Xcompiler', '-fPIC,-fvisibility=hidden', `-I${napiInclude}`, '-o', obj, input];
   if (src.endsWith('.cu')) args.unshift(...gencode, '--expt-relaxed-constexpr');
@@ -72,12 +85,26 @@ async function worker() {
 }
 try {
   await Promise.all(Array.from({ length: parallel }, worker));
-  const libDirs = cudaHomes.flatMap((h) => [join(h, 'lib64'), join(h, 'targets', 'x86_64-linux', 'lib')]).filter((d) => existsSync(join(d, 'libcudart_static.a'))).slice(0, 1);
+  const libDirs = cudaHomes
+    .flatMap((h) => [join(h, 'lib64'), join(h, 'targets', 'x86_64-linux', 'lib')])
+    .filter((d) => existsSync(join(d, 'libcudart_static.a')))
+    .slice(0, 1);
   if (!libDirs.length) throw new Error(`libcudart_static.a not found under ${cudaHomes.join(', ')}`);
   if (todo.length || !existsSync(target)) {
     // cudart and libstdc++ linked statically: the addon needs the NVIDIA driver and nothing else at run time
-    await run(process.env.CXX ?? 'g++', ['-shared', '-o', target, ...jobs.map((j) => j.obj), ...libDirs.map((d) => `-L${d}`),
-      '-lcudart_static', '-ldl', '-lpthread', '-lrt', '-static-libstdc++', '-static-libgcc']);
+    await run(process.env.CXX ?? 'g++', [
+      '-shared',
+      '-o',
+      target,
+      ...jobs.map((j) => j.obj),
+      ...libDirs.map((d) => `-L${d}`),
+      '-lcudart_static',
+      '-ldl',
+      '-lpthread',
+      '-lrt',
+      '-static-libstdc++',
+      '-static-libgcc',
+    ]);
   }
   record(true, { nvcc: version, archs: archs.map((a) => `sm_${a}`).concat(`compute_${archs.at(-1)}`) });
   console.log(`backend-cuda: built ${target} (${version}; sm_${archs.join(', sm_')})`);

@@ -43,18 +43,31 @@ const sync = () => (dryRun ? undefined : cuda.synchronize());
 const results = {};
 for (const name of dryRun ? [] : ['cuda', 'cuda-generic', 'cuda-batch']) {
   const start = performance.now();
-  const rs = await runSuite(name, { fixtures: defaultFixtures(), onResult: (r) => console.log(`  ${name} ${r.status} ${r.id} ${r.ms.toFixed(0)} ms`) });
+  const rs = await runSuite(name, {
+    fixtures: defaultFixtures(),
+    onResult: (r) => console.log(`  ${name} ${r.status} ${r.id} ${r.ms.toFixed(0)} ms`),
+  });
   const count = (s) => rs.filter((r) => r.status === s).length;
-  results[name] = { pass: count('pass'), fail: count('fail'), skip: count('skip'), na: count('n/a'), seconds: (performance.now() - start) / 1000 };
+  results[name] = {
+    pass: count('pass'),
+    fail: count('fail'),
+    skip: count('skip'),
+    na: count('n/a'),
+    seconds: (performance.now() - start) / 1000,
+  };
   console.log(`conformance ${name}: ${JSON.stringify(results[name])}`);
-  for (const r of rs) if (r.status === 'fail' || r.status === 'skip') console.log(`  ${r.status} ${r.id}: ${String(r.message).split('\n').slice(0, 4).join(' | ').slice(0, 600)}`);
+  for (const r of rs)
+    if (r.status === 'fail' || r.status === 'skip')
+      console.log(`  ${r.status} ${r.id}: ${String(r.message).split('\n').slice(0, 4).join(' | ').slice(0, 600)}`);
 }
 
 // 2. timings: the backend's kernels directly (x already on the device, as cuDNN is timed), and streamed calls
 // through the public API (x in from the host, y out, synchronised by the read)
 const random = seededRandom(11);
 const draw = (n, scale = 1) => Float32Array.from({ length: n }, () => (random() * 2 - 1) * scale);
-const H = dryRun ? 64 : 1024, I = H, G = 4;
+const H = dryRun ? 64 : 1024,
+  I = H,
+  G = 4;
 const spec = { kind: 'lstm', inputSize: I, units: H, dtype: 'float32', forgetBias: 0 };
 const bound = 1 / Math.sqrt(H);
 const weights = { wIh: draw(G * H * I, bound), wHh: draw(G * H * H, bound), bIh: draw(G * H, bound), bHh: draw(G * H, bound) };
@@ -76,7 +89,11 @@ const timeIt = (reps, body, sync) => {
 
 const timings = { floor_us: null, cases: {} };
 const addon = load.addon;
-timings.floor_us = timeIt(2000, () => (dryRun ? undefined : addon.emptyLaunch()), () => {});
+timings.floor_us = timeIt(
+  2000,
+  () => (dryRun ? undefined : addon.emptyLaunch()),
+  () => {},
+);
 console.log(`floor (one empty launch + synchronise): ${timings.floor_us.toFixed(2)} us`);
 
 function kernelCase(backend, id, T, B, mode, reps) {
@@ -84,7 +101,8 @@ function kernelCase(backend, id, T, B, mode, reps) {
   const x = draw(T * B * I);
   writeFileSync(join(out, `case-${id}-x.f32`), x);
   const xs = backend.upload(x, [T, B, I], 'float32');
-  const h0 = backend.zeros([B, H], 'float32'), c0 = backend.zeros([B, H], 'float32');
+  const h0 = backend.zeros([B, H], 'float32'),
+    c0 = backend.zeros([B, H], 'float32');
   const dy = mode === 'train' ? backend.upload(new Float32Array(T * B * H).fill(1 / (T * B)), [T, B, H], 'float32') : null;
   const args = { layer: spec, weights: w, x: xs, h0, c0, time: T, batch: B, seqLens: null };
   let keepGradients = true;
@@ -92,8 +110,16 @@ function kernelCase(backend, id, T, B, mode, reps) {
     const r = backend.forward({ ...args, keepTape: mode === 'train' });
     if (mode === 'train') {
       const g = backend.backward({ layer: spec, weights: w, tape: r.tape, time: T, batch: B, seqLens: null, dy, dhT: null, dcT: null });
-      if (keepGradients) {  // what PyTorch's float64 autograd must reproduce (gpu-peer.py)
-        for (const [k, v] of Object.entries({ dx: g.dx, dWih: g.dWeights.wIh, dWhh: g.dWeights.wHh, dbIh: g.dWeights.bIh, dbHh: g.dWeights.bHh })) writeFileSync(join(out, `grad-${id}-${k}.f32`), backend.readSync(v));
+      if (keepGradients) {
+        // what PyTorch's float64 autograd must reproduce (gpu-peer.py)
+        for (const [k, v] of Object.entries({
+          dx: g.dx,
+          dWih: g.dWeights.wIh,
+          dWhh: g.dWeights.wHh,
+          dbIh: g.dWeights.bIh,
+          dbHh: g.dWeights.bHh,
+        }))
+          writeFileSync(join(out, `grad-${id}-${k}.f32`), backend.readSync(v));
         keepGradients = false;
       }
       for (const s of [g.dx, g.dh0, g.dc0, g.dWeights.wIh, g.dWeights.wHh, g.dWeights.bIh, g.dWeights.bHh]) backend.dispose(s);
@@ -104,12 +130,16 @@ function kernelCase(backend, id, T, B, mode, reps) {
   const first = runOnce();
   writeFileSync(join(out, `case-${id}-y.f32`), backend.readSync(first.y));
   for (const s of [first.y, first.hT, first.cT]) backend.dispose(s);
-  const us = timeIt(reps, () => {
-    const r = runOnce();
-    backend.dispose(r.y);
-    backend.dispose(r.hT);
-    backend.dispose(r.cT);
-  }, sync);
+  const us = timeIt(
+    reps,
+    () => {
+      const r = runOnce();
+      backend.dispose(r.y);
+      backend.dispose(r.hT);
+      backend.dispose(r.cT);
+    },
+    sync,
+  );
   for (const s of [xs, h0, c0, dy]) if (s) backend.dispose(s);
   backend.disposeWeights(w);
   return us;
@@ -136,19 +166,24 @@ function streamCase(backendName, B, reps) {
 function rawStepCase(backend, B, reps) {
   // one streamed step on the backend's spec API: upload x, one-step forward with the carried state, read y
   const w = backend.uploadWeights(spec, weights);
-  let h = backend.zeros([B, H], 'float32'), c = backend.zeros([B, H], 'float32');
+  let h = backend.zeros([B, H], 'float32'),
+    c = backend.zeros([B, H], 'float32');
   const frame = draw(B * I);
-  const us = timeIt(reps, () => {
-    const xs = backend.upload(frame, [1, B, I], 'float32');
-    const r = backend.forward({ layer: spec, weights: w, x: xs, h0: h, c0: c, time: 1, batch: B, seqLens: null });
-    backend.readSync(r.y);
-    backend.dispose(xs);
-    backend.dispose(r.y);
-    backend.dispose(h);
-    backend.dispose(c);
-    h = r.hT;
-    c = r.cT;
-  }, () => {});
+  const us = timeIt(
+    reps,
+    () => {
+      const xs = backend.upload(frame, [1, B, I], 'float32');
+      const r = backend.forward({ layer: spec, weights: w, x: xs, h0: h, c0: c, time: 1, batch: B, seqLens: null });
+      backend.readSync(r.y);
+      backend.dispose(xs);
+      backend.dispose(r.y);
+      backend.dispose(h);
+      backend.dispose(c);
+      h = r.hT;
+      c = r.cT;
+    },
+    () => {},
+  );
   backend.dispose(h);
   backend.dispose(c);
   backend.disposeWeights(w);
@@ -176,13 +211,22 @@ record('train-B64-T50', kernelCase(cuda, 'train-B64-T50', 50, 64, 'train', quick
 // every SGEMM path (64-tiles, split K, 128-tiles) in every operand layout against float64 on the host
 if (!dryRun) {
   let worst = 0;
-  for (const [M, N, K] of [[64, 256, 2048], [640, 640, 96], [1536, 1536, 64]]) {
+  for (const [M, N, K] of [
+    [64, 256, 2048],
+    [640, 640, 96],
+    [1536, 1536, 64],
+  ]) {
     for (const layout of ['ABt', 'AB', 'AtB']) {
-      const a = draw(M * K), b = draw(N * K), bias = draw(N);
+      const a = draw(M * K),
+        b = draw(N * K),
+        bias = draw(N);
       // A(m,k), B(k,n) strides for each layout; the host reference reads the same arrays the same way
       const [sam, sak] = layout === 'AtB' ? [1, M] : [K, 1];
       const [sbk, sbn] = layout === 'ABt' ? [1, K] : [N, 1];
-      const sa = cuda.upload(a, [M * K], 'float32'), sb = cuda.upload(b, [N * K], 'float32'), sbias = cuda.upload(bias, [N], 'float32'), sc = cuda.zeros([M, N], 'float32');
+      const sa = cuda.upload(a, [M * K], 'float32'),
+        sb = cuda.upload(b, [N * K], 'float32'),
+        sbias = cuda.upload(bias, [N], 'float32'),
+        sc = cuda.zeros([M, N], 'float32');
       addon.gemm({ M, N, K, a: sa.buffer, sam, sak, b: sb.buffer, sbk, sbn, c: sc.buffer, ldc: N, bias: sbias.buffer, accumulate: false });
       const c = cuda.readSync(sc);
       let err = 0;
@@ -203,9 +247,34 @@ if (!dryRun) {
 }
 // the product every generic step and every weight gradient runs: our SGEMM alone, for the profile
 if (!dryRun) {
-  for (const [M, N, K] of [[64, 4096, 1024], [6400, 4096, 1024], [4096, 1024, 3200]]) {
-    const a = cuda.upload(draw(M * K), [M, K], 'float32'), b = cuda.upload(draw(N * K), [N, K], 'float32'), c = cuda.zeros([M, N], 'float32');
-    const us = timeIt(quick ? 5 : 50, () => addon.gemm({ M, N, K, a: a.buffer, sam: K, sak: 1, b: b.buffer, sbk: 1, sbn: K, c: c.buffer, ldc: N, bias: null, accumulate: false }), sync);
+  for (const [M, N, K] of [
+    [64, 4096, 1024],
+    [6400, 4096, 1024],
+    [4096, 1024, 3200],
+  ]) {
+    const a = cuda.upload(draw(M * K), [M, K], 'float32'),
+      b = cuda.upload(draw(N * K), [N, K], 'float32'),
+      c = cuda.zeros([M, N], 'float32');
+    const us = timeIt(
+      quick ? 5 : 50,
+      () =>
+        addon.gemm({
+          M,
+          N,
+          K,
+          a: a.buffer,
+          sam: K,
+          sak: 1,
+          b: b.buffer,
+          sbk: 1,
+          sbn: K,
+          c: c.buffer,
+          ldc: N,
+          bias: null,
+          accumulate: false,
+        }),
+      sync,
+    );
     record(`sgemm-${M}x${N}x${K}`, us);
     console.log(`  = ${((2 * M * N * K) / us / 1e6).toFixed(1)} TFLOP/s`);
     for (const s of [a, b, c]) cuda.dispose(s);
@@ -218,7 +287,10 @@ if (!dryRun) {
   cuda.releaseCachedMemory();
   console.log('after releaseCached:', JSON.stringify(cuda.deviceMemory()));
 }
-writeFileSync(join(out, 'ours.json'), JSON.stringify({ conformance: results, ...timings, units: H, device: addon?.info(), runsOn: availability.runsOn ?? cuda.name }, null, 2));
+writeFileSync(
+  join(out, 'ours.json'),
+  JSON.stringify({ conformance: results, ...timings, units: H, device: addon?.info(), runsOn: availability.runsOn ?? cuda.name }, null, 2),
+);
 
 function report(dir) {
   const ours = JSON.parse(readFileSync(join(dir, 'ours.json'), 'utf8'));
@@ -239,12 +311,18 @@ function report(dir) {
   ];
   console.log(`\nGPU: ${ours.runsOn}; torch ${peer.torch}, cuDNN ${peer.cudnn}; TF32 switches: ${JSON.stringify(peer.tf32)}`);
   console.log(`floor: empty launch + synchronise: ours ${ours.floor_us.toFixed(2)} us, torch ${peer.floor_us.toFixed(2)} us`);
-  console.log(`| case (LSTM, H = I = ${ours.units}) | Recur cuda (us) | cuDNN plain (us) | cuDNN graph (us) | ratio (cuDNN best / ours) | goal |`);
+  console.log(
+    `| case (LSTM, H = I = ${ours.units}) | Recur cuda (us) | cuDNN plain (us) | cuDNN graph (us) | ratio (cuDNN best / ours) | goal |`,
+  );
   console.log('| --- | --- | --- | --- | --- | --- |');
   for (const [label, mine, theirs, graph, goal] of rows) {
-    const a = ours.cases[mine], b = peer.cases[theirs], g = graph ? peer.cases[graph] : null;
+    const a = ours.cases[mine],
+      b = peer.cases[theirs],
+      g = graph ? peer.cases[graph] : null;
     const best = g ? Math.min(b, g) : b;
-    console.log(`| ${label} | ${a?.toFixed(1)} | ${b?.toFixed(1)} | ${g ? g.toFixed(1) : '-'} | ${(best / a).toFixed(2)}x | ${goal === 'train' ? '>= 0.83x (<= 1.2x its time)' : goal ? `<= ${goal} us` : '>= 1.0x'} |`);
+    console.log(
+      `| ${label} | ${a?.toFixed(1)} | ${b?.toFixed(1)} | ${g ? g.toFixed(1) : '-'} | ${(best / a).toFixed(2)}x | ${goal === 'train' ? '>= 0.83x (<= 1.2x its time)' : goal ? `<= ${goal} us` : '>= 1.0x'} |`,
+    );
   }
   console.log('agreement with PyTorch (max |ours - torch fp32|):', JSON.stringify(peer.agreement));
   console.log('conformance:', JSON.stringify(ours.conformance));

@@ -74,13 +74,28 @@ export interface Addon {
   /** √(Σ v²) over several buffers, summed in double. */
   globalNorm(buffers: DeviceBuffer[], sizes: number[], out: DeviceBuffer): void;
   /** One SGD or Adam update in place. */
-  optimizer(rule: Record<string, number>, param: DeviceBuffer, grad: DeviceBuffer, slot0: DeviceBuffer, slot1: DeviceBuffer | null, n: number): void;
+  optimizer(
+    rule: Record<string, number>,
+    param: DeviceBuffer,
+    grad: DeviceBuffer,
+    slot0: DeviceBuffer,
+    slot1: DeviceBuffer | null,
+    n: number,
+  ): void;
   /** The folded biases of a layer from the public ones. */
-  deriveBias(kind: number, units: number, forgetBias: number, bIh: DeviceBuffer, bHh: DeviceBuffer, bias: DeviceBuffer, hbn: DeviceBuffer | null): void;
+  deriveBias(
+    kind: number,
+    units: number,
+    forgetBias: number,
+    bIh: DeviceBuffer,
+    bHh: DeviceBuffer,
+    bias: DeviceBuffer,
+    hbn: DeviceBuffer | null,
+  ): void;
   /** The host reference of the forward (cells.h's math on the CPU). */
   hostForward(args: Record<string, unknown>): { y: Float32Array; h: Float32Array; c: Float32Array };
   /** The host reference of the backward (cells.h's backward math on the CPU). */
-  hostBackward(args: Record<string, unknown>): Record<"dx" | "dh0" | "dc0" | "dWih" | "dWhh" | "dbIh" | "dbHh", Float32Array>;
+  hostBackward(args: Record<string, unknown>): Record<'dx' | 'dh0' | 'dc0' | 'dWih' | 'dWhh' | 'dbIh' | 'dbHh', Float32Array>;
   /** One launch of an empty kernel and a synchronisation: the floor of any call. */
   emptyLaunch(): void;
 }
@@ -96,7 +111,8 @@ export function loadAddon(): AddonLoad {
   if (loaded) return loaded;
   const file = join(packageRoot, 'build', 'recur_cuda.node');
   if (!existsSync(file)) {
-    let reason = 'the CUDA addon was not built (no nvcc at install: install a CUDA toolkit and run `node scripts/build.mjs` in @recur/backend-cuda)';
+    let reason =
+      'the CUDA addon was not built (no nvcc at install: install a CUDA toolkit and run `node scripts/build.mjs` in @recur/backend-cuda)';
     try {
       const status = JSON.parse(readFileSync(join(packageRoot, 'build', 'status.json'), 'utf8')) as { reason?: string };
       if (status.reason) reason = status.reason;

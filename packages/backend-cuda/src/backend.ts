@@ -1,14 +1,37 @@
 import {
-  BackendError, SPEC_VERSION, gateCount, hostMemoryBudget,
-  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type DenseArgs, type DenseGradients, type FloatArray,
-  type ForwardArgs, type ForwardResult, type ForwardScratch, type LayerSpec, type LayerWeights, type LossStorages, type MemoryBudget, type MemoryInfo,
-  type OptimizerArgs, type RecurBackend, type TransferCounts, type WeightParameters,
+  BackendError,
+  SPEC_VERSION,
+  gateCount,
+  hostMemoryBudget,
+  type Availability,
+  type BackwardArgs,
+  type BackwardResult,
+  type Capabilities,
+  type DType,
+  type DenseArgs,
+  type DenseGradients,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type ForwardScratch,
+  type LayerSpec,
+  type LayerWeights,
+  type LossStorages,
+  type MemoryBudget,
+  type MemoryInfo,
+  type OptimizerArgs,
+  type RecurBackend,
+  type TransferCounts,
+  type WeightParameters,
 } from '@recur/core';
 import { loadAddon, type Addon, type DeviceBuffer, type DeviceInfo, type LayerBuffers } from './addon.js';
 
 /** A tensor: a device buffer of `floats` float32 values. */
 export class CudaStorage {
-  constructor(public buffer: DeviceBuffer, readonly floats: number) {}
+  constructor(
+    public buffer: DeviceBuffer,
+    readonly floats: number,
+  ) {}
   /** Its size in bytes. */
   get bytes(): number {
     return this.floats * 4;
@@ -77,7 +100,13 @@ export interface CudaBackendOptions {
 export class CudaBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
-  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32'], training: true, syncRead: true, tokens: true };
+  readonly capabilities: Capabilities = {
+    cells: ['lstm', 'gru', 'rnn'],
+    dtypes: ['float32'],
+    training: true,
+    syncRead: true,
+    tokens: true,
+  };
   readonly #addon: Addon | null;
   readonly #reason: string | null;
   readonly #info: DeviceInfo | null;
@@ -97,7 +126,8 @@ export class CudaBackend implements RecurBackend {
     this.#persistent = options.persistent ?? process.env.RECUR_CUDA_PERSISTENT !== '0';
     this.#batchKernelMinBatch = options.batchKernelMinBatch ?? 17;
     const load = loadAddon();
-    let info: DeviceInfo | null = null, reason: string | null = load.reason ?? null;
+    let info: DeviceInfo | null = null,
+      reason: string | null = load.reason ?? null;
     if (load.addon) {
       try {
         info = load.addon.info();
@@ -116,7 +146,10 @@ export class CudaBackend implements RecurBackend {
   available(): Availability {
     if (!this.#addon) return { available: false, reason: this.#reason ?? 'unavailable', missingHardware: true };
     const i = this.#info!;
-    return { available: true, runsOn: `${i.name} (sm_${i.major}${i.minor}, ${i.multiprocessors} SMs), driver for CUDA ${cudaVersion(i.driverVersion)}, runtime ${cudaVersion(i.runtimeVersion)}` };
+    return {
+      available: true,
+      runsOn: `${i.name} (sm_${i.major}${i.minor}, ${i.multiprocessors} SMs), driver for CUDA ${cudaVersion(i.driverVersion)}, runtime ${cudaVersion(i.runtimeVersion)}`,
+    };
   }
 
   /** The device as the driver reports it (null when unavailable). */
@@ -142,7 +175,10 @@ export class CudaBackend implements RecurBackend {
 
   /** New storage of `floats` values, tracked. */
   #alloc(floats: number): CudaStorage {
-    const s = new CudaStorage(this.#call('alloc', (a) => a.alloc(floats * 4)), floats);
+    const s = new CudaStorage(
+      this.#call('alloc', (a) => a.alloc(floats * 4)),
+      floats,
+    );
     this.#live.add(s);
     this.#bytes += s.bytes;
     return s;
@@ -164,7 +200,11 @@ export class CudaBackend implements RecurBackend {
   /** The buffer of a live storage (or an upload's parameter) of this backend. */
   #buf(storage: unknown): DeviceBuffer {
     if (!(storage instanceof CudaStorage) || !(this.#live.has(storage) || this.#parameters.has(storage))) {
-      throw new BackendError('storage', `a live tensor of the ${this.name} backend`, storage instanceof CudaStorage ? 'a disposed one' : 'something else');
+      throw new BackendError(
+        'storage',
+        `a live tensor of the ${this.name} backend`,
+        storage instanceof CudaStorage ? 'a disposed one' : 'something else',
+      );
     }
     return storage.buffer;
   }
@@ -196,7 +236,8 @@ export class CudaBackend implements RecurBackend {
   }
 
   readSync(storage: unknown): FloatArray {
-    const buffer = this.#buf(storage), n = (storage as CudaStorage).floats;
+    const buffer = this.#buf(storage),
+      n = (storage as CudaStorage).floats;
     const out = this.#call('read', (a) => a.download(buffer, n, 0));
     this.#bytesOut += out.byteLength;
     return out;
@@ -210,7 +251,8 @@ export class CudaBackend implements RecurBackend {
   }
 
   memory(): MemoryInfo {
-    let weightBytes = 0, tapeBytes = 0;
+    let weightBytes = 0,
+      tapeBytes = 0;
     for (const w of this.#weights) weightBytes += w.bytes;
     for (const t of this.#tapes) tapeBytes += t.bytes;
     return { numTensors: this.#live.size + this.#weights.size + this.#tapes.size, numBytes: this.#bytes + weightBytes + tapeBytes };
@@ -247,7 +289,10 @@ export class CudaBackend implements RecurBackend {
   }
 
   forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape = false): ForwardScratch {
-    const H = spec.units, GH = gateCount(spec.kind) * H, BH = batch * H, rows = time * batch;
+    const H = spec.units,
+      GH = gateCount(spec.kind) * H,
+      BH = batch * H,
+      rows = time * batch;
     let scratch = rows * GH + batch * GH + 4 * BH;
     if (kernelKind(spec) === 2) scratch += 2 * BH + (keepTape ? 0 : rows * GH);
     const kept = keepTape ? this.#tapeFloats(spec, time, batch) : 0;
@@ -255,21 +300,33 @@ export class CudaBackend implements RecurBackend {
   }
 
   #tapeFloats(spec: LayerSpec, time: number, batch: number): number {
-    const H = spec.units, rows = time * batch, states = (rows + batch) * H;
-    return rows * spec.inputSize + states * (spec.kind === 'lstm' ? 2 : 1) + rows * gateCount(spec.kind) * H + (spec.kind === 'gru' ? rows * H : 0);
+    const H = spec.units,
+      rows = time * batch,
+      states = (rows + batch) * H;
+    return (
+      rows * spec.inputSize +
+      states * (spec.kind === 'lstm' ? 2 : 1) +
+      rows * gateCount(spec.kind) * H +
+      (spec.kind === 'gru' ? rows * H : 0)
+    );
   }
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): CudaWeights {
-    const H = spec.units, GH = gateCount(spec.kind) * H, kind = kernelKind(spec);
+    const H = spec.units,
+      GH = gateCount(spec.kind) * H,
+      kind = kernelKind(spec);
     const f32 = (v: FloatArray) => (v instanceof Float32Array ? v : Float32Array.from(v));
-    const [wIh, wHh, bIh, bHh, bias, hbn] = this.#made<CudaStorage[]>([GH * spec.inputSize, GH * H, GH, GH, GH, kind === 1 ? H : 0], (...s) => {
-      this.#call('uploadWeights', (a) => {
-        a.upload(s[0].buffer, f32(weights.wIh), 0);
-        a.upload(s[1].buffer, f32(weights.wHh), 0);
-        a.upload(s[2].buffer, f32(weights.bIh), 0);
-        a.upload(s[3].buffer, f32(weights.bHh), 0);
-      });
-    });
+    const [wIh, wHh, bIh, bHh, bias, hbn] = this.#made<CudaStorage[]>(
+      [GH * spec.inputSize, GH * H, GH, GH, GH, kind === 1 ? H : 0],
+      (...s) => {
+        this.#call('uploadWeights', (a) => {
+          a.upload(s[0].buffer, f32(weights.wIh), 0);
+          a.upload(s[1].buffer, f32(weights.wHh), 0);
+          a.upload(s[2].buffer, f32(weights.bIh), 0);
+          a.upload(s[3].buffer, f32(weights.bHh), 0);
+        });
+      },
+    );
     const all = [wIh, wHh, bIh, bHh, bias, hbn];
     // the weights' storages belong to the upload from here on: parameters, not tensors core may dispose
     for (const s of all) {
@@ -279,8 +336,19 @@ export class CudaBackend implements RecurBackend {
     for (const s of [wIh, wHh, bIh, bHh]) this.#parameters.add(s);
     this.#bytesIn += (weights.wIh.length + weights.wHh.length + 2 * GH) * 4;
     const w: CudaWeights = {
-      spec, params: { wIh, wHh, bIh, bHh }, derived: [bias, hbn], bytes: all.reduce((n, s) => n + s.bytes, 0),
-      layer: { kind, inputSize: spec.inputSize, units: H, wIh: wIh.buffer, wHh: wHh.buffer, bias: bias.buffer, hbn: kind === 1 ? hbn.buffer : null },
+      spec,
+      params: { wIh, wHh, bIh, bHh },
+      derived: [bias, hbn],
+      bytes: all.reduce((n, s) => n + s.bytes, 0),
+      layer: {
+        kind,
+        inputSize: spec.inputSize,
+        units: H,
+        wIh: wIh.buffer,
+        wHh: wHh.buffer,
+        bias: bias.buffer,
+        hbn: kind === 1 ? hbn.buffer : null,
+      },
     };
     this.#weights.add(w);
     try {
@@ -294,7 +362,9 @@ export class CudaBackend implements RecurBackend {
 
   #derive(w: CudaWeights): void {
     const forgetBias = w.spec.kind === 'lstm' ? w.spec.forgetBias : 0;
-    this.#call('deriveBias', (a) => a.deriveBias(w.layer.kind, w.spec.units, forgetBias, w.params.bIh.buffer, w.params.bHh.buffer, w.layer.bias, w.layer.hbn));
+    this.#call('deriveBias', (a) =>
+      a.deriveBias(w.layer.kind, w.spec.units, forgetBias, w.params.bIh.buffer, w.params.bHh.buffer, w.layer.bias, w.layer.hbn),
+    );
   }
 
   disposeWeights(weights: unknown): void {
@@ -308,27 +378,67 @@ export class CudaBackend implements RecurBackend {
 
   #weightsOf(weights: unknown): CudaWeights {
     const w = weights as CudaWeights;
-    if (!this.#weights.has(w)) throw new BackendError('weights', `weights uploaded to this ${this.name} backend`, 'disposed weights or another backend\'s');
+    if (!this.#weights.has(w))
+      throw new BackendError('weights', `weights uploaded to this ${this.name} backend`, "disposed weights or another backend's");
     return w;
   }
 
   forward(args: ForwardArgs): ForwardResult {
     const w = this.#weightsOf(args.weights);
-    const spec = args.layer, H = spec.units, T = args.time, B = args.batch, rows = T * B, lstm = spec.kind === 'lstm';
+    const spec = args.layer,
+      H = spec.units,
+      T = args.time,
+      B = args.batch,
+      rows = T * B,
+      lstm = spec.kind === 'lstm';
     const tape = args.keepTape === true;
     const tokens = args.tokens ?? null;
-    const x = tokens ? null : this.#buf(args.x), h0 = this.#buf(args.h0), c0 = lstm ? this.#buf(args.c0) : null;
+    const x = tokens ? null : this.#buf(args.x),
+      h0 = this.#buf(args.h0),
+      c0 = lstm ? this.#buf(args.c0) : null;
     this.#counted(tokens);
     this.#counted(args.seqLens);
-    const G = gateCount(spec.kind) * H, gru = spec.kind === 'gru';
+    const G = gateCount(spec.kind) * H,
+      gru = spec.kind === 'gru';
     const sizes = [rows * H, B * H, lstm ? B * H : 0];
-    if (tape) sizes.push(tokens ? 0 : rows * spec.inputSize, tokens ? rows + spec.inputSize + 1 : 0, (rows + B) * H, lstm ? (rows + B) * H : 0, rows * G, gru ? rows * H : 0);
+    if (tape)
+      sizes.push(
+        tokens ? 0 : rows * spec.inputSize,
+        tokens ? rows + spec.inputSize + 1 : 0,
+        (rows + B) * H,
+        lstm ? (rows + B) * H : 0,
+        rows * G,
+        gru ? rows * H : 0,
+      );
     const made = this.#made<CudaStorage[]>(sizes, (y, hT, cT, tx, tt, hs, cs, acts, extra) => {
-      this.#call('forward', (a) => a.forward({
-        layer: w.layer, time: T, batch: B, x, tokens, h0, c0, seqLens: args.seqLens, y: y.buffer, hT: hT.buffer, cT: lstm ? cT.buffer : null,
-        keepTape: tape, persistent: this.#persistent, batchKernelMinBatch: this.#batchKernelMinBatch,
-        ...(tape ? { tapeX: tokens ? null : tx.buffer, tapeTokens: tokens ? tt.buffer : null, hs: hs.buffer, cs: lstm ? cs.buffer : null, acts: acts.buffer, extra: gru ? extra.buffer : null } : {}),
-      }));
+      this.#call('forward', (a) =>
+        a.forward({
+          layer: w.layer,
+          time: T,
+          batch: B,
+          x,
+          tokens,
+          h0,
+          c0,
+          seqLens: args.seqLens,
+          y: y.buffer,
+          hT: hT.buffer,
+          cT: lstm ? cT.buffer : null,
+          keepTape: tape,
+          persistent: this.#persistent,
+          batchKernelMinBatch: this.#batchKernelMinBatch,
+          ...(tape
+            ? {
+                tapeX: tokens ? null : tx.buffer,
+                tapeTokens: tokens ? tt.buffer : null,
+                hs: hs.buffer,
+                cs: lstm ? cs.buffer : null,
+                acts: acts.buffer,
+                extra: gru ? extra.buffer : null,
+              }
+            : {}),
+        }),
+      );
     });
     const [y, hT, cT] = made;
     if (!lstm) this.dispose(cT);
@@ -339,7 +449,13 @@ export class CudaBackend implements RecurBackend {
       this.#live.delete(s); // the tape's from here on
       this.#bytes -= s.bytes;
     }
-    for (const [s, keep] of [[tx, !tokens], [tt, !!tokens], [cs, lstm], [extra, gru]] as const) if (!keep) this.#addon!.free(s.buffer);
+    for (const [s, keep] of [
+      [tx, !tokens],
+      [tt, !!tokens],
+      [cs, lstm],
+      [extra, gru],
+    ] as const)
+      if (!keep) this.#addon!.free(s.buffer);
     const t: CudaTape = { ...kept, bytes: this.#tapeFloats(spec, T, B) * 4 };
     this.#tapes.add(t);
     return { y, hT, cT: lstm ? cT : null, tape: t };
@@ -348,18 +464,49 @@ export class CudaBackend implements RecurBackend {
   backward(args: BackwardArgs): BackwardResult {
     const w = this.#weightsOf(args.weights);
     const t = args.tape as CudaTape;
-    if (!this.#tapes.has(t)) throw new BackendError('tape', `a live tape of this ${this.name} backend`, 'a disposed tape or another backend\'s');
-    const spec = args.layer, H = spec.units, I = spec.inputSize, T = args.time, B = args.batch, rows = T * B, lstm = spec.kind === 'lstm';
+    if (!this.#tapes.has(t))
+      throw new BackendError('tape', `a live tape of this ${this.name} backend`, "a disposed tape or another backend's");
+    const spec = args.layer,
+      H = spec.units,
+      I = spec.inputSize,
+      T = args.time,
+      B = args.batch,
+      rows = T * B,
+      lstm = spec.kind === 'lstm';
     const G = gateCount(spec.kind) * H;
-    const dy = this.#optional(args.dy), dhT = this.#optional(args.dhT), dcT = lstm ? this.#optional(args.dcT) : null;
+    const dy = this.#optional(args.dy),
+      dhT = this.#optional(args.dhT),
+      dcT = lstm ? this.#optional(args.dcT) : null;
     this.#counted(args.seqLens);
-    const [dx, dh0, dc0, dWih, dWhh, dbIh, dbHh] = this.#made<CudaStorage[]>([t.tokens ? 0 : rows * I, B * H, lstm ? B * H : 0, G * I, G * H, G, G], (dx, dh0, dc0, dWih, dWhh, dbIh, dbHh) => {
-      this.#call('backward', (a) => a.backward({
-        layer: w.layer, time: T, batch: B, seqLens: args.seqLens, x: t.x?.buffer ?? null, tokens: t.tokens?.buffer ?? null, hs: t.hs.buffer, cs: t.cs?.buffer ?? null,
-        acts: t.acts.buffer, extra: t.extra?.buffer ?? null, dy, dhT, dcT, dx: t.tokens ? null : dx.buffer, dh0: dh0.buffer, dc0: lstm ? dc0.buffer : null,
-        dWih: dWih.buffer, dWhh: dWhh.buffer, dbIh: dbIh.buffer, dbHh: dbHh.buffer,
-      }));
-    });
+    const [dx, dh0, dc0, dWih, dWhh, dbIh, dbHh] = this.#made<CudaStorage[]>(
+      [t.tokens ? 0 : rows * I, B * H, lstm ? B * H : 0, G * I, G * H, G, G],
+      (dx, dh0, dc0, dWih, dWhh, dbIh, dbHh) => {
+        this.#call('backward', (a) =>
+          a.backward({
+            layer: w.layer,
+            time: T,
+            batch: B,
+            seqLens: args.seqLens,
+            x: t.x?.buffer ?? null,
+            tokens: t.tokens?.buffer ?? null,
+            hs: t.hs.buffer,
+            cs: t.cs?.buffer ?? null,
+            acts: t.acts.buffer,
+            extra: t.extra?.buffer ?? null,
+            dy,
+            dhT,
+            dcT,
+            dx: t.tokens ? null : dx.buffer,
+            dh0: dh0.buffer,
+            dc0: lstm ? dc0.buffer : null,
+            dWih: dWih.buffer,
+            dWhh: dWhh.buffer,
+            dbIh: dbIh.buffer,
+            dbHh: dbHh.buffer,
+          }),
+        );
+      },
+    );
     if (t.tokens) this.dispose(dx);
     if (!lstm) this.dispose(dc0);
     return { dx: t.tokens ? null : dx, dh0, dc0: lstm ? dc0 : null, dWeights: { wIh: dWih, wHh: dWhh, bIh: dbIh, bHh: dbHh } };
@@ -377,27 +524,36 @@ export class CudaBackend implements RecurBackend {
   }
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): CudaStorage {
-    const src = this.#buf(storage), per = product(shape.slice(1)), clear = new Int32Array(shape[0]);
+    const src = this.#buf(storage),
+      per = product(shape.slice(1)),
+      clear = new Int32Array(shape[0]);
     for (const r of rows) clear[r] = 1;
     this.#counted(clear);
-    return this.#made<[CudaStorage]>([shape[0] * per], (dst) => this.#call('zeroRows', (x) => x.zeroRows(src, dst.buffer, shape[0], per, clear)))[0];
+    return this.#made<[CudaStorage]>([shape[0] * per], (dst) =>
+      this.#call('zeroRows', (x) => x.zeroRows(src, dst.buffer, shape[0], per, clear)),
+    )[0];
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): CudaStorage {
-    const src = this.#buf(storage), per = product(shape.slice(1));
+    const src = this.#buf(storage),
+      per = product(shape.slice(1));
     this.#counted(rows);
-    return this.#made<[CudaStorage]>([rows.length * per], (dst) => this.#call('gatherRows', (x) => x.gatherRows(src, shape[0], dst.buffer, per, rows)))[0];
+    return this.#made<[CudaStorage]>([rows.length * per], (dst) =>
+      this.#call('gatherRows', (x) => x.gatherRows(src, shape[0], dst.buffer, per, rows)),
+    )[0];
   }
 
   concatRows(storages: readonly unknown[]): CudaStorage {
     const parts = storages.map((s) => ({ buffer: this.#buf(s), floats: (s as CudaStorage).floats }));
-    return this.#made<[CudaStorage]>([parts.reduce((n, p) => n + p.floats, 0)], (dst) => this.#call('concatRows', (x) => {
-      let at = 0;
-      for (const p of parts) {
-        x.copy(dst.buffer, at * 4, p.buffer, 0, p.floats * 4);
-        at += p.floats;
-      }
-    }))[0];
+    return this.#made<[CudaStorage]>([parts.reduce((n, p) => n + p.floats, 0)], (dst) =>
+      this.#call('concatRows', (x) => {
+        let at = 0;
+        for (const p of parts) {
+          x.copy(dst.buffer, at * 4, p.buffer, 0, p.floats * 4);
+          at += p.floats;
+        }
+      }),
+    )[0];
   }
 
   allFinite(storage: unknown): boolean {
@@ -408,40 +564,85 @@ export class CudaBackend implements RecurBackend {
   // the v2 training kernels
   denseForward(args: DenseArgs): CudaStorage {
     const { rows, inputs, outputs } = args;
-    const x = this.#buf(args.x), weight = this.#buf(args.weight), bias = this.#buf(args.bias);
-    return this.#made<[CudaStorage]>([rows * outputs], (out) => this.#call('denseForward', (a) => a.gemm({
-      M: rows, N: outputs, K: inputs, a: x, sam: inputs, sak: 1, b: weight, sbk: 1, sbn: inputs, c: out.buffer, ldc: outputs, bias, accumulate: false,
-    })))[0];
+    const x = this.#buf(args.x),
+      weight = this.#buf(args.weight),
+      bias = this.#buf(args.bias);
+    return this.#made<[CudaStorage]>([rows * outputs], (out) =>
+      this.#call('denseForward', (a) =>
+        a.gemm({
+          M: rows,
+          N: outputs,
+          K: inputs,
+          a: x,
+          sam: inputs,
+          sak: 1,
+          b: weight,
+          sbk: 1,
+          sbn: inputs,
+          c: out.buffer,
+          ldc: outputs,
+          bias,
+          accumulate: false,
+        }),
+      ),
+    )[0];
   }
 
   denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
     const { rows, inputs: I, outputs: O } = args;
-    const x = this.#buf(args.x), weight = this.#buf(args.weight), dOut = this.#buf(args.dOut);
-    const [dx, dWeight, dBias] = this.#made<[CudaStorage, CudaStorage, CudaStorage]>([rows * I, O * I, O], (dx, dW, dB) => this.#call('denseBackward', (a) => {
-      a.gemm({ M: rows, N: I, K: O, a: dOut, sam: O, sak: 1, b: weight, sbk: I, sbn: 1, c: dx.buffer, ldc: I, bias: null, accumulate: false });
-      a.gemm({ M: O, N: I, K: rows, a: dOut, sam: 1, sak: O, b: x, sbk: I, sbn: 1, c: dW.buffer, ldc: I, bias: null, accumulate: false });
-      a.columnSums(dOut, rows, O, dB.buffer);
-    }));
+    const x = this.#buf(args.x),
+      weight = this.#buf(args.weight),
+      dOut = this.#buf(args.dOut);
+    const [dx, dWeight, dBias] = this.#made<[CudaStorage, CudaStorage, CudaStorage]>([rows * I, O * I, O], (dx, dW, dB) =>
+      this.#call('denseBackward', (a) => {
+        a.gemm({
+          M: rows,
+          N: I,
+          K: O,
+          a: dOut,
+          sam: O,
+          sak: 1,
+          b: weight,
+          sbk: I,
+          sbn: 1,
+          c: dx.buffer,
+          ldc: I,
+          bias: null,
+          accumulate: false,
+        });
+        a.gemm({ M: O, N: I, K: rows, a: dOut, sam: 1, sak: O, b: x, sbk: I, sbn: 1, c: dW.buffer, ldc: I, bias: null, accumulate: false });
+        a.columnSums(dOut, rows, O, dB.buffer);
+      }),
+    );
     return { dx, dWeight, dBias };
   }
 
-  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number }): LossStorages {
+  softmaxCrossEntropy(args: {
+    readonly logits: unknown;
+    readonly targets: Int32Array;
+    readonly rows: number;
+    readonly classes: number;
+  }): LossStorages {
     const logits = this.#buf(args.logits);
     this.#counted(args.targets);
     const [loss, dPredictions] = this.#made<[CudaStorage, CudaStorage]>([1, args.rows * args.classes], (loss, d) =>
-      this.#call('softmaxCrossEntropy', (a) => a.softmaxCrossEntropy(logits, args.targets, args.rows, args.classes, loss.buffer, d.buffer)));
+      this.#call('softmaxCrossEntropy', (a) => a.softmaxCrossEntropy(logits, args.targets, args.rows, args.classes, loss.buffer, d.buffer)),
+    );
     return { loss, dPredictions };
   }
 
   meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number }): LossStorages {
-    const p = this.#buf(args.predictions), t = this.#buf(args.targets);
+    const p = this.#buf(args.predictions),
+      t = this.#buf(args.targets);
     const [loss, dPredictions] = this.#made<[CudaStorage, CudaStorage]>([1, args.count], (loss, d) =>
-      this.#call('meanSquaredError', (a) => a.meanSquaredError(p, t, args.count, loss.buffer, d.buffer)));
+      this.#call('meanSquaredError', (a) => a.meanSquaredError(p, t, args.count, loss.buffer, d.buffer)),
+    );
     return { loss, dPredictions };
   }
 
   globalNorm(storages: readonly unknown[]): CudaStorage {
-    const buffers = storages.map((s) => this.#buf(s)), sizes = storages.map((s) => (s as CudaStorage).floats);
+    const buffers = storages.map((s) => this.#buf(s)),
+      sizes = storages.map((s) => (s as CudaStorage).floats);
     return this.#made<[CudaStorage]>([1], (out) => this.#call('globalNorm', (a) => a.globalNorm(buffers, sizes, out.buffer)))[0];
   }
 
@@ -449,14 +650,35 @@ export class CudaBackend implements RecurBackend {
     const r = args.rule;
     // every storage looked up before anything changes: a dead one refuses the whole update
     const parts = args.params.map((p, i) => ({
-      param: this.#buf(p), grad: this.#buf(args.grads[i]), slots: args.slots[i].map((s) => this.#buf(s)), n: (p as CudaStorage).floats,
+      param: this.#buf(p),
+      grad: this.#buf(args.grads[i]),
+      slots: args.slots[i].map((s) => this.#buf(s)),
+      n: (p as CudaStorage).floats,
     }));
-    const rule = r.kind === 'sgd'
-      ? { adam: 0, learningRate: r.learningRate, momentum: r.momentum, beta1: 0, beta2: 0, epsilon: 0, stepSize: 0, inverseC2: 0, gradScale: args.gradScale }
-      : {
-        adam: 1, learningRate: r.learningRate, momentum: 0, beta1: r.beta1, beta2: r.beta2, epsilon: r.epsilon,
-        stepSize: r.learningRate / (1 - r.beta1 ** args.step), inverseC2: 1 / (1 - r.beta2 ** args.step), gradScale: args.gradScale,
-      };
+    const rule =
+      r.kind === 'sgd'
+        ? {
+            adam: 0,
+            learningRate: r.learningRate,
+            momentum: r.momentum,
+            beta1: 0,
+            beta2: 0,
+            epsilon: 0,
+            stepSize: 0,
+            inverseC2: 0,
+            gradScale: args.gradScale,
+          }
+        : {
+            adam: 1,
+            learningRate: r.learningRate,
+            momentum: 0,
+            beta1: r.beta1,
+            beta2: r.beta2,
+            epsilon: r.epsilon,
+            stepSize: r.learningRate / (1 - r.beta1 ** args.step),
+            inverseC2: 1 / (1 - r.beta2 ** args.step),
+            gradScale: args.gradScale,
+          };
     this.#call('applyOptimizer', (a) => {
       for (const p of parts) a.optimizer(rule, p.param, p.grad, p.slots[0], p.slots[1] ?? null, p.n);
     });

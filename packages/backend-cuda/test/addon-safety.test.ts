@@ -41,7 +41,8 @@ describe('the addon with bad arguments (child process)', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout.trim()) as Record<string, string>;
     for (const [name, result] of Object.entries(out)) {
-      if (name === 'free(garbage)') expect(result).toBe('returned'); // freeing something that is not a buffer is a no-op
+      if (name === 'free(garbage)')
+        expect(result).toBe('returned'); // freeing something that is not a buffer is a no-op
       else expect(result, name).toMatch(/^ERR_RECUR_(ADDON|CUDA): /);
     }
     expect(out['forward(bad kind)']).toContain('layer: bad kind or sizes');

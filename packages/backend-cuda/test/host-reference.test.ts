@@ -18,19 +18,37 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
 /** The whole case through the host reference, layer by layer (a reset before step t runs as two calls). */
 function runCase(c: GoldenCase) {
   const addon = load.addon!;
-  const B = c.batch, T = c.time;
+  const B = c.batch,
+    T = c.time;
   let x = Float32Array.from(c.x);
-  const hT: Float32Array[] = [], cT: Float32Array[] = [];
+  const hT: Float32Array[] = [],
+    cT: Float32Array[] = [];
   c.layers.forEach((layer, l) => {
-    const I = c.sizes[l], H = c.sizes[l + 1];
+    const I = c.sizes[l],
+      H = c.sizes[l + 1];
     const common = {
-      kind: kindOf(c), inputSize: I, units: H, batch: B, forgetBias: 0,
-      wIh: Float32Array.from(layer.w_ih), wHh: Float32Array.from(layer.w_hh), bIh: Float32Array.from(layer.b_ih), bHh: Float32Array.from(layer.b_hh),
+      kind: kindOf(c),
+      inputSize: I,
+      units: H,
+      batch: B,
+      forgetBias: 0,
+      wIh: Float32Array.from(layer.w_ih),
+      wHh: Float32Array.from(layer.w_hh),
+      bIh: Float32Array.from(layer.b_ih),
+      bHh: Float32Array.from(layer.b_hh),
       seqLens: c.seq_lens ? Int32Array.from(c.seq_lens) : null,
     };
     const split = c.reset_rows ? c.reset_rows.before_step : T;
-    const first = addon.hostForward({ ...common, time: split, x: x.subarray(0, split * B * I), h0: Float32Array.from(c.h0[l]), c0: c.c0 ? Float32Array.from(c.c0[l]) : null });
-    let y = first.y, h = first.h, cs = first.c;
+    const first = addon.hostForward({
+      ...common,
+      time: split,
+      x: x.subarray(0, split * B * I),
+      h0: Float32Array.from(c.h0[l]),
+      c0: c.c0 ? Float32Array.from(c.c0[l]) : null,
+    });
+    let y = first.y,
+      h = first.h,
+      cs = first.c;
     if (c.reset_rows) {
       for (const r of c.reset_rows.rows) {
         h.fill(0, r * H, (r + 1) * H);
@@ -38,7 +56,14 @@ function runCase(c: GoldenCase) {
       }
       // seq_lens count within one call of the whole case: the second call's lengths are what remains
       const rest = common.seqLens ? Int32Array.from(common.seqLens, (n) => Math.max(0, n - split)) : null;
-      const second = addon.hostForward({ ...common, seqLens: rest, time: T - split, x: x.subarray(split * B * I), h0: h, c0: c.c0 ? cs : null });
+      const second = addon.hostForward({
+        ...common,
+        seqLens: rest,
+        time: T - split,
+        x: x.subarray(split * B * I),
+        h0: h,
+        c0: c.c0 ? cs : null,
+      });
       y = Float32Array.from([...y, ...second.y]);
       h = second.h;
       cs = second.c;
@@ -71,13 +96,28 @@ const maxRelative = (a: ArrayLike<number>, ref: ArrayLike<number>): number => {
  */
 function caseGradients(c: GoldenCase) {
   const addon = load.addon!;
-  const B = c.batch, T = c.time, g = c.grad as GoldenGradients;
+  const B = c.batch,
+    T = c.time,
+    g = c.grad as GoldenGradients;
   const common = (l: number, x: Float32Array) => {
-    const layer = c.layers[l], I = c.sizes[l], H = c.sizes[l + 1];
+    const layer = c.layers[l],
+      I = c.sizes[l],
+      H = c.sizes[l + 1];
     return {
-      kind: kindOf(c), inputSize: I, units: H, batch: B, time: T, forgetBias: 0, x,
-      wIh: Float32Array.from(layer.w_ih), wHh: Float32Array.from(layer.w_hh), bIh: Float32Array.from(layer.b_ih), bHh: Float32Array.from(layer.b_hh),
-      h0: Float32Array.from(c.h0[l]), c0: c.c0 ? Float32Array.from(c.c0[l]) : null, seqLens: c.seq_lens ? Int32Array.from(c.seq_lens) : null,
+      kind: kindOf(c),
+      inputSize: I,
+      units: H,
+      batch: B,
+      time: T,
+      forgetBias: 0,
+      x,
+      wIh: Float32Array.from(layer.w_ih),
+      wHh: Float32Array.from(layer.w_hh),
+      bIh: Float32Array.from(layer.b_ih),
+      bHh: Float32Array.from(layer.b_hh),
+      h0: Float32Array.from(c.h0[l]),
+      c0: c.c0 ? Float32Array.from(c.c0[l]) : null,
+      seqLens: c.seq_lens ? Int32Array.from(c.seq_lens) : null,
     };
   };
   const inputs = [Float32Array.from(c.x)];
@@ -92,7 +132,7 @@ function caseGradients(c: GoldenCase) {
   return { layers, dx: dy };
 }
 
-describe('host reference of the CUDA kernels\' cell math, forward and backward (native/cells.h), against the golden vectors', () => {
+describe("host reference of the CUDA kernels' cell math, forward and backward (native/cells.h), against the golden vectors", () => {
   if (!load.addon) {
     it.skip(`the host reference (n/a: the addon was not built: ${load.reason})`, () => {});
     return;
@@ -103,10 +143,12 @@ describe('host reference of the CUDA kernels\' cell math, forward and backward (
   });
   for (const c of cases.filter((k) => k.grad)) {
     it(`${c.name}: gradients`, () => {
-      const g = c.grad as GoldenGradients, r = caseGradients(c);
+      const g = c.grad as GoldenGradients,
+        r = caseGradients(c);
       expect(maxRelative(r.dx, g.x)).toBeLessThanOrEqual(1e-4);
       c.layers.forEach((_, l) => {
-        const mine = r.layers[l], ref = g.layers[l];
+        const mine = r.layers[l],
+          ref = g.layers[l];
         expect(maxRelative(mine.dWih, ref.w_ih), `layer ${l} w_ih`).toBeLessThanOrEqual(1e-4);
         expect(maxRelative(mine.dWhh, ref.w_hh), `layer ${l} w_hh`).toBeLessThanOrEqual(1e-4);
         expect(maxRelative(mine.dbIh, ref.b_ih), `layer ${l} b_ih`).toBeLessThanOrEqual(1e-4);

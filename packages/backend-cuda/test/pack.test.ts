@@ -15,10 +15,21 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('the packed package in a scratch project', () => {
   it('installs with npm, builds its addon at install, loads and reports its availability with the reason', () => {
-    for (const pkg of ['core', 'backend-cuda']) execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: join(packages, pkg), stdio: 'pipe' });
+    for (const pkg of ['core', 'backend-cuda'])
+      execFileSync('pnpm', ['pack', '--pack-destination', scratch], { cwd: join(packages, pkg), stdio: 'pipe' });
     const tarballs = readdirSync(scratch).filter((f) => f.endsWith('.tgz'));
     expect(tarballs).toHaveLength(2);
-    const listing = execFileSync('tar', ['-tzf', join(scratch, tarballs.find((t) => t.includes('cuda'))!)], { encoding: 'utf8' });
+    const listing = execFileSync(
+      'tar',
+      [
+        '-tzf',
+        join(
+          scratch,
+          tarballs.find((t) => t.includes('cuda'))!,
+        ),
+      ],
+      { encoding: 'utf8' },
+    );
     expect(listing).toContain('package/native/persistent.cu');
     expect(listing).toContain('package/scripts/build.mjs');
     expect(listing).not.toContain('package/build/'); // built at install, never shipped
@@ -26,7 +37,9 @@ describe('the packed package in a scratch project', () => {
     execFileSync('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch', private: true, type: 'module' }));
     execFileSync('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs.map((t) => join(scratch, t))], {
-      cwd: project, stdio: 'pipe', env: { ...process.env, RECUR_CUDA_ARCHS: '90' }, // one target: a faster install
+      cwd: project,
+      stdio: 'pipe',
+      env: { ...process.env, RECUR_CUDA_ARCHS: '90' }, // one target: a faster install
     });
     const probe = `import { CudaBackend } from '@recur/backend-cuda'; import { listBackends } from '@recur/core';
       const b = new CudaBackend(); const listed = (await listBackends()).find((x) => x.name === 'cuda');

@@ -36,7 +36,12 @@ describe('backend-cuda without a usable GPU', () => {
     };
     refused(() => backend.upload(new Float32Array(4), [4], 'float32'));
     refused(() => backend.zeros([2, 2]));
-    refused(() => backend.uploadWeights({ kind: 'rnn', inputSize: 1, units: 1, dtype: 'float32', activation: 'tanh' }, { wIh: new Float32Array(1), wHh: new Float32Array(1), bIh: new Float32Array(1), bHh: new Float32Array(1) }));
+    refused(() =>
+      backend.uploadWeights(
+        { kind: 'rnn', inputSize: 1, units: 1, dtype: 'float32', activation: 'tanh' },
+        { wIh: new Float32Array(1), wHh: new Float32Array(1), bIh: new Float32Array(1), bHh: new Float32Array(1) },
+      ),
+    );
     expect(backend.memory()).toEqual({ numTensors: 0, numBytes: 0 });
   });
 

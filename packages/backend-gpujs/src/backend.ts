@@ -1,8 +1,25 @@
 import {
   SPEC_VERSION,
-  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type DenseArgs, type DenseGradients, type FloatArray,
-  type ForwardArgs, type ForwardResult, type ForwardScratch, type LayerSpec, type LayerWeights, type LossStorages, type MemoryBudget, type MemoryInfo,
-  type OptimizerArgs, type RecurBackend, type TransferCounts, type WeightParameters,
+  type Availability,
+  type BackwardArgs,
+  type BackwardResult,
+  type Capabilities,
+  type DType,
+  type DenseArgs,
+  type DenseGradients,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type ForwardScratch,
+  type LayerSpec,
+  type LayerWeights,
+  type LossStorages,
+  type MemoryBudget,
+  type MemoryInfo,
+  type OptimizerArgs,
+  type RecurBackend,
+  type TransferCounts,
+  type WeightParameters,
 } from '@recur/core';
 import type { Texture } from 'gpu.js';
 import { backward } from './backward.js';
@@ -31,7 +48,11 @@ export class GpujsBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
   readonly capabilities: Capabilities = {
-    cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32'], training: true, syncRead: true, tokens: true,
+    cells: ['lstm', 'gru', 'rnn'],
+    dtypes: ['float32'],
+    training: true,
+    syncRead: true,
+    tokens: true,
     tolerance: { forward: 2e-4, gradient: 1e-3 }, // the golden README's for shader math
   };
   readonly platform: GpujsPlatform;
@@ -167,7 +188,12 @@ export class GpujsBackend implements RecurBackend {
     return denseBackward(this.#c, args);
   }
 
-  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number }): LossStorages {
+  softmaxCrossEntropy(args: {
+    readonly logits: unknown;
+    readonly targets: Int32Array;
+    readonly rows: number;
+    readonly classes: number;
+  }): LossStorages {
     return softmaxCrossEntropy(this.#c, args);
   }
 
@@ -201,30 +227,48 @@ export class GpujsBackend implements RecurBackend {
   }
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): GpuStorage {
-    const s = this.#c.storage(storage), per = s.rows / Math.max(shape[0], 1);
+    const s = this.#c.storage(storage),
+      per = s.rows / Math.max(shape[0], 1);
     const keep = new Float32Array(shape[0]).fill(1);
     for (const r of rows) keep[r] = 0;
-    return this.#rowOp(s, s.rows, `zero-rows ${s.rows}x${s.cols}/${per}`, (gpu) => zeroRowsKernel(gpu, s.rows, s.cols, per), this.#c.hostArgument(keep));
+    return this.#rowOp(
+      s,
+      s.rows,
+      `zero-rows ${s.rows}x${s.cols}/${per}`,
+      (gpu) => zeroRowsKernel(gpu, s.rows, s.cols, per),
+      this.#c.hostArgument(keep),
+    );
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): GpuStorage {
-    const s = this.#c.storage(storage), per = s.rows / Math.max(shape[0], 1), outRows = rows.length * per;
+    const s = this.#c.storage(storage),
+      per = s.rows / Math.max(shape[0], 1),
+      outRows = rows.length * per;
     const k = `gather ${s.rows}x${s.cols}/${per}->${rows.length}`;
     return this.#rowOp(s, outRows, k, (gpu) => gatherRowsKernel(gpu, outRows, s.cols, per), this.#c.hostArgument(Float32Array.from(rows)));
   }
 
   concatRows(storages: readonly unknown[]): GpuStorage {
-    const c = this.#c, parts = storages.map((s) => c.storage(s)), cols = parts[0].cols;
-    let acc: Texture | null = null, rows = 0;
+    const c = this.#c,
+      parts = storages.map((s) => c.storage(s)),
+      cols = parts[0].cols;
+    let acc: Texture | null = null,
+      rows = 0;
     for (const p of parts) {
       if (!p.texture) continue;
-      const joined: Texture = acc === null ? c.copy(p.texture, p.rows, cols)
-        : c.run(`concat ${rows}+${p.rows}x${cols}`, (gpu) => concatKernel(gpu, rows, p.rows, cols), acc, p.texture);
+      const joined: Texture =
+        acc === null
+          ? c.copy(p.texture, p.rows, cols)
+          : c.run(`concat ${rows}+${p.rows}x${cols}`, (gpu) => concatKernel(gpu, rows, p.rows, cols), acc, p.texture);
       c.delete(acc);
       acc = joined;
       rows += p.rows;
     }
-    return c.wrap(acc, parts.reduce((a, p) => a + p.rows, 0), cols);
+    return c.wrap(
+      acc,
+      parts.reduce((a, p) => a + p.rows, 0),
+      cols,
+    );
   }
 
   allFinite(storage: unknown): boolean {

@@ -3,7 +3,13 @@ import type { Texture } from 'gpu.js';
 import type { GpuContext } from './context.js';
 import { project, type GpuTape } from './forward.js';
 import {
-  gruAfterActivationsKernel, gruAfterHiddenGradsKernel, gruBeforeActivationsKernel, gruBeforeResetKernel, gruCarryKernel, gruGateGradsKernel, gruResetHiddenKernel,
+  gruAfterActivationsKernel,
+  gruAfterHiddenGradsKernel,
+  gruBeforeActivationsKernel,
+  gruBeforeResetKernel,
+  gruCarryKernel,
+  gruGateGradsKernel,
+  gruResetHiddenKernel,
 } from './kernels/gru-backward.js';
 import { lstmActivationsKernel, lstmCarryKernel, lstmGateGradsKernel } from './kernels/lstm-backward.js';
 import { tokenWeightGradKernel } from './kernels/products.js';
@@ -18,30 +24,42 @@ import { stackTextures } from './stack.js';
  * gradient as one product over all rows.
  */
 export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): BackwardResult {
-  const w = tape.weights, spec = w.spec, T = tape.time, B = tape.batch, H = spec.units, I = spec.inputSize, G = w.wIh.rows, R = T * B;
+  const w = tape.weights,
+    spec = w.spec,
+    T = tape.time,
+    B = tape.batch,
+    H = spec.units,
+    I = spec.inputSize,
+    G = w.wIh.rows,
+    R = T * B;
   const dy = args.dy === null ? null : ctx.storage(args.dy).texture;
-  const dhT = args.dhT === null ? null : ctx.storage(args.dhT).texture, dcT = args.dcT === null ? null : ctx.storage(args.dcT).texture;
+  const dhT = args.dhT === null ? null : ctx.storage(args.dhT).texture,
+    dcT = args.dcT === null ? null : ctx.storage(args.dcT).texture;
   const made = new Set<Texture>();
   const keep = (t: Texture): Texture => (made.add(t), t);
   const drop = (t: Texture | null) => {
     if (t && made.delete(t)) ctx.delete(t);
   };
-  const whh = w.wHh.texture, withDy = dy !== null && T > 0, hs = tape.hs, lengths = tape.lengths;
+  const whh = w.wHh.texture,
+    withDy = dy !== null && T > 0,
+    hs = tape.hs,
+    lengths = tape.lengths;
   const resetAfter = spec.kind === 'gru' && spec.resetAfter;
   try {
     let dh = dhT ?? keep(ctx.zeros(B, H));
-    let dc = spec.kind === 'lstm' ? dcT ?? keep(ctx.zeros(B, H)) : null;
+    let dc = spec.kind === 'lstm' ? (dcT ?? keep(ctx.zeros(B, H))) : null;
     // the gates of every row at once, from the input projection (RNN needs neither: its derivative comes from h_t)
-    let act: Texture | null = null, rh: Texture | null = null; // rh: r ⊙ h_{t-1}, what a reset-before GRU's W_hn multiplies
+    let act: Texture | null = null,
+      rh: Texture | null = null; // rh: r ⊙ h_{t-1}, what a reset-before GRU's W_hn multiplies
     const proj = spec.kind === 'rnn' ? null : keep(project(ctx, w, tape.x, tape.ids, R));
     if (spec.kind === 'lstm') {
       const pre = keep(linear(ctx, hs, R, H, whh!, G, null, proj));
       act = keep(ctx.run(`lstm-act ${R}x${H}`, (gpu) => lstmActivationsKernel(gpu, R, H), pre));
       drop(pre);
-    }
-    else if (spec.kind === 'gru') {
+    } else if (spec.kind === 'gru') {
       const pre = keep(linear(ctx, hs, R, H, whh!, G, null));
-      if (resetAfter) act = keep(ctx.run(`gru-after-act ${R}x${H}`, (gpu) => gruAfterActivationsKernel(gpu, R, H), proj!, pre, w.bhn!.texture));
+      if (resetAfter)
+        act = keep(ctx.run(`gru-after-act ${R}x${H}`, (gpu) => gruAfterActivationsKernel(gpu, R, H), proj!, pre, w.bhn!.texture));
       else {
         const reset = keep(ctx.run(`gru-before-reset ${R}x${H}`, (gpu) => gruBeforeResetKernel(gpu, R, H), proj!, pre));
         rh = keep(ctx.run(`gru-rh ${R}x${H}`, (gpu) => gruResetHiddenKernel(gpu, R, H), reset, hs));
@@ -57,20 +75,81 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
     const whhRows = spec.kind === 'gru' ? null : keep(byRows(ctx, whh!, G, H));
     const dyArg = () => dy ?? dh;
     for (let t = T - 1; t >= 0; t--) {
-      let dG: Texture, dhPrev: Texture, dcPrev: Texture | null = null;
+      let dG: Texture,
+        dhPrev: Texture,
+        dcPrev: Texture | null = null;
       if (spec.kind === 'lstm') {
-        dG = keep(ctx.run(`lstm-dg ${T}x${B}x${H} ${withDy}`, (gpu) => lstmGateGradsKernel(gpu, B, H, withDy), act, tape.cs, dyArg(), dh, dc, t, lengths));
+        dG = keep(
+          ctx.run(
+            `lstm-dg ${T}x${B}x${H} ${withDy}`,
+            (gpu) => lstmGateGradsKernel(gpu, B, H, withDy),
+            act,
+            tape.cs,
+            dyArg(),
+            dh,
+            dc,
+            t,
+            lengths,
+          ),
+        );
         const dG4 = keep(byColumns(ctx, dG, B, G));
-        const r = ctx.runMap<'dc'>(`lstm-carry ${T}x${B}x${H} ${withDy}`, (gpu) => lstmCarryKernel(gpu, B, H, withDy), dG4, whhRows, act, tape.cs, dyArg(), dh, dc, t, lengths);
+        const r = ctx.runMap<'dc'>(
+          `lstm-carry ${T}x${B}x${H} ${withDy}`,
+          (gpu) => lstmCarryKernel(gpu, B, H, withDy),
+          dG4,
+          whhRows,
+          act,
+          tape.cs,
+          dyArg(),
+          dh,
+          dc,
+          t,
+          lengths,
+        );
         drop(dG4);
         dhPrev = keep(r.result);
         dcPrev = keep(r.dc);
       } else if (spec.kind === 'gru') {
-        dG = keep(ctx.run(`gru-dg ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruGateGradsKernel(gpu, B, H, resetAfter, withDy), act, proj!, hs, whh, dyArg(), dh, t, lengths));
-        dhPrev = keep(ctx.run(`gru-carry ${T}x${B}x${H} ${resetAfter} ${withDy}`, (gpu) => gruCarryKernel(gpu, B, H, resetAfter, withDy), dG, act, whh, dyArg(), dh, t, lengths));
+        dG = keep(
+          ctx.run(
+            `gru-dg ${T}x${B}x${H} ${resetAfter} ${withDy}`,
+            (gpu) => gruGateGradsKernel(gpu, B, H, resetAfter, withDy),
+            act,
+            proj!,
+            hs,
+            whh,
+            dyArg(),
+            dh,
+            t,
+            lengths,
+          ),
+        );
+        dhPrev = keep(
+          ctx.run(
+            `gru-carry ${T}x${B}x${H} ${resetAfter} ${withDy}`,
+            (gpu) => gruCarryKernel(gpu, B, H, resetAfter, withDy),
+            dG,
+            act,
+            whh,
+            dyArg(),
+            dh,
+            t,
+            lengths,
+          ),
+        );
       } else {
         const relu = spec.activation === 'relu';
-        dG = keep(ctx.run(`rnn-dg ${T}x${B}x${H} ${relu} ${withDy}`, (gpu) => rnnGateGradsKernel(gpu, B, H, relu, withDy), hs, dyArg(), dh, t, lengths));
+        dG = keep(
+          ctx.run(
+            `rnn-dg ${T}x${B}x${H} ${relu} ${withDy}`,
+            (gpu) => rnnGateGradsKernel(gpu, B, H, relu, withDy),
+            hs,
+            dyArg(),
+            dh,
+            t,
+            lengths,
+          ),
+        );
         const dG4 = keep(byColumns(ctx, dG, B, G));
         dhPrev = keep(ctx.run(`carry ${B}x${H}x${H}`, (gpu) => recurrentGradKernel(gpu, B, H, H), dG4, whhRows, dh, t, lengths));
         drop(dG4);
@@ -83,7 +162,11 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
         dc = dcPrev;
       }
     }
-    let dx: Texture | null = null, dWih: Texture, dWhh: Texture, dbIh: Texture, dbHh: Texture;
+    let dx: Texture | null = null,
+      dWih: Texture,
+      dWhh: Texture,
+      dbIh: Texture,
+      dbHh: Texture;
     if (T === 0) {
       dx = null;
       dWih = keep(ctx.zeros(G, I));
@@ -105,7 +188,8 @@ export function backward(ctx: GpuContext, args: BackwardArgs, tape: GpuTape): Ba
       dbIh = keep(columnSums(ctx, dXP, R, G));
       dbHh = keep(columnSums(ctx, dHP, R, G));
     }
-    const own = (t: Texture, rows: number, cols: number) => ctx.wrap(made.has(t) ? (made.delete(t), t) : ctx.copy(t, rows, cols), rows, cols);
+    const own = (t: Texture, rows: number, cols: number) =>
+      ctx.wrap(made.has(t) ? (made.delete(t), t) : ctx.copy(t, rows, cols), rows, cols);
     const result: BackwardResult = {
       dx: dx ? own(dx, R, I) : null,
       dh0: own(dh, B, H),

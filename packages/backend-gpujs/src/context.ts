@@ -17,7 +17,12 @@ export class GpuStorage {
    * @param packed the same values packed over batch rows (kernels/packed.ts): a forward's final state, which the
    * next chunk's step kernels read as it is (a streamed step never unpacks its carried state)
    */
-  constructor(public texture: Texture | null, readonly rows: number, readonly cols: number, readonly packed: Texture | null = null) {}
+  constructor(
+    public texture: Texture | null,
+    readonly rows: number,
+    readonly cols: number,
+    readonly packed: Texture | null = null,
+  ) {}
 
   /** Bytes of its textures (a packed copy holds its rows rounded up to 4). */
   get bytes(): number {
@@ -45,7 +50,8 @@ function packTallTextures(utils: unknown): void {
   const original = u.getKernelTextureSize;
   u.getKernelTextureSize = (settings, dims) => {
     const size = original(settings, dims);
-    const gl = settings.context, max = gl ? (gl.getParameter(gl.MAX_TEXTURE_SIZE) as number) : 4096;
+    const gl = settings.context,
+      max = gl ? (gl.getParameter(gl.MAX_TEXTURE_SIZE) as number) : 4096;
     return size[0] <= max && size[1] <= max ? size : u.closestSquareDimensions(dims.reduce((a, b) => a * (b || 1), 1));
   };
   u.recurPacksTallTextures = true;
@@ -88,7 +94,8 @@ export class GpuContext {
     packTallTextures(utils);
     this.#gpu = new Gpu({ mode });
     // the activations kernels call by name: defined for every input, NaN kept (kernels/math.ts)
-    for (const [name, fn] of Object.entries(SHADER_FUNCTIONS)) this.#gpu.addFunction(sourceNamed(fn, name) as unknown as Parameters<GPU['addFunction']>[0]);
+    for (const [name, fn] of Object.entries(SHADER_FUNCTIONS))
+      this.#gpu.addFunction(sourceNamed(fn, name) as unknown as Parameters<GPU['addFunction']>[0]);
   }
 
   get gl(): WebGLRenderingContext {
@@ -104,7 +111,8 @@ export class GpuContext {
    * message, and a context lost meanwhile refuses the result rather than return what a dead context reads (zeros).
    */
   guard<T>(fn: () => T): T {
-    if (this.lost) throw new BackendError('backend', 'a live WebGL context', `the context was lost (${this.lost})`, 'make a new GpujsBackend');
+    if (this.lost)
+      throw new BackendError('backend', 'a live WebGL context', `the context was lost (${this.lost})`, 'make a new GpujsBackend');
     let result: T;
     try {
       result = fn();
@@ -131,7 +139,11 @@ export class GpuContext {
     return this.made(this.#call(key, make, args) as Texture);
   }
 
-  runMap<K extends string>(key: string, make: (gpu: GPU) => IKernelMapRunShortcut<ISubKernelObject>, ...args: unknown[]): Record<K | 'result', Texture> {
+  runMap<K extends string>(
+    key: string,
+    make: (gpu: GPU) => IKernelMapRunShortcut<ISubKernelObject>,
+    ...args: unknown[]
+  ): Record<K | 'result', Texture> {
     const outputs = this.#call(key, make, args) as Record<K | 'result', Texture>;
     for (const name of Object.keys(outputs)) this.made(outputs[name as K]);
     return outputs;
@@ -187,7 +199,12 @@ export class GpuContext {
 
   /** Packed states stacked [T·B4, K] -> [T·B, K] from state `shift` on, zeros past each row's length when `lengths` (y). */
   unpackRows(t: Texture, T: number, B: number, K: number, shift: 0 | 1 = 0, lengths: Texture | null = null): Texture {
-    return this.run(`unpack-rows ${T}x${B}x${K} ${shift} ${lengths !== null}`, (gpu) => unpackRowsKernel(gpu, T, B, K, shift, lengths !== null), t, ...(lengths ? [lengths] : []));
+    return this.run(
+      `unpack-rows ${T}x${B}x${K} ${shift} ${lengths !== null}`,
+      (gpu) => unpackRowsKernel(gpu, T, B, K, shift, lengths !== null),
+      t,
+      ...(lengths ? [lengths] : []),
+    );
   }
 
   zeros(rows: number, cols: number): Texture {
@@ -227,7 +244,8 @@ export class GpuContext {
    * state); `packedWillDo`: the caller reads the packed form when there is one.
    */
   storage(storage: unknown, packedWillDo = false): GpuStorage {
-    if (!(storage instanceof GpuStorage) || !(this.live.has(storage) || this.#owned.has(storage))) throw new Error('storage is not a live tensor of this backend');
+    if (!(storage instanceof GpuStorage) || !(this.live.has(storage) || this.#owned.has(storage)))
+      throw new Error('storage is not a live tensor of this backend');
     if (!packedWillDo && storage.texture === null && storage.packed !== null) {
       storage.texture = this.unpackRows(storage.packed, 1, storage.rows, storage.cols);
     }

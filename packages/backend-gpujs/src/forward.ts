@@ -25,7 +25,8 @@ export interface GpuTape {
 
 /** x [T·B, I] · W_ihᵀ + bias over all rows in one kernel (or the gather of token ids' columns): the backward's. */
 export function project(ctx: GpuContext, w: GpuWeights, x: Texture | null, ids: Texture | null, rows: number): Texture {
-  const I = w.spec.inputSize, G = w.wIh.rows;
+  const I = w.spec.inputSize,
+    G = w.wIh.rows;
   if (ids) return ctx.run(`token-proj ${rows}x${I}x${G}`, (gpu) => tokenProjectionKernel(gpu, rows, G), ids, w.wIh.texture, w.bias.texture);
   return linear(ctx, x!, rows, I, w.wIh.texture!, G, w.bias.texture!);
 }
@@ -42,27 +43,95 @@ interface StepInputs {
 }
 
 /** One step's kernels: packed h_t (and c_t) from h_{t-1} (and c_{t-1}). */
-function step(ctx: GpuContext, w: GpuWeights, inp: StepInputs, t: number, T: number, B: number, h: Texture, c: Texture | null): { h: Texture; c: Texture | null } {
-  const spec = w.spec, H = spec.units, I = spec.inputSize, tok = inp.ids !== null, len = inp.lengths !== null, p = w.packed, lengths = inp.lengths ?? inp.plain;
+function step(
+  ctx: GpuContext,
+  w: GpuWeights,
+  inp: StepInputs,
+  t: number,
+  T: number,
+  B: number,
+  h: Texture,
+  c: Texture | null,
+): { h: Texture; c: Texture | null } {
+  const spec = w.spec,
+    H = spec.units,
+    I = spec.inputSize,
+    tok = inp.ids !== null,
+    len = inp.lengths !== null,
+    p = w.packed,
+    lengths = inp.lengths ?? inp.plain;
   // the argument a kernel's other input branch reads gets a texture of that branch's type (kernels/step-terms.ts)
-  const inputs = [inp.x4 ?? p.wIh.texture, inp.ids ?? inp.plain, t, h] as const, shape = `${T}x${B}x${I}x${H} ${tok} ${len}`;
+  const inputs = [inp.x4 ?? p.wIh.texture, inp.ids ?? inp.plain, t, h] as const,
+    shape = `${T}x${B}x${I}x${H} ${tok} ${len}`;
   if (spec.kind === 'lstm') {
-    const r = ctx.runMap<'c'>(`lstm ${shape}`, (gpu) => lstmStepKernel(gpu, B, I, H, tok, len), ...inputs, c, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths);
+    const r = ctx.runMap<'c'>(
+      `lstm ${shape}`,
+      (gpu) => lstmStepKernel(gpu, B, I, H, tok, len),
+      ...inputs,
+      c,
+      p.wIh.texture,
+      p.wHh.texture,
+      p.bias.texture,
+      lengths,
+    );
     return { h: r.result, c: r.c };
   }
   if (spec.kind === 'gru' && spec.resetAfter) {
-    return { h: ctx.run(`gru-after ${shape}`, (gpu) => gruAfterStepKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, w.bhn!.texture, lengths), c: null };
+    return {
+      h: ctx.run(
+        `gru-after ${shape}`,
+        (gpu) => gruAfterStepKernel(gpu, B, I, H, tok, len),
+        ...inputs,
+        p.wIh.texture,
+        p.wHh.texture,
+        p.bias.texture,
+        w.bhn!.texture,
+        lengths,
+      ),
+      c: null,
+    };
   }
   if (spec.kind === 'gru') {
-    const r = ctx.runMap<'z' | 'n'>(`gru-reset ${shape}`, (gpu) => gruResetKernel(gpu, B, I, H, tok, len), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture);
+    const r = ctx.runMap<'z' | 'n'>(
+      `gru-reset ${shape}`,
+      (gpu) => gruResetKernel(gpu, B, I, H, tok, len),
+      ...inputs,
+      p.wIh.texture,
+      p.wHh.texture,
+      p.bias.texture,
+    );
     try {
-      return { h: ctx.run(`gru-before ${shape}`, (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok, len), t, h, r.result, r.z, r.n, p.wHh.texture, lengths), c: null };
+      return {
+        h: ctx.run(
+          `gru-before ${shape}`,
+          (gpu) => gruBeforeStepKernel(gpu, B, I, H, tok, len),
+          t,
+          h,
+          r.result,
+          r.z,
+          r.n,
+          p.wHh.texture,
+          lengths,
+        ),
+        c: null,
+      };
     } finally {
       for (const o of [r.result, r.z, r.n]) ctx.delete(o);
     }
   }
   const relu = spec.activation === 'relu';
-  return { h: ctx.run(`rnn ${shape} ${relu}`, (gpu) => rnnStepKernel(gpu, B, I, H, tok, len, relu), ...inputs, p.wIh.texture, p.wHh.texture, p.bias.texture, lengths), c: null };
+  return {
+    h: ctx.run(
+      `rnn ${shape} ${relu}`,
+      (gpu) => rnnStepKernel(gpu, B, I, H, tok, len, relu),
+      ...inputs,
+      p.wIh.texture,
+      p.wHh.texture,
+      p.bias.texture,
+      lengths,
+    ),
+    c: null,
+  };
 }
 
 /**
@@ -71,13 +140,21 @@ function step(ctx: GpuContext, w: GpuWeights, inp: StepInputs, t: number, T: num
  * into y in one kernel. With `keepTape` the states unpacked whole, and a copy of the input, stay for the backward.
  */
 export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): ForwardResult & { tape?: GpuTape } {
-  const spec = args.layer, T = args.time, B = args.batch, H = spec.units, I = spec.inputSize, B4 = Math.ceil(B / 4);
-  if (T === 0) { // no step: empty outputs, the state as it was (copies: results are new storages)
+  const spec = args.layer,
+    T = args.time,
+    B = args.batch,
+    H = spec.units,
+    I = spec.inputSize,
+    B4 = Math.ceil(B / 4);
+  if (T === 0) {
+    // no step: empty outputs, the state as it was (copies: results are new storages)
     const copy = (s: unknown) => ctx.wrap(ctx.copy(ctx.storage(s).texture!, B, H), B, H);
     return { y: ctx.wrap(null, 0, H), hT: copy(args.h0), cT: args.c0 === null ? null : copy(args.c0) };
   }
   // the state as it is: a packed one (a state this backend made) is read packed, never unpacked for this
-  const x = args.x === null ? null : ctx.storage(args.x), h0 = ctx.storage(args.h0, true), c0 = args.c0 === null ? null : ctx.storage(args.c0, true);
+  const x = args.x === null ? null : ctx.storage(args.x),
+    h0 = ctx.storage(args.h0, true),
+    c0 = args.c0 === null ? null : ctx.storage(args.c0, true);
   const made = new Set<Texture>(); // this call's textures, deleted if it fails
   const keep = <X extends Texture | null>(t: X): X => {
     if (t) made.add(t);
@@ -108,7 +185,12 @@ export function forward(ctx: GpuContext, args: ForwardArgs, w: GpuWeights): Forw
     }
     // the final state stays packed; its plain form is made when something reads it (GpuContext.storage)
     const result = { y: ctx.wrap(y, T * B, H), hT: ctx.wrap(null, B, H, hList[T]), cT: c0 ? ctx.wrap(null, B, H, cList[T]) : null, tape };
-    const kept = new Set<Texture | null>([y, hList[T], cList[T] ?? null, ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : [])]);
+    const kept = new Set<Texture | null>([
+      y,
+      hList[T],
+      cList[T] ?? null,
+      ...(tape ? [tape.hs, tape.cs, tape.x, tape.ids, tape.lengths] : []),
+    ]);
     for (const t of made) if (!kept.has(t)) ctx.delete(t);
     return result;
   } catch (error) {
@@ -126,7 +208,8 @@ export function disposeTape(ctx: GpuContext, tape: GpuTape): void {
  * rounded up to 4), their unpacked copies (and the tape: those and the input).
  */
 export function forwardScratch(spec: ForwardArgs['layer'], time: number, batch: number, keepTape: boolean) {
-  const packedRows = Math.ceil(batch / 4) * 4, input = time * packedRows * spec.inputSize * 4;
+  const packedRows = Math.ceil(batch / 4) * 4,
+    input = time * packedRows * spec.inputSize * 4;
   const states = (time + 1) * packedRows * spec.units * 4 * (spec.kind === 'lstm' ? 2 : 1);
   const kept = keepTape ? time * batch * spec.inputSize * 4 + states : 0;
   return { transientBytes: input + 2 * states, keptBytes: kept, largestBytes: Math.max(input, states) };

@@ -33,7 +33,8 @@ interface DetectOptions {
   readonly display?: string | undefined;
 }
 
-const BUILD_HINT = 'build it from source: bash scripts/build-gl.sh (after apt-get install libxi-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config)';
+const BUILD_HINT =
+  'build it from source: bash scripts/build-gl.sh (after apt-get install libxi-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config)';
 
 /** Node: headless-gl on an X display. Creates and destroys one 1x1 context. */
 export function detectPlatform(options: DetectOptions = {}): GpujsPlatform {
@@ -42,14 +43,27 @@ export function detectPlatform(options: DetectOptions = {}): GpujsPlatform {
   try {
     createGl = (options.loadGl ?? loadGl)();
   } catch (error) {
-    return { available: false, mode: null, reason: `headless-gl (the gl package) is not built or not installed (${(error as Error).message.split('\n')[0]}): ${BUILD_HINT}` };
+    return {
+      available: false,
+      mode: null,
+      reason: `headless-gl (the gl package) is not built or not installed (${(error as Error).message.split('\n')[0]}): ${BUILD_HINT}`,
+    };
   }
   const display = 'display' in options ? options.display : globalThis.process.env.DISPLAY;
   if (!display) {
-    return { available: false, mode: null, reason: 'no X display for headless-gl: run under xvfb-run -a (apt-get install xvfb xauth), or set DISPLAY' };
+    return {
+      available: false,
+      mode: null,
+      reason: 'no X display for headless-gl: run under xvfb-run -a (apt-get install xvfb xauth), or set DISPLAY',
+    };
   }
   const gl = createGl(1, 1, { preserveDrawingBuffer: false });
-  if (!gl) return { available: false, mode: null, reason: `headless-gl could not create a context on display ${display} (is the X server running?)` };
+  if (!gl)
+    return {
+      available: false,
+      mode: null,
+      reason: `headless-gl could not create a context on display ${display} (is the X server running?)`,
+    };
   try {
     return describeContext(gl, 'headlessgl');
   } finally {
@@ -58,10 +72,12 @@ export function detectPlatform(options: DetectOptions = {}): GpujsPlatform {
 }
 
 function detectBrowser(): GpujsPlatform {
-  const doc = (globalThis as { document?: { createElement(tag: 'canvas'): { getContext(kind: 'webgl2'): WebGL2RenderingContext | null } } }).document;
+  const doc = (globalThis as { document?: { createElement(tag: 'canvas'): { getContext(kind: 'webgl2'): WebGL2RenderingContext | null } } })
+    .document;
   if (!doc) return { available: false, mode: null, reason: 'neither Node.js nor a browser document: no WebGL to run on' };
   const gl = doc.createElement('canvas').getContext('webgl2');
-  if (!gl) return { available: false, mode: null, reason: 'this browser gives no WebGL2 context (disabled, or no GPU and no software renderer)' };
+  if (!gl)
+    return { available: false, mode: null, reason: 'this browser gives no WebGL2 context (disabled, or no GPU and no software renderer)' };
   const platform = describeContext(gl, 'webgl2');
   (gl.getExtension('WEBGL_lose_context') as { loseContext(): void } | null)?.loseContext();
   return platform;
@@ -74,6 +90,14 @@ function describeContext(gl: WebGLRenderingContext | WebGL2RenderingContext, mod
   const software = SOFTWARE.test(renderer) ? true : debug ? false : null;
   // WebGL2 has float textures in core; WebGL1 (headless-gl) needs the extension
   const missing = mode === 'webgl2' ? [] : NEEDED_EXTENSIONS.filter((name) => !gl.getExtension(name));
-  if (missing.length) return { available: false, mode: null, version, renderer, software, reason: `the GL context (${renderer}) lacks ${missing.join(', ')}: no single-precision textures` };
+  if (missing.length)
+    return {
+      available: false,
+      mode: null,
+      version,
+      renderer,
+      software,
+      reason: `the GL context (${renderer}) lacks ${missing.join(', ')}: no single-precision textures`,
+    };
   return { available: true, mode, version, renderer, software };
 }

@@ -19,12 +19,17 @@ export function lengthsTexture(ctx: GpuContext, seqLens: Int32Array | null, batc
  * once; one matrix: a copy). The result is new; the inputs stay the caller's.
  */
 export function stackTextures(ctx: GpuContext, textures: readonly Texture[], rows: number, cols: number, vec4 = false): Texture {
-  let level = textures, each = rows, last = rows, made: Texture[] = [], next: Texture[] = [];
+  let level = textures,
+    each = rows,
+    last = rows,
+    made: Texture[] = [],
+    next: Texture[] = [];
   try {
     do {
       next = [];
       for (let i = 0; i < level.length; i += 8) {
-        const group = level.slice(i, i + 8), lastRows = i + 8 >= level.length ? last : each;
+        const group = level.slice(i, i + 8),
+          lastRows = i + 8 >= level.length ? last : each;
         const args = [...group, ...Array.from({ length: 8 - group.length }, () => group[0])];
         const key = `stack${vec4 ? '4' : ''} ${group.length}x${each}+${lastRows}x${cols}`;
         next.push(ctx.run(key, (gpu) => stackKernel(gpu, group.length, each, lastRows, cols, vec4), ...args));

@@ -2,7 +2,14 @@ import type { DenseArgs, DenseGradients, LossStorages, OptimizerArgs } from '@re
 import type { Texture } from 'gpu.js';
 import { atb, columnSums, linear, matmul } from './products.js';
 import type { GpuContext, GpuStorage } from './context.js';
-import { crossEntropyKernel, rowLogSumExpKernel, softmaxGradKernel, squaredErrorGradKernel, squaredErrorRowsKernel, sumKernel } from './kernels/losses.js';
+import {
+  crossEntropyKernel,
+  rowLogSumExpKernel,
+  softmaxGradKernel,
+  squaredErrorGradKernel,
+  squaredErrorRowsKernel,
+  sumKernel,
+} from './kernels/losses.js';
 import { combineNormStatsKernel, normFromStatsKernel, rowNormStatsKernel } from './kernels/norm.js';
 import { adamKernel, sgdKernel } from './kernels/optimizer.js';
 import { stackTextures } from './stack.js';
@@ -17,9 +24,13 @@ type Keep = (t: Texture) => Texture;
  * (returned, deleted only if it fails), so that a failed kernel leaves nothing behind.
  */
 function scratch<R>(ctx: GpuContext, body: (temp: Keep, result: Keep) => R): R {
-  const temps: Texture[] = [], results: Texture[] = [];
+  const temps: Texture[] = [],
+    results: Texture[] = [];
   try {
-    return body((t) => (temps.push(t), t), (t) => (results.push(t), t));
+    return body(
+      (t) => (temps.push(t), t),
+      (t) => (results.push(t), t),
+    );
   } catch (error) {
     for (const t of results) ctx.delete(t);
     throw error;
@@ -29,12 +40,16 @@ function scratch<R>(ctx: GpuContext, body: (temp: Keep, result: Keep) => R): R {
 }
 
 export function denseForward(ctx: GpuContext, a: DenseArgs): GpuStorage {
-  const x = ctx.storage(a.x).texture, w = ctx.storage(a.weight).texture, b = ctx.storage(a.bias).texture;
+  const x = ctx.storage(a.x).texture,
+    w = ctx.storage(a.weight).texture,
+    b = ctx.storage(a.bias).texture;
   return ctx.wrap(linear(ctx, x!, a.rows, a.inputs, w!, a.outputs, b!), a.rows, a.outputs);
 }
 
 export function denseBackward(ctx: GpuContext, a: DenseArgs & { readonly dOut: unknown }): DenseGradients {
-  const x = ctx.storage(a.x).texture!, w = ctx.storage(a.weight).texture!, dOut = ctx.storage(a.dOut).texture!;
+  const x = ctx.storage(a.x).texture!,
+    w = ctx.storage(a.weight).texture!,
+    dOut = ctx.storage(a.dOut).texture!;
   return scratch(ctx, (_, result) => {
     const dx = result(matmul(ctx, dOut, a.rows, a.outputs, w, a.inputs));
     const dWeight = result(atb(ctx, dOut, a.rows, a.outputs, x, a.inputs));
@@ -43,8 +58,13 @@ export function denseBackward(ctx: GpuContext, a: DenseArgs & { readonly dOut: u
   });
 }
 
-export function softmaxCrossEntropy(ctx: GpuContext, a: { logits: unknown; targets: Int32Array; rows: number; classes: number }): LossStorages {
-  const logits = ctx.storage(a.logits).texture!, R = a.rows, C = a.classes;
+export function softmaxCrossEntropy(
+  ctx: GpuContext,
+  a: { logits: unknown; targets: Int32Array; rows: number; classes: number },
+): LossStorages {
+  const logits = ctx.storage(a.logits).texture!,
+    R = a.rows,
+    C = a.classes;
   return scratch(ctx, (temp, result) => {
     const targets = temp(ctx.upload(Float32Array.from(a.targets), 1, R));
     const lse = temp(ctx.run(`lse ${R}x${C}`, (gpu) => rowLogSumExpKernel(gpu, R, C), logits));
@@ -55,7 +75,11 @@ export function softmaxCrossEntropy(ctx: GpuContext, a: { logits: unknown; targe
 }
 
 export function meanSquaredError(ctx: GpuContext, a: { predictions: unknown; targets: unknown; count: number }): LossStorages {
-  const p = ctx.storage(a.predictions), t = ctx.storage(a.targets), R = p.rows, C = p.cols, N = a.count;
+  const p = ctx.storage(a.predictions),
+    t = ctx.storage(a.targets),
+    R = p.rows,
+    C = p.cols,
+    N = a.count;
   return scratch(ctx, (temp, result) => {
     const rows = temp(ctx.run(`mse-rows ${R}x${C}/${N}`, (gpu) => squaredErrorRowsKernel(gpu, R, C, N), p.texture, t.texture));
     const grad = result(ctx.run(`mse-grad ${R}x${C}/${N}`, (gpu) => squaredErrorGradKernel(gpu, R, C, N), p.texture, t.texture));
@@ -73,8 +97,21 @@ export function globalNorm(ctx: GpuContext, storages: readonly unknown[]): GpuSt
       const rows = temp(ctx.run(`norm-rows ${s.rows}x${s.cols}`, (gpu) => rowNormStatsKernel(gpu, s.rows, s.cols), s.texture));
       return s.rows === 1 ? rows : temp(ctx.run(`norm-combine ${s.rows}`, (gpu) => combineNormStatsKernel(gpu, s.rows), rows));
     });
-    const all = stats.length === 1 ? stats[0] : temp(ctx.run(`norm-combine ${stats.length}`, (gpu) => combineNormStatsKernel(gpu, stats.length), temp(stackTextures(ctx, stats, 1, 2))));
-    return ctx.wrap(ctx.run('norm', (gpu) => normFromStatsKernel(gpu), all), 1, 1);
+    const all =
+      stats.length === 1
+        ? stats[0]
+        : temp(
+            ctx.run(
+              `norm-combine ${stats.length}`,
+              (gpu) => combineNormStatsKernel(gpu, stats.length),
+              temp(stackTextures(ctx, stats, 1, 2)),
+            ),
+          );
+    return ctx.wrap(
+      ctx.run('norm', (gpu) => normFromStatsKernel(gpu), all),
+      1,
+      1,
+    );
   });
 }
 
@@ -83,19 +120,44 @@ export function globalNorm(ctx: GpuContext, storages: readonly unknown[]): GpuSt
  * fails leaves every parameter and slot as it was).
  */
 export function applyOptimizer(ctx: GpuContext, a: OptimizerArgs): void {
-  const rule = a.rule, updates: { storage: GpuStorage; texture: Texture }[] = [];
+  const rule = a.rule,
+    updates: { storage: GpuStorage; texture: Texture }[] = [];
   try {
     a.params.forEach((param, i) => {
-      const p = ctx.storage(param), g = ctx.storage(a.grads[i]), slots = a.slots[i].map((s) => ctx.storage(s));
+      const p = ctx.storage(param),
+        g = ctx.storage(a.grads[i]),
+        slots = a.slots[i].map((s) => ctx.storage(s));
       if (!p.texture) return;
       const shape = `${p.rows}x${p.cols}`;
       if (rule.kind === 'sgd') {
-        const r = ctx.runMap<'v'>(`sgd ${shape}`, (gpu) => sgdKernel(gpu, p.rows, p.cols), p.texture, g.texture, slots[0].texture, rule.learningRate, rule.momentum, a.gradScale);
+        const r = ctx.runMap<'v'>(
+          `sgd ${shape}`,
+          (gpu) => sgdKernel(gpu, p.rows, p.cols),
+          p.texture,
+          g.texture,
+          slots[0].texture,
+          rule.learningRate,
+          rule.momentum,
+          a.gradScale,
+        );
         updates.push({ storage: p, texture: r.result }, { storage: slots[0], texture: r.v });
       } else {
-        const c1 = 1 - rule.beta1 ** a.step, c2 = 1 - rule.beta2 ** a.step;
-        const r = ctx.runMap<'m' | 'v'>(`adam ${shape}`, (gpu) => adamKernel(gpu, p.rows, p.cols), p.texture, g.texture, slots[0].texture, slots[1].texture,
-          rule.learningRate / c1, 1 / c2, rule.beta1, rule.beta2, rule.epsilon, a.gradScale);
+        const c1 = 1 - rule.beta1 ** a.step,
+          c2 = 1 - rule.beta2 ** a.step;
+        const r = ctx.runMap<'m' | 'v'>(
+          `adam ${shape}`,
+          (gpu) => adamKernel(gpu, p.rows, p.cols),
+          p.texture,
+          g.texture,
+          slots[0].texture,
+          slots[1].texture,
+          rule.learningRate / c1,
+          1 / c2,
+          rule.beta1,
+          rule.beta2,
+          rule.epsilon,
+          a.gradScale,
+        );
         updates.push({ storage: p, texture: r.result }, { storage: slots[0], texture: r.m }, { storage: slots[1], texture: r.v });
       }
     });

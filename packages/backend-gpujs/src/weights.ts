@@ -34,11 +34,22 @@ interface Derived {
 }
 
 function derive(ctx: GpuContext, spec: LayerSpec, p: { wIh: GpuStorage; wHh: GpuStorage; bIh: GpuStorage; bHh: GpuStorage }): Derived {
-  const H = spec.units, G = gateCount(spec.kind), I = spec.inputSize, forgetBias = spec.kind === 'lstm' ? spec.forgetBias : 0, after = resetAfterOf(spec);
+  const H = spec.units,
+    G = gateCount(spec.kind),
+    I = spec.inputSize,
+    forgetBias = spec.kind === 'lstm' ? spec.forgetBias : 0,
+    after = resetAfterOf(spec);
   const made: Texture[] = [];
   const keep = (t: Texture) => (made.push(t), t);
   try {
-    const bias = keep(ctx.run(`fold-bias ${G * H}/${H} ${after} ${forgetBias}`, (gpu) => foldBiasKernel(gpu, H, G * H, after, forgetBias), p.bIh.texture, p.bHh.texture));
+    const bias = keep(
+      ctx.run(
+        `fold-bias ${G * H}/${H} ${after} ${forgetBias}`,
+        (gpu) => foldBiasKernel(gpu, H, G * H, after, forgetBias),
+        p.bIh.texture,
+        p.bHh.texture,
+      ),
+    );
     const bhn = after ? keep(ctx.run(`columns 1x${H}+${2 * H}`, (gpu) => columnsKernel(gpu, 1, H, 2 * H), p.bHh.texture)) : null;
     const packed = [
       keep(ctx.run(`pack-gates ${G}x${H}x${I}`, (gpu) => packGatesKernel(gpu, G, H, I), p.wIh.texture)),
@@ -53,7 +64,9 @@ function derive(ctx: GpuContext, spec: LayerSpec, p: { wIh: GpuStorage; wHh: Gpu
 }
 
 export function uploadWeights(ctx: GpuContext, spec: LayerSpec, weights: LayerWeights): GpuWeights {
-  const H = spec.units, G = gateCount(spec.kind) * H, I = spec.inputSize;
+  const H = spec.units,
+    G = gateCount(spec.kind) * H,
+    I = spec.inputSize;
   const made: GpuStorage[] = [];
   const own = (values: ArrayLike<number>, rows: number, cols: number) => {
     const s = ctx.own(ctx.upload(values, rows, cols), rows, cols);
@@ -65,7 +78,10 @@ export function uploadWeights(ctx: GpuContext, spec: LayerSpec, weights: LayerWe
     const d = derive(ctx, spec, params);
     const [pIh, pHh, pBias] = d.packed;
     return {
-      spec, ...params, bias: ctx.own(d.bias, 1, G), bhn: d.bhn ? ctx.own(d.bhn, 1, H) : null,
+      spec,
+      ...params,
+      bias: ctx.own(d.bias, 1, G),
+      bhn: d.bhn ? ctx.own(d.bhn, 1, H) : null,
       packed: { wIh: ctx.own(pIh, H, I), wHh: ctx.own(pHh, H, H), bias: ctx.own(pBias, 1, H) },
       bytes: (G * (I + H + 3) + (d.bhn ? H : 0) + 4 * H * (I + H + 1)) * 4,
     };

@@ -13,19 +13,31 @@ const here = dirname(fileURLToPath(import.meta.url));
 // The same conformance suite, the same check ids, in headless Chromium on WebGL2 (SwiftShader, a CPU renderer).
 it('backend-gpujs passes the conformance suite in headless Chromium in webgl2 mode, with every check id of the Node run', async () => {
   expect(existsSync(CHROMIUM_PATH), `${CHROMIUM_PATH} is missing: scripts/install-system-deps.sh installs Debian's chromium`).toBe(true);
-  const page = await servePage({ title: 'Recur conformance: backend-gpujs', entry: join(here, '../browser/conformance.ts'), plugins: [browserLoad] });
+  const page = await servePage({
+    title: 'Recur conformance: backend-gpujs',
+    entry: join(here, '../browser/conformance.ts'),
+    plugins: [browserLoad],
+  });
   try {
     const { done, logs } = await runInChromium<{ platform: GpujsPlatform; runsOn: string; results: CheckResult[] }>(page.url, 540_000);
     expect(done.error, logs.join('\n')).toBeUndefined();
     const { platform, runsOn, results } = done.value!;
     const count = (status: string) => results.filter((r) => r.status === status).length;
-    console.log(`backend-gpujs conformance in Chromium (${runsOn}): ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped, ${count('n/a')} n/a (float64)`);
+    console.log(
+      `backend-gpujs conformance in Chromium (${runsOn}): ${count('pass')} passed, ${count('fail')} failed, ${count('skip')} skipped, ${count('n/a')} n/a (float64)`,
+    );
     expect(platform).toMatchObject({ available: true, mode: 'webgl2', version: expect.stringMatching(/WebGL 2/) });
     const byId = new Map(results.map((r) => [r.id, r]));
     const expected = selectChecks(defaultFixtures()).map((c) => c.id);
-    expect(expected.filter((id) => !byId.has(id)), 'check ids the browser did not report').toEqual([]);
+    expect(
+      expected.filter((id) => !byId.has(id)),
+      'check ids the browser did not report',
+    ).toEqual([]);
     expect(results.length).toBe(expected.length);
-    expect(results.filter((r) => r.status === 'fail' || r.status === 'skip').map((r) => `${r.id}: ${r.message}`), 'checks that failed or skipped').toEqual([]);
+    expect(
+      results.filter((r) => r.status === 'fail' || r.status === 'skip').map((r) => `${r.id}: ${r.message}`),
+      'checks that failed or skipped',
+    ).toEqual([]);
     // only the capability gap of the Node run (no float64) may not apply
     expect(results.filter((r) => r.status === 'n/a' && !/float64/.test(r.message ?? '')).map((r) => `${r.id}: ${r.message}`)).toEqual([]);
     expect(results.filter((r) => r.status === 'pass').length).toBe(results.filter((r) => r.status !== 'n/a').length);

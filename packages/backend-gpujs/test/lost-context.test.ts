@@ -11,7 +11,11 @@ describe('backend-gpujs with its WebGL context lost', () => {
     const backend = getBackend('gpujs-lost') as GpujsBackend;
     const cell = new LSTMCell(4, { backend: 'gpujs-lost', inputSize: 3 });
     const rnn = new StatefulRNN(cell, { batch: 2 });
-    const x = tensor(Float32Array.from({ length: 6 }, (_, i) => i / 6), [2, 1, 3], { backend: 'gpujs-lost' });
+    const x = tensor(
+      Float32Array.from({ length: 6 }, (_, i) => i / 6),
+      [2, 1, 3],
+      { backend: 'gpujs-lost' },
+    );
     const y = rnn.run(x);
     expect(Array.from(await y.data()).some((v) => v !== 0)).toBe(true);
     backend.simulateContextLoss();
@@ -30,18 +34,45 @@ describe('backend-gpujs with its WebGL context lost', () => {
 });
 
 describe('backend-gpujs with a kernel that does not compile', () => {
-  it('turns gpu.js\'s and the GL compiler\'s errors into BackendErrors with their messages, leaves no texture behind, and keeps working', async () => {
+  it("turns gpu.js's and the GL compiler's errors into BackendErrors with their messages, leaves no texture behind, and keeps working", async () => {
     const { GpuContext } = await import('../src/context.js');
     const ctx = new GpuContext('headlessgl');
     // gpu.js refuses the JavaScript; the GL compiler refuses the GLSL (a native function naming an undeclared variable)
-    const unparsable = () => ctx.run('unparsable', (gpu) => gpu.createKernel(function () {
-      return undefinedFunction();
-    }, { output: [1], pipeline: true }));
-    const glsl = () => ctx.run('glsl', (gpu) => gpu.createKernel(function () {
-      return broken(1);
-    }, { output: [1], pipeline: true, nativeFunctions: [{ name: 'broken', source: 'float broken(float x) { return x + notDeclared; }' }] }));
-    expect(unparsable).toThrow(expect.objectContaining({ name: 'BackendError', expected: 'gpu.js kernels that compile and run', actual: expect.stringMatching(/^gpu\.js: unhandled return type/) }));
-    expect(glsl).toThrow(expect.objectContaining({ name: 'BackendError', actual: expect.stringMatching(/^gpu\.js: Error compiling fragment shader: .*notDeclared/) }));
+    const unparsable = () =>
+      ctx.run('unparsable', (gpu) =>
+        gpu.createKernel(
+          function () {
+            return undefinedFunction();
+          },
+          { output: [1], pipeline: true },
+        ),
+      );
+    const glsl = () =>
+      ctx.run('glsl', (gpu) =>
+        gpu.createKernel(
+          function () {
+            return broken(1);
+          },
+          {
+            output: [1],
+            pipeline: true,
+            nativeFunctions: [{ name: 'broken', source: 'float broken(float x) { return x + notDeclared; }' }],
+          },
+        ),
+      );
+    expect(unparsable).toThrow(
+      expect.objectContaining({
+        name: 'BackendError',
+        expected: 'gpu.js kernels that compile and run',
+        actual: expect.stringMatching(/^gpu\.js: unhandled return type/),
+      }),
+    );
+    expect(glsl).toThrow(
+      expect.objectContaining({
+        name: 'BackendError',
+        actual: expect.stringMatching(/^gpu\.js: Error compiling fragment shader: .*notDeclared/),
+      }),
+    );
     expect(ctx.texturesCreated - ctx.texturesDeleted).toBe(0);
     expect(ctx.lost).toBeNull();
     const t = ctx.upload([1, 2, 3, 4], 2, 2);

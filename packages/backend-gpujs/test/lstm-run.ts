@@ -1,7 +1,10 @@
 import { LSTMCell, LSTMStateTuple, dynamicRnn, tensor, type LayerWeights } from '@recur/core';
 
 /** One LSTM chunk on a backend (time-major x [T, B, I]): its outputs and final c, read back, everything disposed. */
-export async function runLstm(backend: string, o: { H: number; I: number; T: number; B: number; x: Float32Array; seed?: number; weights?: LayerWeights }): Promise<{ y: Float32Array; c: Float32Array }> {
+export async function runLstm(
+  backend: string,
+  o: { H: number; I: number; T: number; B: number; x: Float32Array; seed?: number; weights?: LayerWeights },
+): Promise<{ y: Float32Array; c: Float32Array }> {
   const cell = new LSTMCell(o.H, { backend, inputSize: o.I, seed: o.seed });
   if (o.weights) cell.setWeights(o.weights);
   const x = tensor(o.x, [o.T, o.B, o.I], { backend });

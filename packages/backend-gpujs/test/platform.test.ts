@@ -11,7 +11,11 @@ describe('the gpu.js platform', () => {
     expect(platform).toMatchObject({ available: true, mode: 'headlessgl' });
     expect(platform.renderer).toMatch(/\S/);
     expect([true, false, null]).toContain(platform.software); // null: the driver does not say (headless-gl: "ANGLE")
-    const notBuilt = detectPlatform({ loadGl: () => { throw new Error("Cannot find module 'gl'"); } });
+    const notBuilt = detectPlatform({
+      loadGl: () => {
+        throw new Error("Cannot find module 'gl'");
+      },
+    });
     expect(notBuilt).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('scripts/build-gl.sh') });
     const noDisplay = detectPlatform({ display: undefined });
     expect(noDisplay).toMatchObject({ available: false, mode: null, reason: expect.stringContaining('xvfb-run -a') });
@@ -21,7 +25,11 @@ describe('the gpu.js platform', () => {
     const platform = detectPlatform();
     const as = (software: boolean | null) => new GpujsBackend('gpujs-platform', { ...platform, software }).available();
     expect(as(true)).toMatchObject({ available: true, missingHardware: true, runsOn: expect.stringContaining('a CPU renderer') });
-    expect(as(null)).toMatchObject({ available: true, missingHardware: true, runsOn: expect.stringMatching(/^headlessgl: .*does not name/) });
+    expect(as(null)).toMatchObject({
+      available: true,
+      missingHardware: true,
+      runsOn: expect.stringMatching(/^headlessgl: .*does not name/),
+    });
     expect(as(false)).toMatchObject({ available: true, missingHardware: false, runsOn: expect.stringContaining('(a GPU)') });
     const none = new GpujsBackend('gpujs-none', detectPlatform({ display: undefined })).available();
     expect(none).toMatchObject({ available: false, missingHardware: true, reason: expect.stringContaining('xvfb-run -a') });
@@ -38,16 +46,21 @@ describe('the gpu.js platform', () => {
     const { GPU } = createRequire(import.meta.url)('gpu.js') as typeof import('gpu.js');
     const gpu = new GPU({ mode: 'headlessgl' });
     expect(gpu.mode).toBe('headlessgl'); // never gpu.js's CPU fallback
-    const M = 37, N = 41, K = 53;
+    const M = 37,
+      N = 41,
+      K = 53;
     let seed = 1;
     const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
     const a = Array.from({ length: M }, () => Float32Array.from({ length: K }, random));
     const b = Array.from({ length: N }, () => Float32Array.from({ length: K }, random));
-    const product = gpu.createKernel(function (x: number[][], y: number[][]) {
-      let sum = 0;
-      for (let k = 0; k < this.constants.K; k++) sum += x[this.thread.y][k] * y[this.thread.x][k];
-      return sum;
-    }, { output: [N, M], constants: { K }, precision: 'single' });
+    const product = gpu.createKernel(
+      function (x: number[][], y: number[][]) {
+        let sum = 0;
+        for (let k = 0; k < this.constants.K; k++) sum += x[this.thread.y][k] * y[this.thread.x][k];
+        return sum;
+      },
+      { output: [N, M], constants: { K }, precision: 'single' },
+    );
     const c = product(a, b) as Float32Array[];
     let worst = 0;
     for (let i = 0; i < M; i++) {

@@ -1,12 +1,44 @@
 import {
-  BackendError, RecurError, SPEC_VERSION, gemmABt, gemmAtB,
-  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult,
-  type ForwardScratch, type Gemm, type GemmAtB, type LayerSpec, type LayerWeights, type MemoryBudget, type MemoryInfo, type RecurBackend,
-  type DenseArgs, type DenseGradients, type LossStorages, type OptimizerArgs, type TransferCounts, type WeightParameters,
+  BackendError,
+  RecurError,
+  SPEC_VERSION,
+  gemmABt,
+  gemmAtB,
+  type Availability,
+  type BackwardArgs,
+  type BackwardResult,
+  type Capabilities,
+  type DType,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type ForwardScratch,
+  type Gemm,
+  type GemmAtB,
+  type LayerSpec,
+  type LayerWeights,
+  type MemoryBudget,
+  type MemoryInfo,
+  type RecurBackend,
+  type DenseArgs,
+  type DenseGradients,
+  type LossStorages,
+  type OptimizerArgs,
+  type TransferCounts,
+  type WeightParameters,
 } from '@recur/core';
 import {
-  CpuBackend, transposedWeights, weightGradients,
-  type BackwardKernelArgs, type BackwardKernelResult, type CpuTape, type CpuWeights, type HostResult, type HostRun, type KernelResult, type KernelTier,
+  CpuBackend,
+  transposedWeights,
+  weightGradients,
+  type BackwardKernelArgs,
+  type BackwardKernelResult,
+  type CpuTape,
+  type CpuWeights,
+  type HostResult,
+  type HostRun,
+  type KernelResult,
+  type KernelTier,
 } from '@recur/backend-cpu';
 import { Engine, type PackedLayer } from './engine.js';
 import { BLOCK, unitBlocks } from './pack.js';
@@ -23,7 +55,13 @@ import { BLOCK, unitBlocks } from './pack.js';
 export class SimdBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;
-  readonly capabilities: Capabilities = { cells: ['lstm', 'gru', 'rnn'], dtypes: ['float32', 'float64'], training: true, syncRead: true, tokens: true };
+  readonly capabilities: Capabilities = {
+    cells: ['lstm', 'gru', 'rnn'],
+    dtypes: ['float32', 'float64'],
+    training: true,
+    syncRead: true,
+    tokens: true,
+  };
   readonly #engine: Engine;
   readonly #cpu: CpuBackend;
   readonly #packed = new Map<CpuWeights, PackedLayer>();
@@ -50,7 +88,12 @@ export class SimdBackend implements RecurBackend {
   }
 
   available(): Availability {
-    return this.#closed ? { available: false, reason: 'closed by close(): its helper threads are stopped' } : { available: true, runsOn: `WebAssembly ${this.instructionSet === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128'}, ${this.threads} thread${this.threads === 1 ? '' : 's'}` };
+    return this.#closed
+      ? { available: false, reason: 'closed by close(): its helper threads are stopped' }
+      : {
+          available: true,
+          runsOn: `WebAssembly ${this.instructionSet === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128'}, ${this.threads} thread${this.threads === 1 ? '' : 's'}`,
+        };
   }
 
   /** Threads that run a job, this one included. */
@@ -90,10 +133,12 @@ export class SimdBackend implements RecurBackend {
    */
   measurePeak(options: { threads?: number; ms?: number; repeats?: number } = {}): number {
     this.#refuseIfClosed();
-    const threads = options.threads ?? this.threads, ms = options.ms ?? 50, repeats = options.repeats ?? 5;
+    const threads = options.threads ?? this.threads,
+      ms = options.ms ?? 50,
+      repeats = options.repeats ?? 5;
     let iterations = 1 << 16;
     for (let rate = this.#engine.peakFlops(threads, iterations); ; rate = this.#engine.peakFlops(threads, iterations)) {
-      const took = (threads * iterations * 64) / rate * 1000;
+      const took = ((threads * iterations * 64) / rate) * 1000;
       if (took >= ms / 2) break;
       iterations *= 2;
     }
@@ -267,7 +312,10 @@ export class SimdBackend implements RecurBackend {
       tapeDisposed: (tape) => {
         const block = this.#tapeBlocks.get(tape);
         if (block === undefined) return;
-        this.#engine.releaseViews(block, [tape.act, tape.hPrev, tape.cPrev, tape.cNew, tape.extra].filter((a): a is FloatArray => a !== null));
+        this.#engine.releaseViews(
+          block,
+          [tape.act, tape.hPrev, tape.cPrev, tape.cNew, tape.extra].filter((a): a is FloatArray => a !== null),
+        );
         this.#tapeBlocks.delete(tape);
       },
       extraBytes: () => {
@@ -341,7 +389,12 @@ export class SimdBackend implements RecurBackend {
 
   #refuseIfClosed(): void {
     if (this.#closed) {
-      throw new BackendError('backend', 'an open backend', `backend ${JSON.stringify(this.name)}, closed by close()`, 'create a new one with createSimdBackend()');
+      throw new BackendError(
+        'backend',
+        'an open backend',
+        `backend ${JSON.stringify(this.name)}, closed by close()`,
+        'create a new one with createSimdBackend()',
+      );
     }
   }
 
@@ -382,14 +435,31 @@ export class SimdBackend implements RecurBackend {
     if (whhT === undefined || !f32(args.dy) || !f32(args.dhT) || !f32(args.dcT) || !(tape.act instanceof Float32Array)) return null;
     if (w.spec.kind === 'gru') return this.#gruBackward(args, w.spec.resetAfter, whhT);
     try {
-      const H = w.spec.units, dy = args.dy as Float32Array | null, dhT = args.dhT as Float32Array | null;
-      const r = w.spec.kind === 'lstm'
-        ? this.#engine.lstmBackward(H, T, B, args.seqLens, tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array }, dy, dhT, args.dcT as Float32Array | null, whhT)
-        : { ...this.#engine.rnnBackward(H, T, B, w.spec.activation === 'relu', args.seqLens, tape.act, dy, dhT, whhT), dc0: null };
+      const H = w.spec.units,
+        dy = args.dy as Float32Array | null,
+        dhT = args.dhT as Float32Array | null;
+      const r =
+        w.spec.kind === 'lstm'
+          ? this.#engine.lstmBackward(
+              H,
+              T,
+              B,
+              args.seqLens,
+              tape as { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
+              dy,
+              dhT,
+              args.dcT as Float32Array | null,
+              whhT,
+            )
+          : { ...this.#engine.rnnBackward(H, T, B, w.spec.activation === 'relu', args.seqLens, tape.act, dy, dhT, whhT), dc0: null };
       const G = w.spec.kind === 'lstm' ? 4 * H : H;
       try {
         // dG and the tape stay in the linear memory: the products read them in place
-        return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: G, src: tape.hPrev }]), dh0: r.dh0, dc0: r.dc0 };
+        return {
+          ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dG, r.dG, [{ g0: 0, g1: G, src: tape.hPrev }]),
+          dh0: r.dh0,
+          dc0: r.dc0,
+        };
       } finally {
         this.#engine.releaseViews(r.dGBlock, [r.dG]);
       }
@@ -401,12 +471,27 @@ export class SimdBackend implements RecurBackend {
 
   #gruBackward(args: BackwardKernelArgs, resetAfter: boolean, whhT: number): BackwardKernelResult | null {
     const { w, tape, time: T, batch: B } = args;
-    const H = w.spec.units, G = 3 * H;
+    const H = w.spec.units,
+      G = 3 * H;
     try {
-      const r = this.#engine.gruBackward(H, T, B, resetAfter, args.seqLens, tape as { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
-        args.dy as Float32Array | null, args.dhT as Float32Array | null, whhT);
+      const r = this.#engine.gruBackward(
+        H,
+        T,
+        B,
+        resetAfter,
+        args.seqLens,
+        tape as { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
+        args.dy as Float32Array | null,
+        args.dhT as Float32Array | null,
+        whhT,
+      );
       try {
-        const hInputs = resetAfter ? [{ g0: 0, g1: G, src: tape.hPrev }] : [{ g0: 0, g1: 2 * H, src: tape.hPrev }, { g0: 2 * H, g1: G, src: tape.extra! }];
+        const hInputs = resetAfter
+          ? [{ g0: 0, g1: G, src: tape.hPrev }]
+          : [
+              { g0: 0, g1: 2 * H, src: tape.hPrev },
+              { g0: 2 * H, g1: G, src: tape.extra! },
+            ];
         return { ...weightGradients(this.#gemm, this.#gemmAtB, w, tape, T * B, r.dXP, r.dHP, hInputs), dh0: r.dh0, dc0: null };
       } finally {
         this.#engine.releaseViews(r.block, [r.dXP, r.dHP]);

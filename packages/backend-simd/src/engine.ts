@@ -100,7 +100,14 @@ export class Engine {
   #i32: Int32Array | null = null;
   #viewGeneration = -1;
 
-  private constructor(memory: WebAssembly.Memory, exports: KernelExports, heap: Heap, pool: ThreadPool | null, job: number, maxBytes: number) {
+  private constructor(
+    memory: WebAssembly.Memory,
+    exports: KernelExports,
+    heap: Heap,
+    pool: ThreadPool | null,
+    job: number,
+    maxBytes: number,
+  ) {
     this.#memory = memory;
     this.#maxBytes = maxBytes;
     this.#entries = ENTRY.map((name) => exports[name] as (job: number, tid: number) => void);
@@ -154,11 +161,18 @@ export class Engine {
   }
 
   pack(spec: LayerSpec, wIh: FloatArray, wHh: FloatArray, inputBias: FloatArray, hiddenBiasN: FloatArray | null): PackedLayer {
-    const H = spec.units, I = spec.inputSize, G = gateCount(spec.kind), nub = unitBlocks(H);
-    const input = inputPanels(spec), [recurrent, recurrentN] = recurrentPanels(spec);
+    const H = spec.units,
+      I = spec.inputSize,
+      G = gateCount(spec.kind),
+      nub = unitBlocks(H);
+    const input = inputPanels(spec),
+      [recurrent, recurrentN] = recurrentPanels(spec);
     const floats = {
-      wih: panelFloats(H, I, input), whh: panelFloats(H, H, recurrent), whhn: recurrentN ? panelFloats(H, H, recurrentN) : 0,
-      bias: nub * G * BLOCK, bhn: hiddenBiasN ? nub * BLOCK : 0,
+      wih: panelFloats(H, I, input),
+      whh: panelFloats(H, H, recurrent),
+      whhn: recurrentN ? panelFloats(H, H, recurrentN) : 0,
+      bias: nub * G * BLOCK,
+      bhn: hiddenBiasN ? nub * BLOCK : 0,
     };
     const sizes = Object.values(floats).map((n) => align(n * 4));
     const bytes = sizes.reduce((a, b) => a + b, 0);
@@ -168,7 +182,13 @@ export class Engine {
     packPanels(wIh, H, I, input, f32, wih / 4);
     packPanels(wHh, H, H, recurrent, f32, whh / 4);
     if (recurrentN) packPanels(wHh, H, H, recurrentN, f32, whhn / 4);
-    packBias(inputBias, H, Array.from({ length: G }, (_, g) => g), f32, bias / 4);
+    packBias(
+      inputBias,
+      H,
+      Array.from({ length: G }, (_, g) => g),
+      f32,
+      bias / 4,
+    );
     if (hiddenBiasN) packBias(hiddenBiasN, H, [0], f32, bhn / 4);
     return { spec, nub, block, bytes, wih, whh, whhn: recurrentN ? whhn : 0, bias, bhn: hiddenBiasN ? bhn : 0 };
   }
@@ -184,13 +204,27 @@ export class Engine {
   forward(layer: PackedLayer, input: LayerInputs, keepTape = false): LayerOutputs {
     const { spec, nub } = layer;
     const { time: T, batch: B, seqLens } = input;
-    const H = spec.units, I = spec.inputSize, Hp = nub * BLOCK, G = gateCount(spec.kind);
-    const lstm = spec.kind === 'lstm', gruBefore = spec.kind === 'gru' && !spec.resetAfter;
-    const taped = keepTape, gru = spec.kind === 'gru';
+    const H = spec.units,
+      I = spec.inputSize,
+      Hp = nub * BLOCK,
+      G = gateCount(spec.kind);
+    const lstm = spec.kind === 'lstm',
+      gruBefore = spec.kind === 'gru' && !spec.resetAfter;
+    const taped = keepTape,
+      gru = spec.kind === 'gru';
     // scratch: x [T][B][I], proj [T][B][nub][G][4], h [2][B][Hp], c [B][Hp], rh [B][Hp], y [T][B][Hp], seqlens [B],
     // and with a tape act [T][B][4H], h_{t-1}, c_{t-1}, c_t [T][B][H]
-    const stateBytes = align(B * Hp * 4), rowsBytes = align(T * B * H * 4);
-    const sizes = [input.tokens ? align(T * B * 4) : align(T * B * I * 4), align(T * B * Hp * G * 4), align(2 * B * Hp * 4), lstm ? stateBytes : 0, gruBefore ? stateBytes : 0, align(T * B * Hp * 4), seqLens ? align(B * 4) : 0];
+    const stateBytes = align(B * Hp * 4),
+      rowsBytes = align(T * B * H * 4);
+    const sizes = [
+      input.tokens ? align(T * B * 4) : align(T * B * I * 4),
+      align(T * B * Hp * G * 4),
+      align(2 * B * Hp * 4),
+      lstm ? stateBytes : 0,
+      gruBefore ? stateBytes : 0,
+      align(T * B * Hp * 4),
+      seqLens ? align(B * 4) : 0,
+    ];
     // the tape gets a block of its own: it lives until the backward has run, across other jobs' scratch.
     // act [T*B][G*H], h_{t-1}, then LSTM c_{t-1}, c_t or GRU's extra (RNN: act is h_t)
     const tapeSizes = [G * rowsBytes, rowsBytes, lstm || gru ? rowsBytes : 0, lstm ? rowsBytes : 0];
@@ -217,14 +251,31 @@ export class Engine {
     i32.fill(0, job, job + JOB_BYTES / 4);
     i32[job + JOB.kind] = KIND[spec.kind];
     i32[job + JOB.variant] = spec.kind === 'gru' ? Number(spec.resetAfter) : spec.kind === 'rnn' ? Number(spec.activation === 'relu') : 0;
-    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.I] = I; i32[job + JOB.H] = H; i32[job + JOB.nub] = nub; i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.x] = input.tokens ? 0 : x; i32[job + JOB.tokens] = input.tokens ? x : 0; i32[job + JOB.wih] = layer.wih; i32[job + JOB.whh] = layer.whh; i32[job + JOB.whhn] = layer.whhn;
-    i32[job + JOB.bias] = layer.bias; i32[job + JOB.bhn] = layer.bhn; i32[job + JOB.proj] = proj; i32[job + JOB.h] = h;
-    i32[job + JOB.c] = lstm ? c : 0; i32[job + JOB.rh] = gruBefore ? rh : 0; i32[job + JOB.y] = y; i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    i32[job + JOB.T] = T;
+    i32[job + JOB.B] = B;
+    i32[job + JOB.I] = I;
+    i32[job + JOB.H] = H;
+    i32[job + JOB.nub] = nub;
+    i32[job + JOB.nthreads] = threads;
+    i32[job + JOB.x] = input.tokens ? 0 : x;
+    i32[job + JOB.tokens] = input.tokens ? x : 0;
+    i32[job + JOB.wih] = layer.wih;
+    i32[job + JOB.whh] = layer.whh;
+    i32[job + JOB.whhn] = layer.whhn;
+    i32[job + JOB.bias] = layer.bias;
+    i32[job + JOB.bhn] = layer.bhn;
+    i32[job + JOB.proj] = proj;
+    i32[job + JOB.h] = h;
+    i32[job + JOB.c] = lstm ? c : 0;
+    i32[job + JOB.rh] = gruBefore ? rh : 0;
+    i32[job + JOB.y] = y;
+    i32[job + JOB.seqlens] = seqLens ? lens : 0;
     if (taped) {
-      i32[job + JOB.tapeAct] = act; i32[job + JOB.tapeHprev] = hPrev;
+      i32[job + JOB.tapeAct] = act;
+      i32[job + JOB.tapeHprev] = hPrev;
       if (lstm) {
-        i32[job + JOB.tapeCprev] = third; i32[job + JOB.tapeCnew] = fourth;
+        i32[job + JOB.tapeCprev] = third;
+        i32[job + JOB.tapeCnew] = fourth;
       } else if (gru) i32[job + JOB.tapeExtra] = third;
     }
 
@@ -241,10 +292,16 @@ export class Engine {
       y: readRows(f32, y / 4, T * B, H, Hp),
       h: readRows(f32, h / 4 + (T % 2) * B * Hp, B, H, Hp), // the kernels' two h slots are B * Hp floats apart
       c: lstm ? readRows(f32, c / 4, B, H, Hp) : null,
-      tape: taped ? {
-        block: tapeBlock, act: this.#view(act, T * B * G * H), hPrev: this.#view(hPrev, T * B * H),
-        cPrev: lstm ? this.#view(third, T * B * H) : null, cNew: lstm ? this.#view(fourth, T * B * H) : null, extra: gru ? this.#view(third, T * B * H) : null,
-      } : null,
+      tape: taped
+        ? {
+            block: tapeBlock,
+            act: this.#view(act, T * B * G * H),
+            hPrev: this.#view(hPrev, T * B * H),
+            cPrev: lstm ? this.#view(third, T * B * H) : null,
+            cNew: lstm ? this.#view(fourth, T * B * H) : null,
+            extra: gru ? this.#view(third, T * B * H) : null,
+          }
+        : null,
     };
   }
 
@@ -283,25 +340,87 @@ export class Engine {
    * thread. A, and C when accumulating, are copied into the scratch; W too unless `wAt` gives the byte offset of
    * a placed copy (with row stride `ldw`, starting at its row 0: `wOff` then counts from there).
    */
-  gemm(M: number, N: number, K: number, A: Float32Array, aOff: number, lda: number, W: Float32Array, wOff: number, ldw: number,
-    C: Float32Array, cOff: number, ldc: number, accumulate: boolean, wAt: number | null): void {
-    this.#productOf(KIND.gemm, M, N, K, { src: A, off: aOff, ld: lda, rows: M, cols: K, at: this.offsetOf(A) },
-      { src: W, off: wOff, ld: ldw, rows: N, cols: K, at: wAt ?? undefined }, C, cOff, ldc, accumulate);
+  gemm(
+    M: number,
+    N: number,
+    K: number,
+    A: Float32Array,
+    aOff: number,
+    lda: number,
+    W: Float32Array,
+    wOff: number,
+    ldw: number,
+    C: Float32Array,
+    cOff: number,
+    ldc: number,
+    accumulate: boolean,
+    wAt: number | null,
+  ): void {
+    this.#productOf(
+      KIND.gemm,
+      M,
+      N,
+      K,
+      { src: A, off: aOff, ld: lda, rows: M, cols: K, at: this.offsetOf(A) },
+      { src: W, off: wOff, ld: ldw, rows: N, cols: K, at: wAt ?? undefined },
+      C,
+      cOff,
+      ldc,
+      accumulate,
+    );
   }
 
   /** C[m, n] (+)= sum_r A[r, m] * B[r, n] (C = Aᵀ · B), float32, on every thread; A, B (and C when accumulating) are copied in. */
-  gemmAtB(M: number, N: number, R: number, A: Float32Array, aOff: number, lda: number, B: Float32Array, bOff: number, ldb: number,
-    C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
-    this.#productOf(KIND.gemmAtB, M, N, R, { src: A, off: aOff, ld: lda, rows: R, cols: M, at: this.offsetOf(A) },
-      { src: B, off: bOff, ld: ldb, rows: R, cols: N, at: this.offsetOf(B) }, C, cOff, ldc, accumulate);
+  gemmAtB(
+    M: number,
+    N: number,
+    R: number,
+    A: Float32Array,
+    aOff: number,
+    lda: number,
+    B: Float32Array,
+    bOff: number,
+    ldb: number,
+    C: Float32Array,
+    cOff: number,
+    ldc: number,
+    accumulate: boolean,
+  ): void {
+    this.#productOf(
+      KIND.gemmAtB,
+      M,
+      N,
+      R,
+      { src: A, off: aOff, ld: lda, rows: R, cols: M, at: this.offsetOf(A) },
+      { src: B, off: bOff, ld: ldb, rows: R, cols: N, at: this.offsetOf(B) },
+      C,
+      cOff,
+      ldc,
+      accumulate,
+    );
   }
 
   /**
    * Either product over two operands, each read in place when it lives in the linear memory (`at`: where its row 0
    * starts) and otherwise copied, packed, into the scratch; C is copied in when accumulating and out at the end.
    */
-  #productOf(kind: number, M: number, N: number, K: number, a: ProductOperand, b: ProductOperand, C: Float32Array, cOff: number, ldc: number, accumulate: boolean): void {
-    const sizes = [a.at === undefined ? align(a.rows * a.cols * 4) : 0, b.at === undefined ? align(b.rows * b.cols * 4) : 0, align(M * N * 4)];
+  #productOf(
+    kind: number,
+    M: number,
+    N: number,
+    K: number,
+    a: ProductOperand,
+    b: ProductOperand,
+    C: Float32Array,
+    cOff: number,
+    ldc: number,
+    accumulate: boolean,
+  ): void {
+    const sizes = [
+      a.at === undefined ? align(a.rows * a.cols * 4) : 0,
+      b.at === undefined ? align(b.rows * b.cols * 4) : 0,
+      align(M * N * 4),
+    ];
     const [aCopy, bCopy, c] = carve(this.#scratchFor(sizes[0] + sizes[1] + sizes[2]), sizes);
     const { f32 } = this.#views();
     const place = (o: ProductOperand, copy: number): [number, number] => {
@@ -309,7 +428,8 @@ export class Engine {
       copyRows(o.src, o.off, o.ld, f32, copy / 4, o.cols, o.rows, o.cols);
       return [copy, o.cols];
     };
-    const [aAt, lda] = place(a, aCopy), [bAt, ldb] = place(b, bCopy);
+    const [aAt, lda] = place(a, aCopy),
+      [bAt, ldb] = place(b, bCopy);
     if (accumulate) copyRows(C, cOff, ldc, f32, c / 4, N, M, N);
     this.#product(kind, M, N, K, aAt, lda, bAt, ldb, c, accumulate);
     copyRows(f32, c / 4, N, C, cOff, ldc, M, N);
@@ -319,14 +439,32 @@ export class Engine {
    * Runs a product job (C = A·Wᵀ or Aᵀ·B) on operands in the linear memory (byte offsets; row strides in floats)
    * into C at byte offset `c`, [M][N].
    */
-  #product(kind: number, M: number, N: number, K: number, a: number, lda: number, w: number, ldw: number, c: number, accumulate: boolean): void {
-    const i32 = this.#views().i32, job = this.#job / 4;
+  #product(
+    kind: number,
+    M: number,
+    N: number,
+    K: number,
+    a: number,
+    lda: number,
+    w: number,
+    ldw: number,
+    c: number,
+    accumulate: boolean,
+  ): void {
+    const i32 = this.#views().i32,
+      job = this.#job / 4;
     const threads = M * N * K >= 1 << 18 ? this.threads : 1;
     i32[job + JOB.kind] = kind;
     i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.M] = M; i32[job + JOB.N] = N; i32[job + JOB.K] = K;
-    i32[job + JOB.lda] = lda; i32[job + JOB.ldw] = ldw; i32[job + JOB.ldc] = N;
-    i32[job + JOB.a] = a; i32[job + JOB.w] = w; i32[job + JOB.cm] = c;
+    i32[job + JOB.M] = M;
+    i32[job + JOB.N] = N;
+    i32[job + JOB.K] = K;
+    i32[job + JOB.lda] = lda;
+    i32[job + JOB.ldw] = ldw;
+    i32[job + JOB.ldc] = N;
+    i32[job + JOB.a] = a;
+    i32[job + JOB.w] = w;
+    i32[job + JOB.cm] = c;
     i32[job + JOB.accumulate] = Number(accumulate);
     i32[job + JOB.abort] = 0;
     if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
@@ -337,15 +475,33 @@ export class Engine {
    * The time loop of an LSTM backward (backend-cpu's lstmBackward, same tape layout): gate gradients dG [T*B, 4H]
    * and dh_0, dc_0. `whhT` is the byte offset of W_hhᵀ [H, 4H] placed in the linear memory.
    */
-  lstmBackward(H: number, T: number, B: number, seqLens: Int32Array | null, tape: { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
-    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array } {
+  lstmBackward(
+    H: number,
+    T: number,
+    B: number,
+    seqLens: Int32Array | null,
+    tape: { act: Float32Array; cPrev: Float32Array; cNew: Float32Array },
+    dy: Float32Array | null,
+    dhT: Float32Array | null,
+    dcT: Float32Array | null,
+    whhT: number,
+  ): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array } {
     const r = this.#loopBackward(KIND.lstmBackward, 0, 4, H, T, B, seqLens, [tape.act, tape.cPrev, tape.cNew], dy, dhT, dcT, whhT);
     return { ...r, dc0: r.dc0! };
   }
 
   /** The time loop of an Elman RNN backward (backend-cpu's rnnBackward): dG [T*B, H] and dh_0 from the tape's act (h_t). */
-  rnnBackward(H: number, T: number, B: number, relu: boolean, seqLens: Int32Array | null, act: Float32Array, dy: Float32Array | null, dhT: Float32Array | null,
-    whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array } {
+  rnnBackward(
+    H: number,
+    T: number,
+    B: number,
+    relu: boolean,
+    seqLens: Int32Array | null,
+    act: Float32Array,
+    dy: Float32Array | null,
+    dhT: Float32Array | null,
+    whhT: number,
+  ): { dG: Float32Array; dGBlock: number; dh0: Float32Array } {
     return this.#loopBackward(KIND.rnnBackward, Number(relu), 1, H, T, B, seqLens, [act], dy, dhT, null, whhT);
   }
 
@@ -354,13 +510,34 @@ export class Engine {
    * (made by `forward`), else copied into the scratch; the gate gradients in a block of their own, which the
    * weight-gradient products then read in place (release it with `releaseViews`).
    */
-  #loopBackward(kind: number, variant: number, gates: number, H: number, T: number, B: number, seqLens: Int32Array | null, tapeArrays: Float32Array[],
-    dy: Float32Array | null, dhT: Float32Array | null, dcT: Float32Array | null, whhT: number): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array | null } {
-    const rows = T * B, G = gates * H, lstm = tapeArrays.length === 3;
+  #loopBackward(
+    kind: number,
+    variant: number,
+    gates: number,
+    H: number,
+    T: number,
+    B: number,
+    seqLens: Int32Array | null,
+    tapeArrays: Float32Array[],
+    dy: Float32Array | null,
+    dhT: Float32Array | null,
+    dcT: Float32Array | null,
+    whhT: number,
+  ): { dG: Float32Array; dGBlock: number; dh0: Float32Array; dc0: Float32Array | null } {
+    const rows = T * B,
+      G = gates * H,
+      lstm = tapeArrays.length === 3;
     const resident = tapeArrays.map((a) => this.offsetOf(a));
     const copied = resident.some((at) => at === undefined);
     const tapeSizes = tapeArrays.map((a) => (copied ? align(a.length * 4) : 0));
-    const sizes = [...tapeSizes, dy ? align(rows * H * 4) : 0, align(B * H * 4), lstm ? align(B * H * 4) : 0, align(B * H * 4), seqLens ? align(B * 4) : 0];
+    const sizes = [
+      ...tapeSizes,
+      dy ? align(rows * H * 4) : 0,
+      align(B * H * 4),
+      lstm ? align(B * H * 4) : 0,
+      align(B * H * 4),
+      seqLens ? align(B * 4) : 0,
+    ];
     const dg = this.#heap.alloc(rows * G * 4);
     let scratch: number;
     try {
@@ -385,14 +562,24 @@ export class Engine {
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
     const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
-    i32[job + JOB.kind] = kind; i32[job + JOB.variant] = variant;
+    i32[job + JOB.kind] = kind;
+    i32[job + JOB.variant] = variant;
     i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    i32[job + JOB.T] = T;
+    i32[job + JOB.B] = B;
+    i32[job + JOB.H] = H;
+    i32[job + JOB.seqlens] = seqLens ? lens : 0;
     i32[job + JOB.tapeAct] = tapeAt[0];
     if (lstm) {
-      i32[job + JOB.tapeCprev] = tapeAt[1]; i32[job + JOB.tapeCnew] = tapeAt[2]; i32[job + JOB.dc] = dc;
+      i32[job + JOB.tapeCprev] = tapeAt[1];
+      i32[job + JOB.tapeCnew] = tapeAt[2];
+      i32[job + JOB.dc] = dc;
     }
-    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dg] = dg; i32[job + JOB.dhp] = dhp; i32[job + JOB.whht] = whhT;
+    i32[job + JOB.dy] = dy ? dyAt : 0;
+    i32[job + JOB.dh] = dh;
+    i32[job + JOB.dg] = dg;
+    i32[job + JOB.dhp] = dhp;
+    i32[job + JOB.whht] = whhT;
     try {
       if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
       else this.#runHere();
@@ -400,7 +587,12 @@ export class Engine {
       this.#heap.free(dg);
       throw error;
     }
-    return { dG: this.#view(dg, rows * G), dGBlock: dg, dh0: readRows(f32, dh / 4, B, H, H), dc0: lstm ? readRows(f32, dc / 4, B, H, H) : null };
+    return {
+      dG: this.#view(dg, rows * G),
+      dGBlock: dg,
+      dh0: readRows(f32, dh / 4, B, H, H),
+      dc0: lstm ? readRows(f32, dc / 4, B, H, H) : null,
+    };
   }
 
   /**
@@ -408,13 +600,32 @@ export class Engine {
    * dXP [T*B, 3H], the recurrent-side ones dHP (reset after; reset before they are dXP), and dh_0. `whhT` is the
    * byte offset of W_hhᵀ [H, 3H] placed in the linear memory. dXP and dHP are views over `block`: release them.
    */
-  gruBackward(H: number, T: number, B: number, resetAfter: boolean, seqLens: Int32Array | null, tape: { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
-    dy: Float32Array | null, dhT: Float32Array | null, whhT: number): { dXP: Float32Array; dHP: Float32Array; block: number; dh0: Float32Array } {
-    const rows = T * B, G = 3 * H;
+  gruBackward(
+    H: number,
+    T: number,
+    B: number,
+    resetAfter: boolean,
+    seqLens: Int32Array | null,
+    tape: { act: Float32Array; hPrev: Float32Array; extra: Float32Array },
+    dy: Float32Array | null,
+    dhT: Float32Array | null,
+    whhT: number,
+  ): { dXP: Float32Array; dHP: Float32Array; block: number; dh0: Float32Array } {
+    const rows = T * B,
+      G = 3 * H;
     const resident = [tape.act, tape.hPrev, tape.extra].map((a) => this.offsetOf(a));
     const copied = resident.some((at) => at === undefined);
-    const sizes = [copied ? align(rows * G * 4) : 0, copied ? align(rows * H * 4) : 0, copied ? align(rows * H * 4) : 0, dy ? align(rows * H * 4) : 0,
-      align(B * H * 4), align(B * H * 4), align(B * H * 4), align(B * H * 4), seqLens ? align(B * 4) : 0];
+    const sizes = [
+      copied ? align(rows * G * 4) : 0,
+      copied ? align(rows * H * 4) : 0,
+      copied ? align(rows * H * 4) : 0,
+      dy ? align(rows * H * 4) : 0,
+      align(B * H * 4),
+      align(B * H * 4),
+      align(B * H * 4),
+      align(B * H * 4),
+      seqLens ? align(B * 4) : 0,
+    ];
     const gradBytes = align(rows * G * 4);
     const block = this.#heap.alloc(resetAfter ? 2 * gradBytes : gradBytes);
     let scratch: number;
@@ -441,10 +652,21 @@ export class Engine {
     i32[job + JOB.kind] = KIND.gruBackward;
     i32[job + JOB.variant] = Number(resetAfter);
     i32[job + JOB.nthreads] = threads;
-    i32[job + JOB.T] = T; i32[job + JOB.B] = B; i32[job + JOB.H] = H; i32[job + JOB.seqlens] = seqLens ? lens : 0;
-    i32[job + JOB.tapeAct] = copied ? act : resident[0]!; i32[job + JOB.tapeHprev] = copied ? hPrev : resident[1]!; i32[job + JOB.tapeExtra] = copied ? extra : resident[2]!;
-    i32[job + JOB.dy] = dy ? dyAt : 0; i32[job + JOB.dh] = dh; i32[job + JOB.dc] = direct; i32[job + JOB.dhp] = dhp; i32[job + JOB.rh] = drh;
-    i32[job + JOB.dg] = block; i32[job + JOB.dhg] = resetAfter ? block + gradBytes : 0; i32[job + JOB.whht] = whhT;
+    i32[job + JOB.T] = T;
+    i32[job + JOB.B] = B;
+    i32[job + JOB.H] = H;
+    i32[job + JOB.seqlens] = seqLens ? lens : 0;
+    i32[job + JOB.tapeAct] = copied ? act : resident[0]!;
+    i32[job + JOB.tapeHprev] = copied ? hPrev : resident[1]!;
+    i32[job + JOB.tapeExtra] = copied ? extra : resident[2]!;
+    i32[job + JOB.dy] = dy ? dyAt : 0;
+    i32[job + JOB.dh] = dh;
+    i32[job + JOB.dc] = direct;
+    i32[job + JOB.dhp] = dhp;
+    i32[job + JOB.rh] = drh;
+    i32[job + JOB.dg] = block;
+    i32[job + JOB.dhg] = resetAfter ? block + gradBytes : 0;
+    i32[job + JOB.whht] = whhT;
     try {
       if (threads > 1 && this.#pool) this.#pool.run(this.#runHere);
       else this.#runHere();
@@ -543,7 +765,16 @@ function writeRows(f32: Float32Array, at: number, values: FloatArray, rows: numb
 }
 
 /** `rows` rows of `cols` values from `src` (row stride `srcStride`) to `dst` (row stride `dstStride`). */
-function copyRows(src: Float32Array, srcOff: number, srcStride: number, dst: Float32Array, dstOff: number, dstStride: number, rows: number, cols: number): void {
+function copyRows(
+  src: Float32Array,
+  srcOff: number,
+  srcStride: number,
+  dst: Float32Array,
+  dstOff: number,
+  dstStride: number,
+  rows: number,
+  cols: number,
+): void {
   if (srcStride === cols && dstStride === cols) {
     dst.set(src.subarray(srcOff, srcOff + rows * cols), dstOff);
     return;

@@ -92,8 +92,12 @@ export class Heap {
         this.#memory.grow(pages);
       } catch {
         // nothing changed: every block, offset and size is as it was
-        throw new RecurError('memory', `at most ${formatBytes(this.#maxBytes - this.#end + tailFree)} for one block of backend simd's WebAssembly memory (${formatBytes(this.#maxBytes)} in all; ${formatBytes(this.#end)} grown)`,
-          `${formatBytes(size)} for one block`, 'a shorter chunk, a smaller batch or layer, or fewer layers loaded');
+        throw new RecurError(
+          'memory',
+          `at most ${formatBytes(this.#maxBytes - this.#end + tailFree)} for one block of backend simd's WebAssembly memory (${formatBytes(this.#maxBytes)} in all; ${formatBytes(this.#end)} grown)`,
+          `${formatBytes(size)} for one block`,
+          'a shorter chunk, a smaller batch or layer, or fewer layers loaded',
+        );
       }
     }
     this.generation++;

@@ -37,12 +37,35 @@ export type SimdInstructionSet = 'simd128' | 'relaxed-simd';
 
 /** A module with one f32x4.relaxed_madd: whether this engine validates relaxed SIMD. */
 const RELAXED_PROBE = new Uint8Array([
-  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-  0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type: () -> v128
-  0x03, 0x02, 0x01, 0x00, // one function of that type
-  0x0a, 0x3d, 0x01, 0x3b, 0x00, // code: one body of 59 bytes, no locals
+  0x00,
+  0x61,
+  0x73,
+  0x6d,
+  0x01,
+  0x00,
+  0x00,
+  0x00, // magic, version
+  0x01,
+  0x05,
+  0x01,
+  0x60,
+  0x00,
+  0x01,
+  0x7b, // type: () -> v128
+  0x03,
+  0x02,
+  0x01,
+  0x00, // one function of that type
+  0x0a,
+  0x3d,
+  0x01,
+  0x3b,
+  0x00, // code: one body of 59 bytes, no locals
   ...[0, 1, 2].flatMap(() => [0xfd, 0x0c, ...new Array(16).fill(0)]), // three v128.const 0
-  0xfd, 0x85, 0x02, 0x0b, // f32x4.relaxed_madd, end
+  0xfd,
+  0x85,
+  0x02,
+  0x0b, // f32x4.relaxed_madd, end
 ]);
 
 /** Whether this JavaScript engine runs relaxed SIMD. */
@@ -64,14 +87,20 @@ function chooseInstructionSet(option: boolean | undefined): SimdInstructionSet {
   if (wanted !== undefined && typeof wanted !== 'boolean') throw new RecurError('options.relaxedSimd', 'a boolean', String(wanted));
   const supported = relaxedSimdSupported();
   if (wanted === true && !supported) {
-    throw new RecurError('options.relaxedSimd', 'an engine with relaxed SIMD (Node 22+, or --experimental-wasm-relaxed-simd)', `Node ${globalThis.process?.versions?.node} without it`);
+    throw new RecurError(
+      'options.relaxedSimd',
+      'an engine with relaxed SIMD (Node 22+, or --experimental-wasm-relaxed-simd)',
+      `Node ${globalThis.process?.versions?.node} without it`,
+    );
   }
   return (wanted ?? supported) ? 'relaxed-simd' : 'simd128';
 }
 
 async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
   const { readFile } = await import('node:fs/promises');
-  const bytes = await readFile(new URL(set === 'relaxed-simd' ? '../wasm/recur-simd-relaxed.wasm' : '../wasm/recur-simd.wasm', import.meta.url));
+  const bytes = await readFile(
+    new URL(set === 'relaxed-simd' ? '../wasm/recur-simd-relaxed.wasm' : '../wasm/recur-simd.wasm', import.meta.url),
+  );
   return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
 }
 
@@ -94,11 +123,14 @@ export async function createSimdBackend(opts?: SimdBackendOptions): Promise<Simd
     throw new Error('backend simd needs WebAssembly threads (SharedArrayBuffer): not available here');
   }
   if (typeof globalThis.process?.versions?.node !== 'string') {
-    throw new Error('backend simd runs on Node.js only for now (its helper threads are worker_threads); in browsers use @recur/backend-wasm');
+    throw new Error(
+      'backend simd runs on Node.js only for now (its helper threads are worker_threads); in browsers use @recur/backend-wasm',
+    );
   }
   const threads = options.threads === undefined ? await defaultThreads() : checkThreads(options.threads, 'options.threads');
   const spinMs = options.spinMs ?? 2;
-  if (!(typeof spinMs === 'number' && spinMs >= 0 && spinMs <= 1000)) throw new RecurError('options.spinMs', 'a number of milliseconds from 0 to 1000', String(spinMs));
+  if (!(typeof spinMs === 'number' && spinMs >= 0 && spinMs <= 1000))
+    throw new RecurError('options.spinMs', 'a number of milliseconds from 0 to 1000', String(spinMs));
   const maxMemoryBytes = options.maxMemoryBytes ?? 4 * 2 ** 30;
   if (!(Number.isInteger(maxMemoryBytes) && maxMemoryBytes >= 2 * 2 ** 20 && maxMemoryBytes <= 4 * 2 ** 30)) {
     throw new RecurError('options.maxMemoryBytes', 'an integer number of bytes from 2 MiB to 4 GiB', String(maxMemoryBytes));

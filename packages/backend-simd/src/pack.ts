@@ -33,7 +33,12 @@ export function inputPanels(spec: LayerSpec): PanelGroup {
 export function recurrentPanels(spec: LayerSpec): readonly PanelGroup[] {
   if (spec.kind === 'lstm') return [{ blocks: 1, gates: [0, 1, 2, 3] }];
   if (spec.kind === 'rnn') return [{ blocks: 4, gates: [0] }];
-  return spec.resetAfter ? [{ blocks: 1, gates: [0, 1, 2] }] : [{ blocks: 2, gates: [0, 1] }, { blocks: 4, gates: [2] }];
+  return spec.resetAfter
+    ? [{ blocks: 1, gates: [0, 1, 2] }]
+    : [
+        { blocks: 2, gates: [0, 1] },
+        { blocks: 4, gates: [2] },
+      ];
 }
 
 /** Floats of a matrix packed as panels of `group` over K columns. */
@@ -44,9 +49,12 @@ export const panelFloats = (H: number, K: number, group: PanelGroup): number => 
  * holds, for each of its blocks and gates, the 4 units of that block. Units past H (the padding) get zeros.
  */
 export function packPanels(matrix: FloatArray, H: number, K: number, group: PanelGroup, out: Float32Array, at: number): void {
-  const nub = unitBlocks(H), ng = group.gates.length, width = group.blocks * ng * BLOCK;
+  const nub = unitBlocks(H),
+    ng = group.gates.length,
+    width = group.blocks * ng * BLOCK;
   for (let u = 0; u < nub; u++) {
-    const panel = Math.floor(u / group.blocks), inPanel = u % group.blocks;
+    const panel = Math.floor(u / group.blocks),
+      inPanel = u % group.blocks;
     for (let gi = 0; gi < ng; gi++) {
       for (let lane = 0; lane < BLOCK; lane++) {
         const unit = u * BLOCK + lane;

@@ -77,7 +77,15 @@ export class ThreadPool {
     const workers = options.stacks.map((stack, i) => {
       const worker = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { module: options.module, memory: options.memory, control: options.control, job: options.job, tid: i + 1, stack, spinMs: options.spinMs },
+        workerData: {
+          module: options.module,
+          memory: options.memory,
+          control: options.control,
+          job: options.job,
+          tid: i + 1,
+          stack,
+          spinMs: options.spinMs,
+        },
       });
       worker.unref(); // idle helpers never keep the process alive
       return worker;
@@ -124,7 +132,8 @@ export class ThreadPool {
       if (spins > 20_000) Atomics.wait(this.#ctl, CTL.done, done, 0.05); // timed: see WORKER_SOURCE
     }
     if (trapped !== null) throw trapped;
-    if (Atomics.load(this.#ctl, CTL.failed) !== 0) throw new Error('backend simd: a kernel thread trapped; the backend cannot run more jobs');
+    if (Atomics.load(this.#ctl, CTL.failed) !== 0)
+      throw new Error('backend simd: a kernel thread trapped; the backend cannot run more jobs');
   }
 
   async stop(): Promise<void> {

@@ -15,7 +15,13 @@ it('picks the relaxed-SIMD build exactly where the engine validates it, and says
     await plain.close();
   } else {
     await expect(createSimdBackend({ relaxedSimd: true })).rejects.toThrow(RecurError);
-    await expect(createSimdBackend({ relaxedSimd: true })).rejects.toMatchObject({ argument: 'options.relaxedSimd', expected: expect.stringContaining('relaxed SIMD') });
+    await expect(createSimdBackend({ relaxedSimd: true })).rejects.toMatchObject({
+      argument: 'options.relaxedSimd',
+      expected: expect.stringContaining('relaxed SIMD'),
+    });
   }
-  await expect(createSimdBackend({ relaxedSimd: 'yes' as unknown as boolean })).rejects.toMatchObject({ argument: 'options.relaxedSimd', expected: 'a boolean' });
+  await expect(createSimdBackend({ relaxedSimd: 'yes' as unknown as boolean })).rejects.toMatchObject({
+    argument: 'options.relaxedSimd',
+    expected: 'a boolean',
+  });
 });

@@ -1,5 +1,16 @@
 import '@recur/backend-cpu';
-import { LSTMCell, RecurError, StatefulRNN, disposeState, dynamicRnn, memory, ready, registerBackend, seededRandom, tensor } from '@recur/core';
+import {
+  LSTMCell,
+  RecurError,
+  StatefulRNN,
+  disposeState,
+  dynamicRnn,
+  memory,
+  ready,
+  registerBackend,
+  seededRandom,
+  tensor,
+} from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -60,7 +71,9 @@ describe('backend-simd when its WebAssembly memory runs out (defect 2)', () => {
     const before = memory('simd-small');
     const rnn = new StatefulRNN(new LSTMCell(64, { backend: 'simd-small', inputSize: 30_000 })); // w_ih: 30.7 MB
     const x = tensor(values(30_000), [1, 1, 30_000], { backend: 'simd-small' });
-    expect(() => rnn.run(x)).toThrow(expect.objectContaining({ argument: 'memory', expected: expect.stringContaining('24.00 MiB in all') }));
+    expect(() => rnn.run(x)).toThrow(
+      expect.objectContaining({ argument: 'memory', expected: expect.stringContaining('24.00 MiB in all') }),
+    );
     rnn.dispose();
     x.dispose();
     expect(memory('simd-small')).toMatchObject({ numTensors: before.numTensors, numBytes: before.numBytes });

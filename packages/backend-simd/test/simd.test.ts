@@ -1,6 +1,17 @@
 import '@recur/backend-cpu';
 import {
-  BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RecurError, StatefulRNN, disposeState, dynamicRnn, registerBackend, ready, seededRandom, tensor,
+  BasicRNNCell,
+  GRUCell,
+  LSTMCell,
+  MultiRNNCell,
+  RecurError,
+  StatefulRNN,
+  disposeState,
+  dynamicRnn,
+  registerBackend,
+  ready,
+  seededRandom,
+  tensor,
   type Cell,
 } from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
@@ -25,9 +36,12 @@ const CELLS: Record<string, Make> = {
   'gru reset-before H=70': (backend) => new GRUCell(70, { backend, inputSize: 9, seed: 3, resetAfter: false }),
   'rnn tanh H=66': (backend) => new BasicRNNCell(66, { backend, inputSize: 5, seed: 4 }),
   'rnn relu H=66': (backend) => new BasicRNNCell(66, { backend, inputSize: 5, seed: 5, activation: 'relu' }),
-  'stack lstm 96 / gru 64 / rnn 70': (backend) => new MultiRNNCell([
-    new LSTMCell(96, { backend, inputSize: 11, seed: 6 }), new GRUCell(64, { backend, seed: 7, resetAfter: false }), new BasicRNNCell(70, { backend, seed: 8 }),
-  ]),
+  'stack lstm 96 / gru 64 / rnn 70': (backend) =>
+    new MultiRNNCell([
+      new LSTMCell(96, { backend, inputSize: 11, seed: 6 }),
+      new GRUCell(64, { backend, seed: 7, resetAfter: false }),
+      new BasicRNNCell(70, { backend, seed: 8 }),
+    ]),
 };
 
 function run(make: Make, backend: string, x: Float32Array, shape: [number, number, number], sequenceLength?: number[]) {
@@ -52,7 +66,9 @@ describe('backend-simd', () => {
 
   for (const [name, make] of Object.entries(CELLS)) {
     it(`${name}: outputs and states equal backend-cpu's (2e-5), with sequence lengths, on several threads`, () => {
-      const B = 5, T = 9, I = make('cpu').layers[0].inputSize!;
+      const B = 5,
+        T = 9,
+        I = make('cpu').layers[0].inputSize!;
       const x = values(B * T * I);
       const lens = [9, 0, 4, 9, 1];
       for (const seq of [undefined, lens]) {
@@ -61,14 +77,17 @@ describe('backend-simd', () => {
         expect(simd.lastJobThreads).toBe(Math.min(2, simd.threads));
         expect(maxDiff(got.y, ref.y)).toBeLessThan(2e-5);
         got.states.forEach((s, i) => expect(maxDiff(s, ref.states[i])).toBeLessThan(2e-5));
-        if (seq) for (let t = 0; t < T; t++) expect(got.y[(1 * T + t) * got.y.length / (B * T)]).toBe(0); // row 1 has length 0
+        if (seq) for (let t = 0; t < T; t++) expect(got.y[((1 * T + t) * got.y.length) / (B * T)]).toBe(0); // row 1 has length 0
       }
     });
   }
 
   it('a row gives the same bits on 1, 2 or 3 threads, alone or in a batch, streamed or in one call', () => {
     const make = CELLS['stack lstm 96 / gru 64 / rnn 70'];
-    const B = 3, T = 6, I = 11, H = 70;
+    const B = 3,
+      T = 6,
+      I = 11,
+      H = 70;
     const x = values(B * T * I);
     const base = run(make, 'simd', x, [B, T, I]);
     for (const backend of ['simd-1', 'simd-3']) expect(run(make, backend, x, [B, T, I]).y).toEqual(base.y);
@@ -126,7 +145,11 @@ describe('backend-simd', () => {
   });
 
   it('rejects bad options naming the argument, the expected and the actual value', async () => {
-    for (const [options, argument] of [[{ threads: 0 }, 'options.threads'], [{ threads: 2.5 }, 'options.threads'], [{ spinMs: -1 }, 'options.spinMs']] as const) {
+    for (const [options, argument] of [
+      [{ threads: 0 }, 'options.threads'],
+      [{ threads: 2.5 }, 'options.threads'],
+      [{ spinMs: -1 }, 'options.spinMs'],
+    ] as const) {
       const error = await createSimdBackend(options).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(RecurError);
       expect((error as RecurError).argument).toBe(argument);

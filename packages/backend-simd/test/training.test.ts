@@ -1,5 +1,23 @@
 import '@recur/backend-cpu';
-import { Adam, gemmABt, gemmAtB, BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, RnnModel, TbpttTrainer, dynamicRnnWithTape, getBackend, ready, registerBackend, seededRandom, tensor, type Cell, type Tensor } from '@recur/core';
+import {
+  Adam,
+  gemmABt,
+  gemmAtB,
+  BasicRNNCell,
+  GRUCell,
+  LSTMCell,
+  MultiRNNCell,
+  RnnModel,
+  TbpttTrainer,
+  dynamicRnnWithTape,
+  getBackend,
+  ready,
+  registerBackend,
+  seededRandom,
+  tensor,
+  type Cell,
+  type Tensor,
+} from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -19,12 +37,21 @@ const CELLS: Record<string, Make> = {
   'gru reset-after H=70': (backend) => new GRUCell(70, { backend, inputSize: 13, seed: 2 }),
   'gru reset-before H=70': (backend) => new GRUCell(70, { backend, inputSize: 13, seed: 3, resetAfter: false }),
   'rnn tanh H=66': (backend) => new BasicRNNCell(66, { backend, inputSize: 13, seed: 4 }),
-  'stack lstm 96 / rnn relu 70': (backend) => new MultiRNNCell([
-    new LSTMCell(96, { backend, inputSize: 13, seed: 6 }), new BasicRNNCell(70, { backend, seed: 8, activation: 'relu' }),
-  ]),
+  'stack lstm 96 / rnn relu 70': (backend) =>
+    new MultiRNNCell([
+      new LSTMCell(96, { backend, inputSize: 13, seed: 6 }),
+      new BasicRNNCell(70, { backend, seed: 8, activation: 'relu' }),
+    ]),
 };
 
-function gradients(make: Make, backend: string, x: Float32Array, dy: Float32Array, shape: [number, number, number], sequenceLength?: number[]) {
+function gradients(
+  make: Make,
+  backend: string,
+  x: Float32Array,
+  dy: Float32Array,
+  shape: [number, number, number],
+  sequenceLength?: number[],
+) {
   const cell = make(backend);
   const input = tensor(x, shape, { backend });
   const { outputs, state, tape } = dynamicRnnWithTape(cell, input, { sequenceLength });
@@ -32,9 +59,12 @@ function gradients(make: Make, backend: string, x: Float32Array, dy: Float32Arra
   const g = tape.backward({ dOutputs });
   const read = (t: Tensor) => t.dataSync() as Float32Array;
   const result = {
-    y: read(outputs), dx: read(g.dInputs!),
+    y: read(outputs),
+    dx: read(g.dInputs!),
     weights: g.dWeights.flatMap((w) => [read(w.wIh), read(w.wHh), read(w.bIh), read(w.bHh)]),
-    dh0: (Array.isArray(g.dInitialState) ? g.dInitialState : [g.dInitialState]).flatMap((s) => ('h' in s ? [read(s.h), read(s.c)] : [read(s)])),
+    dh0: (Array.isArray(g.dInitialState) ? g.dInitialState : [g.dInitialState]).flatMap((s) =>
+      'h' in s ? [read(s.h), read(s.c)] : [read(s)],
+    ),
   };
   for (const t of [outputs, dOutputs, input]) t.dispose();
   (Array.isArray(state) ? state : [state]).forEach((s) => ('h' in s ? (s.h.dispose(), s.c.dispose()) : s.dispose()));
@@ -47,7 +77,9 @@ function gradients(make: Make, backend: string, x: Float32Array, dy: Float32Arra
 const relative = (got: Float32Array, ref: Float32Array) => maxAbsDiff(got, ref).max / Math.max(1e-6, ...Array.from(ref, Math.abs));
 
 describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
-  const B = 7, T = 79, I = 13;
+  const B = 7,
+    T = 79,
+    I = 13;
   const x = values(B * T * I);
   for (const [name, make] of Object.entries(CELLS)) {
     for (const backend of ['simd', 'simd-3']) {
@@ -66,7 +98,7 @@ describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
     }
   }
 
-  it('places each layer\'s kernels (and their transposes) in its linear memory once and frees them with the layer; tapes and gate gradients kept there are freed too', () => {
+  it("places each layer's kernels (and their transposes) in its linear memory once and frees them with the layer; tapes and gate gradients kept there are freed too", () => {
     const simd = getBackend('simd') as SimdBackend;
     const make = CELLS['lstm H=67'];
     const dy = values(B * T * 67);
@@ -87,27 +119,46 @@ describe('backend-simd training (backend-cpu kernels, SIMD GEMM)', () => {
 });
 
 describe('backend-simd whole training steps (its GEMM in the kernels and, through hostGemm, in the dense head)', () => {
-  it('three TBPTT chunks of LSTM(67) x 2 + dense(89), Adam, clipping: losses, norms and every parameter equal backend-cpu\'s', async () => {
-    const B = 7, T = 40, V = 89;
+  it("three TBPTT chunks of LSTM(67) x 2 + dense(89), Adam, clipping: losses, norms and every parameter equal backend-cpu's", async () => {
+    const B = 7,
+      T = 40,
+      V = 89;
     const ids = Array.from({ length: B * (T + 1) }, () => Math.floor(random() * V));
-    const x = new Float32Array(B * T * V), targets: number[] = [];
-    for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) {
-      x[(b * T + t) * V + ids[b * (T + 1) + t]] = 1;
-      targets.push(ids[b * (T + 1) + t + 1]);
-    }
+    const x = new Float32Array(B * T * V),
+      targets: number[] = [];
+    for (let b = 0; b < B; b++)
+      for (let t = 0; t < T; t++) {
+        x[(b * T + t) * V + ids[b * (T + 1) + t]] = 1;
+        targets.push(ids[b * (T + 1) + t + 1]);
+      }
     const train = async (backend: string) => {
-      const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 67 }, { kind: 'lstm', units: 67 }], outputSize: V }, { backend, seed: 4 });
+      const model = new RnnModel(
+        {
+          inputSize: V,
+          layers: [
+            { kind: 'lstm', units: 67 },
+            { kind: 'lstm', units: 67 },
+          ],
+          outputSize: V,
+        },
+        { backend, seed: 4 },
+      );
       const trainer = new TbpttTrainer(model, { batch: B, optimizer: new Adam({ learningRate: 0.01 }), clipNorm: 1 });
       const input = tensor(x, [B, T, V], { backend });
       const reports = [];
       for (let k = 0; k < 3; k++) reports.push(await trainer.trainChunk(input, targets));
-      const params = [...model.cell.layers.flatMap((l) => Object.values(l.getWeights()) as Float32Array[]), model.head.weight as Float32Array, model.head.bias as Float32Array];
+      const params = [
+        ...model.cell.layers.flatMap((l) => Object.values(l.getWeights()) as Float32Array[]),
+        model.head.weight as Float32Array,
+        model.head.bias as Float32Array,
+      ];
       input.dispose();
       trainer.dispose();
       model.dispose();
       return { reports, params };
     };
-    const ref = await train('cpu'), got = await train('simd');
+    const ref = await train('cpu'),
+      got = await train('simd');
     got.reports.forEach((r, k) => {
       expect(Math.abs(r.loss - ref.reports[k].loss) / ref.reports[k].loss).toBeLessThan(1e-5);
       expect(Math.abs(r.gradNorm - ref.reports[k].gradNorm) / ref.reports[k].gradNorm).toBeLessThan(1e-4);
@@ -116,18 +167,28 @@ describe('backend-simd whole training steps (its GEMM in the kernels and, throug
   });
 });
 
-describe('backend-simd GEMMs against core\'s (float64 references of the same float32 inputs)', () => {
+describe("backend-simd GEMMs against core's (float64 references of the same float32 inputs)", () => {
   const products = (name: string) => {
     const b = getBackend(name) as SimdBackend;
     return { gemm: b.hostGemm, gemmAtB: b.hostGemmAtB };
   };
-  const simd = products('simd'), simd3 = products('simd-3');
+  const simd = products('simd'),
+    simd3 = products('simd-3');
   const close = (got: Float32Array, ref: Float64Array, scale: number) => expect(maxAbsDiff(got, ref).max / scale).toBeLessThan(2e-6);
   it('C = A·Wᵀ: tiles and tails, long k (two blocks), offsets, strides, accumulation, split along M and along N', () => {
-    for (const [M, N, K] of [[5, 131, 517], [203, 7, 130], [64, 64, 64], [3, 1, 600]]) {
+    for (const [M, N, K] of [
+      [5, 131, 517],
+      [203, 7, 130],
+      [64, 64, 64],
+      [3, 1, 600],
+    ]) {
       for (const accumulate of [false, true]) {
-        const lda = K + 3, ldw = K + 1, ldc = N + 2;
-        const A = values(2 + M * lda), W = values(1 + N * ldw), C = values(4 + M * ldc);
+        const lda = K + 3,
+          ldw = K + 1,
+          ldc = N + 2;
+        const A = values(2 + M * lda),
+          W = values(1 + N * ldw),
+          C = values(4 + M * ldc);
         const ref = Float64Array.from(C);
         gemmABt(M, N, K, Float64Array.from(A), 2, lda, Float64Array.from(W), 1, ldw, ref, 4, ldc, accumulate);
         for (const backend of [simd, simd3]) {
@@ -139,10 +200,19 @@ describe('backend-simd GEMMs against core\'s (float64 references of the same flo
     }
   });
   it('C = Aᵀ·B: tiles of 8 and 4 columns, scalar tails, several row blocks, offsets, strides, accumulation, split along M and N', () => {
-    for (const [M, N, R] of [[268, 13, 553], [7, 203, 150], [64, 67, 64], [1, 9, 700]]) {
+    for (const [M, N, R] of [
+      [268, 13, 553],
+      [7, 203, 150],
+      [64, 67, 64],
+      [1, 9, 700],
+    ]) {
       for (const accumulate of [false, true]) {
-        const lda = M + 5, ldb = N + 2, ldc = N + 1;
-        const A = values(3 + R * lda), B = values(2 + R * ldb), C = values(1 + M * ldc);
+        const lda = M + 5,
+          ldb = N + 2,
+          ldc = N + 1;
+        const A = values(3 + R * lda),
+          B = values(2 + R * ldb),
+          C = values(1 + M * ldc);
         const ref = Float64Array.from(C);
         gemmAtB(M, N, R, Float64Array.from(A), 3, lda, Float64Array.from(B), 2, ldb, ref, 1, ldc, accumulate);
         for (const backend of [simd, simd3]) {

@@ -1,8 +1,24 @@
 import {
-  SPEC_VERSION, gateCount,
-  type Availability, type BackwardArgs, type BackwardResult, type Capabilities, type FloatArray, type ForwardArgs, type ForwardResult,
-  type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend, type MemoryBudget, type ForwardScratch, type TransferCounts,
-  type DenseArgs, type DenseGradients, type LossStorages, type DType,
+  SPEC_VERSION,
+  gateCount,
+  type Availability,
+  type BackwardArgs,
+  type BackwardResult,
+  type Capabilities,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type LayerSpec,
+  type LayerWeights,
+  type MemoryInfo,
+  type RecurBackend,
+  type MemoryBudget,
+  type ForwardScratch,
+  type TransferCounts,
+  type DenseArgs,
+  type DenseGradients,
+  type LossStorages,
+  type DType,
 } from '@recur/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { backwardSequence, type Recorded } from './kernels/backward.js';
@@ -24,7 +40,8 @@ type WasmTape = Recorded;
 
 const tapeTensors = (t: WasmTape): tf.Tensor[] => [t.x, t.hPrev, ...t.saved];
 const tensorBytes = (ts: readonly tf.Tensor[]): number => ts.reduce((n, t) => n + t.size * 4, 0);
-const weightTensors = (w: WasmWeights): tf.Tensor[] => ([w.wIhT, w.wHhT, w.bIh, w.bHh, w.inputBias, w.bHn, w.wHhRz, w.wHhN] as (tf.Tensor | null)[]).filter((t): t is tf.Tensor => t !== null);
+const weightTensors = (w: WasmWeights): tf.Tensor[] =>
+  ([w.wIhT, w.wHhT, w.bIh, w.bHh, w.inputBias, w.bHn, w.wHhRz, w.wHhN] as (tf.Tensor | null)[]).filter((t): t is tf.Tensor => t !== null);
 
 /** Reorders gate blocks of a [G*H, cols] host array; LSTM i, f, g, o <-> i, f, o, g (the swap is its own inverse). */
 function swapLstmGates(values: FloatArray, H: number, cols: number): Float32Array {
@@ -133,7 +150,10 @@ export class WasmBackend implements RecurBackend {
 
   setMemoryBudget(budget: MemoryBudget): void {
     // tfjs-backend-wasm cannot use more than its 4 GiB linear memory, whatever the caller asks
-    this.#budget = { maxAllocationBytes: Math.min(budget.maxAllocationBytes, WASM_MEMORY_BYTES), maxTotalBytes: Math.min(budget.maxTotalBytes, WASM_MEMORY_BYTES) };
+    this.#budget = {
+      maxAllocationBytes: Math.min(budget.maxAllocationBytes, WASM_MEMORY_BYTES),
+      maxTotalBytes: Math.min(budget.maxTotalBytes, WASM_MEMORY_BYTES),
+    };
   }
 
   /**
@@ -142,7 +162,9 @@ export class WasmBackend implements RecurBackend {
    * outputs; a tape keeps the stacked activations too.
    */
   forwardScratch(spec: LayerSpec, time: number, batch: number, keepTape: boolean): ForwardScratch {
-    const H = spec.units, G = gateCount(spec.kind) * H, rows = time * batch;
+    const H = spec.units,
+      G = gateCount(spec.kind) * H,
+      rows = time * batch;
     const projection = rows * G * 4;
     const perStep = rows * (3 * G + 8 * H) * 4;
     const tape = keepTape ? rows * (G + 3 * H) * 4 : 0;
@@ -151,18 +173,28 @@ export class WasmBackend implements RecurBackend {
 
   uploadWeights(spec: LayerSpec, weights: LayerWeights): WasmWeights {
     this.#onWasm();
-    const H = spec.units, G = gateCount(spec.kind);
+    const H = spec.units,
+      G = gateCount(spec.kind);
     const order = (v: FloatArray, cols: number) => (spec.kind === 'lstm' ? swapLstmGates(v, H, cols) : Float32Array.from(v));
     const transposed = (v: FloatArray, cols: number) => tf.tidy(() => tf.transpose(tf.tensor2d(order(v, cols), [G * H, cols])));
-    const wIhT = transposed(weights.wIh, spec.inputSize), wHhT = transposed(weights.wHh, H);
-    const bIhHost = order(weights.bIh, 1), bHhHost = order(weights.bHh, 1);
-    const bIh = tf.tensor1d(bIhHost), bHh = tf.tensor1d(bHhHost);
-    const resetAfter = spec.kind === 'gru' && spec.resetAfter, resetBefore = spec.kind === 'gru' && !spec.resetAfter;
+    const wIhT = transposed(weights.wIh, spec.inputSize),
+      wHhT = transposed(weights.wHh, H);
+    const bIhHost = order(weights.bIh, 1),
+      bHhHost = order(weights.bHh, 1);
+    const bIh = tf.tensor1d(bIhHost),
+      bHh = tf.tensor1d(bHhHost);
+    const resetAfter = spec.kind === 'gru' && spec.resetAfter,
+      resetBefore = spec.kind === 'gru' && !spec.resetAfter;
     // biases that can join the input projection do (and LSTM's run-time forgetBias on f); b_hn of reset_after stays out
     const folded = Float32Array.from(bIhHost, (v, i) => v + (resetAfter && i >= 2 * H ? 0 : bHhHost[i]));
     if (spec.kind === 'lstm') for (let j = H; j < 2 * H; j++) folded[j] += spec.forgetBias;
     const w: WasmWeights = {
-      spec, wIhT, wHhT, bIh, bHh, inputBias: tf.tensor1d(folded),
+      spec,
+      wIhT,
+      wHhT,
+      bIh,
+      bHh,
+      inputBias: tf.tensor1d(folded),
       bHn: resetAfter ? tf.tensor1d(bHhHost.subarray(2 * H)) : null,
       wHhRz: resetBefore ? tf.tidy(() => tf.slice(wHhT, [0, 0], [H, 2 * H])) : null,
       wHhN: resetBefore ? tf.tidy(() => tf.slice(wHhT, [0, 2 * H], [H, H])) : null,
@@ -201,7 +233,9 @@ export class WasmBackend implements RecurBackend {
     const { time: T, batch: B, layer } = args;
     const record = args.keepTape === true;
     const out = tf.tidy(() => {
-      const x = this.#matrix(args.x, T * B), h0 = this.#matrix(args.h0, B), c0 = args.c0 === null ? null : this.#matrix(args.c0, B);
+      const x = this.#matrix(args.x, T * B),
+        h0 = this.#matrix(args.h0, B),
+        c0 = args.c0 === null ? null : this.#matrix(args.c0, B);
       const r = runSequence({ spec: layer, w, x, h0, c0, time: T, batch: B, masks: this.#masks(args.seqLens, T, B) }, record);
       // tfjs clones share data: the tape keeps x even if its tensor is disposed
       const tape = record ? [tf.clone(x), r.hPrev!, ...r.saved] : [];
@@ -223,17 +257,26 @@ export class WasmBackend implements RecurBackend {
     const tape = args.tape as WasmTape;
     if (!this.#tapes.has(tape)) throw new Error(`${this.name}: the tape was disposed or belongs to another backend`);
     const { time: T, batch: B, layer: spec } = args;
-    const H = spec.units, lstm = spec.kind === 'lstm';
+    const H = spec.units,
+      lstm = spec.kind === 'lstm';
     const results = tf.tidy(() => {
       const g = backwardSequence({
-        spec, w, rec: tape, time: T, batch: B, masks: this.#masks(args.seqLens, T, B),
+        spec,
+        w,
+        rec: tape,
+        time: T,
+        batch: B,
+        masks: this.#masks(args.seqLens, T, B),
         dy: args.dy === null ? null : tf.reshape(this.#tensor(args.dy), [T, B, H]),
-        dhT: args.dhT === null ? null : this.#matrix(args.dhT, B), dcT: args.dcT === null ? null : this.#matrix(args.dcT, B),
+        dhT: args.dhT === null ? null : this.#matrix(args.dhT, B),
+        dcT: args.dcT === null ? null : this.#matrix(args.dcT, B),
       });
       // back to the public layout: [G*H, cols] with LSTM gates i, f, g, o
       const publicKernel = (t: tf.Tensor) => {
         const k = tf.transpose(t);
-        return lstm ? tf.concat([tf.slice(k, [0, 0], [2 * H, -1]), tf.slice(k, [3 * H, 0], [H, -1]), tf.slice(k, [2 * H, 0], [H, -1])], 0) : k;
+        return lstm
+          ? tf.concat([tf.slice(k, [0, 0], [2 * H, -1]), tf.slice(k, [3 * H, 0], [H, -1]), tf.slice(k, [2 * H, 0], [H, -1])], 0)
+          : k;
       };
       const publicBias = (t: tf.Tensor) => (lstm ? tf.concat([tf.slice(t, 0, 2 * H), tf.slice(t, 3 * H, H), tf.slice(t, 2 * H, H)]) : t);
       return [g.dx, g.dh0, ...(g.dc0 ? [g.dc0] : []), publicKernel(g.dWihT), publicKernel(g.dWhhT), publicBias(g.dbIh), publicBias(g.dbHh)];
@@ -254,16 +297,32 @@ export class WasmBackend implements RecurBackend {
   // training kernels (spec v2) in tfjs ops; the optimizer stays core's (tfjs tensors cannot change in place)
   denseForward(args: DenseArgs): tf.Tensor {
     this.#onWasm();
-    return this.#track(training.denseForward(this.#matrix(args.x, args.rows), this.#matrix(args.weight, args.outputs), this.#tensor(args.bias) as tf.Tensor1D));
+    return this.#track(
+      training.denseForward(
+        this.#matrix(args.x, args.rows),
+        this.#matrix(args.weight, args.outputs),
+        this.#tensor(args.bias) as tf.Tensor1D,
+      ),
+    );
   }
 
   denseBackward(args: DenseArgs & { readonly dOut: unknown }): DenseGradients {
     this.#onWasm();
-    const g = training.denseBackward(this.#matrix(args.x, args.rows), this.#matrix(args.weight, args.outputs), this.#matrix(args.dOut, args.rows));
+    const g = training.denseBackward(
+      this.#matrix(args.x, args.rows),
+      this.#matrix(args.weight, args.outputs),
+      this.#matrix(args.dOut, args.rows),
+    );
     return { dx: this.#track(g.dx), dWeight: this.#track(g.dWeight), dBias: this.#track(g.dBias) };
   }
 
-  softmaxCrossEntropy(args: { readonly logits: unknown; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages {
+  softmaxCrossEntropy(args: {
+    readonly logits: unknown;
+    readonly targets: Int32Array;
+    readonly rows: number;
+    readonly classes: number;
+    readonly dtype: DType;
+  }): LossStorages {
     this.#onWasm();
     this.#bytesIn += args.targets.byteLength;
     const targets = tf.tensor1d(args.targets, 'int32');
@@ -275,7 +334,12 @@ export class WasmBackend implements RecurBackend {
     }
   }
 
-  meanSquaredError(args: { readonly predictions: unknown; readonly targets: unknown; readonly count: number; readonly dtype: DType }): LossStorages {
+  meanSquaredError(args: {
+    readonly predictions: unknown;
+    readonly targets: unknown;
+    readonly count: number;
+    readonly dtype: DType;
+  }): LossStorages {
     this.#onWasm();
     const r = training.meanSquaredError(this.#tensor(args.predictions), this.#tensor(args.targets));
     return { loss: this.#track(r.loss), dPredictions: this.#track(r.dPredictions) };
@@ -297,22 +361,32 @@ export class WasmBackend implements RecurBackend {
     for (const r of rows) keep[r] = 0;
     this.#bytesIn += keep.byteLength;
     // a select, not a 0/1 multiply: NaN x 0 is NaN, and zeroing must write zeros whatever the row held
-    return this.#track(tf.tidy(() => {
-      const m = this.#matrix(storage, shape[0]);
-      return tf.reshape(tf.where(tf.tensor2d(keep, [shape[0], 1], 'bool'), m, tf.zerosLike(m)), [...shape]);
-    }));
+    return this.#track(
+      tf.tidy(() => {
+        const m = this.#matrix(storage, shape[0]);
+        return tf.reshape(tf.where(tf.tensor2d(keep, [shape[0], 1], 'bool'), m, tf.zerosLike(m)), [...shape]);
+      }),
+    );
   }
-
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): tf.Tensor {
     this.#onWasm();
     this.#bytesIn += rows.byteLength;
-    return this.#track(tf.tidy(() => tf.reshape(tf.gather(this.#matrix(storage, shape[0]), tf.tensor1d(rows, 'int32')), [rows.length, ...shape.slice(1)])));
+    return this.#track(
+      tf.tidy(() => tf.reshape(tf.gather(this.#matrix(storage, shape[0]), tf.tensor1d(rows, 'int32')), [rows.length, ...shape.slice(1)])),
+    );
   }
 
   concatRows(storages: readonly unknown[], shapes: readonly (readonly number[])[]): tf.Tensor {
     this.#onWasm();
-    return this.#track(tf.tidy(() => tf.concat(storages.map((s, i) => this.#matrix(s, shapes[i][0])), 0)));
+    return this.#track(
+      tf.tidy(() =>
+        tf.concat(
+          storages.map((s, i) => this.#matrix(s, shapes[i][0])),
+          0,
+        ),
+      ),
+    );
   }
 
   allFinite(storage: unknown): boolean {
@@ -320,4 +394,3 @@ export class WasmBackend implements RecurBackend {
     return tf.tidy(() => tf.all(tf.isFinite(this.#tensor(storage))).dataSync()[0] === 1);
   }
 }
-

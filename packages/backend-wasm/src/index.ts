@@ -16,11 +16,16 @@ let registered = false;
 export function registerWasmBackend(): void {
   if (registered) return;
   registered = true;
-  registerBackend('wasm', async () => {
-    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs-backend-wasm failed to initialise (are its .wasm files reachable? see setWasmPaths)');
-    await tf.ready();
-    return new WasmBackend('wasm');
-  }, WASM_PRIORITY);
+  registerBackend(
+    'wasm',
+    async () => {
+      if (!(await tf.setBackend('wasm')))
+        throw new Error('tfjs-backend-wasm failed to initialise (are its .wasm files reachable? see setWasmPaths)');
+      await tf.ready();
+      return new WasmBackend('wasm');
+    },
+    WASM_PRIORITY,
+  );
 }
 
 registerWasmBackend();

@@ -12,7 +12,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** tfjs's .wasm files, served at /wasm/. */
 function wasmFiles(): Map<string, ServedFile> {
   const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
-  return new Map(readdirSync(wasmDir).filter((n) => n.endsWith('.wasm')).map((f) => [`/wasm/${f}`, { type: 'application/wasm', body: readFileSync(join(wasmDir, f)) }]));
+  return new Map(
+    readdirSync(wasmDir)
+      .filter((n) => n.endsWith('.wasm'))
+      .map((f) => [`/wasm/${f}`, { type: 'application/wasm', body: readFileSync(join(wasmDir, f)) }]),
+  );
 }
 
 // The same conformance suite, the same check ids, in a real headless Chromium (WebAssembly with SIMD).
@@ -32,7 +36,9 @@ it('backend-wasm passes the conformance suite in headless Chromium, with every c
     const failed = results.filter((r) => r.status === 'fail' || r.status === 'skip').map((r) => `${r.id}: ${r.message}`);
     expect(failed, 'checks that failed or skipped in Chromium').toEqual([]);
     // only capability gaps (no float64; no optimizer kernel, so no bytes-per-chunk bound) may not apply, as in Node
-    const gap = (r: CheckResult) => /float64/.test(r.message ?? '') || (r.id === 'training/bytes-per-chunk' && /lacks applyOptimizer, weightParameters, weightsUpdated/.test(r.message ?? ''));
+    const gap = (r: CheckResult) =>
+      /float64/.test(r.message ?? '') ||
+      (r.id === 'training/bytes-per-chunk' && /lacks applyOptimizer, weightParameters, weightsUpdated/.test(r.message ?? ''));
     expect(results.filter((r) => r.status === 'n/a' && !gap(r)).map((r) => `${r.id}: ${r.message}`)).toEqual([]);
     expect(results.filter((r) => r.status === 'pass').length).toBeGreaterThan(80);
   } finally {

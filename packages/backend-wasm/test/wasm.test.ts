@@ -1,6 +1,19 @@
 import '../src/index.js';
 import '@recur/backend-cpu';
-import { LSTMCell, LSTMStateTuple, MultiRNNCell, type LayerStateValue, RnnModel, SGD, StatefulRNN, TbpttTrainer, GRUCell, ready, tensor, seededRandom } from '@recur/core';
+import {
+  LSTMCell,
+  LSTMStateTuple,
+  MultiRNNCell,
+  type LayerStateValue,
+  RnnModel,
+  SGD,
+  StatefulRNN,
+  TbpttTrainer,
+  GRUCell,
+  ready,
+  tensor,
+  seededRandom,
+} from '@recur/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 
@@ -30,14 +43,31 @@ describe('backend-wasm', () => {
   }, 120_000);
 
   it('a training step on wasm equals the same step on backend-cpu (golden tolerances)', async () => {
-    const B = 3, T = 5, I = 4, V = 6;
+    const B = 3,
+      T = 5,
+      I = 4,
+      V = 6;
     const x = values(B * T * I);
     const targets = Array.from({ length: B * T }, (_, i) => (i * 5) % V);
     const step = async (backend: string) => {
-      const model = new RnnModel({ inputSize: I, layers: [{ kind: 'lstm', units: 7 }, { kind: 'gru', units: 5, resetAfter: false }, { kind: 'rnn', units: 4 }], outputSize: V }, { backend, seed: 4 });
+      const model = new RnnModel(
+        {
+          inputSize: I,
+          layers: [
+            { kind: 'lstm', units: 7 },
+            { kind: 'gru', units: 5, resetAfter: false },
+            { kind: 'rnn', units: 4 },
+          ],
+          outputSize: V,
+        },
+        { backend, seed: 4 },
+      );
       const trainer = new TbpttTrainer(model, { batch: B, optimizer: new SGD({ learningRate: 0.3, momentum: 0.5 }), clipNorm: 10 });
       const input = tensor(x, [B, T, I], { backend });
-      const losses = [(await trainer.trainChunk(input, targets)).loss, (await trainer.trainChunk(input, targets, { resetAfter: [1] })).loss];
+      const losses = [
+        (await trainer.trainChunk(input, targets)).loss,
+        (await trainer.trainChunk(input, targets, { resetAfter: [1] })).loss,
+      ];
       const state = await Promise.all((trainer.state as LayerStateValue[]).map((s) => (s instanceof LSTMStateTuple ? s.h : s).data()));
       const params = model.cell.layers.flatMap((l) => Object.values(l.getWeights()).map((a) => Array.from(a as Float32Array)));
       input.dispose();
@@ -45,9 +75,12 @@ describe('backend-wasm', () => {
       model.dispose();
       return { losses, state, params };
     };
-    const cpu = await step('cpu'), wasm = await step('wasm');
+    const cpu = await step('cpu'),
+      wasm = await step('wasm');
     cpu.losses.forEach((l, i) => expect(Math.abs(l - wasm.losses[i])).toBeLessThan(2e-5));
-    cpu.params.forEach((p, i) => p.forEach((v, j) => expect(Math.abs(v - wasm.params[i][j]) / Math.max(1, Math.abs(v))).toBeLessThan(1e-4)));
+    cpu.params.forEach((p, i) =>
+      p.forEach((v, j) => expect(Math.abs(v - wasm.params[i][j]) / Math.max(1, Math.abs(v))).toBeLessThan(1e-4)),
+    );
     cpu.state.forEach((h, l) => h.forEach((v, j) => expect(Math.abs(v - wasm.state[l][j])).toBeLessThan(2e-5)));
   });
 });

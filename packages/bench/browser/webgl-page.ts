@@ -12,13 +12,16 @@ import { webglRenderer } from '../src/webgl/renderer.js';
 void finish(async () => {
   registerGpujsBackend();
   const query = new URLSearchParams(location.search);
-  const reps = Number(query.get('reps') ?? 5), filters = query.getAll('case');
+  const reps = Number(query.get('reps') ?? 5),
+    filters = query.getAll('case');
   const gpujs = (await listBackends()).find((b) => b.name === 'gpujs');
   if (!gpujs?.available) throw new Error(`backend-gpujs is unavailable in this browser: ${gpujs?.reason}`);
   await tf.setBackend('webgl');
   const tfjsOn = webglRenderer((tf.backend() as unknown as { gpgpu: { gl: WebGLRenderingContext } }).gpgpu.gl);
   print(`recur-gpujs on ${gpujs.runsOn}`);
   print(`tfjs-layers-webgl on ${tfjsOn}`);
-  const cases = query.has('quick') ? QUICK_WEBGL_CASES.map((c) => ({ case: c, goal: null })) : WEBGL_CASES.filter((c) => !filters.length || filters.some((f) => c.case.id.includes(f)));
+  const cases = query.has('quick')
+    ? QUICK_WEBGL_CASES.map((c) => ({ case: c, goal: null }))
+    : WEBGL_CASES.filter((c) => !filters.length || filters.some((f) => c.case.id.includes(f)));
   return { recurOn: gpujs.runsOn!, tfjsOn, results: await runWebglBench(cases, reps, print) };
 });

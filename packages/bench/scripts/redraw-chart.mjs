@@ -8,5 +8,11 @@ const [from, to] = process.argv.slice(2);
 if (!from || !to) throw new Error('usage: redraw-chart.mjs BENCH.json OUT.svg');
 const run = JSON.parse(readFileSync(from, 'utf8'));
 const cores = run.machine?.cores ?? run.machine?.cpus ?? '?';
-writeFileSync(to, formatSvg(run.cases.filter((c) => c.contenders.length), `Recur benchmarks (${cores} cores, Node ${run.machine?.node ?? ''})`));
+writeFileSync(
+  to,
+  formatSvg(
+    run.cases.filter((c) => c.contenders.length),
+    `Recur benchmarks (${cores} cores, Node ${run.machine?.node ?? ''})`,
+  ),
+);
 console.log(`wrote ${to}`);

@@ -23,22 +23,54 @@ export interface BenchCase {
 
 /** The demo's model (examples/demo defaults): 2 x LSTM(128) + dense(89), 16 streams x 32 characters, Adam 0.006, clip 5. */
 export const DEMO_MODEL_CASE: BenchCase = {
-  id: 'demo-model-train-2xLSTM128-V89-B16-T32', cell: 'lstm', resetAfter: false, H: 128, B: 16, T: 32, mode: 'model',
+  id: 'demo-model-train-2xLSTM128-V89-B16-T32',
+  cell: 'lstm',
+  resetAfter: false,
+  H: 128,
+  B: 16,
+  T: 32,
+  mode: 'model',
   model: { layers: 2, vocabulary: 89, learningRate: 0.006, clipNorm: 5 },
 };
 
-const make = (cell: BenchCase['cell'], mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase =>
-  ({ id: `${cell}${resetAfter ? '-after' : ''}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`, cell, resetAfter, H, B, T, mode });
+const make = (cell: BenchCase['cell'], mode: BenchCase['mode'], H: number, B: number, T: number, resetAfter = false): BenchCase => ({
+  id: `${cell}${resetAfter ? '-after' : ''}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H${H}-B${B}${mode === 'streaming' ? '' : `-T${T}`}`,
+  cell,
+  resetAfter,
+  H,
+  B,
+  T,
+  mode,
+});
 
 export function allCases(): BenchCase[] {
   const cases: BenchCase[] = [];
   for (const cell of ['lstm', 'gru'] as const) {
-    for (const [H, B, T] of [[256, 1, 150], [512, 1, 25], [512, 4, 25], [1024, 1, 25], [1024, 4, 25], [256, 16, 100]]) cases.push(make(cell, 'sequence', H, B, T));
-    for (const [H, B] of [[256, 1], [256, 16], [512, 1], [512, 16]]) cases.push(make(cell, 'streaming', H, B, 100));
+    for (const [H, B, T] of [
+      [256, 1, 150],
+      [512, 1, 25],
+      [512, 4, 25],
+      [1024, 1, 25],
+      [1024, 4, 25],
+      [256, 16, 100],
+    ])
+      cases.push(make(cell, 'sequence', H, B, T));
+    for (const [H, B] of [
+      [256, 1],
+      [256, 16],
+      [512, 1],
+      [512, 16],
+    ])
+      cases.push(make(cell, 'streaming', H, B, 100));
     cases.push(make(cell, 'training', 256, 16, 50));
   }
   // PyTorch's GRU (reset after): what torch-cpu can run
-  for (const [H, B, T] of [[256, 1, 150], [512, 4, 25], [256, 16, 100]]) cases.push(make('gru', 'sequence', H, B, T, true));
+  for (const [H, B, T] of [
+    [256, 1, 150],
+    [512, 4, 25],
+    [256, 16, 100],
+  ])
+    cases.push(make('gru', 'sequence', H, B, T, true));
   cases.push(make('gru', 'streaming', 256, 1, 100, true), make('gru', 'training', 256, 16, 50, true));
   cases.push(make('rnn', 'training', 256, 16, 50));
   cases.push(DEMO_MODEL_CASE);
@@ -46,7 +78,13 @@ export function allCases(): BenchCase[] {
 }
 
 /** A few cases that touch every mode and peer, for a smoke run in CI. */
-export const QUICK_CASES = ['lstm-seq-H256-B1-T150', 'gru-seq-H512-B1-T25', 'lstm-stream-H256-B1', 'lstm-train-H256-B16-T50', DEMO_MODEL_CASE.id];
+export const QUICK_CASES = [
+  'lstm-seq-H256-B1-T150',
+  'gru-seq-H512-B1-T25',
+  'lstm-stream-H256-B1',
+  'lstm-train-H256-B16-T50',
+  DEMO_MODEL_CASE.id,
+];
 
 /**
  * Floating-point operations of a case's matrix products in one run (a multiply-add counts 2): the input and

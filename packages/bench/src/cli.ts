@@ -26,8 +26,11 @@ import { formatSvg, formatTable, result, type CaseResult, type ContenderResult }
 import { caseData, gradientDiff, maxDiff } from './case-data.js';
 import { parseOptions } from './options.js';
 
-const { many, one, has, count } = parseOptions(process.argv.slice(2), { flags: ['quick'], values: ['backend', 'case', 'peer', 'reps', 'out'] },
-  'pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]');
+const { many, one, has, count } = parseOptions(
+  process.argv.slice(2),
+  { flags: ['quick'], values: ['backend', 'case', 'peer', 'reps', 'out'] },
+  'pnpm bench [--quick] [--backend cpu|wasm|simd ...] [--case TEXT ...] [--peer ort-1t|ort-2t|tfjs-layers-cpu|tfjs-layers-wasm|torch-cpu ...] [--reps N] [--out DIR]',
+);
 const quick = has('quick');
 const reps = count('reps', quick ? 3 : 7);
 const outDir = resolve(one('out') ?? 'out/bench');
@@ -38,11 +41,13 @@ const WARM_MS = quick ? 1000 : 1500; // backend-simd's streamed step needs ~0.5 
 if (relaxedSimdSupported()) registerBackend('simd128', () => createSimdBackend({ name: 'simd128', relaxedSimd: false }), 1.4);
 const available = (await listBackends()).filter((b) => b.available).map((b) => b.name);
 const wantedBackends = many('backend').length ? many('backend') : available;
-for (const b of wantedBackends) if (!available.includes(b)) throw new Error(`--backend ${b}: not available here (available: ${available.join(', ')})`);
+for (const b of wantedBackends)
+  if (!available.includes(b)) throw new Error(`--backend ${b}: not available here (available: ${available.join(', ')})`);
 const wantedPeers = many('peer');
 const torchInfo = !wantedPeers.length || wantedPeers.includes('torch-cpu') ? await startTorch() : null;
 const peers: Contender[] = [ortContender(1), ortContender(2), tfjsContender('cpu'), tfjsContender('wasm'), torchContender()];
-for (const p of wantedPeers) if (!peers.some((x) => x.name === p)) throw new Error(`--peer ${p}: unknown (peers: ${peers.map((x) => x.name).join(', ')})`);
+for (const p of wantedPeers)
+  if (!peers.some((x) => x.name === p)) throw new Error(`--peer ${p}: unknown (peers: ${peers.map((x) => x.name).join(', ')})`);
 const contenders = [...wantedBackends.map(recurContender), ...peers.filter((p) => !wantedPeers.length || wantedPeers.includes(p.name))];
 
 /** The SIMD128 peak from backend-simd's microkernel (when it runs here), measured before and after the cases. */
@@ -58,7 +63,12 @@ simdPeak();
 
 const filters = many('case');
 const cases = allCases().filter((c) => (filters.length ? filters.some((f) => c.id.includes(f)) : !quick || QUICK_CASES.includes(c.id)));
-if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${allCases().map((c) => c.id).join(', ')})`);
+if (!cases.length)
+  throw new Error(
+    `--case ${filters.join(', ')}: no case matches (cases: ${allCases()
+      .map((c) => c.id)
+      .join(', ')})`,
+  );
 
 /** backend-cpu's first training step of a model case: what every contender's first step must report. */
 const firstSteps = new Map<string, StepReport>();
@@ -74,15 +84,23 @@ async function referenceStep(c: BenchCase, data: CaseData): Promise<StepReport> 
 }
 
 if (torchInfo) {
-  console.log(`torch-cpu: PyTorch ${torchInfo.torch} (Debian python3-torch), torch.set_num_threads(${TORCH_THREADS}) -> ${torchInfo.threads} threads, OPENBLAS_NUM_THREADS=${torchInfo.openblasThreads}, ${torchInfo.blas}`);
+  console.log(
+    `torch-cpu: PyTorch ${torchInfo.torch} (Debian python3-torch), torch.set_num_threads(${TORCH_THREADS}) -> ${torchInfo.threads} threads, OPENBLAS_NUM_THREADS=${torchInfo.openblasThreads}, ${torchInfo.blas}`,
+  );
 } else if (!wantedPeers.length || wantedPeers.includes('torch-cpu')) {
   console.log(`torch-cpu: not run: ${torchUnavailable()}`);
 }
-console.log(`Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs (each after a ${QUIET_MS} ms quiet gap and, when under 200 ms, one untimed run) after a warm-up of 2 runs and ${WARM_MS} ms per contender; contenders ${contenders.map((c) => c.name).join(', ')}`);
-console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`);
+console.log(
+  `Recur benchmarks${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs (each after a ${QUIET_MS} ms quiet gap and, when under 200 ms, one untimed run) after a warm-up of 2 runs and ${WARM_MS} ms per contender; contenders ${contenders.map((c) => c.name).join(', ')}`,
+);
+console.log(
+  `${cpus()[0]?.model ?? 'unknown CPU'}, ${cpus().length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+);
 if (wantedBackends.includes('simd')) {
   const set = (getBackend('simd') as unknown as SimdBackend).instructionSet;
-  console.log(`recur-simd runs backend-simd's ${set} build${set === 'relaxed-simd' ? ' (fused multiply-adds; recur-simd128 is the SIMD128 build)' : ' (this engine has no relaxed SIMD; Node 20: node --experimental-wasm-relaxed-simd)'}`);
+  console.log(
+    `recur-simd runs backend-simd's ${set} build${set === 'relaxed-simd' ? ' (fused multiply-adds; recur-simd128 is the SIMD128 build)' : ' (this engine has no relaxed SIMD; Node 20: node --experimental-wasm-relaxed-simd)'}`,
+  );
 }
 console.log('');
 const results: CaseResult[] = [];
@@ -105,9 +123,16 @@ for (const c of cases) {
       const d = Math.max(Math.abs(got.loss - ref.loss) / ref.loss, Math.abs(got.gradNorm - ref.gradNorm) / ref.gradNorm);
       return Number.isNaN(d) ? Infinity : d;
     };
-    const diff = p.outputs ? maxDiff(await p.outputs(), reference) : p.gradients && gradients ? gradientDiff(await p.gradients(), gradients) : p.firstStep ? await stepDiff() : null;
+    const diff = p.outputs
+      ? maxDiff(await p.outputs(), reference)
+      : p.gradients && gradients
+        ? gradientDiff(await p.gradients(), gradients)
+        : p.firstStep
+          ? await stepDiff()
+          : null;
     if (diff !== null && !(diff < 1e-3)) {
-      skipped[contender.name] = `${p.outputs ? 'outputs' : p.gradients ? 'gradients' : 'first step (loss, gradient norm)'} differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
+      skipped[contender.name] =
+        `${p.outputs ? 'outputs' : p.gradients ? 'gradients' : 'first step (loss, gradient norm)'} differ from backend-cpu's by ${diff.toExponential(2)}: not the same computation, not timed`;
       p.dispose();
       continue;
     }
@@ -138,7 +163,10 @@ for (const c of cases) {
       const t0 = performance.now();
       const ran = await p.run();
       // a peer in another process times itself, so that the pipe is not timed
-      const ms = ran !== null && typeof ran === 'object' && 'selfTimedMs' in ran ? (ran as { selfTimedMs: number }).selfTimedMs : performance.now() - t0;
+      const ms =
+        ran !== null && typeof ran === 'object' && 'selfTimedMs' in ran
+          ? (ran as { selfTimedMs: number }).selfTimedMs
+          : performance.now() - t0;
       spent.set(contender.name, (spent.get(contender.name) ?? 0) + ms);
       samples.get(contender.name)!.push(c.mode === 'streaming' ? (ms * 1000) / c.T : ms);
     }
@@ -146,7 +174,8 @@ for (const c of cases) {
   }
   process.stderr.write('\n');
   const contenderResults: ContenderResult[] = prepared.map(({ contender, diff }) =>
-    result(contender.name, contender.role, c.mode === 'streaming' ? 'us/step' : 'ms', samples.get(contender.name)!, diff));
+    result(contender.name, contender.role, c.mode === 'streaming' ? 'us/step' : 'ms', samples.get(contender.name)!, diff),
+  );
   for (const { p } of prepared) p.dispose();
   results.push({ id: c.id, mode: c.mode, contenders: contenderResults, skipped, batch: c.B, flops: caseFlops(c) });
 }
@@ -154,7 +183,10 @@ for (const c of cases) {
 stopTorch();
 const peak = simdPeak();
 console.log(formatTable(results));
-if (peak) console.log(`\nSIMD128 peak of this machine (backend-simd's multiply-add microkernel, ${peak.threads} threads, best of before and after the runs): ${(peak.flops / 1e9).toFixed(1)} GFLOP/s`);
+if (peak)
+  console.log(
+    `\nSIMD128 peak of this machine (backend-simd's multiply-add microkernel, ${peak.threads} threads, best of before and after the runs): ${(peak.flops / 1e9).toFixed(1)} GFLOP/s`,
+  );
 const goals = evaluateGoals(results, peak?.flops ?? null);
 console.log('\ngoals:');
 for (const g of goals) console.log(`  ${g.met === null ? 'n/a ' : g.met ? 'met ' : 'MISS'} ${g.goal}: ${g.target}; measured ${g.measured}`);
@@ -164,16 +196,37 @@ const version = (pkg: string) => (JSON.parse(readFileSync(require.resolve(`${pkg
 mkdirSync(outDir, { recursive: true });
 const json = {
   date: new Date().toISOString(),
-  machine: { cpu: cpus()[0]?.model, cores: cpus().length, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}`, relaxedSimd: relaxedSimdSupported() },
-  versions: { ...Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])), ...(torchInfo ? { torch: torchInfo } : {}) },
-  settings: { quick, reps, warmup: { minRuns: 2, minMs: WARM_MS, maxRuns: 200 }, quietMsBeforeEachRun: QUIET_MS, untimedRunBeforeEachUnderMs: 200 },
-  cases: results, goals,
+  machine: {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    relaxedSimd: relaxedSimdSupported(),
+  },
+  versions: {
+    ...Object.fromEntries(['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', 'onnxruntime-node'].map((p) => [p, version(p)])),
+    ...(torchInfo ? { torch: torchInfo } : {}),
+  },
+  settings: {
+    quick,
+    reps,
+    warmup: { minRuns: 2, minMs: WARM_MS, maxRuns: 200 },
+    quietMsBeforeEachRun: QUIET_MS,
+    untimedRunBeforeEachUnderMs: 200,
+  },
+  cases: results,
+  goals,
 };
 writeFileSync(resolve(outDir, 'bench.json'), JSON.stringify(json, null, 2));
 writeFileSync(resolve(outDir, 'bench.svg'), formatSvg(results, `Recur benchmarks (${cpus().length} cores, Node ${process.version})`));
 console.log(`\nwrote ${resolve(outDir, 'bench.json')} and ${resolve(outDir, 'bench.svg')}`);
 // a contender that computes something else is a bug in a model conversion, not a timing: fail the run
-const disagreeing = results.flatMap((r) => Object.entries(r.skipped).filter(([, why]) => / differ from backend-cpu/.test(why)).map(([n]) => `${r.id} ${n}`));
+const disagreeing = results.flatMap((r) =>
+  Object.entries(r.skipped)
+    .filter(([, why]) => / differ from backend-cpu/.test(why))
+    .map(([n]) => `${r.id} ${n}`),
+);
 if (disagreeing.length) {
   console.error(`outputs disagreed with backend-cpu: ${disagreeing.join(', ')}`);
   process.exit(1);

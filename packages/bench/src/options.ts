@@ -5,7 +5,11 @@ import { parseArgs } from 'node:util';
  * `--flag` for every name in `flags`; an unknown option, or one missing its value, is refused with the usage;
  * `--help` prints the usage and exits.
  */
-export function parseOptions(argv: readonly string[], spec: { readonly flags: readonly string[]; readonly values: readonly string[] }, usage: string) {
+export function parseOptions(
+  argv: readonly string[],
+  spec: { readonly flags: readonly string[]; readonly values: readonly string[] },
+  usage: string,
+) {
   const options: Record<string, { type: 'boolean' } | { type: 'string'; multiple: true }> = { help: { type: 'boolean' } };
   for (const f of spec.flags) options[f] = { type: 'boolean' };
   for (const v of spec.values) options[v] = { type: 'string', multiple: true };

@@ -25,7 +25,13 @@ export interface CaseResult {
   readonly flops: number;
 }
 
-export function result(name: string, role: 'recur' | 'peer', unit: ContenderResult['unit'], samples: number[], maxDiff: number | null): ContenderResult {
+export function result(
+  name: string,
+  role: 'recur' | 'peer',
+  unit: ContenderResult['unit'],
+  samples: number[],
+  maxDiff: number | null,
+): ContenderResult {
   return { name, role, unit, samples, maxDiff, ...summarise(samples) };
 }
 
@@ -44,7 +50,9 @@ export function formatTable(cases: readonly CaseResult[]): string {
         const peer = c.contenders.find((y) => y.name === p);
         return (x.role === 'recur' && peer ? `${(peer.median / x.median).toFixed(2)}x` : '').padEnd(20);
       });
-      lines.push(`${(i === 0 ? c.id : '').padEnd(width)}${x.name.padEnd(20)}${`${num(x.median)} ${x.unit} (${num(x.min)}-${num(x.max)})`.padEnd(28)}${ratios.join('')}${x.maxDiff === null ? '-' : x.maxDiff.toExponential(1)}`);
+      lines.push(
+        `${(i === 0 ? c.id : '').padEnd(width)}${x.name.padEnd(20)}${`${num(x.median)} ${x.unit} (${num(x.min)}-${num(x.max)})`.padEnd(28)}${ratios.join('')}${x.maxDiff === null ? '-' : x.maxDiff.toExponential(1)}`,
+      );
     });
     for (const [name, why] of Object.entries(c.skipped)) lines.push(`${''.padEnd(width)}${name.padEnd(20)}not run: ${why}`);
   }
@@ -53,7 +61,13 @@ export function formatTable(cases: readonly CaseResult[]): string {
 }
 
 const COLORS: Record<string, string> = {
-  'recur-cpu': '#1f6fb4', 'recur-wasm': '#2ca02c', 'recur-simd': '#17becf', 'ort-1t': '#d62728', 'ort-2t': '#ff7f0e', 'tfjs-layers-cpu': '#9467bd', 'tfjs-layers-wasm': '#8c564b',
+  'recur-cpu': '#1f6fb4',
+  'recur-wasm': '#2ca02c',
+  'recur-simd': '#17becf',
+  'ort-1t': '#d62728',
+  'ort-2t': '#ff7f0e',
+  'tfjs-layers-cpu': '#9467bd',
+  'tfjs-layers-wasm': '#8c564b',
 };
 
 /** Horizontal bars per case, each contender's median relative to the slowest in that case (shorter is faster). */
@@ -64,7 +78,11 @@ const COLORS: Record<string, string> = {
  */
 export function formatSvg(cases: readonly CaseResult[], title: string): string {
   const names = [...new Set(cases.flatMap((c) => c.contenders.map((x) => x.name)))];
-  const barH = 14, gap = 12, left = 200, width = 900, chart = width - left - 260;
+  const barH = 14,
+    gap = 12,
+    left = 200,
+    width = 900,
+    chart = width - left - 260;
   const legendRows = Math.ceil(names.length / 4);
   const top = 64 + legendRows * 16 + 22; // title, subtitle, legend, axis labels
   const rows = cases.reduce((a, c) => a + c.contenders.length * barH + gap, 0);
@@ -75,11 +93,15 @@ export function formatSvg(cases: readonly CaseResult[], title: string): string {
   });
   const maxRatio = Math.max(2, ...ratios);
   const xOf = (ratio: number) => left + (Math.log10(ratio) / Math.log10(maxRatio)) * chart;
-  const out: string[] = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
-    `<rect width="${width}" height="${height}" fill="white"/>`, `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
-    `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">median time as a multiple of each case's fastest contender, log scale (shorter is faster)</text>`];
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${title}</text>`,
+    `<text x="${width / 2}" y="40" text-anchor="middle" fill="#555">median time as a multiple of each case's fastest contender, log scale (shorter is faster)</text>`,
+  ];
   names.forEach((n, i) => {
-    const x = left + (i % 4) * 170, y = 54 + Math.floor(i / 4) * 16;
+    const x = left + (i % 4) * 170,
+      y = 54 + Math.floor(i / 4) * 16;
     out.push(`<rect x="${x}" y="${y}" width="12" height="12" fill="${COLORS[n] ?? '#777'}"/><text x="${x + 18}" y="${y + 10}">${n}</text>`);
   });
   // grid at 1x, 2x, 5x, 10x, 20x, …; a label only where it does not run into the previous one
@@ -100,9 +122,12 @@ export function formatSvg(cases: readonly CaseResult[], title: string): string {
     const fastest = Math.min(...c.contenders.map((x) => x.median));
     out.push(`<text x="${left - 8}" y="${y + (c.contenders.length * barH) / 2 + 4}" text-anchor="end">${c.id}</text>`);
     for (const x of c.contenders) {
-      const ratio = x.median / fastest, w = Math.max(3, xOf(ratio) - left);
-      out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 3}" fill="${COLORS[x.name] ?? '#777'}"/>`,
-        `<text x="${left + w + 4}" y="${y + barH - 4}" fill="#333">${x.name} ${num(x.median)} ${x.unit}${ratio > 1.005 ? ` (${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(0)}x)` : ' (fastest)'}</text>`);
+      const ratio = x.median / fastest,
+        w = Math.max(3, xOf(ratio) - left);
+      out.push(
+        `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barH - 3}" fill="${COLORS[x.name] ?? '#777'}"/>`,
+        `<text x="${left + w + 4}" y="${y + barH - 4}" fill="#333">${x.name} ${num(x.median)} ${x.unit}${ratio > 1.005 ? ` (${ratio < 10 ? ratio.toFixed(2) : ratio.toFixed(0)}x)` : ' (fastest)'}</text>`,
+      );
       y += barH;
     }
     y += gap;

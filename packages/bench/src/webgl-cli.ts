@@ -18,8 +18,11 @@ import { parseOptions } from './options.js';
 import { QUICK_WEBGL_CASES, WEBGL_CASES, runWebglBench, type WebglCaseResult } from './webgl/run.js';
 
 const args = process.argv.slice(2);
-const { many, one, has, count } = parseOptions(args, { flags: ['quick'], values: ['where', 'reps', 'case', 'out'] },
-  'pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]');
+const { many, one, has, count } = parseOptions(
+  args,
+  { flags: ['quick'], values: ['where', 'reps', 'case', 'out'] },
+  'pnpm bench:webgl [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]',
+);
 const where = many('where').length ? many('where') : ['browser', 'node'];
 for (const w of where) if (w !== 'browser' && w !== 'node') throw new Error(`--where: expected browser or node, got ${w}`);
 const quick = has('quick');
@@ -30,8 +33,11 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 // headless-gl needs an X display: run this same command under xvfb-run when there is none
 if (where.includes('node') && !process.env.DISPLAY) {
-  const r = spawnSync('xvfb-run', ['-a', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...args], { stdio: 'inherit' });
-  if (r.error) throw new Error(`no DISPLAY, and xvfb-run could not start (${r.error.message}): apt-get install xvfb xauth, or pass --where browser`);
+  const r = spawnSync('xvfb-run', ['-a', process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), ...args], {
+    stdio: 'inherit',
+  });
+  if (r.error)
+    throw new Error(`no DISPLAY, and xvfb-run could not start (${r.error.message}): apt-get install xvfb xauth, or pass --where browser`);
   process.exit(r.status ?? 1);
 }
 
@@ -42,9 +48,14 @@ interface Run {
   readonly results: WebglCaseResult[];
 }
 
-const cases = quick ? QUICK_WEBGL_CASES.map((c) => ({ case: c, goal: null })) : WEBGL_CASES.filter((c) => !filters.length || filters.some((f) => c.case.id.includes(f)));
-if (!cases.length) throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${WEBGL_CASES.map((c) => c.case.id).join(', ')})`);
-console.log(`Recur WebGL benchmark${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after a warm-up run; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`);
+const cases = quick
+  ? QUICK_WEBGL_CASES.map((c) => ({ case: c, goal: null }))
+  : WEBGL_CASES.filter((c) => !filters.length || filters.some((f) => c.case.id.includes(f)));
+if (!cases.length)
+  throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${WEBGL_CASES.map((c) => c.case.id).join(', ')})`);
+console.log(
+  `Recur WebGL benchmark${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after a warm-up run; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`,
+);
 const runs: Run[] = [];
 
 if (where.includes('browser')) {
@@ -81,15 +92,24 @@ if (where.includes('node')) {
   const { webglRenderer } = await import('./webgl/renderer.js');
   const run: Run = { where: 'node', recurOn: gpujs.runsOn!, tfjsOn: webglRenderer(gl), results: [] };
   console.log(`recur-gpujs on ${run.recurOn}\ntfjs-layers-webgl on ${run.tfjsOn}`);
-  run.results.push(...await runWebglBench(cases, reps, console.log));
+  run.results.push(...(await runWebglBench(cases, reps, console.log)));
   runs.push(run);
 }
 
 mkdirSync(outDir, { recursive: true });
 const file = join(outDir, 'bench-webgl.json');
-writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), cpus: `${cpus().length} x ${cpus()[0]?.model}`, node: process.version, reps, runs }, null, 2));
+writeFileSync(
+  file,
+  JSON.stringify(
+    { date: new Date().toISOString(), cpus: `${cpus().length} x ${cpus()[0]?.model}`, node: process.version, reps, runs },
+    null,
+    2,
+  ),
+);
 console.log(`\nwrote ${file}`);
-const recurDisagrees = runs.flatMap((r) => r.results.filter((x) => /differ from backend-cpu/.test(x.skipped['recur-gpujs'] ?? '')).map((x) => `${r.where} ${x.id}`));
+const recurDisagrees = runs.flatMap((r) =>
+  r.results.filter((x) => /differ from backend-cpu/.test(x.skipped['recur-gpujs'] ?? '')).map((x) => `${r.where} ${x.id}`),
+);
 if (recurDisagrees.length) {
   console.error(`recur-gpujs disagreed with backend-cpu: ${recurDisagrees.join(', ')}`);
   process.exit(1);

@@ -32,7 +32,14 @@ const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(
 
 export async function servePage(options: PageOptions): Promise<ServedPage> {
   const bundle = await build({
-    entryPoints: [options.entry], bundle: true, format: 'esm', platform: 'browser', target: 'chrome120', write: false, logLevel: 'silent', plugins: [...(options.plugins ?? [])],
+    entryPoints: [options.entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'chrome120',
+    write: false,
+    logLevel: 'silent',
+    plugins: [...(options.plugins ?? [])],
   });
   const html = `<!doctype html>\n<html lang="en">\n<head><meta charset="utf-8"><title>${escapeHtml(options.title)}</title></head>\n<body>\n<h1>${escapeHtml(options.title)}</h1>\n<pre id="out"></pre>\n<script type="module" src="/bundle.js"></script>\n</body>\n</html>\n`;
   const files = new Map<string, ServedFile>([
@@ -76,7 +83,16 @@ export async function runInChromium<T>(url: string, timeoutMs: number, onPrint?:
   const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'recur-chromium-')), {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--enable-unsafe-swiftshader', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--enable-unsafe-swiftshader',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   try {
     const tab = await browser.newPage();

@@ -30,6 +30,9 @@ export async function finish<T>(work: () => Promise<T>): Promise<void> {
     window.__recurDone = { value: await work(), userAgent: navigator.userAgent };
   } catch (error) {
     print(`error: ${String(error)}`);
-    window.__recurDone = { error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error), userAgent: navigator.userAgent };
+    window.__recurDone = {
+      error: error instanceof Error ? `${error.message}\n${error.stack}` : String(error),
+      userAgent: navigator.userAgent,
+    };
   }
 }

@@ -8,7 +8,10 @@ export class CheckFailure extends Error {
 /** Raised by a check that cannot run here. `hardware`: the machine lacks hardware (a GPU) it needs. */
 export class SkipCheck extends Error {
   override name = 'SkipCheck';
-  constructor(readonly reason: string, readonly hardware = false) {
+  constructor(
+    readonly reason: string,
+    readonly hardware = false,
+  ) {
     super(reason);
   }
 }
@@ -16,7 +19,8 @@ export class SkipCheck extends Error {
 /** The largest |a − b| of two arrays (Infinity when their lengths differ). */
 export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { max: number; at: number } {
   if (actual.length !== expected.length) throw new CheckFailure(`length ${actual.length}, expected ${expected.length}`);
-  let max = 0, at = -1;
+  let max = 0,
+    at = -1;
   for (let i = 0; i < actual.length; i++) {
     const d = Math.abs(actual[i] - expected[i]);
     if (!(d <= max)) {
@@ -32,7 +36,9 @@ export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number
 export function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
   const { max, at } = maxAbsDiff(actual, expected);
   if (!(max <= tolerance)) {
-    throw new CheckFailure(`${what}: max |a - ref| = ${max.toExponential(3)} > ${tolerance.toExponential(1)} at [${at}] (a = ${actual[at]}, ref = ${expected[at]})`);
+    throw new CheckFailure(
+      `${what}: max |a - ref| = ${max.toExponential(3)} > ${tolerance.toExponential(1)} at [${at}] (a = ${actual[at]}, ref = ${expected[at]})`,
+    );
   }
 }
 
@@ -73,8 +79,10 @@ export function expectRecurError(what: string, fn: () => unknown, want: Expected
   }
   const argumentOk = typeof want.argument === 'string' ? thrown.argument === want.argument : want.argument.test(thrown.argument);
   if (!argumentOk || !matches(thrown.expected, want.expected) || !matches(thrown.actual, want.actual)) {
-    throw new CheckFailure(`${what}: error fields {argument: ${JSON.stringify(thrown.argument)}, expected: ${JSON.stringify(thrown.expected)}, actual: ${JSON.stringify(thrown.actual)}} ` +
-      `do not match {argument: ${want.argument}, expected: ${want.expected}, actual: ${want.actual}}`);
+    throw new CheckFailure(
+      `${what}: error fields {argument: ${JSON.stringify(thrown.argument)}, expected: ${JSON.stringify(thrown.expected)}, actual: ${JSON.stringify(thrown.actual)}} ` +
+        `do not match {argument: ${want.argument}, expected: ${want.expected}, actual: ${want.actual}}`,
+    );
   }
   return thrown;
 }

@@ -42,10 +42,18 @@ export interface TrainingCase extends GoldenCellCase {
   readonly chunks: { readonly x: number[]; readonly targets: number[] }[];
   readonly loss: 'softmax_cross_entropy' | 'mse';
   readonly clip_norm: number | null;
-  readonly optimizer: { readonly kind: 'adam'; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number }
+  readonly optimizer:
+    | { readonly kind: 'adam'; readonly lr: number; readonly beta1: number; readonly beta2: number; readonly eps: number }
     | { readonly kind: 'sgd'; readonly lr: number; readonly momentum: number };
   /** After each chunk: the loss, the gradient norm before clipping, every parameter after the update, the carried state. */
-  readonly steps: { readonly loss: number; readonly grad_norm: number; readonly layers: GoldenLayer[]; readonly head: { readonly w: number[]; readonly b: number[] }; readonly hT: number[][]; readonly cT: number[][] | null }[];
+  readonly steps: {
+    readonly loss: number;
+    readonly grad_norm: number;
+    readonly layers: GoldenLayer[];
+    readonly head: { readonly w: number[]; readonly b: number[] };
+    readonly hT: number[][];
+    readonly cT: number[][] | null;
+  }[];
 }
 
 /** Golden vectors: forward, gradient and TBPTT cases, and whole training steps. */
@@ -60,7 +68,11 @@ export interface GoldenFixtures {
 
 /** Fixtures of several files as one set (names must stay unique). */
 export function mergeFixtures(...sets: readonly GoldenFixtures[]): GoldenFixtures {
-  const merged = { source: sets.map((s) => s.source).join(' + '), cases: sets.flatMap((s) => s.cases), training: sets.flatMap((s) => s.training) };
+  const merged = {
+    source: sets.map((s) => s.source).join(' + '),
+    cases: sets.flatMap((s) => s.cases),
+    training: sets.flatMap((s) => s.training),
+  };
   const names = new Set<string>();
   for (const c of [...merged.cases, ...merged.training]) {
     if (names.has(c.name)) throw new Error(`${merged.source}: case name ${c.name} appears twice`);
@@ -78,26 +90,35 @@ export function parseFixtures(json: unknown, source: string): GoldenFixtures {
   const all = (json as { cases?: unknown })?.cases;
   if (!Array.isArray(all) || all.length === 0) throw new Error(`${source}: expected {"cases": [...]} with at least one case`);
   const names = new Set<string>();
-  const cases: GoldenCase[] = [], training: TrainingCase[] = [];
+  const cases: GoldenCase[] = [],
+    training: TrainingCase[] = [];
   all.forEach((c: GoldenCase | TrainingCase, i) => {
     const where = `${source}: cases[${i}]${c && typeof c.name === 'string' ? ` (${c.name})` : ''}`;
-    if (!c || typeof c.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(c.name)) throw new Error(`${where}: name must be letters, digits, _ . -`);
+    if (!c || typeof c.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(c.name))
+      throw new Error(`${where}: name must be letters, digits, _ . -`);
     if (names.has(c.name)) throw new Error(`${where}: duplicate name`);
     names.add(c.name);
     if (!['lstm', 'gru', 'rnn'].includes(c.cell)) throw new Error(`${where}: cell must be lstm, gru or rnn`);
-    if (!Array.isArray(c.sizes) || c.sizes.length < 2 || !c.sizes.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`${where}: sizes must be [input, hidden...] of positive integers`);
+    if (!Array.isArray(c.sizes) || c.sizes.length < 2 || !c.sizes.every((n) => Number.isInteger(n) && n > 0))
+      throw new Error(`${where}: sizes must be [input, hidden...] of positive integers`);
     if (!(Number.isInteger(c.batch) && c.batch > 0)) throw new Error(`${where}: batch must be a positive integer`);
     const expectLength = (what: string, v: unknown, n: number) => {
       if (v === undefined) throw new Error(`${where}: ${what} is missing (expected ${n} numbers)`);
-      if (!Array.isArray(v) || v.length !== n) throw new Error(`${where}: ${what} must hold ${n} numbers, has ${Array.isArray(v) ? v.length : v === null ? 'null' : `a ${typeof v}`}`);
+      if (!Array.isArray(v) || v.length !== n)
+        throw new Error(
+          `${where}: ${what} must hold ${n} numbers, has ${Array.isArray(v) ? v.length : v === null ? 'null' : `a ${typeof v}`}`,
+        );
       const bad = v.findIndex((x) => typeof x !== 'number');
       if (bad >= 0) throw new Error(`${where}: ${what} must hold ${n} numbers, has ${JSON.stringify(v[bad])} at [${bad}]`);
     };
     const expectInteger = (what: string, v: unknown, low: number, high: number) => {
-      if (!(Number.isInteger(v) && (v as number) >= low && (v as number) <= high)) throw new Error(`${where}: ${what} must be an integer in [${low}, ${high}], is ${v === undefined ? 'missing' : JSON.stringify(v)}`);
+      if (!(Number.isInteger(v) && (v as number) >= low && (v as number) <= high))
+        throw new Error(`${where}: ${what} must be an integer in [${low}, ${high}], is ${v === undefined ? 'missing' : JSON.stringify(v)}`);
     };
-    if (c.cell === 'rnn' && !['tanh', 'relu'].includes(c.activation as string)) throw new Error(`${where}: activation must be "tanh" or "relu" for an rnn, is ${JSON.stringify(c.activation)}`);
-    if (c.cell === 'gru' && !['reset_after', 'reset_before'].includes(c.gru_variant as string)) throw new Error(`${where}: gru_variant must be "reset_after" or "reset_before" for a gru, is ${JSON.stringify(c.gru_variant)}`);
+    if (c.cell === 'rnn' && !['tanh', 'relu'].includes(c.activation as string))
+      throw new Error(`${where}: activation must be "tanh" or "relu" for an rnn, is ${JSON.stringify(c.activation)}`);
+    if (c.cell === 'gru' && !['reset_after', 'reset_before'].includes(c.gru_variant as string))
+      throw new Error(`${where}: gru_variant must be "reset_after" or "reset_before" for a gru, is ${JSON.stringify(c.gru_variant)}`);
     if ('steps' in c) {
       checkTrainingCase(c, expectLength, where);
       training.push(c);
@@ -122,7 +143,8 @@ export function parseFixtures(json: unknown, source: string): GoldenFixtures {
     }
     if (c.reset_rows !== undefined) {
       expectInteger('reset_rows.before_step', c.reset_rows?.before_step, 1, c.time - 1);
-      if (!Array.isArray(c.reset_rows.rows) || c.reset_rows.rows.length === 0) throw new Error(`${where}: reset_rows.rows must be a non-empty list of batch rows`);
+      if (!Array.isArray(c.reset_rows.rows) || c.reset_rows.rows.length === 0)
+        throw new Error(`${where}: reset_rows.rows must be a non-empty list of batch rows`);
       c.reset_rows.rows.forEach((r, k) => expectInteger(`reset_rows.rows[${k}]`, r, 0, c.batch - 1));
     }
     if (c.grad !== undefined) {
@@ -147,10 +169,12 @@ type ExpectLength = (what: string, v: unknown, n: number) => void;
 type Shape = Pick<GoldenCellCase, 'cell' | 'sizes' | 'batch'>;
 
 function checkLayers(c: Shape, layers: readonly GoldenLayer[], expectLength: ExpectLength, prefix: string): void {
-  const L = c.sizes.length - 1, G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
+  const L = c.sizes.length - 1,
+    G = c.cell === 'lstm' ? 4 : c.cell === 'gru' ? 3 : 1;
   if (!Array.isArray(layers) || layers.length !== L) expectLength(`${prefix}layers (entries)`, layers, L);
   layers.forEach((l, k) => {
-    const I = c.sizes[k], H = c.sizes[k + 1];
+    const I = c.sizes[k],
+      H = c.sizes[k + 1];
     expectLength(`${prefix}layers[${k}].w_ih`, l?.w_ih, G * H * I);
     expectLength(`${prefix}layers[${k}].w_hh`, l?.w_hh, G * H * H);
     expectLength(`${prefix}layers[${k}].b_ih`, l?.b_ih, G * H);
@@ -166,10 +190,14 @@ function checkStates(c: Shape, h: unknown, cs: unknown, expectLength: ExpectLeng
 }
 
 function checkTrainingCase(c: TrainingCase, expectLength: ExpectLength, where: string): void {
-  const I = c.sizes[0], H = c.sizes[c.sizes.length - 1], V = c.outputs, B = c.batch;
+  const I = c.sizes[0],
+    H = c.sizes[c.sizes.length - 1],
+    V = c.outputs,
+    B = c.batch;
   if (!(Number.isInteger(V) && V > 0)) throw new Error(`${where}: outputs must be a positive integer`);
   if (c.loss !== 'softmax_cross_entropy' && c.loss !== 'mse') throw new Error(`${where}: loss must be softmax_cross_entropy or mse`);
-  if (c.clip_norm !== null && !(typeof c.clip_norm === 'number' && c.clip_norm > 0)) throw new Error(`${where}: clip_norm must be null or a positive number`);
+  if (c.clip_norm !== null && !(typeof c.clip_norm === 'number' && c.clip_norm > 0))
+    throw new Error(`${where}: clip_norm must be null or a positive number`);
   const o = c.optimizer as { kind?: unknown; [k: string]: unknown } | undefined;
   const numbers = (keys: string[]) => keys.every((k) => typeof o?.[k] === 'number');
   if (!(o?.kind === 'adam' && numbers(['lr', 'beta1', 'beta2', 'eps'])) && !(o?.kind === 'sgd' && numbers(['lr', 'momentum']))) {
@@ -180,14 +208,16 @@ function checkTrainingCase(c: TrainingCase, expectLength: ExpectLength, where: s
   expectLength('head.b', c.head?.b, V);
   checkStates(c, c.h0, c.c0, expectLength, '0');
   if (!Array.isArray(c.chunks) || c.chunks.length === 0) throw new Error(`${where}: chunks must be a non-empty list of {x, targets}`);
-  if (!Array.isArray(c.steps) || c.steps.length !== c.chunks.length) throw new Error(`${where}: steps must have one entry per chunk (${c.chunks.length})`);
+  if (!Array.isArray(c.steps) || c.steps.length !== c.chunks.length)
+    throw new Error(`${where}: steps must have one entry per chunk (${c.chunks.length})`);
   c.chunks.forEach((k, i) => {
     const T = Array.isArray(k?.x) ? k.x.length / (B * I) : NaN;
     if (!(Number.isInteger(T) && T > 0)) throw new Error(`${where}: chunks[${i}].x must hold T * ${B} * ${I} numbers`);
     expectLength(`chunks[${i}].x`, k.x, T * B * I);
     expectLength(`chunks[${i}].targets`, k.targets, T * B * (c.loss === 'mse' ? V : 1));
     const s = c.steps[i];
-    if (typeof s?.loss !== 'number' || typeof s.grad_norm !== 'number') throw new Error(`${where}: steps[${i}] must have a numeric loss and grad_norm`);
+    if (typeof s?.loss !== 'number' || typeof s.grad_norm !== 'number')
+      throw new Error(`${where}: steps[${i}] must have a numeric loss and grad_norm`);
     checkLayers(c, s.layers, expectLength, `steps[${i}].`);
     expectLength(`steps[${i}].head.w`, s.head?.w, V * H);
     expectLength(`steps[${i}].head.b`, s.head?.b, V);

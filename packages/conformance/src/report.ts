@@ -25,14 +25,17 @@ export function formatMatrix(reports: readonly BackendReport[], ids: readonly st
   lines.push(`${'-'.repeat(idWidth)}  ${widths.map((w) => '-'.repeat(w)).join('  ')}`);
   const byId = reports.map((r) => new Map(r.results.map((x) => [x.id, x])));
   for (const id of ids) {
-    const cells = reports.map((r, i) => (r.available ? (byId[i].get(id) ? MARK[byId[i].get(id)!.status] : '-') : r.error !== undefined ? 'FAIL' : 'skip').padEnd(widths[i]));
+    const cells = reports.map((r, i) =>
+      (r.available ? (byId[i].get(id) ? MARK[byId[i].get(id)!.status] : '-') : r.error !== undefined ? 'FAIL' : 'skip').padEnd(widths[i]),
+    );
     lines.push(`${id.padEnd(idWidth)}  ${cells.join('  ')}`);
   }
   const notes: string[] = [];
   for (const r of reports) {
     if (r.runsOn) notes.push(`${r.backend} ran on ${r.runsOn}`);
     if (r.error !== undefined) notes.push(`FAIL ${r.backend}: ${r.error}`);
-    else if (!r.available) notes.push(`${r.backend}: every check skipped: ${r.reason}${r.missingHardware ? ' (hardware this machine lacks)' : ''}`);
+    else if (!r.available)
+      notes.push(`${r.backend}: every check skipped: ${r.reason}${r.missingHardware ? ' (hardware this machine lacks)' : ''}`);
     for (const x of r.results) {
       if (x.status === 'fail') notes.push(`FAIL ${r.backend} ${x.id}: ${x.title}\n    ${x.message?.split('\n').join('\n    ')}`);
       else if (x.status === 'skip') notes.push(`skip ${r.backend} ${x.id}: ${x.message}${x.hardware ? ' (hardware)' : ''}`);
@@ -44,6 +47,9 @@ export function formatMatrix(reports: readonly BackendReport[], ids: readonly st
   const skipped = count('skip') + reports.filter((r) => !r.available && r.error === undefined).length * ids.length;
   const failedBackends = reports.filter((r) => r.error !== undefined).length;
   if (notes.length) lines.push('', ...notes);
-  lines.push('', `${count('pass')} passed, ${count('fail')} failed, ${skipped} skipped${failedBackends ? `, ${failedBackends} backend${failedBackends > 1 ? 's' : ''} failed to load or set up` : ''}`);
+  lines.push(
+    '',
+    `${count('pass')} passed, ${count('fail')} failed, ${skipped} skipped${failedBackends ? `, ${failedBackends} backend${failedBackends > 1 ? 's' : ''} failed to load or set up` : ''}`,
+  );
   return lines.join('\n');
 }

@@ -35,7 +35,20 @@ export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, c
 
 /** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
-  return [...goldenChecks(fixtures), ...gradientChecks(fixtures), ...finiteDifferenceChecks(), ...goldenTrainingChecks(fixtures), ...trainingChecks(), ...behaviourChecks(), ...tokenChecks(), ...layoutChecks(), ...errorChecks(), ...trainingErrorChecks(), ...trainingKernelChecks(), ...reliabilityChecks()];
+  return [
+    ...goldenChecks(fixtures),
+    ...gradientChecks(fixtures),
+    ...finiteDifferenceChecks(),
+    ...goldenTrainingChecks(fixtures),
+    ...trainingChecks(),
+    ...behaviourChecks(),
+    ...tokenChecks(),
+    ...layoutChecks(),
+    ...errorChecks(),
+    ...trainingErrorChecks(),
+    ...trainingKernelChecks(),
+    ...reliabilityChecks(),
+  ];
 }
 
 /** Initialises the backend and returns the context checks run in. */
@@ -58,13 +71,18 @@ export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckRe
     const after = memory(ctx.backend);
     // only growth is a leak: fewer means the garbage collector freed a dropped cell's uploads meanwhile
     if (after.numTensors > before.numTensors || after.numBytes > before.numBytes) {
-      throw new CheckFailure(`leak: ${after.numTensors - before.numTensors} tensors / ${after.numBytes - before.numBytes} bytes still live after the check`);
+      throw new CheckFailure(
+        `leak: ${after.numTensors - before.numTensors} tensors / ${after.numBytes - before.numBytes} bytes still live after the check`,
+      );
     }
     return { ...base, status: 'pass', ms: performance.now() - start };
   } catch (error) {
     const ms = performance.now() - start;
     if (error instanceof SkipCheck) return { ...base, status: 'skip', message: error.reason, hardware: error.hardware, ms };
-    const message = error instanceof CheckFailure ? error.message : `${error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error)}`;
+    const message =
+      error instanceof CheckFailure
+        ? error.message
+        : `${error instanceof Error ? `${error.name}: ${error.message}\n${error.stack ?? ''}` : String(error)}`;
     return { ...base, status: 'fail', message, ms };
   }
 }

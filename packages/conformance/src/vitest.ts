@@ -24,9 +24,10 @@ export async function describeConformance(backend: string, options: DescribeConf
     const reason = info ? info.reason : 'not registered (import the backend package first)';
     describe(`conformance: ${backend}`, () => {
       if (info?.missingHardware) for (const check of checks) it.skip(`${check.id} (no hardware: ${reason})`, () => {});
-      else it(`backend ${backend} is available`, () => {
-        throw new Error(`backend ${backend} is unavailable: ${reason}`);
-      });
+      else
+        it(`backend ${backend} is available`, () => {
+          throw new Error(`backend ${backend} is unavailable: ${reason}`);
+        });
     });
     return;
   }
@@ -38,14 +39,18 @@ export async function describeConformance(backend: string, options: DescribeConf
         it.skip(`${check.id} (n/a: ${na})`, () => {});
         continue;
       }
-      it(check.id, async (test) => {
-        const result = await runCheck(check, ctx);
-        if (result.status === 'fail') throw new Error(`${check.id}: ${check.title}\n${result.message}`);
-        if (result.status === 'skip') {
-          if (process.env.CI === 'true' && !result.hardware) throw new Error(`${check.id} skipped in CI: ${result.message}`);
-          test.skip(result.message);
-        }
-      }, 120_000);
+      it(
+        check.id,
+        async (test) => {
+          const result = await runCheck(check, ctx);
+          if (result.status === 'fail') throw new Error(`${check.id}: ${check.title}\n${result.message}`);
+          if (result.status === 'skip') {
+            if (process.env.CI === 'true' && !result.hardware) throw new Error(`${check.id} skipped in CI: ${result.message}`);
+            test.skip(result.message);
+          }
+        },
+        120_000,
+      );
     }
   });
 }

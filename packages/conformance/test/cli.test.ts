@@ -66,7 +66,18 @@ describe('recur-conformance CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'recur-'));
     writeFileSync(join(dir, 'mine.json'), JSON.stringify({ cases: [mine] }));
     writeFileSync(join(dir, 'broken.json'), JSON.stringify({ cases: [broken] }));
-    const good = run('--backend', 'cpu', '--fixtures', join(dir, 'mine.json'), '--fixtures', fixtures, '--filter', 'golden-training/', '--filter', 'golden/lstm_2layer/one-shot');
+    const good = run(
+      '--backend',
+      'cpu',
+      '--fixtures',
+      join(dir, 'mine.json'),
+      '--fixtures',
+      fixtures,
+      '--filter',
+      'golden-training/',
+      '--filter',
+      'golden/lstm_2layer/one-shot',
+    );
     expect(good.code, good.stdout).toBe(0);
     expect(good.stdout).toMatch(/golden-training\/my_training\s+pass/);
     expect(good.stdout).toMatch(/golden\/lstm_2layer\/one-shot\s+pass/);
@@ -74,12 +85,17 @@ describe('recur-conformance CLI', () => {
     const bad = run('--backend', 'cpu', '--fixtures', join(dir, 'broken.json'), '--filter', 'golden-training/broken_training');
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/FAIL cpu golden-training\/broken_training:/);
-    expect(bad.stdout).toMatch(/broken_training chunk 1: head bias after the update: max \|a - ref\| \/ max\(1, \|ref\|\) = 2\.0\d*e-3 > 1\.0e-4 at \[1\]/);
+    expect(bad.stdout).toMatch(
+      /broken_training chunk 1: head bias after the update: max \|a - ref\| \/ max\(1, \|ref\|\) = 2\.0\d*e-3 > 1\.0e-4 at \[1\]/,
+    );
   });
 
   it('rejects a malformed fixture file and an unknown backend with a message (exit 2)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'recur-'));
-    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ cases: [{ name: 'x', cell: 'lstm', sizes: [2, 2], batch: 1, time: 1, x: [1] }] }));
+    writeFileSync(
+      join(dir, 'bad.json'),
+      JSON.stringify({ cases: [{ name: 'x', cell: 'lstm', sizes: [2, 2], batch: 1, time: 1, x: [1] }] }),
+    );
     const bad = run('--fixtures', join(dir, 'bad.json'));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/cases\[0\] \(x\): x must hold 2 numbers, has 1/);
@@ -125,12 +141,21 @@ describe('recur-conformance CLI', () => {
 
   it('--import resolves paths and URLs as Node does, and a backend that fails to load or set up is a failed column while the others run', () => {
     const dir = mkdtempSync(join(tmpdir(), 'recur-import-'));
-    const core = pathToFileURL(join(root, 'packages/core/dist/index.js')).href, cpu = pathToFileURL(join(root, 'packages/backend-cpu/dist/index.js')).href;
+    const core = pathToFileURL(join(root, 'packages/core/dist/index.js')).href,
+      cpu = pathToFileURL(join(root, 'packages/backend-cpu/dist/index.js')).href;
     mkdirSync(join(dir, 'dist'));
     const mine = join(dir, 'dist', 'mine.js');
-    writeFileSync(mine, `import { registerBackend } from '${core}'; import { CpuBackend } from '${cpu}'; registerBackend('mine', () => new CpuBackend('mine'));`);
+    writeFileSync(
+      mine,
+      `import { registerBackend } from '${core}'; import { CpuBackend } from '${cpu}'; registerBackend('mine', () => new CpuBackend('mine'));`,
+    );
     const one = ['--backend', 'mine', '--filter', 'golden/lstm_1layer/one-shot'];
-    for (const [cwd, spec] of [[root, mine], [dir, 'dist/mine.js'], [dir, './dist/mine.js'], [root, pathToFileURL(mine).href]]) {
+    for (const [cwd, spec] of [
+      [root, mine],
+      [dir, 'dist/mine.js'],
+      [dir, './dist/mine.js'],
+      [root, pathToFileURL(mine).href],
+    ]) {
       const r = runIn(cwd, '--import', spec, ...one);
       expect(r.code, `--import ${spec}: ${r.stderr}${r.stdout}`).toBe(0);
       expect(r.stdout).toMatch(/golden\/lstm_1layer\/one-shot\s+pass/);
@@ -141,10 +166,26 @@ describe('recur-conformance CLI', () => {
     // the module's own error, not "cannot load": it throws, it imports something missing, its factory throws
     writeFileSync(join(dir, 'boom.js'), "throw new Error('boom while registering my backend');");
     writeFileSync(join(dir, 'needs.js'), "import 'not-a-real-package-xyz';");
-    writeFileSync(join(dir, 'factory.js'), `import { registerBackend } from '${core}'; registerBackend('badfactory', () => { throw new Error('the factory threw'); });`);
-    const r = run('--import', join(dir, 'boom.js'), '--import', join(dir, 'needs.js'), '--import', join(dir, 'factory.js'), '--import', mine, '--filter', 'golden/lstm_1layer/one-shot');
+    writeFileSync(
+      join(dir, 'factory.js'),
+      `import { registerBackend } from '${core}'; registerBackend('badfactory', () => { throw new Error('the factory threw'); });`,
+    );
+    const r = run(
+      '--import',
+      join(dir, 'boom.js'),
+      '--import',
+      join(dir, 'needs.js'),
+      '--import',
+      join(dir, 'factory.js'),
+      '--import',
+      mine,
+      '--filter',
+      'golden/lstm_1layer/one-shot',
+    );
     expect(r.code, r.stdout).toBe(1);
-    expect(r.stdout).toContain(`FAIL ${join(dir, 'boom.js')}: --import ${join(dir, 'boom.js')} failed to load: boom while registering my backend`);
+    expect(r.stdout).toContain(
+      `FAIL ${join(dir, 'boom.js')}: --import ${join(dir, 'boom.js')} failed to load: boom while registering my backend`,
+    );
     expect(r.stdout).toMatch(/FAIL \S*needs\.js: --import \S*needs\.js failed to load: .*Cannot find package 'not-a-real-package-xyz'/);
     expect(r.stdout).toContain('FAIL badfactory: unavailable: the factory threw');
     expect(r.stdout).toMatch(/^golden\/lstm_1layer\/one-shot\s.*\bFAIL\b.*\bpass\b/m); // failed columns, and the others ran

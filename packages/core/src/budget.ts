@@ -23,9 +23,12 @@ const GiB = 2 ** 30;
  * is 2 GiB in a browser tab and 8 GiB in Node. `setMemoryBudget` changes a backend's, `setHostMemoryBudget` core's own.
  */
 export function hostMemoryBudget(): MemoryBudget {
-  const proc = (globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }).process;
+  const proc = (
+    globalThis as { process?: { versions?: { node?: string }; getBuiltinModule?: (id: string) => { totalmem?: () => number } | undefined } }
+  ).process;
   const os = proc?.getBuiltinModule?.('node:os');
-  const total = typeof os?.totalmem === 'function' ? Math.floor(os.totalmem() * 0.75) : typeof proc?.versions?.node === 'string' ? 8 * GiB : 2 * GiB;
+  const total =
+    typeof os?.totalmem === 'function' ? Math.floor(os.totalmem() * 0.75) : typeof proc?.versions?.node === 'string' ? 8 * GiB : 2 * GiB;
   return { maxAllocationBytes: Math.min(4 * GiB, total), maxTotalBytes: total };
 }
 
@@ -63,7 +66,8 @@ export function mergeBudget(current: MemoryBudget, budget: unknown, argument = '
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return String(bytes);
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let v = bytes, u = 0;
+  let v = bytes,
+    u = 0;
   while (v >= 1024 && u < units.length - 1) {
     v /= 1024;
     u++;
@@ -84,12 +88,22 @@ const say = (a: Allocation): string => (typeof a.what === 'string' ? a.what : a.
  * on top of what is live (`liveBytes`) past `maxTotalBytes`. Sizes come from shapes, so a product that overflows
  * (1e9 x 1e9) is still refused, never allocated.
  */
-export function checkAllocations(budget: MemoryBudget, liveBytes: number, allocations: readonly Allocation[], argument: string, owner: string): void {
+export function checkAllocations(
+  budget: MemoryBudget,
+  liveBytes: number,
+  allocations: readonly Allocation[],
+  argument: string,
+  owner: string,
+): void {
   let total = 0;
   for (const a of allocations) {
     if (!(a.bytes <= budget.maxAllocationBytes)) {
-      throw new RecurError(argument, `at most ${formatBytes(budget.maxAllocationBytes)} for one buffer (${owner}'s maxAllocationBytes)`,
-        `${formatBytes(a.bytes)} for ${say(a)}`, 'a smaller size, or raise it with setMemoryBudget');
+      throw new RecurError(
+        argument,
+        `at most ${formatBytes(budget.maxAllocationBytes)} for one buffer (${owner}'s maxAllocationBytes)`,
+        `${formatBytes(a.bytes)} for ${say(a)}`,
+        'a smaller size, or raise it with setMemoryBudget',
+      );
     }
     total += a.bytes;
   }
@@ -97,10 +111,16 @@ export function checkAllocations(budget: MemoryBudget, liveBytes: number, alloca
     // the largest parts by name, the rest counted
     const top = [...allocations].sort((a, b) => b.bytes - a.bytes).slice(0, 3);
     const more = allocations.length - top.length;
-    const what = allocations.length === 1 ? say(allocations[0])
-      : `${top.map((a) => `${say(a)} ${formatBytes(a.bytes)}`).join(', ')}${more > 0 ? ` and ${more} smaller part${more > 1 ? 's' : ''}` : ''}`;
-    throw new RecurError(argument, `at most ${formatBytes(budget.maxTotalBytes)} in all (${owner}'s maxTotalBytes; ${formatBytes(liveBytes)} in use)`,
-      `${formatBytes(total)} more for ${what}`, 'free tensors, use a smaller size, or raise it with setMemoryBudget');
+    const what =
+      allocations.length === 1
+        ? say(allocations[0])
+        : `${top.map((a) => `${say(a)} ${formatBytes(a.bytes)}`).join(', ')}${more > 0 ? ` and ${more} smaller part${more > 1 ? 's' : ''}` : ''}`;
+    throw new RecurError(
+      argument,
+      `at most ${formatBytes(budget.maxTotalBytes)} in all (${owner}'s maxTotalBytes; ${formatBytes(liveBytes)} in use)`,
+      `${formatBytes(total)} more for ${what}`,
+      'free tensors, use a smaller size, or raise it with setMemoryBudget',
+    );
   }
 }
 

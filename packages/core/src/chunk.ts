@@ -70,20 +70,45 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
   const step = request.step === true;
   // token ids have no feature axis: [B, T] / [T, B] / [B] for a step; the vocabulary stands for the features
   const rank = (step ? 2 : 3) - (tokens ? 1 : 0);
-  const layout = tokens ? (step ? '[batch] token ids' : timeMajor ? '[time, batch] token ids' : '[batch, time] token ids')
-    : step ? '[batch, features]' : timeMajor ? '[time, batch, features]' : '[batch, time, features]';
+  const layout = tokens
+    ? step
+      ? '[batch] token ids'
+      : timeMajor
+        ? '[time, batch] token ids'
+        : '[batch, time] token ids'
+    : step
+      ? '[batch, features]'
+      : timeMajor
+        ? '[time, batch, features]'
+        : '[batch, time, features]';
   if (shape.length !== rank) throw new ShapeError(argument, `rank ${rank} ${layout}`, `rank ${shape.length} [${shape.join(', ')}]`);
   const [time, batch] = step ? [1, shape[0]] : timeMajor ? [shape[0], shape[1]] : [shape[1], shape[0]];
   const features = tokens ? tokens.vocabulary : shape[rank - 1];
   const first = cell.layers[0];
   if (first.inputSize !== undefined && first.inputSize !== features) {
-    throw new ShapeError(argument, `${tokens ? 'a vocabulary of' : 'feature size'} ${first.inputSize} (the input size of ${first.name})`, `${tokens ? 'a vocabulary of' : 'feature size'} ${features}`);
+    throw new ShapeError(
+      argument,
+      `${tokens ? 'a vocabulary of' : 'feature size'} ${first.inputSize} (the input size of ${first.name})`,
+      `${tokens ? 'a vocabulary of' : 'feature size'} ${features}`,
+    );
   }
   if (request.batch && batch !== request.batch.size) throw new ShapeError(argument, request.batch.expected(), `batch ${batch}`);
-  const ids = tokens === null ? null : timeMajor || step || time === 1 || batch === 1 ? idsOf(tokens) : timeMajorIds(idsOf(tokens), batch, time);
-  const chunk: ChunkInfo = { backend, argument, time, batch, features, seqLens: checkSequenceLength(request.sequenceLength, batch, time), timeMajor, step, tokens: ids };
+  const ids =
+    tokens === null ? null : timeMajor || step || time === 1 || batch === 1 ? idsOf(tokens) : timeMajorIds(idsOf(tokens), batch, time);
+  const chunk: ChunkInfo = {
+    backend,
+    argument,
+    time,
+    batch,
+    features,
+    seqLens: checkSequenceLength(request.sequenceLength, batch, time),
+    timeMajor,
+    step,
+    tokens: ids,
+  };
   const init = request.initialState;
-  const initial = init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);
+  const initial =
+    init === undefined ? null : 'trusted' in init ? init.trusted : toLayerStates(cell, init.value, batch, backend, init.argument);
   const axes = step ? ['batch row', 'feature'] : timeMajor ? ['time step', 'batch row', 'feature'] : ['batch row', 'time step', 'feature'];
   if (x) checkFiniteInput(backend, x, argument, request.checkFinite as boolean | undefined, axes);
   first.build(features, argument); // weights of a first layer whose input size was unknown
@@ -93,7 +118,8 @@ export function prepareChunk(cell: Cell, inputs: unknown, request: ChunkRequest)
 function checkSequenceLength(value: unknown, batch: number, time: number): Int32Array | null {
   if (value === undefined || value === null) return null;
   const v = value as ArrayLike<unknown>;
-  if (typeof v !== 'object' || typeof v.length !== 'number') throw new RecurError('sequenceLength', `an array of ${batch} integers`, describe(value));
+  if (typeof v !== 'object' || typeof v.length !== 'number')
+    throw new RecurError('sequenceLength', `an array of ${batch} integers`, describe(value));
   if (v.length !== batch) throw new ShapeError('sequenceLength', `${batch} entries (one per batch row)`, `${v.length} entries`);
   const lens = new Int32Array(batch);
   for (let b = 0; b < batch; b++) {
@@ -109,8 +135,13 @@ function checkSequenceLength(value: unknown, batch: number, time: number): Int32
  * Runs a validated chunk; zero initial state if `initial` is null. Token ids go to the first layer as they are on
  * a backend with token kernels, and as uploaded one-hot rows on any other.
  */
-export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor | TokenIds, initial: readonly LayerState[] | null,
-  keepTape = false): { outputs: Tensor; state: CellState; layerStates: LayerState[]; tapes: TapeStorage[] } {
+export function runChunk(
+  cell: Cell,
+  chunk: ChunkInfo,
+  inputs: Tensor | TokenIds,
+  initial: readonly LayerState[] | null,
+  keepTape = false,
+): { outputs: Tensor; state: CellState; layerStates: LayerState[]; tapes: TapeStorage[] } {
   const { backend, time, batch, timeMajor } = chunk;
   const dtype = cell.layers[0].dtype;
   const units = cell.layers[cell.layers.length - 1].units;
@@ -135,7 +166,12 @@ export function runChunk(cell: Cell, chunk: ChunkInfo, inputs: Tensor | TokenIds
       backend.dispose(run.y);
     }
     const shape = chunk.step ? [batch, units] : timeMajor ? [time, batch, units] : [batch, time, units];
-    return { outputs: new Tensor(backend, y, shape, dtype), state: fromLayerStates(cell, run.states), layerStates: run.states, tapes: run.tapes };
+    return {
+      outputs: new Tensor(backend, y, shape, dtype),
+      state: fromLayerStates(cell, run.states),
+      layerStates: run.states,
+      tapes: run.tapes,
+    };
   } finally {
     if (x !== null && x !== given) backend.dispose(x);
     for (const z of zeros ?? []) {
@@ -161,8 +197,14 @@ interface ChunkPlan {
  * the batch-major copy of the outputs. Numbers only on every streamed step; `describe` is given only to say what
  * a refused chunk needed.
  */
-function planChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitial: boolean, keepTape: boolean,
-  describe?: (bytes: number, part: PlannedPart, layer: number) => void): ChunkPlan {
+function planChunk(
+  cell: Cell,
+  chunk: ChunkInfo,
+  sameLayout: boolean,
+  zeroInitial: boolean,
+  keepTape: boolean,
+  describe?: (bytes: number, part: PlannedPart, layer: number) => void,
+): ChunkPlan {
   const { backend, time, batch } = chunk;
   const b = bytesOf(cell.layers[0].dtype);
   const plan: ChunkPlan = { largest: 0, total: 0, notAtOnce: 0 };
@@ -178,11 +220,14 @@ function planChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroInitia
     if (!sameLayout) add(input, 'input copy', -1);
     if (keepTape && chunk.seqLens) add(input, 'input copy', -1);
   }
-  let last = 0, pair = 0, sum = 0;
+  let last = 0,
+    pair = 0,
+    sum = 0;
   const layers = cell.layers;
   for (let l = 0; l < layers.length; l++) {
     const spec = layers[l].spec();
-    const y = time * batch * spec.units * b, state = batch * spec.units * b;
+    const y = time * batch * spec.units * b,
+      state = batch * spec.units * b;
     add(y, 'outputs', l);
     const states = (spec.kind === 'lstm' ? 2 : 1) * (zeroInitial ? 2 : 1);
     for (let k = 0; k < states; k++) add(state, 'state', l);
@@ -214,16 +259,27 @@ function reserveChunk(cell: Cell, chunk: ChunkInfo, sameLayout: boolean, zeroIni
   const allocations: Allocation[] = [];
   planChunk(cell, chunk, sameLayout, zeroInitial, keepTape, (bytes, part, l) => {
     const layer = cell.layers[l];
-    const what = part === 'input copy' ? `a time-major copy of the chunk (${steps})`
-      : part === 'output copy' ? `the batch-major copy of the outputs (${steps})`
-        : part === 'outputs' ? `${layer.name}'s outputs (${steps} x ${layer.units} units)`
-          : part === 'state' ? `${layer.name}'s [${chunk.batch}, ${layer.units}] state`
-            : part === 'largest scratch' ? `${layer.name}'s largest kernel buffer (${steps})`
-              : `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}`;
+    const what =
+      part === 'input copy'
+        ? `a time-major copy of the chunk (${steps})`
+        : part === 'output copy'
+          ? `the batch-major copy of the outputs (${steps})`
+          : part === 'outputs'
+            ? `${layer.name}'s outputs (${steps} x ${layer.units} units)`
+            : part === 'state'
+              ? `${layer.name}'s [${chunk.batch}, ${layer.units}] state`
+              : part === 'largest scratch'
+                ? `${layer.name}'s largest kernel buffer (${steps})`
+                : `${layer.name}'s other kernel scratch${keepTape ? ' and tape' : ''}`;
     allocations.push({ bytes, what });
   });
-  checkAllocations({ maxAllocationBytes: budget.maxAllocationBytes, maxTotalBytes: budget.maxTotalBytes + plan.notAtOnce },
-    live, allocations, chunk.argument, `backend ${JSON.stringify(backend.name)}`);
+  checkAllocations(
+    { maxAllocationBytes: budget.maxAllocationBytes, maxTotalBytes: budget.maxTotalBytes + plan.notAtOnce },
+    live,
+    allocations,
+    chunk.argument,
+    `backend ${JSON.stringify(backend.name)}`,
+  );
 }
 
 /**

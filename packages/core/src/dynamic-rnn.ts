@@ -42,7 +42,10 @@ export function prepareDynamicRnn(cell: Cell, inputs: Tensor | TokenIds, options
   checkCell(cell);
   const opts = checkOptions(options, DYNAMIC_RNN_OPTION_NAMES, 'options');
   return prepareChunk(cell, inputs, {
-    argument: 'inputs', timeMajor: opts.timeMajor, sequenceLength: opts.sequenceLength, checkFinite: opts.checkFinite,
+    argument: 'inputs',
+    timeMajor: opts.timeMajor,
+    sequenceLength: opts.sequenceLength,
+    checkFinite: opts.checkFinite,
     initialState: opts.initialState === undefined ? undefined : { value: opts.initialState, argument: 'options.initialState' },
   });
 }

@@ -35,7 +35,9 @@ export function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (Array.isArray(value)) {
-    return value.length > 8 ? `[${value.slice(0, 8).map(describe).join(', ')}, … (${value.length})]` : `[${value.map(describe).join(', ')}]`;
+    return value.length > 8
+      ? `[${value.slice(0, 8).map(describe).join(', ')}, … (${value.length})]`
+      : `[${value.map(describe).join(', ')}]`;
   }
   if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<number>).length})`;
   if (typeof value === 'object') {

@@ -1,12 +1,51 @@
 export { RecurError, ShapeError, BackendError, DisposedTensorError, UnsupportedOptionError, NonFiniteError } from './errors.js';
 export {
-  SPEC_VERSION, gateCount, optimizerSlots,
-  type TrainingKernels, type OptimizerRule, type OptimizerArgs, type DenseArgs, type DenseGradients, type LossStorages, type WeightParameters, type TransferCounts,
-  type RecurBackend, type BackendFactory, type Capabilities, type Availability, type MemoryInfo, type ForwardArgs, type ForwardResult,
-  type BackwardArgs, type BackwardResult, type TapeStorage, type ForwardScratch,
-  type LayerSpec, type LstmSpec, type GruSpec, type RnnSpec, type LayerWeights, type DType, type FloatArray, type CellKind, type RnnActivation, type TensorStorage, type WeightsStorage,
+  SPEC_VERSION,
+  gateCount,
+  optimizerSlots,
+  type TrainingKernels,
+  type OptimizerRule,
+  type OptimizerArgs,
+  type DenseArgs,
+  type DenseGradients,
+  type LossStorages,
+  type WeightParameters,
+  type TransferCounts,
+  type RecurBackend,
+  type BackendFactory,
+  type Capabilities,
+  type Availability,
+  type MemoryInfo,
+  type ForwardArgs,
+  type ForwardResult,
+  type BackwardArgs,
+  type BackwardResult,
+  type TapeStorage,
+  type ForwardScratch,
+  type LayerSpec,
+  type LstmSpec,
+  type GruSpec,
+  type RnnSpec,
+  type LayerWeights,
+  type DType,
+  type FloatArray,
+  type CellKind,
+  type RnnActivation,
+  type TensorStorage,
+  type WeightsStorage,
 } from './spec.js';
-export { registerBackend, removeBackend, ready, setBackend, getBackend, listBackends, memory, getMemoryBudget, setMemoryBudget, type BackendInfo } from './registry.js';
+export {
+  registerBackend,
+  removeBackend,
+  ready,
+  setBackend,
+  getBackend,
+  listBackends,
+  memory,
+  getMemoryBudget,
+  setMemoryBudget,
+  type BackendInfo,
+} from './registry.js';
 export { hostMemoryBudget, setHostMemoryBudget, formatBytes, type MemoryBudget } from './budget.js';
 export { checkOptions } from './options.js';
 export { Tensor, tensor, tidy, zeros, type TensorOptions, type NestedNumbers } from './tensor.js';
@@ -24,7 +63,14 @@ export { DropoutWrapper, bidirectionalDynamicRnn } from './options.js';
 export { seededRandom } from './init.js';
 export { gemmABt, gemmAtB, type Gemm, type GemmAtB } from './linalg/gemm.js';
 export { transpose2d } from './linalg/transpose.js';
-export { dynamicRnnWithTape, RnnTape, type TapeRunResult, type RnnGradients, type LayerGradients, type BackwardOptions } from './train/tape.js';
+export {
+  dynamicRnnWithTape,
+  RnnTape,
+  type TapeRunResult,
+  type RnnGradients,
+  type LayerGradients,
+  type BackwardOptions,
+} from './train/tape.js';
 export { Dense, denseForwardHost, denseBackwardHost, type DenseOptions } from './train/dense.js';
 export { trainingKernelPlacement, type TrainingKernelPlacement } from './train/step-kernels.js';
 export { softmaxCrossEntropy, meanSquaredError, type LossResult } from './train/losses.js';
@@ -33,6 +79,21 @@ export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
 export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';
 export {
-  fromKerasLSTM, toKerasLSTM, fromKerasGRU, toKerasGRU, fromTF1LSTM, toTF1LSTM, fromTF1GRU, toTF1GRU, fromONNX, toONNX, tagGruVariant, gruVariantOf,
-  type KerasWeights, type TF1LSTMWeights, type TF1GRUWeights, type ONNXWeights, type GruWeights,
+  fromKerasLSTM,
+  toKerasLSTM,
+  fromKerasGRU,
+  toKerasGRU,
+  fromTF1LSTM,
+  toTF1LSTM,
+  fromTF1GRU,
+  toTF1GRU,
+  fromONNX,
+  toONNX,
+  tagGruVariant,
+  gruVariantOf,
+  type KerasWeights,
+  type TF1LSTMWeights,
+  type TF1GRUWeights,
+  type ONNXWeights,
+  type GruWeights,
 } from './layouts.js';

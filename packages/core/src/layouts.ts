@@ -40,7 +40,9 @@ export type GruWeights = LayerWeights<Float32Array> & { readonly resetAfter: boo
 
 /** Tags GRU weights with their variant (see GruWeights). */
 export function tagGruVariant<W extends object>(w: W, resetAfter: boolean): W & { readonly resetAfter: boolean } {
-  return Object.defineProperty(w, 'resetAfter', { value: resetAfter, enumerable: false, writable: false }) as W & { readonly resetAfter: boolean };
+  return Object.defineProperty(w, 'resetAfter', { value: resetAfter, enumerable: false, writable: false }) as W & {
+    readonly resetAfter: boolean;
+  };
 }
 
 /** The variant GRU weights carry, or undefined for plain arrays. */
@@ -53,8 +55,12 @@ export function gruVariantOf(w: unknown): boolean | undefined {
 function expectVariant(w: LayerWeights, resetAfter: boolean, writing: string): void {
   const tagged = gruVariantOf(w);
   if (tagged !== undefined && tagged !== resetAfter) {
-    throw new RecurError('weights', `weights of a GRUCell with resetAfter: ${resetAfter} (${writing})`, `weights of a GRUCell with resetAfter: ${tagged}`,
-      'the variants compute different functions of the same arrays; convert from a cell of the right variant');
+    throw new RecurError(
+      'weights',
+      `weights of a GRUCell with resetAfter: ${resetAfter} (${writing})`,
+      `weights of a GRUCell with resetAfter: ${tagged}`,
+      'the variants compute different functions of the same arrays; convert from a cell of the right variant',
+    );
   }
 }
 // permutations between the public gate order and others (public index of each gate in the other's order)
@@ -80,36 +86,62 @@ export function fromKerasLSTM(w: KerasWeights, inputSize: number, units: number)
   expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
   expectLength('recurrentKernel', w.recurrentKernel, units * G, `[${units}, ${G}]`);
   expectLength('bias', w.bias, G, `[${G}]`);
-  return { wIh: transposeBlock(w.kernel, inputSize, G), wHh: transposeBlock(w.recurrentKernel, units, G), bIh: Float32Array.from(w.bias), bHh: zeros(G) };
+  return {
+    wIh: transposeBlock(w.kernel, inputSize, G),
+    wHh: transposeBlock(w.recurrentKernel, units, G),
+    bIh: Float32Array.from(w.bias),
+    bHh: zeros(G),
+  };
 }
 
 /** Recur -> Keras LSTM; the two biases are summed. */
-export function toKerasLSTM(w: LayerWeights, inputSize: number, units: number): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
+export function toKerasLSTM(
+  w: LayerWeights,
+  inputSize: number,
+  units: number,
+): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
   const G = 4 * units;
-  return { kernel: transposeBlock(w.wIh, G, inputSize), recurrentKernel: transposeBlock(w.wHh, G, units), bias: Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]) };
+  return {
+    kernel: transposeBlock(w.wIh, G, inputSize),
+    recurrentKernel: transposeBlock(w.wHh, G, units),
+    bias: Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]),
+  };
 }
 
 /** Keras GRU (z, r, h) -> Recur; `resetAfter` as the Keras layer's reset_after (its bias is then [2, 3H]). */
 export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, resetAfter: boolean): GruWeights {
-  const G = 3 * units, H = units;
+  const G = 3 * units,
+    H = units;
   expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
   expectLength('recurrentKernel', w.recurrentKernel, H * G, `[${H}, ${G}]`);
   expectLength('bias', w.bias, resetAfter ? 2 * G : G, resetAfter ? `[2, ${G}]` : `[${G}]`);
   const p = invert(GRU_ZRH);
   const bias = Float32Array.from(w.bias);
-  return tagGruVariant({
-    wIh: reorder(transposeBlock(w.kernel, inputSize, G), p, H, inputSize), wHh: reorder(transposeBlock(w.recurrentKernel, H, G), p, H, H),
-    bIh: reorder(bias.subarray(0, G), p, H, 1), bHh: resetAfter ? reorder(bias.subarray(G), p, H, 1) : zeros(G),
-  }, resetAfter);
+  return tagGruVariant(
+    {
+      wIh: reorder(transposeBlock(w.kernel, inputSize, G), p, H, inputSize),
+      wHh: reorder(transposeBlock(w.recurrentKernel, H, G), p, H, H),
+      bIh: reorder(bias.subarray(0, G), p, H, 1),
+      bHh: resetAfter ? reorder(bias.subarray(G), p, H, 1) : zeros(G),
+    },
+    resetAfter,
+  );
 }
 
 /** Recur -> Keras GRU. Without reset_after the biases must be summable: b_hn would sit outside r, which it does there. */
-export function toKerasGRU(w: LayerWeights, inputSize: number, units: number, resetAfter: boolean): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
-  const G = 3 * units, H = units;
+export function toKerasGRU(
+  w: LayerWeights,
+  inputSize: number,
+  units: number,
+  resetAfter: boolean,
+): { kernel: Float32Array; recurrentKernel: Float32Array; bias: Float32Array } {
+  const G = 3 * units,
+    H = units;
   expectVariant(w, resetAfter, `Keras reset_after=${resetAfter ? 'True' : 'False'}`);
   const kernel = transposeBlock(reorder(w.wIh, GRU_ZRH, H, inputSize), G, inputSize);
   const recurrentKernel = transposeBlock(reorder(w.wHh, GRU_ZRH, H, H), G, H);
-  const bIh = reorder(w.bIh, GRU_ZRH, H, 1), bHh = reorder(w.bHh, GRU_ZRH, H, 1);
+  const bIh = reorder(w.bIh, GRU_ZRH, H, 1),
+    bHh = reorder(w.bHh, GRU_ZRH, H, 1);
   const bias = resetAfter ? Float32Array.of(...bIh, ...bHh) : Float32Array.from(bIh, (v, i) => v + bHh[i]);
   return { kernel, recurrentKernel, bias };
 }
@@ -127,13 +159,15 @@ export interface TF1LSTMWeights {
  * as `new LSTMCell(units, { forgetBias })` (it is not folded into the stored bias, so nothing is counted twice).
  */
 export function fromTF1LSTM(w: TF1LSTMWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
-  const G = 4 * units, p = invert(LSTM_IJFO);
+  const G = 4 * units,
+    p = invert(LSTM_IJFO);
   expectLength('kernel', w.kernel, (inputSize + units) * G, `[${inputSize + units}, ${G}]`);
   expectLength('bias', w.bias, G, `[${G}]`);
   return {
     wIh: reorder(transposeBlock(w.kernel, inputSize, G, G, 0), p, units, inputSize),
     wHh: reorder(transposeBlock(w.kernel, units, G, G, inputSize), p, units, units),
-    bIh: reorder(w.bias, p, units, 1), bHh: zeros(G),
+    bIh: reorder(w.bias, p, units, 1),
+    bHh: zeros(G),
   };
 }
 
@@ -145,7 +179,12 @@ export function toTF1LSTM(w: LayerWeights, inputSize: number, units: number): { 
   const kernel = new Float32Array((inputSize + units) * G);
   kernel.set(ih, 0);
   kernel.set(hh, inputSize * G);
-  const bias = reorder(Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]), LSTM_IJFO, units, 1);
+  const bias = reorder(
+    Float32Array.from(w.bIh, (v, i) => v + w.bHh[i]),
+    LSTM_IJFO,
+    units,
+    1,
+  );
   return { kernel, bias };
 }
 
@@ -164,17 +203,22 @@ export interface TF1GRUWeights {
  * result is tagged `resetAfter: false`, and a reset-after cell refuses it.
  */
 export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): GruWeights {
-  const H = units, I = inputSize;
+  const H = units,
+    I = inputSize;
   expectLength('gatesKernel', w.gatesKernel, (I + H) * 2 * H, `[${I + H}, ${2 * H}]`);
   expectLength('gatesBias', w.gatesBias, 2 * H, `[${2 * H}]`);
   expectLength('candidateKernel', w.candidateKernel, (I + H) * H, `[${I + H}, ${H}]`);
   expectLength('candidateBias', w.candidateBias, H, `[${H}]`);
-  const wIh = new Float32Array(3 * H * I), wHh = new Float32Array(3 * H * H);
+  const wIh = new Float32Array(3 * H * I),
+    wHh = new Float32Array(3 * H * H);
   wIh.set(transposeBlock(w.gatesKernel, I, 2 * H, 2 * H, 0), 0);
   wIh.set(transposeBlock(w.candidateKernel, I, H, H, 0), 2 * H * I);
   wHh.set(transposeBlock(w.gatesKernel, H, 2 * H, 2 * H, I), 0);
   wHh.set(transposeBlock(w.candidateKernel, H, H, H, I), 2 * H * H);
-  return tagGruVariant({ wIh, wHh, bIh: Float32Array.of(...Array.from(w.gatesBias), ...Array.from(w.candidateBias)), bHh: zeros(3 * H) }, false);
+  return tagGruVariant(
+    { wIh, wHh, bIh: Float32Array.of(...Array.from(w.gatesBias), ...Array.from(w.candidateBias)), bHh: zeros(3 * H) },
+    false,
+  );
 }
 
 /**
@@ -182,8 +226,13 @@ export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): 
  * cell's weights (`new GRUCell(units, { resetAfter: false })`); weights tagged reset-after are refused (TF1 cannot
  * express them). The biases are summed: TF1 has one per gate, outside r.
  */
-export function toTF1GRU(w: LayerWeights, inputSize: number, units: number): { gatesKernel: Float32Array; gatesBias: Float32Array; candidateKernel: Float32Array; candidateBias: Float32Array } {
-  const H = units, I = inputSize;
+export function toTF1GRU(
+  w: LayerWeights,
+  inputSize: number,
+  units: number,
+): { gatesKernel: Float32Array; gatesBias: Float32Array; candidateKernel: Float32Array; candidateBias: Float32Array } {
+  const H = units,
+    I = inputSize;
   expectVariant(w, false, "TF1's GRUCell resets before the product");
   expectLength('weights.wIh', w.wIh, 3 * H * I, `[${3 * H}, ${I}]`);
   expectLength('weights.wHh', w.wHh, 3 * H * H, `[${3 * H}, ${H}]`);
@@ -216,24 +265,42 @@ export interface ONNXWeights {
  * ONNX LSTM or GRU (one direction) -> Recur. A GRU's weights are tagged with their variant: `linearBeforeReset` 1
  * (what PyTorch exports) is `resetAfter: true`, ONNX's default 0 is `resetAfter: false` (see GruWeights).
  */
-export function fromONNX(cell: 'lstm' | 'gru', w: ONNXWeights, inputSize: number, units: number, options: { linearBeforeReset?: 0 | 1 } = {}): LayerWeights<Float32Array> {
-  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units, p = invert(order);
+export function fromONNX(
+  cell: 'lstm' | 'gru',
+  w: ONNXWeights,
+  inputSize: number,
+  units: number,
+  options: { linearBeforeReset?: 0 | 1 } = {},
+): LayerWeights<Float32Array> {
+  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH,
+    G = order.length * units,
+    p = invert(order);
   expectLength('W', w.W, G * inputSize, `[${G}, ${inputSize}]`);
   expectLength('R', w.R, G * units, `[${G}, ${units}]`);
   expectLength('B', w.B, 2 * G, `[${2 * G}]`);
   const lbr = options.linearBeforeReset ?? 0;
   if (lbr !== 0 && lbr !== 1) throw new RecurError('options.linearBeforeReset', '0 or 1 (the ONNX GRU attribute)', String(lbr));
   const B = Float32Array.from(w.B);
-  const out = { wIh: reorder(w.W, p, units, inputSize), wHh: reorder(w.R, p, units, units), bIh: reorder(B.subarray(0, G), p, units, 1), bHh: reorder(B.subarray(G), p, units, 1) };
+  const out = {
+    wIh: reorder(w.W, p, units, inputSize),
+    wHh: reorder(w.R, p, units, units),
+    bIh: reorder(B.subarray(0, G), p, units, 1),
+    bHh: reorder(B.subarray(G), p, units, 1),
+  };
   return cell === 'gru' ? tagGruVariant(out, lbr === 1) : out;
 }
 
 /** Recur -> ONNX LSTM or GRU weights (W, R, B), one direction; a GRU's node needs `linear_before_reset` 1 for resetAfter: true. */
-export function toONNX(cell: 'lstm' | 'gru', w: LayerWeights, inputSize: number, units: number): { W: Float32Array; R: Float32Array; B: Float32Array } {
-  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH, G = order.length * units;
+export function toONNX(
+  cell: 'lstm' | 'gru',
+  w: LayerWeights,
+  inputSize: number,
+  units: number,
+): { W: Float32Array; R: Float32Array; B: Float32Array } {
+  const order = cell === 'lstm' ? LSTM_IOFC : GRU_ZRH,
+    G = order.length * units;
   const B = new Float32Array(2 * G);
   B.set(reorder(w.bIh, order, units, 1), 0);
   B.set(reorder(w.bHh, order, units, 1), G);
   return { W: reorder(w.wIh, order, units, inputSize), R: reorder(w.wHh, order, units, units), B };
 }
-

@@ -2,11 +2,22 @@ import { RecurError, UnsupportedOptionError, describe } from './errors.js';
 
 /** TF1 options a porter may pass that Recur does not implement yet, by the spellings they may arrive in. */
 const NOT_YET: Record<string, string> = {
-  usePeepholes: 'peepholes', use_peepholes: 'peepholes', peepholes: 'peepholes',
-  numProj: 'num_proj', num_proj: 'num_proj', projClip: 'proj_clip', proj_clip: 'proj_clip',
-  cellClip: 'cell_clip', cell_clip: 'cell_clip',
-  dropout: 'dropout wrappers', inputKeepProb: 'dropout wrappers', outputKeepProb: 'dropout wrappers', stateKeepProb: 'dropout wrappers',
-  recurrentDropout: 'dropout wrappers', bidirectional: 'bidirectional', direction: 'bidirectional',
+  usePeepholes: 'peepholes',
+  use_peepholes: 'peepholes',
+  peepholes: 'peepholes',
+  numProj: 'num_proj',
+  num_proj: 'num_proj',
+  projClip: 'proj_clip',
+  proj_clip: 'proj_clip',
+  cellClip: 'cell_clip',
+  cell_clip: 'cell_clip',
+  dropout: 'dropout wrappers',
+  inputKeepProb: 'dropout wrappers',
+  outputKeepProb: 'dropout wrappers',
+  stateKeepProb: 'dropout wrappers',
+  recurrentDropout: 'dropout wrappers',
+  bidirectional: 'bidirectional',
+  direction: 'bidirectional',
 };
 
 /**
@@ -21,11 +32,18 @@ export function checkOptions<T extends object>(options: T | undefined, allowed: 
   for (const key of Object.keys(options)) {
     if ((options as Record<string, unknown>)[key] === undefined) continue;
     if (key in NOT_YET) {
-      throw new UnsupportedOptionError(`${argument}.${key}`, 'an option Recur implements (not yet: peepholes, num_proj, cell_clip, dropout wrappers, bidirectional)',
-        `${NOT_YET[key]} requested`);
+      throw new UnsupportedOptionError(
+        `${argument}.${key}`,
+        'an option Recur implements (not yet: peepholes, num_proj, cell_clip, dropout wrappers, bidirectional)',
+        `${NOT_YET[key]} requested`,
+      );
     }
     if (!allowed.includes(key)) {
-      throw new RecurError(`${argument}.${key}`, `one of the known options (${allowed.join(', ')})`, `unknown option ${JSON.stringify(key)}`);
+      throw new RecurError(
+        `${argument}.${key}`,
+        `one of the known options (${allowed.join(', ')})`,
+        `unknown option ${JSON.stringify(key)}`,
+      );
     }
   }
   return options;
@@ -34,7 +52,8 @@ export function checkOptions<T extends object>(options: T | undefined, allowed: 
 /** The `allowNonFinite` option of calls that take weights or state (false unless `true` is given). */
 export function allowNonFinite(options: { allowNonFinite?: boolean } | undefined): boolean {
   const opts = checkOptions(options, ['allowNonFinite'], 'options');
-  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean') throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
+  if (opts.allowNonFinite !== undefined && typeof opts.allowNonFinite !== 'boolean')
+    throw new RecurError('options.allowNonFinite', 'a boolean', describe(opts.allowNonFinite));
   return opts.allowNonFinite === true;
 }
 
@@ -51,11 +70,19 @@ export function checkFiniteNumber(value: unknown, argument: string): number {
 /** Wrappers and functions of TF1 that are not built yet: they exist so a port fails with a clear error. */
 export class DropoutWrapper {
   constructor(..._args: unknown[]) {
-    throw new UnsupportedOptionError('DropoutWrapper', 'a cell Recur implements (dropout wrappers are not built yet)', 'DropoutWrapper requested');
+    throw new UnsupportedOptionError(
+      'DropoutWrapper',
+      'a cell Recur implements (dropout wrappers are not built yet)',
+      'DropoutWrapper requested',
+    );
   }
 }
 
 /** Not built yet: throws an `UnsupportedOptionError` that says so (TF1's `bidirectional_dynamic_rnn`). */
 export function bidirectionalDynamicRnn(..._args: unknown[]): never {
-  throw new UnsupportedOptionError('bidirectionalDynamicRnn', 'a function Recur implements (bidirectional RNNs are not built yet)', 'bidirectional requested');
+  throw new UnsupportedOptionError(
+    'bidirectionalDynamicRnn',
+    'a function Recur implements (bidirectional RNNs are not built yet)',
+    'bidirectional requested',
+  );
 }

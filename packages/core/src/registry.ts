@@ -59,24 +59,45 @@ function entryFor(name: string, argument: string): Entry {
   const entry = entries.get(name);
   if (!entry) {
     const known = [...entries.keys()];
-    throw new BackendError(argument, `a registered backend (${known.length ? known.map((k) => JSON.stringify(k)).join(', ') : 'none registered; import @recur/backend-cpu'})`,
-      describe(name));
+    throw new BackendError(
+      argument,
+      `a registered backend (${known.length ? known.map((k) => JSON.stringify(k)).join(', ') : 'none registered; import @recur/backend-cpu'})`,
+      describe(name),
+    );
   }
   return entry;
 }
 
 /** What every backend must have; training and sync reads add theirs when its capabilities claim them. */
-const REQUIRED = ['available', 'upload', 'zeros', 'read', 'dispose', 'memory', 'uploadWeights', 'disposeWeights', 'forward', 'transpose01', 'zeroRows',
-  'gatherRows', 'concatRows', 'allFinite'] as const;
+const REQUIRED = [
+  'available',
+  'upload',
+  'zeros',
+  'read',
+  'dispose',
+  'memory',
+  'uploadWeights',
+  'disposeWeights',
+  'forward',
+  'transpose01',
+  'zeroRows',
+  'gatherRows',
+  'concatRows',
+  'allFinite',
+] as const;
 
 /** The names of required members a backend object lacks (empty if none). */
 export function missingMembers(backend: RecurBackend): string[] {
   const b = backend as unknown as Record<string, unknown>;
   const missing: string[] = REQUIRED.filter((m) => typeof b[m] !== 'function');
   const caps = backend.capabilities as Partial<RecurBackend['capabilities']> | undefined;
-  if (!caps || typeof caps !== 'object' || !Array.isArray(caps.cells) || !Array.isArray(caps.dtypes)) missing.push('capabilities {cells, dtypes, training, syncRead}');
+  if (!caps || typeof caps !== 'object' || !Array.isArray(caps.cells) || !Array.isArray(caps.dtypes))
+    missing.push('capabilities {cells, dtypes, training, syncRead}');
   else {
-    if (caps.training) missing.push(...['backward', 'disposeTape'].filter((m) => typeof b[m] !== 'function').map((m) => `${m} (capabilities.training is true)`));
+    if (caps.training)
+      missing.push(
+        ...['backward', 'disposeTape'].filter((m) => typeof b[m] !== 'function').map((m) => `${m} (capabilities.training is true)`),
+      );
     if (caps.syncRead && typeof b.readSync !== 'function') missing.push('readSync (capabilities.syncRead is true)');
   }
   return missing;
@@ -156,7 +177,12 @@ function initSync(entry: Entry, argument: string): RecurBackend {
   if (entry.instance) return entry.instance;
   if (entry.failure) throw unavailable(entry);
   if (entry.pending) {
-    throw new BackendError(argument, `an initialised backend`, `${JSON.stringify(entry.name)}, still initialising`, `await ready(${JSON.stringify(entry.name)}) first`);
+    throw new BackendError(
+      argument,
+      `an initialised backend`,
+      `${JSON.stringify(entry.name)}, still initialising`,
+      `await ready(${JSON.stringify(entry.name)}) first`,
+    );
   }
   let made: RecurBackend | Promise<RecurBackend>;
   try {
@@ -166,12 +192,20 @@ function initSync(entry: Entry, argument: string): RecurBackend {
     throw unavailable(entry);
   }
   if (made instanceof Promise) {
-    entry.pending = made.then((b) => adopt(entry, b), (error) => {
-      entry.failure ??= error instanceof Error ? error.message : String(error);
-      throw unavailable(entry);
-    });
+    entry.pending = made.then(
+      (b) => adopt(entry, b),
+      (error) => {
+        entry.failure ??= error instanceof Error ? error.message : String(error);
+        throw unavailable(entry);
+      },
+    );
     entry.pending.catch(() => {});
-    throw new BackendError(argument, `an initialised backend`, `${JSON.stringify(entry.name)}, which initialises asynchronously`, `await ready(${JSON.stringify(entry.name)}) first`);
+    throw new BackendError(
+      argument,
+      `an initialised backend`,
+      `${JSON.stringify(entry.name)}, which initialises asynchronously`,
+      `await ready(${JSON.stringify(entry.name)}) first`,
+    );
   }
   return adopt(entry, made);
 }
@@ -181,8 +215,12 @@ function ranked(): Entry[] {
 }
 
 function noBackend(): BackendError {
-  return new BackendError('backend', 'a registered, available backend', entries.size ? 'none available' : 'none registered',
-    'import "@recur/backend-cpu" to register the default backend');
+  return new BackendError(
+    'backend',
+    'a registered, available backend',
+    entries.size ? 'none available' : 'none registered',
+    'import "@recur/backend-cpu" to register the default backend',
+  );
 }
 
 /** The default: the one set by setBackend, else the highest-priority backend that initialises synchronously. */
@@ -227,8 +265,12 @@ export async function listBackends(): Promise<BackendInfo[]> {
       }
     }
     return {
-      name: entry.name, priority: entry.priority, available: now?.available === true, reason: now ? now.reason : entry.failure,
-      missingHardware: now ? now.missingHardware === true : entry.missingHardware === true, isDefault: entry.name === current,
+      name: entry.name,
+      priority: entry.priority,
+      available: now?.available === true,
+      reason: now ? now.reason : entry.failure,
+      missingHardware: now ? now.missingHardware === true : entry.missingHardware === true,
+      isDefault: entry.name === current,
       ...(now?.runsOn ? { runsOn: now.runsOn } : {}),
     };
   });

@@ -13,10 +13,18 @@ export function cellBackend(cell: Cell): RecurBackend {
   for (const layer of layers) {
     const own = layer.resolveBackend(backend);
     if (own !== backend) {
-      throw new BackendError('cell', `every layer on one backend (${JSON.stringify(backend.name)}, the first layer's)`, `${layer.name} on ${JSON.stringify(own.name)}`);
+      throw new BackendError(
+        'cell',
+        `every layer on one backend (${JSON.stringify(backend.name)}, the first layer's)`,
+        `${layer.name} on ${JSON.stringify(own.name)}`,
+      );
     }
     if (!backend.capabilities.cells.includes(layer.kind)) {
-      throw new BackendError('cell', `a cell kind backend ${JSON.stringify(backend.name)} runs (${backend.capabilities.cells.join(', ')})`, layer.kind);
+      throw new BackendError(
+        'cell',
+        `a cell kind backend ${JSON.stringify(backend.name)} runs (${backend.capabilities.cells.join(', ')})`,
+        layer.kind,
+      );
     }
   }
   return backend;
@@ -27,8 +35,12 @@ export function checkTensor(t: unknown, argument: string, backend: RecurBackend,
   if (!(t instanceof Tensor)) throw new RecurError(argument, 'a Tensor', describe(t));
   t.storage(argument);
   if (t.backend !== backend) {
-    throw new BackendError(argument, `a tensor on backend ${JSON.stringify(backend.name)}`, `a tensor on backend ${JSON.stringify(t.backend.name)}`,
-      'tensors of different backends never mix');
+    throw new BackendError(
+      argument,
+      `a tensor on backend ${JSON.stringify(backend.name)}`,
+      `a tensor on backend ${JSON.stringify(t.backend.name)}`,
+      'tensors of different backends never mix',
+    );
   }
   if (t.dtype !== dtype) throw new RecurError(argument, `dtype ${dtype}`, `dtype ${t.dtype}`);
   return t;
@@ -37,7 +49,7 @@ export function checkTensor(t: unknown, argument: string, backend: RecurBackend,
 function checkStateTensor(t: unknown, argument: string, backend: RecurBackend, layer: LayerCell, batch: number): Tensor {
   const tensor = checkTensor(t, argument, backend, layer.dtype);
   if (tensor.shape.length !== 2 || tensor.shape[0] !== batch || tensor.shape[1] !== layer.units) {
-    throw new ShapeError(argument, `shape [${batch}, ${layer.units}]`, `shape [${tensor.shape.join(", ")}]`);
+    throw new ShapeError(argument, `shape [${batch}, ${layer.units}]`, `shape [${tensor.shape.join(', ')}]`);
   }
   return tensor;
 }
@@ -49,7 +61,8 @@ export function toLayerStates(cell: Cell, state: unknown, batch: number, backend
   let values: unknown[];
   if (isStack) {
     if (!Array.isArray(state)) throw new ShapeError(argument, `an array of ${layers.length} layer states`, describe(state));
-    if (state.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states (one per layer)`, `${state.length} layer states`);
+    if (state.length !== layers.length)
+      throw new ShapeError(argument, `${layers.length} layer states (one per layer)`, `${state.length} layer states`);
     values = state;
   } else {
     values = [state];
@@ -61,7 +74,10 @@ export function toLayerStates(cell: Cell, state: unknown, batch: number, backend
       if (!value || typeof value !== 'object' || !('c' in value) || !('h' in value)) {
         throw new ShapeError(name, 'an LSTMStateTuple {c, h}', describe(value));
       }
-      return { c: checkStateTensor(value.c, `${name}.c`, backend, layer, batch), h: checkStateTensor(value.h, `${name}.h`, backend, layer, batch) };
+      return {
+        c: checkStateTensor(value.c, `${name}.c`, backend, layer, batch),
+        h: checkStateTensor(value.h, `${name}.h`, backend, layer, batch),
+      };
     }
     return { h: checkStateTensor(value, name, backend, layer, batch), c: null };
   });
@@ -78,9 +94,11 @@ export function fromLayerStates(cell: Cell, states: readonly LayerState[]): Cell
  * and how many there are. Read only on this error path; a backend that reads only asynchronously cannot say.
  */
 export function describeNonFinite(backend: RecurBackend, x: Tensor, argument: string, axes?: readonly string[]): string {
-  if (!backend.readSync || !backend.capabilities.syncRead) return 'NaN or Infinity (this backend reads asynchronously: the position is not shown)';
+  if (!backend.readSync || !backend.capabilities.syncRead)
+    return 'NaN or Infinity (this backend reads asynchronously: the position is not shown)';
   const values = backend.readSync(x.storage(argument));
-  let first = -1, count = 0;
+  let first = -1,
+    count = 0;
   for (let i = 0; i < values.length; i++) {
     if (Number.isFinite(values[i])) continue;
     if (first < 0) first = i;
@@ -97,7 +115,13 @@ export function describeNonFinite(backend: RecurBackend, x: Tensor, argument: st
 }
 
 /** The opt-in finite check of an input; `axes` names its dimensions for the error ("batch row", "time step", …). */
-export function checkFiniteInput(backend: RecurBackend, x: Tensor, argument: string, enabled: boolean | undefined, axes?: readonly string[]): void {
+export function checkFiniteInput(
+  backend: RecurBackend,
+  x: Tensor,
+  argument: string,
+  enabled: boolean | undefined,
+  axes?: readonly string[],
+): void {
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new RecurError('options.checkFinite', 'a boolean', describe(enabled));
   if (!(enabled ?? getConfig().checkFinite)) return;
   if (!backend.allFinite(x.storage(argument))) {
@@ -117,8 +141,17 @@ export interface LayerRun {
  * Runs every layer over a validated time-major chunk, through the backend's per-layer chunk kernel. Wraps the
  * outgoing states as new tensors; frees the intermediate layers' outputs.
  */
-export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage | null, time: number, batch: number, initial: readonly LayerState[],
-  seqLens: Int32Array | null, keepTape = false, tokens: Int32Array | null = null): LayerRun {
+export function runLayers(
+  cell: Cell,
+  backend: RecurBackend,
+  x: TensorStorage | null,
+  time: number,
+  batch: number,
+  initial: readonly LayerState[],
+  seqLens: Int32Array | null,
+  keepTape = false,
+  tokens: Int32Array | null = null,
+): LayerRun {
   let input = x;
   const states: LayerState[] = [];
   const tapes: TapeStorage[] = [];
@@ -126,8 +159,16 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage | 
     cell.layers.forEach((layer, l) => {
       const spec = layer.spec();
       const result = backend.forward({
-        layer: spec, weights: layer.weightsOn(backend), x: input, tokens: l === 0 ? tokens : null, h0: initial[l].h.storage(), c0: initial[l].c ? initial[l].c!.storage() : null,
-        time, batch, seqLens, keepTape,
+        layer: spec,
+        weights: layer.weightsOn(backend),
+        x: input,
+        tokens: l === 0 ? tokens : null,
+        h0: initial[l].h.storage(),
+        c0: initial[l].c ? initial[l].c!.storage() : null,
+        time,
+        batch,
+        seqLens,
+        keepTape,
       });
       if (input !== x && input !== null) backend.dispose(input);
       input = result.y;
@@ -155,17 +196,42 @@ export function runLayers(cell: Cell, backend: RecurBackend, x: TensorStorage | 
  * Copies of a cell-shaped tensor state, per layer (validated as `toLayerStates` does): for holders that keep a
  * state while the caller keeps its tensors. Non-finite values are refused unless allowed.
  */
-export function copyLayerStates(cell: Cell, state: unknown, batch: number, backend: RecurBackend, argument: string, allowNonFinite: boolean): LayerState[] {
+export function copyLayerStates(
+  cell: Cell,
+  state: unknown,
+  batch: number,
+  backend: RecurBackend,
+  argument: string,
+  allowNonFinite: boolean,
+): LayerState[] {
   const tensors = toLayerStates(cell, state, batch, backend, argument);
   if (!allowNonFinite) {
     tensors.forEach((s, l) => {
-      for (const [part, t] of [['h', s.h], ['c', s.c]] as const) {
+      for (const [part, t] of [
+        ['h', s.h],
+        ['c', s.c],
+      ] as const) {
         if (t && !backend.allFinite(t.storage())) {
-          throw new RecurError(`${argument}[${l}].${part}`, 'finite values', describeNonFinite(backend, t, `${argument}[${l}].${part}`, ['batch row', 'unit']), 'pass allowNonFinite: true to accept them');
+          throw new RecurError(
+            `${argument}[${l}].${part}`,
+            'finite values',
+            describeNonFinite(backend, t, `${argument}[${l}].${part}`, ['batch row', 'unit']),
+            'pass allowNonFinite: true to accept them',
+          );
         }
       }
     });
   }
-  const copy = (t: Tensor) => new Tensor(t.backend, t.backend.gatherRows(t.storage(), t.shape, Int32Array.from({ length: t.shape[0] }, (_, i) => i)), t.shape, t.dtype);
+  const copy = (t: Tensor) =>
+    new Tensor(
+      t.backend,
+      t.backend.gatherRows(
+        t.storage(),
+        t.shape,
+        Int32Array.from({ length: t.shape[0] }, (_, i) => i),
+      ),
+      t.shape,
+      t.dtype,
+    );
   return tensors.map((s) => ({ h: copy(s.h), c: s.c ? copy(s.c) : null }));
 }

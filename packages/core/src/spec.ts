@@ -333,9 +333,20 @@ export interface TrainingKernels {
   /** Gradients of the dense head given dOut [rows, outputs]. */
   denseBackward?(args: DenseArgs & { readonly dOut: TensorStorage }): DenseGradients;
   /** Mean softmax cross-entropy of logits [rows, classes] with class indices `targets` (validated by core). */
-  softmaxCrossEntropy?(args: { readonly logits: TensorStorage; readonly targets: Int32Array; readonly rows: number; readonly classes: number; readonly dtype: DType }): LossStorages;
+  softmaxCrossEntropy?(args: {
+    readonly logits: TensorStorage;
+    readonly targets: Int32Array;
+    readonly rows: number;
+    readonly classes: number;
+    readonly dtype: DType;
+  }): LossStorages;
   /** Mean squared error over `count` values. */
-  meanSquaredError?(args: { readonly predictions: TensorStorage; readonly targets: TensorStorage; readonly count: number; readonly dtype: DType }): LossStorages;
+  meanSquaredError?(args: {
+    readonly predictions: TensorStorage;
+    readonly targets: TensorStorage;
+    readonly count: number;
+    readonly dtype: DType;
+  }): LossStorages;
   /**
    * The global L2 norm √(Σ v²) over every element of every storage, as a [1] tensor: accumulate so that it cannot
    * overflow while the norm itself fits the dtype (backend-cpu sums in float64).

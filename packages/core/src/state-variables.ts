@@ -68,10 +68,17 @@ export class StateVariables {
   checkTakeable(layers: readonly LayerState[], argument: string): void {
     const seen = new Set<Tensor>();
     layers.forEach((s, l) => {
-      for (const [part, t] of s.c ? [['h', s.h], ['c', s.c]] as const : [['h', s.h]] as const) {
+      for (const [part, t] of s.c
+        ? ([
+            ['h', s.h],
+            ['c', s.c],
+          ] as const)
+        : ([['h', s.h]] as const)) {
         const other = Tensor.otherOwner(t, this);
-        if (other) throw new RecurError(`${argument}[${l}].${part}`, 'a tensor not owned by other state variables', `a tensor owned by ${other}`);
-        if (seen.has(t)) throw new RecurError(`${argument}[${l}].${part}`, 'distinct tensors for every layer and part', 'a tensor used twice');
+        if (other)
+          throw new RecurError(`${argument}[${l}].${part}`, 'a tensor not owned by other state variables', `a tensor owned by ${other}`);
+        if (seen.has(t))
+          throw new RecurError(`${argument}[${l}].${part}`, 'distinct tensors for every layer and part', 'a tensor used twice');
         seen.add(t);
       }
     });
@@ -122,7 +129,8 @@ export function getStateUpdateOp(vars: StateVariables, newStates: CellState): vo
 /** Validates row indices: integers in [0, batch), no duplicates. */
 export function checkRows(rows: unknown, batch: number, argument = 'rows'): Int32Array {
   const v = rows as ArrayLike<unknown>;
-  if (!v || typeof v !== 'object' || typeof v.length !== 'number') throw new RecurError(argument, 'an array of row indices', describe(rows));
+  if (!v || typeof v !== 'object' || typeof v.length !== 'number')
+    throw new RecurError(argument, 'an array of row indices', describe(rows));
   const out = new Int32Array(v.length);
   const seen = new Set<number>();
   for (let i = 0; i < v.length; i++) {
@@ -141,7 +149,8 @@ export function checkRows(rows: unknown, batch: number, argument = 'rows'): Int3
 export function resetRows(vars: StateVariables, rows: Int32Array | null): void {
   const backend = vars.backend;
   const layers = vars.layerStates().map((s) => {
-    const zero = (t: Tensor) => new Tensor(backend, rows ? backend.zeroRows(t.storage(), t.shape, rows) : backend.zeros(t.shape, t.dtype), t.shape, t.dtype);
+    const zero = (t: Tensor) =>
+      new Tensor(backend, rows ? backend.zeroRows(t.storage(), t.shape, rows) : backend.zeros(t.shape, t.dtype), t.shape, t.dtype);
     return { h: zero(s.h), c: s.c ? zero(s.c) : null };
   });
   vars.assign(layers);

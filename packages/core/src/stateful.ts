@@ -61,15 +61,18 @@ export class StatefulRNN {
   constructor(cell: Cell, options?: StatefulOptions) {
     checkCell(cell);
     const opts = checkOptions(options, ['batch', 'streams', 'timeMajor', 'checkFinite'], 'options');
-    if (opts.timeMajor !== undefined && typeof opts.timeMajor !== 'boolean') throw new RecurError('options.timeMajor', 'a boolean', describe(opts.timeMajor));
-    if (opts.checkFinite !== undefined && typeof opts.checkFinite !== 'boolean') throw new RecurError('options.checkFinite', 'a boolean', describe(opts.checkFinite));
+    if (opts.timeMajor !== undefined && typeof opts.timeMajor !== 'boolean')
+      throw new RecurError('options.timeMajor', 'a boolean', describe(opts.timeMajor));
+    if (opts.checkFinite !== undefined && typeof opts.checkFinite !== 'boolean')
+      throw new RecurError('options.checkFinite', 'a boolean', describe(opts.checkFinite));
     this.cell = cell;
     this.timeMajor = opts.timeMajor ?? false;
     this.#checkFinite = opts.checkFinite;
     let streams: StreamId[] | null = null;
     let batch: number;
     if (opts.streams !== undefined) {
-      if (!Array.isArray(opts.streams) || opts.streams.length === 0) throw new RecurError('options.streams', 'a non-empty array of stream ids', describe(opts.streams));
+      if (!Array.isArray(opts.streams) || opts.streams.length === 0)
+        throw new RecurError('options.streams', 'a non-empty array of stream ids', describe(opts.streams));
       opts.streams.forEach((id, i) => this.#checkNewId(id, opts.streams!.slice(0, i), `options.streams[${i}]`));
       streams = [...opts.streams];
       batch = streams.length;
@@ -126,8 +129,12 @@ export class StatefulRNN {
     const vars = this.#variables();
     const opts = checkOptions(options, ['sequenceLength', 'checkFinite'], 'options');
     const call = prepareChunk(this.cell, chunk, {
-      argument: 'chunk', timeMajor: this.timeMajor, sequenceLength: opts.sequenceLength, checkFinite: opts.checkFinite ?? this.#checkFinite,
-      initialState: { trusted: vars.layerStates() }, batch: { size: vars.batch, expected: () => this.#batchExpected(vars.batch) },
+      argument: 'chunk',
+      timeMajor: this.timeMajor,
+      sequenceLength: opts.sequenceLength,
+      checkFinite: opts.checkFinite ?? this.#checkFinite,
+      initialState: { trusted: vars.layerStates() },
+      batch: { size: vars.batch, expected: () => this.#batchExpected(vars.batch) },
     });
     const result = runChunk(this.cell, call.chunk, chunk, call.initial);
     vars.assign(result.layerStates);
@@ -215,8 +222,16 @@ export class StatefulRNN {
     const backend = this.#backend;
     const layers = this.cell.layers;
     // host arrays per layer ({h, c} of typed or plain arrays), as readState() gives and snapshots hold
-    const isHost = Array.isArray(state) && state.length > 0 && state.every((s) => s && typeof s === 'object' && !(s instanceof Tensor)
-      && (ArrayBuffer.isView((s as HostLayerState).h) || Array.isArray((s as HostLayerState).h)));
+    const isHost =
+      Array.isArray(state) &&
+      state.length > 0 &&
+      state.every(
+        (s) =>
+          s &&
+          typeof s === 'object' &&
+          !(s instanceof Tensor) &&
+          (ArrayBuffer.isView((s as HostLayerState).h) || Array.isArray((s as HostLayerState).h)),
+      );
     if (!isHost) return copyLayerStates(this.cell, state, batch, backend, argument, allowNonFinite);
     const host = state as readonly HostLayerState[];
     if (host.length !== layers.length) throw new ShapeError(argument, `${layers.length} layer states`, `${host.length} layer states`);
@@ -287,7 +302,10 @@ export class StatefulRNN {
         const shape = [keep.length, t.shape[1]];
         return new Tensor(backend, backend.gatherRows(t.storage(), t.shape, keep), shape, t.dtype);
       };
-      vars.assign(vars.layerStates().map((s) => ({ h: shrink(s.h), c: s.c ? shrink(s.c) : null })), keep.length);
+      vars.assign(
+        vars.layerStates().map((s) => ({ h: shrink(s.h), c: s.c ? shrink(s.c) : null })),
+        keep.length,
+      );
     }
     this.#streams.splice(row, 1);
   }
@@ -310,14 +328,21 @@ export class StatefulRNN {
   restore(snapshot: StateSnapshot, options?: { allowNonFinite?: boolean }): void {
     this.#live();
     const allow = allowNonFinite(options);
-    if (!snapshot || typeof snapshot !== 'object' || snapshot.version !== 1 || !Array.isArray(snapshot.streams) || !Array.isArray(snapshot.layers)) {
+    if (
+      !snapshot ||
+      typeof snapshot !== 'object' ||
+      snapshot.version !== 1 ||
+      !Array.isArray(snapshot.streams) ||
+      !Array.isArray(snapshot.layers)
+    ) {
       throw new RecurError('snapshot', 'a version 1 snapshot from snapshot()', describe(snapshot));
     }
     const streams = snapshot.streams;
     if (streams.length === 0) throw new RecurError('snapshot.streams', 'at least one stream', '[]');
     streams.forEach((id, i) => this.#checkNewId(id, streams.slice(0, i), `snapshot.streams[${i}]`));
     const layers = this.cell.layers;
-    if (snapshot.layers.length !== layers.length) throw new ShapeError('snapshot.layers', `${layers.length} layer states`, `${snapshot.layers.length} layer states`);
+    if (snapshot.layers.length !== layers.length)
+      throw new ShapeError('snapshot.layers', `${layers.length} layer states`, `${snapshot.layers.length} layer states`);
     snapshot.layers.forEach((s, l) => {
       if (!s || typeof s !== 'object') throw new RecurError(`snapshot.layers[${l}]`, 'a layer state {units, h, c}', describe(s));
       if (s.units !== layers[l].units) throw new ShapeError(`snapshot.layers[${l}].units`, String(layers[l].units), describe(s.units));
@@ -325,7 +350,14 @@ export class StatefulRNN {
     checkHostLayers(layers, snapshot.layers as unknown as HostLayerState[], streams.length, 'snapshot.layers', allow);
     const vars = new StateVariables(this.cell, streams.length, this.#label);
     try {
-      vars.assign(this.#stateFrom(snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })), streams.length, 'snapshot.layers', allow));
+      vars.assign(
+        this.#stateFrom(
+          snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })),
+          streams.length,
+          'snapshot.layers',
+          allow,
+        ),
+      );
     } catch (error) {
       vars.dispose();
       throw error;
@@ -348,12 +380,24 @@ export class StatefulRNN {
 }
 
 /** Host state per layer: an object with h (and c for LSTM) of batch x units numbers each, finite unless allowed. */
-function checkHostLayers(layers: readonly LayerCell[], host: readonly HostLayerState[], batch: number, argument: string, allowNonFinite: boolean): void {
+function checkHostLayers(
+  layers: readonly LayerCell[],
+  host: readonly HostLayerState[],
+  batch: number,
+  argument: string,
+  allowNonFinite: boolean,
+): void {
   layers.forEach((layer, l) => {
     const entry = host[l] as unknown as Record<string, unknown> | null;
     if (!entry || typeof entry !== 'object') throw new RecurError(`${argument}[${l}]`, 'a layer state {h, c}', describe(entry));
     const size = batch * layer.units;
-    const parts: ['h' | 'c', unknown][] = layer.kind === 'lstm' ? [['h', entry.h], ['c', entry.c]] : [['h', entry.h]];
+    const parts: ['h' | 'c', unknown][] =
+      layer.kind === 'lstm'
+        ? [
+            ['h', entry.h],
+            ['c', entry.c],
+          ]
+        : [['h', entry.h]];
     if (layer.kind !== 'lstm' && entry.c !== null && entry.c !== undefined) {
       throw new RecurError(`${argument}[${l}].c`, `null (a ${layer.kind} layer has no cell state)`, describe(entry.c));
     }
@@ -362,7 +406,8 @@ function checkHostLayers(layers: readonly LayerCell[], host: readonly HostLayerS
       if (!values || typeof values !== 'object' || typeof values.length !== 'number') {
         throw new ShapeError(`${argument}[${l}].${part}`, `${size} numbers ([${batch}, ${layer.units}])`, describe(values));
       }
-      if (values.length !== size) throw new ShapeError(`${argument}[${l}].${part}`, `${size} values ([${batch}, ${layer.units}])`, `${values.length} values`);
+      if (values.length !== size)
+        throw new ShapeError(`${argument}[${l}].${part}`, `${size} values ([${batch}, ${layer.units}])`, `${values.length} values`);
       checkNumbers(values, `${argument}[${l}].${part}`, !allowNonFinite, layer.dtype);
     }
   });

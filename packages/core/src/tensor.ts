@@ -48,7 +48,11 @@ export class Tensor {
   /** @internal The backend storage; throws if disposed. */
   storage(argument = 'tensor'): TensorStorage {
     if (this.#disposed) {
-      throw new DisposedTensorError(argument, 'a live tensor', `a disposed tensor of shape [${this.shape.join(', ')}] (freed by ${this.#freedBy})`);
+      throw new DisposedTensorError(
+        argument,
+        'a live tensor',
+        `a disposed tensor of shape [${this.shape.join(', ')}] (freed by ${this.#freedBy})`,
+      );
     }
     return this.#storage;
   }
@@ -56,8 +60,12 @@ export class Tensor {
   /** Frees the values. Disposing twice is harmless; a tensor owned by state variables refuses. */
   dispose(): void {
     if (this.#owner !== null) {
-      throw new RecurError('tensor', 'a tensor not owned by state variables', `a tensor owned by ${this.#ownerName}`,
-        'read it with data(); the owner disposes it when the state changes');
+      throw new RecurError(
+        'tensor',
+        'a tensor not owned by state variables',
+        `a tensor owned by ${this.#ownerName}`,
+        'read it with data(); the owner disposes it when the state changes',
+      );
     }
     this.#free('its dispose()');
   }
@@ -83,8 +91,12 @@ export class Tensor {
   dataSync(): FloatArray {
     const storage = this.storage();
     if (!this.backend.readSync || !this.backend.capabilities.syncRead) {
-      throw new BackendError('tensor', `a backend that reads synchronously`, `backend ${JSON.stringify(this.backend.name)}`,
-        'use await tensor.data()');
+      throw new BackendError(
+        'tensor',
+        `a backend that reads synchronously`,
+        `backend ${JSON.stringify(this.backend.name)}`,
+        'use await tensor.data()',
+      );
     }
     return this.backend.readSync(storage);
   }
@@ -92,8 +104,12 @@ export class Tensor {
   /** @internal Marks this tensor as owned; only `releaseOwned` frees it then. */
   static claim(t: Tensor, owner: object, ownerName: string): void {
     if (t.#owner !== null && t.#owner !== owner) {
-      throw new RecurError('state', 'tensors not owned by other state variables', `a tensor owned by ${t.#ownerName}`,
-        'two state holders may never share a tensor');
+      throw new RecurError(
+        'state',
+        'tensors not owned by other state variables',
+        `a tensor owned by ${t.#ownerName}`,
+        'two state holders may never share a tensor',
+      );
     }
     t.#owner = owner;
     t.#ownerName = ownerName;
@@ -152,15 +168,25 @@ export function tensor(values: ArrayLike<number> | NestedNumbers, shape: readonl
   if (Array.isArray(values) && values.length > 0 && Array.isArray(values[0])) values = flattenNested(values as NestedNumbers, shape);
   values = values as ArrayLike<number>;
   if (values.length !== size) {
-    const hint = Array.isArray(values) && values.some((v) => Array.isArray(v)) ? ' (nested arrays: every entry an array, one level a dimension)' : '';
-    throw new ShapeError('values', `${size} values for shape [${shape.join(', ')}], flat row-major or nested`, `${values.length} values${hint}`);
+    const hint =
+      Array.isArray(values) && values.some((v) => Array.isArray(v)) ? ' (nested arrays: every entry an array, one level a dimension)' : '';
+    throw new ShapeError(
+      'values',
+      `${size} values for shape [${shape.join(', ')}], flat row-major or nested`,
+      `${values.length} values${hint}`,
+    );
   }
   checkNumbers(values, 'values');
   const backend = backendFor(opts.backend, dtype, shape);
   // upload copies: a typed array of the right type goes as it is (a streamed frame is not copied twice)
-  const typed = dtype === 'float64'
-    ? (values instanceof Float64Array ? values : Float64Array.from(values))
-    : (values instanceof Float32Array ? values : Float32Array.from(values));
+  const typed =
+    dtype === 'float64'
+      ? values instanceof Float64Array
+        ? values
+        : Float64Array.from(values)
+      : values instanceof Float32Array
+        ? values
+        : Float32Array.from(values);
   return new Tensor(backend, backend.upload(typed, shape, dtype), shape, dtype);
 }
 
@@ -172,12 +198,15 @@ function flattenNested(values: NestedNumbers, shape: readonly number[]): number[
   const out: number[] = [];
   const walk = (v: unknown, depth: number, path: string) => {
     if (depth === shape.length) {
-      if (Array.isArray(v)) throw new ShapeError(path, `a number (the shape [${shape.join(', ')}] has ${shape.length} dimensions)`, `an array of ${v.length}`);
+      if (Array.isArray(v))
+        throw new ShapeError(path, `a number (the shape [${shape.join(', ')}] has ${shape.length} dimensions)`, `an array of ${v.length}`);
       out.push(v as number); // checked for being a number with the rest
       return;
     }
-    if (!Array.isArray(v)) throw new ShapeError(path, `an array of ${shape[depth]} (dimension ${depth} of [${shape.join(', ')}])`, describe(v));
-    if (v.length !== shape[depth]) throw new ShapeError(path, `${shape[depth]} entries (dimension ${depth} of [${shape.join(', ')}])`, `${v.length} entries`);
+    if (!Array.isArray(v))
+      throw new ShapeError(path, `an array of ${shape[depth]} (dimension ${depth} of [${shape.join(', ')}])`, describe(v));
+    if (v.length !== shape[depth])
+      throw new ShapeError(path, `${shape[depth]} entries (dimension ${depth} of [${shape.join(', ')}])`, `${v.length} entries`);
     v.forEach((x, i) => walk(x, depth + 1, `${path}[${i}]`));
   };
   walk(values, 0, 'values');
@@ -192,7 +221,13 @@ const FLOAT32_MAX = 3.4028234663852886e38;
  * NaN or 0 on the way into a typed array. With `finite`, NaN and ±Infinity are refused too, and so is a number that
  * `dtype` float32 cannot hold (1e39 would become Infinity).
  */
-export function checkNumbers(values: ArrayLike<unknown>, argument: string, finite = false, dtype: DType = 'float64', canOptIn = true): void {
+export function checkNumbers(
+  values: ArrayLike<unknown>,
+  argument: string,
+  finite = false,
+  dtype: DType = 'float64',
+  canOptIn = true,
+): void {
   const typed = ArrayBuffer.isView(values) && !(values instanceof BigInt64Array || values instanceof BigUint64Array);
   if (typed && !finite) return;
   const limit = dtype === 'float32' ? FLOAT32_MAX : Number.MAX_VALUE;
@@ -200,9 +235,17 @@ export function checkNumbers(values: ArrayLike<unknown>, argument: string, finit
     const v = values[i];
     if (typeof v !== 'number' || (finite && !(Math.abs(v) <= limit))) {
       const hole = !typed && Array.isArray(values) && !(i in values);
-      const expected = !finite ? 'a number' : dtype === 'float32' ? 'a finite number that float32 can hold (|v| <= 3.4e38)' : 'a finite number';
-      throw new RecurError(`${argument}[${i}]`, expected, hole ? 'a hole (sparse array)' : describe(v),
-        finite && canOptIn && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined);
+      const expected = !finite
+        ? 'a number'
+        : dtype === 'float32'
+          ? 'a finite number that float32 can hold (|v| <= 3.4e38)'
+          : 'a finite number';
+      throw new RecurError(
+        `${argument}[${i}]`,
+        expected,
+        hole ? 'a hole (sparse array)' : describe(v),
+        finite && canOptIn && typeof v === 'number' ? 'pass allowNonFinite: true to accept NaN and Infinity' : undefined,
+      );
     }
   }
 }
@@ -233,8 +276,12 @@ export function tidy<T>(fn: () => T): T {
   scopes.pop();
   if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
     release(scope, new Set());
-    throw new RecurError('fn', 'a synchronous function (tidy cannot follow an await)', 'a function that returned a Promise',
-      'every tensor it made before its first await was disposed; tidy the synchronous parts, or dispose explicitly');
+    throw new RecurError(
+      'fn',
+      'a synchronous function (tidy cannot follow an await)',
+      'a function that returned a Promise',
+      'every tensor it made before its first await was disposed; tidy the synchronous parts, or dispose explicitly',
+    );
   }
   const kept = new Set<Tensor>();
   collectTensors(result, kept, 0);
@@ -254,7 +301,11 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth: number): void 
     return;
   }
   if (value === null || typeof value !== 'object' || depth > 8) return;
-  const children = Array.isArray(value) ? value : Symbol.iterator in value && !ArrayBuffer.isView(value) ? [...(value as Iterable<unknown>)] : Object.values(value);
+  const children = Array.isArray(value)
+    ? value
+    : Symbol.iterator in value && !ArrayBuffer.isView(value)
+      ? [...(value as Iterable<unknown>)]
+      : Object.values(value);
   for (const child of children) collectTensors(child, into, depth + 1);
 }
 
@@ -272,12 +323,20 @@ export function zeros(shape: readonly number[], options?: TensorOptions): Tensor
 function backendFor(name: string | undefined, dtype: DType, shape: readonly number[]): RecurBackend {
   const backend = getBackend(name);
   requireDtype(backend, dtype, 'options.dtype');
-  reserve(backend, [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }], 'shape');
+  reserve(
+    backend,
+    [{ bytes: shape.reduce((a, b) => a * b, 1) * bytesOf(dtype), what: () => `a tensor of shape [${shape.join(', ')}]` }],
+    'shape',
+  );
   return backend;
 }
 
 export function requireDtype(backend: RecurBackend, dtype: DType, argument: string): void {
   if (!backend.capabilities.dtypes.includes(dtype)) {
-    throw new BackendError(argument, `a dtype backend ${JSON.stringify(backend.name)} supports (${backend.capabilities.dtypes.join(', ')})`, dtype);
+    throw new BackendError(
+      argument,
+      `a dtype backend ${JSON.stringify(backend.name)} supports (${backend.capabilities.dtypes.join(', ')})`,
+      dtype,
+    );
   }
 }

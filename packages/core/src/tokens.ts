@@ -27,12 +27,14 @@ export class TokenIds {
       throw new ShapeError('shape', '[batch, time], [time, batch] or [batch] of non-negative integers', describe(shape));
     }
     const size = shape.reduce((a: number, b: number) => a * b, 1);
-    if (!ids || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number') throw new RecurError('ids', `an array of ${size} token ids`, describe(ids));
+    if (!ids || typeof ids !== 'object' || typeof (ids as ArrayLike<number>).length !== 'number')
+      throw new RecurError('ids', `an array of ${size} token ids`, describe(ids));
     if (ids.length !== size) throw new ShapeError('ids', `${size} ids (shape [${shape.join(', ')}])`, `${ids.length} ids`);
     const out = new Int32Array(size);
     for (let i = 0; i < size; i++) {
       const id = ids[i];
-      if (!Number.isInteger(id) || id < 0 || id >= v) throw new RecurError(`ids[${i}]`, `an integer in [0, ${v}) (the vocabulary)`, describe(id));
+      if (!Number.isInteger(id) || id < 0 || id >= v)
+        throw new RecurError(`ids[${i}]`, `an integer in [0, ${v}) (the vocabulary)`, describe(id));
       out[i] = id;
     }
     validIds.set(this, out);

@@ -14,13 +14,14 @@ interface Held {
 }
 
 const reclaimed = new Map<string, number>();
-const registry = typeof FinalizationRegistry === 'function'
-  ? new FinalizationRegistry<Held>(({ backend, upload, tensor }) => {
-    if (tensor) backend.dispose(upload);
-    else backend.disposeWeights(upload);
-    reclaimed.set(backend.name, (reclaimed.get(backend.name) ?? 0) + 1);
-  })
-  : null;
+const registry =
+  typeof FinalizationRegistry === 'function'
+    ? new FinalizationRegistry<Held>(({ backend, upload, tensor }) => {
+        if (tensor) backend.dispose(upload);
+        else backend.disposeWeights(upload);
+        reclaimed.set(backend.name, (reclaimed.get(backend.name) ?? 0) + 1);
+      })
+    : null;
 
 /** Frees `upload` if `owner` is collected before it is untracked. */
 export function trackUpload(owner: object, backend: RecurBackend, upload: WeightsStorage, tensor = false): void {

@@ -4,7 +4,9 @@ import { LSTMCell, GRUCell, RecurError, UnsupportedOptionError } from '../src/in
 
 describe('initialisers', () => {
   it('orthogonal gives orthonormal columns for a tall [4H, H] recurrent kernel', () => {
-    const H = 12, rows = 4 * H, w = new Float64Array(rows * H);
+    const H = 12,
+      rows = 4 * H,
+      w = new Float64Array(rows * H);
     orthogonal(w, rows, H, seededRandom(3));
     for (let a = 0; a < H; a++) {
       for (let b = 0; b < H; b++) {
@@ -24,7 +26,8 @@ describe('initialisers', () => {
   });
 
   it('LSTMCell stores forget-gate bias 1 (and forgetBias 0), is reproducible from a seed', () => {
-    const a = new LSTMCell(3, { inputSize: 2, seed: 9 }), b = new LSTMCell(3, { inputSize: 2, seed: 9 });
+    const a = new LSTMCell(3, { inputSize: 2, seed: 9 }),
+      b = new LSTMCell(3, { inputSize: 2, seed: 9 });
     const wa = a.getWeights();
     expect(Array.from(wa.bIh)).toEqual([0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 0, 0]);
     expect(Array.from(wa.bHh).every((v) => v === 0)).toBe(true);

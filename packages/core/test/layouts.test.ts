@@ -1,14 +1,39 @@
 import { describe, expect, it } from 'vitest';
-import { GRUCell, LSTMCell, RecurError, fromKerasGRU, fromKerasLSTM, fromONNX, fromTF1GRU, fromTF1LSTM, gruVariantOf, toKerasGRU, toKerasLSTM, toONNX, toTF1GRU, toTF1LSTM, ShapeError, type LayerWeights } from '../src/index.js';
+import {
+  GRUCell,
+  LSTMCell,
+  RecurError,
+  fromKerasGRU,
+  fromKerasLSTM,
+  fromONNX,
+  fromTF1GRU,
+  fromTF1LSTM,
+  gruVariantOf,
+  toKerasGRU,
+  toKerasLSTM,
+  toONNX,
+  toTF1GRU,
+  toTF1LSTM,
+  ShapeError,
+  type LayerWeights,
+} from '../src/index.js';
 
-const I = 3, H = 2;
+const I = 3,
+  H = 2;
 const ramp = (n: number, from: number) => Float32Array.from({ length: n }, (_, i) => from + i);
-const weights = (G: number, hBias = true): LayerWeights<Float32Array> => ({ wIh: ramp(G * H * I, 0), wHh: ramp(G * H * H, 1000), bIh: ramp(G * H, 2000), bHh: hBias ? ramp(G * H, 3000) : new Float32Array(G * H) });
-const same = (a: LayerWeights, b: LayerWeights) => (['wIh', 'wHh', 'bIh', 'bHh'] as const).forEach((k) => expect(Array.from(a[k]), k).toEqual(Array.from(b[k])));
+const weights = (G: number, hBias = true): LayerWeights<Float32Array> => ({
+  wIh: ramp(G * H * I, 0),
+  wHh: ramp(G * H * H, 1000),
+  bIh: ramp(G * H, 2000),
+  bHh: hBias ? ramp(G * H, 3000) : new Float32Array(G * H),
+});
+const same = (a: LayerWeights, b: LayerWeights) =>
+  (['wIh', 'wHh', 'bIh', 'bHh'] as const).forEach((k) => expect(Array.from(a[k]), k).toEqual(Array.from(b[k])));
 
 describe('weight layout converters', () => {
   it('ONNX round-trips LSTM and GRU, and puts gates in ONNX order (LSTM i, o, f, c)', () => {
-    const lstm = weights(4), gru = weights(3);
+    const lstm = weights(4),
+      gru = weights(3);
     same(fromONNX('lstm', toONNX('lstm', lstm, I, H), I, H), lstm);
     same(fromONNX('gru', toONNX('gru', gru, I, H), I, H), gru);
     // row 0 of ONNX W's second block (o) is row 0 of our fourth block (o)
@@ -18,7 +43,8 @@ describe('weight layout converters', () => {
   });
 
   it('Keras round-trips (kernels transposed; biases summed where Keras has one)', () => {
-    const lstm = weights(4, false), gru = weights(3);
+    const lstm = weights(4, false),
+      gru = weights(3);
     same(fromKerasLSTM(toKerasLSTM(lstm, I, H), I, H), lstm);
     same(fromKerasGRU(toKerasGRU(gru, I, H, true), I, H, true), gru);
     const k = toKerasLSTM(lstm, I, H);
@@ -36,7 +62,9 @@ describe('weight layout converters', () => {
   });
 
   it('rejects arrays of the wrong size by name', () => {
-    expect(() => fromKerasLSTM({ kernel: new Float32Array(5), recurrentKernel: new Float32Array(H * 4 * H), bias: new Float32Array(4 * H) }, I, H)).toThrow(ShapeError);
+    expect(() =>
+      fromKerasLSTM({ kernel: new Float32Array(5), recurrentKernel: new Float32Array(H * 4 * H), bias: new Float32Array(4 * H) }, I, H),
+    ).toThrow(ShapeError);
     try {
       fromONNX('gru', { W: new Float32Array(3 * H * I), R: new Float32Array(3 * H * H), B: new Float32Array(3) }, I, H);
     } catch (e) {
@@ -59,10 +87,14 @@ describe('weight layout converters', () => {
       return null;
     };
     // the trap of the issue: TF1's weights into the default (reset-after) cell
-    expect(refused(new GRUCell(H), fromTf1)).toMatch(/weights: expected weights for this GRUCell \(resetAfter: true\), got weights of a reset-before GRU \(TF1's GRUCell.*make the cell with \{ resetAfter: false \}/);
+    expect(refused(new GRUCell(H), fromTf1)).toMatch(
+      /weights: expected weights for this GRUCell \(resetAfter: true\), got weights of a reset-before GRU \(TF1's GRUCell.*make the cell with \{ resetAfter: false \}/,
+    );
     expect(refused(new GRUCell(H, { resetAfter: false }), fromTf1)).toBeNull();
     expect(refused(new GRUCell(H), fromKerasGRU(toKerasGRU(weights(3), I, H, false), I, H, false))).toMatch(/reset-before/);
-    expect(refused(new GRUCell(H, { resetAfter: false }), fromKerasGRU(toKerasGRU(weights(3), I, H, true), I, H, true))).toMatch(/reset-after/);
+    expect(refused(new GRUCell(H, { resetAfter: false }), fromKerasGRU(toKerasGRU(weights(3), I, H, true), I, H, true))).toMatch(
+      /reset-after/,
+    );
     // ONNX: linear_before_reset 1 (PyTorch's export) is reset-after; the attribute's default 0 is reset-before
     expect(refused(new GRUCell(H), fromONNX('gru', toONNX('gru', weights(3), I, H), I, H, { linearBeforeReset: 1 }))).toBeNull();
     expect(refused(new GRUCell(H), fromONNX('gru', toONNX('gru', weights(3), I, H), I, H))).toMatch(/reset-before/);
@@ -70,7 +102,9 @@ describe('weight layout converters', () => {
     const after = new GRUCell(H, { inputSize: I });
     expect(refused(new GRUCell(H, { resetAfter: false }), after.getWeights())).toMatch(/reset-after/);
     expect(refused(new GRUCell(H, { resetAfter: false }), { ...after.getWeights() })).toBeNull();
-    expect(() => new LSTMCell(H).setWeights({ ...weights(4), resetAfter: true } as never)).toThrow(/weights.resetAfter: expected no resetAfter: it tags GRU weights/);
+    expect(() => new LSTMCell(H).setWeights({ ...weights(4), resetAfter: true } as never)).toThrow(
+      /weights.resetAfter: expected no resetAfter: it tags GRU weights/,
+    );
     // and TF1's layout cannot hold reset-after weights
     expect(() => toTF1GRU(after.getWeights(), I, H)).toThrow(/expected weights of a GRUCell with resetAfter: false/);
   });

@@ -6,10 +6,21 @@ import { describe, expect, it } from 'vitest';
 import { RecurError, RnnModel, ShapeError, decodeSafetensors, encodeSafetensors, seededRandom } from '../src/index.js';
 import { crc32 } from '../src/crc32.js';
 
-const config = { inputSize: 3, layers: [{ kind: 'lstm' as const, units: 4 }, { kind: 'gru' as const, units: 3 }], outputSize: 5 };
+const config = {
+  inputSize: 3,
+  layers: [
+    { kind: 'lstm' as const, units: 4 },
+    { kind: 'gru' as const, units: 3 },
+  ],
+  outputSize: 5,
+};
 
 function weightsOf(model: RnnModel): number[][] {
-  return [...model.cell.layers.flatMap((l) => Object.values(l.getWeights()).map((a) => Array.from(a as Float32Array))), Array.from(model.head.weight), Array.from(model.head.bias)];
+  return [
+    ...model.cell.layers.flatMap((l) => Object.values(l.getWeights()).map((a) => Array.from(a as Float32Array))),
+    Array.from(model.head.weight),
+    Array.from(model.head.bias),
+  ];
 }
 
 describe('crc32', () => {
@@ -40,7 +51,9 @@ describe('model files from any view of the bytes (defect 1)', () => {
     const big = new Uint8Array(bytes.length + 11);
     big.set(bytes, 5);
     const views: [string, Uint8Array][] = [
-      ['readFileSync', readFileSync(file)], ['Buffer.from', pooled], ['odd offset view', big.subarray(5, 5 + bytes.length)],
+      ['readFileSync', readFileSync(file)],
+      ['Buffer.from', pooled],
+      ['odd offset view', big.subarray(5, 5 + bytes.length)],
       ['Buffer over an ArrayBuffer at an offset', Buffer.from(big.buffer, 5, bytes.length)],
     ];
     for (const [what, view] of views) {
@@ -62,7 +75,12 @@ describe('shapes before allocation (defect 6)', () => {
     const { recur_crc32: _crc, ...plain } = metadata; // as another tool would write it: no checksum to catch the lie
     // the last layer is the one a stack initialises as it is built (its recurrent kernel is units x units): the
     // case that took a minute and 3.4 GB; the first layer's lie must be refused the same way
-    for (const [layer, units] of [[1, 1_200], [1, 12_000], [1, 1_000_000], [0, 1_000_000]]) {
+    for (const [layer, units] of [
+      [1, 1_200],
+      [1, 12_000],
+      [1, 1_000_000],
+      [0, 1_000_000],
+    ]) {
       const lie = JSON.parse(plain.config);
       lie.layers[layer].units = units;
       const file = encodeSafetensors([...tensors.values()], { ...plain, config: JSON.stringify(lie) });
@@ -83,9 +101,13 @@ describe('shapes before allocation (defect 6)', () => {
   });
 
   it('sizes no host could allocate are refused by the host budget with a RecurError, not a RangeError or an abort', () => {
-    expect(() => new RnnModel({ ...config, outputSize: 1e9 })).toThrow(expect.objectContaining({ argument: 'outputSize', expected: expect.stringContaining('for one buffer') }));
+    expect(() => new RnnModel({ ...config, outputSize: 1e9 })).toThrow(
+      expect.objectContaining({ argument: 'outputSize', expected: expect.stringContaining('for one buffer') }),
+    );
     const big = new RnnModel({ inputSize: 1e9, layers: [{ kind: 'lstm', units: 4 }], outputSize: 2 });
-    expect(() => big.cell.layers[0].getWeights()).toThrow(expect.objectContaining({ argument: 'inputSize', actual: expect.stringContaining('w_ih [16, 1000000000]') }));
+    expect(() => big.cell.layers[0].getWeights()).toThrow(
+      expect.objectContaining({ argument: 'inputSize', actual: expect.stringContaining('w_ih [16, 1000000000]') }),
+    );
   });
 });
 
@@ -95,13 +117,17 @@ describe('integrity (CRC-32 in the metadata)', () => {
     const bytes = model.toSafetensors();
     const damaged = bytes.slice();
     damaged[damaged.length - 1] ^= 4; // the last byte of head.bias
-    expect(() => RnnModel.fromSafetensors(damaged)).toThrow(expect.objectContaining({ argument: 'file tensor head.bias', actual: expect.stringMatching(/^CRC-32 "[0-9a-f]{8}"$/) }));
+    expect(() => RnnModel.fromSafetensors(damaged)).toThrow(
+      expect.objectContaining({ argument: 'file tensor head.bias', actual: expect.stringMatching(/^CRC-32 "[0-9a-f]{8}"$/) }),
+    );
     const text = new TextDecoder().decode(bytes);
     const at = text.indexOf('\\"units\\":4');
     expect(at).toBeGreaterThan(0);
     const lied = bytes.slice();
     lied[at + 10] = '5'.charCodeAt(0);
-    expect(() => RnnModel.fromSafetensors(lied)).toThrow(expect.objectContaining({ argument: 'file config', expected: expect.stringContaining('as written') }));
+    expect(() => RnnModel.fromSafetensors(lied)).toThrow(
+      expect.objectContaining({ argument: 'file config', expected: expect.stringContaining('as written') }),
+    );
   });
 
   it('of 2,000 random 1-3 byte flips, none loads with changed weights, and every refusal is a RecurError', () => {
@@ -109,7 +135,8 @@ describe('integrity (CRC-32 in the metadata)', () => {
     const bytes = model.toSafetensors();
     const want = weightsOf(model);
     const random = seededRandom(99);
-    let refused = 0, unchanged = 0;
+    let refused = 0,
+      unchanged = 0;
     const byArgument = new Map<string, number>();
     for (let trial = 0; trial < 2000; trial++) {
       const damaged = bytes.slice();
@@ -127,7 +154,10 @@ describe('integrity (CRC-32 in the metadata)', () => {
         refused++;
       }
     }
-    const kinds = [...byArgument].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+    const kinds = [...byArgument]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ');
     console.log(`2000 damaged files: ${refused} refused with a RecurError (${kinds}), ${unchanged} loaded unchanged, 0 silently changed`);
     expect(refused + unchanged).toBe(2000);
   });

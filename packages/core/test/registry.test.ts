@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, RecurError, SPEC_VERSION, getBackend, listBackends, ready, registerBackend, removeBackend, setBackend, type RecurBackend } from '../src/index.js';
+import {
+  BackendError,
+  RecurError,
+  SPEC_VERSION,
+  getBackend,
+  listBackends,
+  ready,
+  registerBackend,
+  removeBackend,
+  setBackend,
+  type RecurBackend,
+} from '../src/index.js';
 
 /** Just enough of a backend for the registry: it is never asked to run kernels here. */
 function fake(name: string, available = true, reason?: string): RecurBackend {
@@ -7,10 +18,23 @@ function fake(name: string, available = true, reason?: string): RecurBackend {
     throw new Error('not in this test');
   };
   return {
-    specVersion: SPEC_VERSION, name, capabilities: { cells: [], dtypes: ['float32'], training: false, syncRead: false },
+    specVersion: SPEC_VERSION,
+    name,
+    capabilities: { cells: [], dtypes: ['float32'], training: false, syncRead: false },
     available: () => (available ? { available: true } : { available: false, reason, missingHardware: true }),
-    upload: no, zeros: no, read: no, dispose: no, memory: () => ({ numTensors: 0, numBytes: 0 }),
-    uploadWeights: no, disposeWeights: no, forward: no, transpose01: no, zeroRows: no, gatherRows: no, concatRows: no, allFinite: no,
+    upload: no,
+    zeros: no,
+    read: no,
+    dispose: no,
+    memory: () => ({ numTensors: 0, numBytes: 0 }),
+    uploadWeights: no,
+    disposeWeights: no,
+    forward: no,
+    transpose01: no,
+    zeroRows: no,
+    gatherRows: no,
+    concatRows: no,
+    allFinite: no,
   };
 }
 
@@ -24,7 +48,10 @@ describe('backend registry', () => {
       expect(getBackend().name).toBe('high');
       const infos = await listBackends();
       expect(infos.map((b) => [b.name, b.available, b.reason ?? null, b.isDefault])).toEqual([
-        ['gpu', false, 'no CUDA driver', false], ['high', true, null, true], ['low', true, null, false], ['slow', true, null, false],
+        ['gpu', false, 'no CUDA driver', false],
+        ['high', true, null, true],
+        ['low', true, null, false],
+        ['slow', true, null, false],
       ]);
       expect(infos[0].missingHardware).toBe(true);
       await setBackend('low');
@@ -42,7 +69,11 @@ describe('backend registry', () => {
 
   it('names every required method an incomplete backend lacks, at adoption (not a TypeError later)', async () => {
     const { upload: _u, forward: _f, ...partial } = fake('partial');
-    registerBackend('partial', () => ({ ...partial, capabilities: { ...partial.capabilities, training: true } }) as unknown as RecurBackend, 1);
+    registerBackend(
+      'partial',
+      () => ({ ...partial, capabilities: { ...partial.capabilities, training: true } }) as unknown as RecurBackend,
+      1,
+    );
     registerBackend('old', () => ({ ...fake('old'), specVersion: 1 }) as unknown as RecurBackend, 1);
     try {
       let error: unknown;
@@ -52,8 +83,12 @@ describe('backend registry', () => {
         error = e;
       }
       expect(error).toBeInstanceOf(BackendError);
-      expect((error as BackendError).actual).toBe('"partial", which is unavailable: its backend object lacks upload, forward, backward (capabilities.training is true), disposeTape (capabilities.training is true)');
-      await expect(ready('old')).rejects.toMatchObject({ actual: expect.stringContaining('implements spec version 1, core needs 2 (v2 tags LayerSpec by kind') });
+      expect((error as BackendError).actual).toBe(
+        '"partial", which is unavailable: its backend object lacks upload, forward, backward (capabilities.training is true), disposeTape (capabilities.training is true)',
+      );
+      await expect(ready('old')).rejects.toMatchObject({
+        actual: expect.stringContaining('implements spec version 1, core needs 2 (v2 tags LayerSpec by kind'),
+      });
     } finally {
       removeBackend('partial');
       removeBackend('old');
@@ -107,7 +142,11 @@ describe('backend registry', () => {
       throw new Error('did not throw');
     };
     expect(err(() => registerBackend('Bad Name', () => fake('x')))).toMatchObject({ argument: 'name', actual: '"Bad Name"' });
-    expect(err(() => registerBackend('ok', 42 as never))).toMatchObject({ argument: 'factory', expected: 'a function returning a backend', actual: '42' });
+    expect(err(() => registerBackend('ok', 42 as never))).toMatchObject({
+      argument: 'factory',
+      expected: 'a function returning a backend',
+      actual: '42',
+    });
     expect(err(() => getBackend('nope'))).toMatchObject({ argument: 'backend', actual: '"nope"' });
     await expect(setBackend('nope')).rejects.toMatchObject({ argument: 'name', actual: '"nope"' });
   });

@@ -3,8 +3,19 @@
 // `npx recur-conformance --import ./dist/my-backend.js --backend mine`, as the guide says). Copy it and replace
 // the loops with your kernels.
 import {
-  SPEC_VERSION, gateCount, registerBackend,
-  type Availability, type Capabilities, type DType, type FloatArray, type ForwardArgs, type ForwardResult, type LayerSpec, type LayerWeights, type MemoryInfo, type RecurBackend,
+  SPEC_VERSION,
+  gateCount,
+  registerBackend,
+  type Availability,
+  type Capabilities,
+  type DType,
+  type FloatArray,
+  type ForwardArgs,
+  type ForwardResult,
+  type LayerSpec,
+  type LayerWeights,
+  type MemoryInfo,
+  type RecurBackend,
 } from '@recur/core';
 
 /** A tensor of this backend: flat, row-major values (the shape comes with every call). */
@@ -75,7 +86,13 @@ export class MyBackend implements RecurBackend {
 
   // weights
   uploadWeights(spec: LayerSpec, weights: LayerWeights): Weights {
-    const w: Weights = { spec, wIh: Float32Array.from(weights.wIh), wHh: Float32Array.from(weights.wHh), bIh: Float32Array.from(weights.bIh), bHh: Float32Array.from(weights.bHh) };
+    const w: Weights = {
+      spec,
+      wIh: Float32Array.from(weights.wIh),
+      wHh: Float32Array.from(weights.wHh),
+      bIh: Float32Array.from(weights.bIh),
+      bHh: Float32Array.from(weights.bHh),
+    };
     this.#weights.add(w);
     return w;
   }
@@ -86,11 +103,20 @@ export class MyBackend implements RecurBackend {
 
   /** The per-layer chunk kernel: x [T, B, I] time-major, h0/c0 [B, H]; a row past its length keeps its state and emits 0. */
   forward(args: ForwardArgs): ForwardResult {
-    const w = args.weights as Weights, spec = args.layer;
-    const T = args.time, B = args.batch, I = spec.inputSize, H = spec.units, G = gateCount(spec.kind);
-    const x = this.#data(args.x), h = this.#data(args.h0).slice(), c = args.c0 === null ? null : this.#data(args.c0).slice();
+    const w = args.weights as Weights,
+      spec = args.layer;
+    const T = args.time,
+      B = args.batch,
+      I = spec.inputSize,
+      H = spec.units,
+      G = gateCount(spec.kind);
+    const x = this.#data(args.x),
+      h = this.#data(args.h0).slice(),
+      c = args.c0 === null ? null : this.#data(args.c0).slice();
     const y = new Float32Array(T * B * H);
-    const xs = new Float64Array(G * H), hs = new Float64Array(G * H), rh = new Float64Array(H);
+    const xs = new Float64Array(G * H),
+      hs = new Float64Array(G * H),
+      rh = new Float64Array(H);
     // Σ_k m[row, k] v[k] for one row of a row-major matrix
     const dot = (m: Float32Array, row: number, cols: number, v: ArrayLike<number>, v0: number) => {
       let s = 0;
@@ -100,7 +126,8 @@ export class MyBackend implements RecurBackend {
     for (let t = 0; t < T; t++) {
       for (let b = 0; b < B; b++) {
         if (args.seqLens && t >= args.seqLens[b]) continue; // y stays 0, the state stays
-        const x0 = (t * B + b) * I, h0 = b * H;
+        const x0 = (t * B + b) * I,
+          h0 = b * H;
         for (let q = 0; q < G * H; q++) {
           xs[q] = dot(w.wIh, q, I, x, x0) + w.bIh[q];
           hs[q] = dot(w.wHh, q, H, h, h0) + w.bHh[q];
@@ -108,8 +135,10 @@ export class MyBackend implements RecurBackend {
         const next = new Float64Array(H);
         for (let j = 0; j < H; j++) {
           if (spec.kind === 'lstm') {
-            const i = sigmoid(xs[j] + hs[j]), f = sigmoid(xs[H + j] + hs[H + j] + spec.forgetBias);
-            const g = Math.tanh(xs[2 * H + j] + hs[2 * H + j]), o = sigmoid(xs[3 * H + j] + hs[3 * H + j]);
+            const i = sigmoid(xs[j] + hs[j]),
+              f = sigmoid(xs[H + j] + hs[H + j] + spec.forgetBias);
+            const g = Math.tanh(xs[2 * H + j] + hs[2 * H + j]),
+              o = sigmoid(xs[3 * H + j] + hs[3 * H + j]);
             c![h0 + j] = f * c![h0 + j] + i * g;
             next[j] = o * Math.tanh(c![h0 + j]);
           } else if (spec.kind === 'rnn') {
@@ -119,7 +148,8 @@ export class MyBackend implements RecurBackend {
         }
         if (spec.kind === 'gru') {
           // r and z first; n uses r: after the recurrent product (resetAfter, PyTorch) or before it (TF1)
-          const r = (j: number) => sigmoid(xs[j] + hs[j]), z = (j: number) => sigmoid(xs[H + j] + hs[H + j]);
+          const r = (j: number) => sigmoid(xs[j] + hs[j]),
+            z = (j: number) => sigmoid(xs[H + j] + hs[H + j]);
           if (!spec.resetAfter) for (let k = 0; k < H; k++) rh[k] = r(k) * h[h0 + k];
           for (let j = 0; j < H; j++) {
             const recurrent = spec.resetAfter ? r(j) * hs[2 * H + j] : dot(w.wHh, 2 * H + j, H, rh, 0) + w.bHh[2 * H + j];
@@ -135,25 +165,30 @@ export class MyBackend implements RecurBackend {
 
   // the row operations core uses for batch-major inputs, per-row resets and streams joining and leaving
   transpose01(storage: unknown, [A, B, F]: readonly [number, number, number]): Storage {
-    const src = this.#data(storage), out = new Float32Array(src.length);
+    const src = this.#data(storage),
+      out = new Float32Array(src.length);
     for (let a = 0; a < A; a++) for (let b = 0; b < B; b++) out.set(src.subarray((a * B + b) * F, (a * B + b + 1) * F), (b * A + a) * F);
     return this.#wrap(out);
   }
 
   zeroRows(storage: unknown, shape: readonly number[], rows: Int32Array): Storage {
-    const out = this.#data(storage).slice(), per = out.length / shape[0];
+    const out = this.#data(storage).slice(),
+      per = out.length / shape[0];
     for (const r of rows) out.fill(0, r * per, (r + 1) * per); // zeros, not a 0/1 mask: NaN × 0 is NaN
     return this.#wrap(out);
   }
 
   gatherRows(storage: unknown, shape: readonly number[], rows: Int32Array): Storage {
-    const src = this.#data(storage), per = src.length / shape[0], out = new Float32Array(rows.length * per);
+    const src = this.#data(storage),
+      per = src.length / shape[0],
+      out = new Float32Array(rows.length * per);
     rows.forEach((r, i) => out.set(src.subarray(r * per, (r + 1) * per), i * per));
     return this.#wrap(out);
   }
 
   concatRows(storages: readonly unknown[]): Storage {
-    const parts = storages.map((s) => this.#data(s)), out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    const parts = storages.map((s) => this.#data(s)),
+      out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
     for (const p of parts) {
       out.set(p, at);

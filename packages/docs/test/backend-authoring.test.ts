@@ -16,7 +16,12 @@ const source = readFileSync(join(here, 'examples', 'my-backend.ts'), 'utf8');
 writeFileSync(join(author, 'dist', 'my-backend.js'), transformSync(source, { loader: 'ts', format: 'esm', target: 'node20' }).code);
 // "your own golden vectors": one of the shipped cases under the author's model name
 const golden = JSON.parse(gunzipSync(readFileSync(join(ROOT, 'packages/conformance/fixtures/pytorch-golden.json.gz'))).toString('utf8'));
-writeFileSync(join(author, 'my-model.json.gz'), gzipSync(JSON.stringify({ cases: [{ ...golden.cases.find((c: { name: string }) => c.name === 'gru_reset_before_2layer'), name: 'my_model' }] })));
+writeFileSync(
+  join(author, 'my-model.json.gz'),
+  gzipSync(
+    JSON.stringify({ cases: [{ ...golden.cases.find((c: { name: string }) => c.name === 'gru_reset_before_2layer'), name: 'my_model' }] }),
+  ),
+);
 
 const run = (command: string) => {
   try {
@@ -36,7 +41,7 @@ describe("the backend-authoring guide's backend, with the guide's commands", () 
     expect(r.out).toMatch(/n\/a mine: \d+ checks do not apply \(the backend has no float64; the backend has no backward kernels\)/);
   }, 120_000);
 
-  it('npx recur-conformance --import ./dist/my-backend.js --backend mine --fixtures my-model.json.gz: the author\'s own vectors', () => {
+  it("npx recur-conformance --import ./dist/my-backend.js --backend mine --fixtures my-model.json.gz: the author's own vectors", () => {
     const r = run('npx recur-conformance --import ./dist/my-backend.js --backend mine --fixtures my-model.json.gz');
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/golden\/my_model\/one-shot\s+pass/);

@@ -38,7 +38,13 @@ export function codeBlocks(path: string): Block[] {
     let above = i - 1;
     while (above >= 0 && lines[above].trim() === '') above--;
     const marker = above >= 0 ? /^<!--\s*fragment:\s*(.+?)\s*-->$/.exec(lines[above].trim()) : null;
-    blocks.push({ file: relative(ROOT, path), line: i + 1, lang: open[1], code: lines.slice(i + 1, end).join('\n'), fragment: marker ? marker[1] : null });
+    blocks.push({
+      file: relative(ROOT, path),
+      line: i + 1,
+      lang: open[1],
+      code: lines.slice(i + 1, end).join('\n'),
+      fragment: marker ? marker[1] : null,
+    });
     i = end;
   }
   return blocks;

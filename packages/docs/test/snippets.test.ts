@@ -60,15 +60,26 @@ describe('every TypeScript block of the documentation runs and leaks nothing', (
 });
 
 describe('every shell command of the documentation is one the tests or CI run', () => {
-  const shown = [...new Set(shell.flatMap((b) => b.code.split('\n').map((l) => l.replace(/\s+#.*$/, '').trim()).filter((l) => l && !l.startsWith('#'))))];
+  const shown = [
+    ...new Set(
+      shell.flatMap((b) =>
+        b.code
+          .split('\n')
+          .map((l) => l.replace(/\s+#.*$/, '').trim())
+          .filter((l) => l && !l.startsWith('#')),
+      ),
+    ),
+  ];
   it('each command has an entry saying where it runs, and that place holds it verbatim', () => {
     for (const command of shown) {
       const entry = COMMANDS[command];
       expect(entry, `"${command}" is shown in the docs but not in packages/docs/test/commands.ts`).toBeDefined();
-      if ('runIn' in entry) expect(readFileSync(join(ROOT, entry.runIn), 'utf8'), `${entry.runIn} must run "${command}"`).toContain(command);
+      if ('runIn' in entry)
+        expect(readFileSync(join(ROOT, entry.runIn), 'utf8'), `${entry.runIn} must run "${command}"`).toContain(command);
       else expect(entry.notRun.length).toBeGreaterThan(20);
     }
     // and no stale entries
-    for (const command of Object.keys(COMMANDS)) expect(shown, `commands.ts lists "${command}", which no document shows`).toContain(command);
+    for (const command of Object.keys(COMMANDS))
+      expect(shown, `commands.ts lists "${command}", which no document shows`).toContain(command);
   });
 });

@@ -9,7 +9,12 @@ describe('an object keeps the backend it was created on', () => {
     expect(getBackend().name).toBe('cpu');
     const cell = new MultiRNNCell([new LSTMCell(8, { inputSize: 3, seed: 1 }), new LSTMCell(5, { seed: 2 })]);
     const rnn = new StatefulRNN(cell, { batch: 2 });
-    const x = () => tensor(Float32Array.from({ length: 2 * 4 * 3 }, (_, i) => Math.sin(i)), [2, 4, 3], { backend: 'cpu' });
+    const x = () =>
+      tensor(
+        Float32Array.from({ length: 2 * 4 * 3 }, (_, i) => Math.sin(i)),
+        [2, 4, 3],
+        { backend: 'cpu' },
+      );
     const before = await rnn.run(x()).data();
     await ready('simd');
     expect(getBackend().name).toBe('simd'); // the default moved...
@@ -18,7 +23,9 @@ describe('an object keeps the backend it was created on', () => {
     expect(rnn.state).toBeDefined();
     // new objects take the new default; a tensor of the old backend is refused by name
     const fresh = new StatefulRNN(new LSTMCell(8, { inputSize: 3 }), { batch: 2 });
-    expect(() => fresh.run(x())).toThrow(expect.objectContaining({ argument: 'chunk', expected: 'a tensor on backend "simd"', actual: 'a tensor on backend "cpu"' }));
+    expect(() => fresh.run(x())).toThrow(
+      expect.objectContaining({ argument: 'chunk', expected: 'a tensor on backend "simd"', actual: 'a tensor on backend "cpu"' }),
+    );
     fresh.dispose();
     rnn.dispose();
   });
@@ -30,6 +37,12 @@ describe('an object keeps the backend it was created on', () => {
     await setBackend('simd');
     const b = new LSTMCell(4, { inputSize: 4 });
     disposeState(b.zeroState(1)); // b to simd
-    expect(() => new StatefulRNN(new MultiRNNCell([a, b]))).toThrow(expect.objectContaining({ argument: 'cell', expected: expect.stringContaining('every layer on one backend'), actual: expect.stringContaining('on "simd"') }));
+    expect(() => new StatefulRNN(new MultiRNNCell([a, b]))).toThrow(
+      expect.objectContaining({
+        argument: 'cell',
+        expected: expect.stringContaining('every layer on one backend'),
+        actual: expect.stringContaining('on "simd"'),
+      }),
+    );
   });
 });

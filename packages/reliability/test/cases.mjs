@@ -8,11 +8,26 @@ import '@recur/backend-cpu';
 import '@recur/backend-wasm';
 import '@recur/backend-simd';
 import {
-  LSTMCell, MultiRNNCell, RecurError, RnnModel, StatefulRNN, dynamicRnn, getBackend, memory, ready, seededRandom, tensor, zeros,
+  LSTMCell,
+  MultiRNNCell,
+  RecurError,
+  RnnModel,
+  StatefulRNN,
+  dynamicRnn,
+  getBackend,
+  memory,
+  ready,
+  seededRandom,
+  tensor,
+  zeros,
 } from '@recur/core';
 
 export const BACKENDS = ['cpu', 'wasm', 'simd'];
-const B = 3, T = 4, I = 5, H1 = 7, H2 = 6;
+const B = 3,
+  T = 4,
+  I = 5,
+  H1 = 7,
+  H2 = 6;
 
 const values = (n, seed = 1) => {
   const random = seededRandom(seed);
@@ -20,9 +35,20 @@ const values = (n, seed = 1) => {
 };
 const numbers = (n, at, value) => Array.from({ length: n }, (_, i) => (i === at ? value : 0.25));
 const zerosLike = (v, n) => (ArrayBuffer.isView(v) ? new Float64Array(n) : numbers(n, -1, 0));
-const hostState = (h0) => [{ h: h0, c: zerosLike(h0, B * H1) }, { h: zerosLike(h0, B * H2), c: zerosLike(h0, B * H2) }];
-const snapshot = (h0) => ({ version: 1, streams: [0, 1, 2], layers: [{ units: H1, h: h0, c: numbers(B * H1, -1, 0) }, { units: H2, h: numbers(B * H2, -1, 0), c: numbers(B * H2, -1, 0) }] });
-const cellOn = (backend, seed = 3) => new MultiRNNCell([new LSTMCell(H1, { backend, inputSize: I, seed }), new LSTMCell(H2, { backend, seed: seed + 1 })]);
+const hostState = (h0) => [
+  { h: h0, c: zerosLike(h0, B * H1) },
+  { h: zerosLike(h0, B * H2), c: zerosLike(h0, B * H2) },
+];
+const snapshot = (h0) => ({
+  version: 1,
+  streams: [0, 1, 2],
+  layers: [
+    { units: H1, h: h0, c: numbers(B * H1, -1, 0) },
+    { units: H2, h: numbers(B * H2, -1, 0), c: numbers(B * H2, -1, 0) },
+  ],
+});
+const cellOn = (backend, seed = 3) =>
+  new MultiRNNCell([new LSTMCell(H1, { backend, inputSize: I, seed }), new LSTMCell(H2, { backend, seed: seed + 1 })]);
 
 /** Max |a - b| of two arrays (Infinity for a NaN). */
 function maxDiff(a, b) {
@@ -53,10 +79,23 @@ export const CASES = [
   { id: 'setState: Infinity', bad: ({ rnn }) => rnn.setState(hostState(Float32Array.from(numbers(B * H1, 2, Infinity)))) },
   { id: 'setState: a string', bad: ({ rnn }) => rnn.setState(hostState(numbers(B * H1, 2, 'x'))) },
   { id: 'setState: 1e39 (Infinity in float32)', bad: ({ rnn }) => rnn.setState(hostState(Float64Array.from(numbers(B * H1, 2, 1e39)))) },
-  { id: 'setWeights: NaN', bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bIh: Float32Array.from(numbers(4 * H1, 1, NaN)) }) },
-  { id: 'setWeights: Infinity', bad: ({ cell }) => cell.layers[1].setWeights({ ...cell.layers[1].getWeights(), wHh: Float64Array.from(numbers(4 * H2 * H2, 0, -Infinity)) }) },
-  { id: 'setWeights: a string', bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bHh: numbers(4 * H1, 3, 'x') }) },
-  { id: 'setWeights: 1e39 in float32', bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bHh: numbers(4 * H1, 3, 1e39) }) },
+  {
+    id: 'setWeights: NaN',
+    bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bIh: Float32Array.from(numbers(4 * H1, 1, NaN)) }),
+  },
+  {
+    id: 'setWeights: Infinity',
+    bad: ({ cell }) =>
+      cell.layers[1].setWeights({ ...cell.layers[1].getWeights(), wHh: Float64Array.from(numbers(4 * H2 * H2, 0, -Infinity)) }),
+  },
+  {
+    id: 'setWeights: a string',
+    bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bHh: numbers(4 * H1, 3, 'x') }),
+  },
+  {
+    id: 'setWeights: 1e39 in float32',
+    bad: ({ cell }) => cell.layers[0].setWeights({ ...cell.layers[0].getWeights(), bHh: numbers(4 * H1, 3, 1e39) }),
+  },
   { id: 'restore: layers [null, null]', bad: ({ rnn }) => rnn.restore({ version: 1, streams: [0, 1, 2], layers: [null, null] }) },
   { id: 'restore: layers [null]', bad: ({ rnn }) => rnn.restore({ version: 1, streams: [0, 1, 2], layers: [null] }) },
   { id: 'restore: a layer without h', bad: ({ rnn }) => rnn.restore(snapshot(undefined)) },
@@ -70,23 +109,38 @@ export const CASES = [
   { id: 'StatefulRNN batch 3e8 (aborted the process)', isolate: true, bad: ({ cell }) => new StatefulRNN(cell, { batch: 3e8 }) },
   { id: 'LSTMCell(1e6) run', isolate: true, bad: ({ backend, x }) => dynamicRnn(new LSTMCell(1e6, { backend }), x) },
   { id: 'inputSize 1e9, run', isolate: true, bad: ({ backend, x }) => dynamicRnn(new LSTMCell(4, { backend, inputSize: 1e9 }), x) },
-  { id: 'RnnModel outputSize 1e9', isolate: true, bad: ({ backend }) => new RnnModel({ inputSize: 3, layers: [{ kind: 'lstm', units: 4 }], outputSize: 1e9 }, { backend }) },
   {
-    id: 'a chunk whose outputs exceed 4 GiB (T = 2e7, LSTM(64))', isolate: true,
+    id: 'RnnModel outputSize 1e9',
+    isolate: true,
+    bad: ({ backend }) => new RnnModel({ inputSize: 3, layers: [{ kind: 'lstm', units: 4 }], outputSize: 1e9 }, { backend }),
+  },
+  {
+    id: 'a chunk whose outputs exceed 4 GiB (T = 2e7, LSTM(64))',
+    isolate: true,
     bad: async ({ backend, scope }) => {
-      const [cell, chunk] = [scope(new LSTMCell(64, { backend, inputSize: 1 })), scope(tensor(new Float32Array(2e7), [1, 2e7, 1], { backend }))];
+      const [cell, chunk] = [
+        scope(new LSTMCell(64, { backend, inputSize: 1 })),
+        scope(tensor(new Float32Array(2e7), [1, 2e7, 1], { backend })),
+      ];
       return () => dynamicRnn(cell, chunk);
     },
   },
   {
-    id: 'LSTM(64), T = 4e6 (broke backend-wasm)', isolate: true, only: ['wasm'],
+    id: 'LSTM(64), T = 4e6 (broke backend-wasm)',
+    isolate: true,
+    only: ['wasm'],
     bad: async ({ backend, scope }) => {
-      const [cell, chunk] = [scope(new LSTMCell(64, { backend, inputSize: 1 })), scope(tensor(new Float32Array(4e6), [1, 4e6, 1], { backend }))];
+      const [cell, chunk] = [
+        scope(new LSTMCell(64, { backend, inputSize: 1 })),
+        scope(tensor(new Float32Array(4e6), [1, 4e6, 1], { backend })),
+      ];
       return () => dynamicRnn(cell, chunk);
     },
   },
   {
-    id: 'run after close() (hung)', isolate: true, only: ['simd'],
+    id: 'run after close() (hung)',
+    isolate: true,
+    only: ['simd'],
     bad: async ({ backend, scope }) => {
       const rnn = scope(new StatefulRNN(new LSTMCell(256, { backend, inputSize: 8 })));
       const chunk = scope(tensor(new Float32Array(32), [1, 4, 8], { backend }));
@@ -95,14 +149,23 @@ export const CASES = [
     },
   },
   {
-    id: 'chunk [1, 14e6, 1] on LSTM(16), then a fresh cell agrees with backend-cpu', isolate: true, only: ['simd'],
+    id: 'chunk [1, 14e6, 1] on LSTM(16), then a fresh cell agrees with backend-cpu',
+    isolate: true,
+    only: ['simd'],
     works: async ({ backend, scope }) => {
-      scope(dynamicRnn(scope(new LSTMCell(16, { backend, inputSize: 1, seed: 2 })), scope(tensor(new Float32Array(14e6).fill(0.1), [1, 14e6, 1], { backend }))).outputs);
+      scope(
+        dynamicRnn(
+          scope(new LSTMCell(16, { backend, inputSize: 1, seed: 2 })),
+          scope(tensor(new Float32Array(14e6).fill(0.1), [1, 14e6, 1], { backend })),
+        ).outputs,
+      );
       return agreesWithCpu(backend, scope, 16, 30, 2);
     },
   },
   {
-    id: 'LSTM(512), batch 32, a chunk of 20,000 steps then 100', isolate: true, only: ['simd'],
+    id: 'LSTM(512), batch 32, a chunk of 20,000 steps then 100',
+    isolate: true,
+    only: ['simd'],
     works: async ({ backend, scope }) => {
       const rnn = scope(new StatefulRNN(new LSTMCell(512, { backend, inputSize: 8, seed: 4 }), { batch: 32 }));
       const long = scope(rnn.run(scope(tensor(values(32 * 20000 * 8, 5), [32, 20000, 8], { backend }))));
@@ -112,18 +175,21 @@ export const CASES = [
     },
   },
   {
-    id: 'a model file read with fs.readFileSync runs like the model saved', works: async ({ backend, scope }) => {
+    id: 'a model file read with fs.readFileSync runs like the model saved',
+    works: async ({ backend, scope }) => {
       const model = scope(new RnnModel({ inputSize: 3, layers: [{ kind: 'lstm', units: 4 }], outputSize: 2 }, { backend, seed: 3 }));
       const file = join(mkdtempSync(join(tmpdir(), 'recur-')), 'm.safetensors');
       writeFileSync(file, model.toSafetensors());
       const loaded = scope(RnnModel.fromSafetensors(readFileSync(file), { backend }));
       const x = scope(tensor(values(12, 7), [2, 2, 3], { backend }));
-      const a = await scope(dynamicRnn(model.cell, x).outputs).data(), b = await scope(dynamicRnn(loaded.cell, x).outputs).data();
+      const a = await scope(dynamicRnn(model.cell, x).outputs).data(),
+        b = await scope(dynamicRnn(loaded.cell, x).outputs).data();
       return maxDiff(a, b) === 0 ? null : `outputs differ by ${maxDiff(a, b)}`;
     },
   },
   {
-    id: 'a first input too wide for the host leaves the cell unbuilt: a valid one runs next', works: async ({ backend, scope }) => {
+    id: 'a first input too wide for the host leaves the cell unbuilt: a valid one runs next',
+    works: async ({ backend, scope }) => {
       const cell = scope(new LSTMCell(64, { backend }));
       const wide = scope(tensor(new Float32Array(2e7), [1, 1, 2e7], { backend })); // w_ih would be 20 GB
       try {
@@ -141,7 +207,8 @@ export const CASES = [
     },
   },
   {
-    id: '1,000 create/run/dispose cycles hold no memory', works: async ({ backend, x }) => {
+    id: '1,000 create/run/dispose cycles hold no memory',
+    works: async ({ backend, x }) => {
       const before = memory(backend);
       for (let i = 0; i < 1000; i++) {
         const rnn = new StatefulRNN(cellOn(backend, i), { batch: B });
@@ -149,7 +216,8 @@ export const CASES = [
         rnn.dispose();
       }
       const after = memory(backend);
-      return after.numTensors === before.numTensors && after.numBytes === before.numBytes ? null
+      return after.numTensors === before.numTensors && after.numBytes === before.numBytes
+        ? null
         : `${after.numTensors - before.numTensors} tensors / ${after.numBytes - before.numBytes} bytes more`;
     },
   },
@@ -159,7 +227,10 @@ export const CASES = [
 async function agreesWithCpu(backend, scope, units, time, seed) {
   const x = values(2 * time * 3, 8);
   const run = async (on) => {
-    const out = dynamicRnn(scope(new LSTMCell(units, { backend: on, inputSize: 3, seed })), scope(tensor(x, [2, time, 3], { backend: on })));
+    const out = dynamicRnn(
+      scope(new LSTMCell(units, { backend: on, inputSize: 3, seed })),
+      scope(tensor(x, [2, time, 3], { backend: on })),
+    );
     scope(out.state.h);
     scope(out.state.c);
     return scope(out.outputs).data();
@@ -203,15 +274,21 @@ export async function runCase(backendName, id) {
       result = fn();
     } catch (error) {
       if (!(error instanceof RecurError)) return { outcome: 'raw', detail: `${error?.name}: ${error?.message}` };
-      if (!error.argument || !error.expected || !error.actual) return { outcome: 'raw', detail: `a RecurError without all fields: ${error.message}` };
+      if (!error.argument || !error.expected || !error.actual)
+        return { outcome: 'raw', detail: `a RecurError without all fields: ${error.message}` };
       const memAfter = memory(backendName);
       if (memAfter.numTensors !== memBefore.numTensors || memAfter.numBytes !== memBefore.numBytes) {
-        return { outcome: 'corrupted', detail: `live tensors ${memBefore.numTensors} -> ${memAfter.numTensors}, bytes ${memBefore.numBytes} -> ${memAfter.numBytes}`, message: error.message };
+        return {
+          outcome: 'corrupted',
+          detail: `live tensors ${memBefore.numTensors} -> ${memAfter.numTensors}, bytes ${memBefore.numBytes} -> ${memAfter.numBytes}`,
+          message: error.message,
+        };
       }
       if (!getBackend(backendName).available().available) return { outcome: 'clear', message: error.message }; // closed on purpose
       const stateAfter = await rnn.readState();
-      const changed = stateAfter.some((s, l) => maxDiff(s.h, stateBefore[l].h) !== 0 || maxDiff(s.c, stateBefore[l].c) !== 0)
-        || cell.layers.some((l, i) => Object.entries(l.getWeights()).some(([k, v]) => maxDiff(v, weightsBefore[i][k]) !== 0));
+      const changed =
+        stateAfter.some((s, l) => maxDiff(s.h, stateBefore[l].h) !== 0 || maxDiff(s.c, stateBefore[l].c) !== 0) ||
+        cell.layers.some((l, i) => Object.entries(l.getWeights()).some(([k, v]) => maxDiff(v, weightsBefore[i][k]) !== 0));
       if (changed) return { outcome: 'corrupted', detail: 'state or weights changed', message: error.message };
       const y = await scope(rnn.run(x)).data();
       if (!y.every(Number.isFinite)) return { outcome: 'corrupted', detail: 'the object no longer runs', message: error.message };

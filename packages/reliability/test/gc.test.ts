@@ -10,7 +10,9 @@ describe('weight uploads of cells dropped without dispose() (the safety net)', (
       const run = spawnSync(process.execPath, ['--expose-gc', child, backend], { encoding: 'utf8', timeout: 120_000 });
       expect(run.status, run.stderr).toBe(0);
       const { baseline, held, after } = JSON.parse(run.stdout.trim().split('\n').pop()!);
-      console.log(`${backend}: 200 dropped cells held ${held.numTensors - baseline.numTensors} uploads (${held.numBytes - baseline.numBytes} bytes); after gc: ${after.numTensors - baseline.numTensors}, reclaimedUploads ${after.reclaimedUploads}`);
+      console.log(
+        `${backend}: 200 dropped cells held ${held.numTensors - baseline.numTensors} uploads (${held.numBytes - baseline.numBytes} bytes); after gc: ${after.numTensors - baseline.numTensors}, reclaimedUploads ${after.reclaimedUploads}`,
+      );
       expect(after.numTensors).toBe(baseline.numTensors);
       expect(after.numBytes).toBe(baseline.numBytes);
       expect(after.reclaimedUploads).toBeGreaterThan(0);

@@ -21,10 +21,14 @@ const LIMIT_MS = Number(process.env.RECUR_MATRIX_LIMIT_S ?? 180) * 1000;
 /** A case alone in a child process: an abort or a hang there is an outcome here, not the end of the test run. */
 function isolated(backend: string, id: string): Outcome {
   const run = spawnSync(process.execPath, [child, backend, id], { encoding: 'utf8', timeout: LIMIT_MS, maxBuffer: 1 << 20 });
-  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT') return { outcome: 'hang', detail: `no result after ${LIMIT_MS / 1000} s` };
+  if (run.error && (run.error as NodeJS.ErrnoException).code === 'ETIMEDOUT')
+    return { outcome: 'hang', detail: `no result after ${LIMIT_MS / 1000} s` };
   const line = run.stdout.trim().split('\n').pop() ?? '';
   if (run.status !== 0 || !line.startsWith('{')) {
-    return { outcome: 'abort', detail: `exit ${run.status ?? run.signal}: ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}` };
+    return {
+      outcome: 'abort',
+      detail: `exit ${run.status ?? run.signal}: ${(run.stderr || run.stdout).trim().split('\n').slice(-3).join(' | ')}`,
+    };
   }
   return JSON.parse(line) as Outcome;
 }
@@ -45,10 +49,12 @@ describe('the bad-input matrix: every input the correctness issue named, on ever
     const tally = new Map<string, number>();
     for (const r of rows) tally.set(r.result.outcome, (tally.get(r.result.outcome) ?? 0) + 1);
     const cases = new Set(rows.map((r) => r.id)).size;
-    console.log(`bad-input matrix: ${cases} cases, ${rows.length} case x backend runs (${BACKENDS.join(', ')}): `
-      + `${tally.get('clear') ?? 0} clear RecurErrors with state, memory and later work intact, ${tally.get('works') ?? 0} heavy or file cases that must work and did; `
-      + `raw errors ${tally.get('raw') ?? 0}, aborts ${tally.get('abort') ?? 0}, hangs ${tally.get('hang') ?? 0}, silently accepted ${tally.get('accepted') ?? 0}, `
-      + `corrupted ${tally.get('corrupted') ?? 0}, wrong ${tally.get('wrong') ?? 0}`);
+    console.log(
+      `bad-input matrix: ${cases} cases, ${rows.length} case x backend runs (${BACKENDS.join(', ')}): ` +
+        `${tally.get('clear') ?? 0} clear RecurErrors with state, memory and later work intact, ${tally.get('works') ?? 0} heavy or file cases that must work and did; ` +
+        `raw errors ${tally.get('raw') ?? 0}, aborts ${tally.get('abort') ?? 0}, hangs ${tally.get('hang') ?? 0}, silently accepted ${tally.get('accepted') ?? 0}, ` +
+        `corrupted ${tally.get('corrupted') ?? 0}, wrong ${tally.get('wrong') ?? 0}`,
+    );
     expect([...tally.keys()].every((k) => k === 'clear' || k === 'works')).toBe(true);
   });
 });

@@ -3,7 +3,18 @@ import '@recur/backend-wasm';
 import '@recur/backend-simd';
 import { CpuBackend } from '@recur/backend-cpu';
 import { createSimdBackend } from '@recur/backend-simd';
-import { BasicRNNCell, GRUCell, LSTMCell, MultiRNNCell, StatefulRNN, ready, registerBackend, tensor, type Cell, type LayerCell } from '@recur/core';
+import {
+  BasicRNNCell,
+  GRUCell,
+  LSTMCell,
+  MultiRNNCell,
+  StatefulRNN,
+  ready,
+  registerBackend,
+  tensor,
+  type Cell,
+  type LayerCell,
+} from '@recur/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
@@ -12,7 +23,9 @@ const seed = process.env.RECUR_PROPERTY_SEED ? Number(process.env.RECUR_PROPERTY
 const runs = Number(process.env.RECUR_PROPERTY_RUNS ?? 500);
 // the same kernels with time slices of a step or two, so that every chunk of more steps runs in slices
 registerBackend('cpu-sliced', () => Object.assign(new CpuBackend('cpu-sliced'), { sliceBytes: 1 }));
-registerBackend('simd-sliced', async () => Object.assign(await createSimdBackend({ name: 'simd-sliced', threads: 2 }), { sliceBytes: 4096 }));
+registerBackend('simd-sliced', async () =>
+  Object.assign(await createSimdBackend({ name: 'simd-sliced', threads: 2 }), { sliceBytes: 4096 }),
+);
 const OTHERS = ['wasm', 'simd', 'cpu-sliced', 'simd-sliced'];
 
 await Promise.all(['cpu', ...OTHERS].map((b) => ready(b)));
@@ -80,19 +93,23 @@ describe('property: every backend agrees with backend-cpu on random configuratio
   it(`${runs} random stacks, sizes, chunkings, lengths and resets (seed ${seed})`, { timeout: 600_000 }, async () => {
     console.log(`property test: seed ${seed}, ${runs} cases (replay: RECUR_PROPERTY_SEED=${seed})`);
     let worst = 0;
-    await fc.assert(fc.asyncProperty(caseArb, async (c) => {
-      const reference = await run(c, 'cpu');
-      for (const backend of OTHERS) {
-        const got = await run(c, backend);
-        expect(got.length).toBe(reference.length);
-        for (let i = 0; i < got.length; i++) {
-          const d = Math.abs(got[i] - reference[i]);
-          const bound = 2e-5 * Math.max(1, Math.abs(reference[i]));
-          if (!(d <= bound)) throw new Error(`${backend} differs from cpu by ${d} at [${i}] (${got[i]} vs ${reference[i]}) in ${JSON.stringify(c)}`);
-          worst = Math.max(worst, d / Math.max(1, Math.abs(reference[i])));
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        const reference = await run(c, 'cpu');
+        for (const backend of OTHERS) {
+          const got = await run(c, backend);
+          expect(got.length).toBe(reference.length);
+          for (let i = 0; i < got.length; i++) {
+            const d = Math.abs(got[i] - reference[i]);
+            const bound = 2e-5 * Math.max(1, Math.abs(reference[i]));
+            if (!(d <= bound))
+              throw new Error(`${backend} differs from cpu by ${d} at [${i}] (${got[i]} vs ${reference[i]}) in ${JSON.stringify(c)}`);
+            worst = Math.max(worst, d / Math.max(1, Math.abs(reference[i])));
+          }
         }
-      }
-    }), { seed, numRuns: runs });
+      }),
+      { seed, numRuns: runs },
+    );
     console.log(`property test: worst relative difference ${worst.toExponential(2)} over ${runs} cases x ${OTHERS.length} backends`);
   });
 });

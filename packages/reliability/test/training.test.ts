@@ -1,6 +1,17 @@
 import '@recur/backend-cpu';
 import '@recur/backend-simd';
-import { Adam, RnnModel, TbpttTrainer, getMemoryBudget, memory, ready, seededRandom, setMemoryBudget, tensor, type RecurError } from '@recur/core';
+import {
+  Adam,
+  RnnModel,
+  TbpttTrainer,
+  getMemoryBudget,
+  memory,
+  ready,
+  seededRandom,
+  setMemoryBudget,
+  tensor,
+  type RecurError,
+} from '@recur/core';
 import { describe, expect, it } from 'vitest';
 
 const random = seededRandom(12);
@@ -10,8 +21,20 @@ describe('a training chunk whose backward is over the budget', () => {
   for (const backend of ['cpu', 'simd']) {
     it(`${backend}: is refused with argument "tape", keeps the weights, holds nothing, and training goes on`, async () => {
       await ready(backend);
-      const V = 20, B = 4, T = 50;
-      const model = new RnnModel({ inputSize: V, layers: [{ kind: 'lstm', units: 64 }, { kind: 'lstm', units: 64 }], outputSize: V }, { backend, seed: 2 });
+      const V = 20,
+        B = 4,
+        T = 50;
+      const model = new RnnModel(
+        {
+          inputSize: V,
+          layers: [
+            { kind: 'lstm', units: 64 },
+            { kind: 'lstm', units: 64 },
+          ],
+          outputSize: V,
+        },
+        { backend, seed: 2 },
+      );
       const trainer = new TbpttTrainer(model, { batch: B, optimizer: new Adam({ learningRate: 0.01 }) });
       const x = tensor(values(B * T * V), [B, T, V], { backend });
       const targets = Array.from({ length: B * T }, (_, i) => i % V);

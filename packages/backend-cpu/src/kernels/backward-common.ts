@@ -53,16 +53,28 @@ export function alive(seqLens: Int32Array | null, t: number, b: number): boolean
  * dx = dXP · W_ih, dW_ih = dXPᵀ · x, db_ih = Σ dXP, dW_hh = dHPᵀ · (the recurrent inputs), db_hh = Σ dHP.
  * `hInputs` gives the recurrent input of each block of gate rows (GRU reset_before feeds r·h to the n rows).
  */
-export function weightGradients(gemm: Gemm, gemmAtB: GemmAtB, w: CpuWeights, tape: CpuTape, rows: number, dXP: FloatArray, dHP: FloatArray,
-  hInputs: readonly { g0: number; g1: number; src: FloatArray }[]): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
-  const I = w.spec.inputSize, H = w.spec.units, GH = w.inputBias.length, dtype = w.spec.dtype;
+export function weightGradients(
+  gemm: Gemm,
+  gemmAtB: GemmAtB,
+  w: CpuWeights,
+  tape: CpuTape,
+  rows: number,
+  dXP: FloatArray,
+  dHP: FloatArray,
+  hInputs: readonly { g0: number; g1: number; src: FloatArray }[],
+): Omit<BackwardKernelResult, 'dh0' | 'dc0'> {
+  const I = w.spec.inputSize,
+    H = w.spec.units,
+    GH = w.inputBias.length,
+    dtype = w.spec.dtype;
   const { wIhT } = transposedWeights(w);
   let dx: FloatArray | null = null;
   const dWih = alloc(dtype, GH * I);
   if (tape.tokens) {
     // one-hot rows: no input gradient, and dW_ih[:, id] gathers the projection gradients of that id's rows
     for (let r = 0; r < rows; r++) {
-      const id = tape.tokens[r], at = r * GH;
+      const id = tape.tokens[r],
+        at = r * GH;
       for (let g = 0; g < GH; g++) dWih[g * I + id] += dXP[at + g];
     }
   } else {

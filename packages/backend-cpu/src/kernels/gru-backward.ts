@@ -1,4 +1,11 @@
-import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
+import {
+  alive,
+  totalDh,
+  transposedWeights,
+  weightGradients,
+  type BackwardKernelArgs,
+  type BackwardKernelResult,
+} from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
 /**
@@ -6,7 +13,10 @@ import { alloc, copyOf } from './workspace.js';
  * recurrent-side ones; they differ only in n: reset_after scales W_hn h + b_hn by r, reset_before feeds r·h to W_hn.
  */
 export function gruBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
-  const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype, resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
+  const H = w.spec.units,
+    G = 3 * H,
+    dtype = w.spec.dtype,
+    resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dXP = alloc(dtype, T * B * G);
@@ -19,9 +29,14 @@ export function gruBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens
     const g0 = t * B * G;
     for (let b = 0; b < B; b++) {
       if (!alive(seqLens, t, b)) continue;
-      const s = b * H, row = (t * B + b) * H, a = g0 + b * G;
+      const s = b * H,
+        row = (t * B + b) * H,
+        a = g0 + b * G;
       for (let j = 0; j < H; j++) {
-        const r = act[a + j], z = act[a + H + j], n = act[a + 2 * H + j], hp = hPrev[row + j];
+        const r = act[a + j],
+          z = act[a + H + j],
+          n = act[a + 2 * H + j],
+          hp = hPrev[row + j];
         const dhj = totalDh(dh, dy, row, s, j);
         const dpn = dhj * (1 - z) * (1 - n * n);
         dXP[a + H + j] = dhj * (hp - n) * z * (1 - z);
@@ -40,7 +55,9 @@ export function gruBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens
       gemm(B, H, H, dXP, g0 + 2 * H, G, wHhT, 2 * H, G, dRh!, 0, H, false);
       for (let b = 0; b < B; b++) {
         if (!alive(seqLens, t, b)) continue;
-        const s = b * H, row = (t * B + b) * H, a = g0 + b * G;
+        const s = b * H,
+          row = (t * B + b) * H,
+          a = g0 + b * G;
         for (let j = 0; j < H; j++) {
           const r = act[a + j];
           dXP[a + j] = dRh![s + j] * hPrev[row + j] * r * (1 - r);
@@ -55,6 +72,11 @@ export function gruBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens
       for (let j = b * H; j < (b + 1) * H; j++) dh[j] = dhPrev[j] + direct[j];
     }
   }
-  const hInputs = resetAfter ? [{ g0: 0, g1: G, src: hPrev }] : [{ g0: 0, g1: 2 * H, src: hPrev }, { g0: 2 * H, g1: G, src: extra! }];
+  const hInputs = resetAfter
+    ? [{ g0: 0, g1: G, src: hPrev }]
+    : [
+        { g0: 0, g1: 2 * H, src: hPrev },
+        { g0: 2 * H, g1: G, src: extra! },
+      ];
   return { ...weightGradients(gemm, gemmAtB, w, tape, T * B, dXP, dHP, hInputs), dh0: dh, dc0: null };
 }

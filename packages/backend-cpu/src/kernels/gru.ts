@@ -6,7 +6,9 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
  * reset_before (TF1): n = tanh(xn + W_hn (r·h) + b_hn), which needs a second product per step.
  */
 export function gruForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
-  const H = w.spec.units, G = 3 * H, dtype = w.spec.dtype;
+  const H = w.spec.units,
+    G = 3 * H,
+    dtype = w.spec.dtype;
   const resetAfter = w.spec.kind === 'gru' && w.spec.resetAfter;
   const xp = workspace.get('gates', T * B * G, dtype);
   projectInputs(gemm, w, x, tokens, T * B, xp);
@@ -15,7 +17,9 @@ export function gruForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens,
   const bn = w.hiddenBiasN;
   const y = alloc(dtype, T * B * H);
   const h = copyOf(h0);
-  const tape = keepTape ? { x, tokens, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: null, cNew: null, extra: alloc(dtype, T * B * H) } : null;
+  const tape = keepTape
+    ? { x, tokens, hPrev: alloc(dtype, T * B * H), act: alloc(dtype, T * B * G), cPrev: null, cNew: null, extra: alloc(dtype, T * B * H) }
+    : null;
   for (let t = 0; t < T; t++) {
     const x0 = t * B * G;
     if (tape) tape.hPrev.set(h, t * B * H);
@@ -23,7 +27,9 @@ export function gruForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens,
     gemm(B, resetAfter ? G : 2 * H, H, h, 0, H, w.wHh, 0, H, hp, 0, G, false);
     if (!resetAfter) {
       for (let b = 0; b < B; b++) {
-        const xr = x0 + b * G, hr = b * G, s = b * H;
+        const xr = x0 + b * G,
+          hr = b * G,
+          s = b * H;
         for (let j = 0; j < H; j++) rh[s + j] = sigmoid(xp[xr + j] + hp[hr + j]) * h[s + j];
       }
       if (tape) tape.extra.set(rh.subarray(0, B * H), t * B * H);
@@ -31,7 +37,14 @@ export function gruForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens,
     }
     for (let b = 0; b < B; b++) {
       if (seqLens !== null && t >= seqLens[b]) continue;
-      const xr = x0 + b * G, xz = xr + H, xn = xz + H, hr = b * G, hz = hr + H, hn = hz + H, s = b * H, yRow = (t * B + b) * H;
+      const xr = x0 + b * G,
+        xz = xr + H,
+        xn = xz + H,
+        hr = b * G,
+        hz = hr + H,
+        hn = hz + H,
+        s = b * H,
+        yRow = (t * B + b) * H;
       for (let j = 0; j < H; j++) {
         const r = sigmoid(xp[xr + j] + hp[hr + j]);
         const z = sigmoid(xp[xz + j] + hp[hz + j]);

@@ -1,9 +1,29 @@
-import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
+import {
+  alive,
+  totalDh,
+  transposedWeights,
+  weightGradients,
+  type BackwardKernelArgs,
+  type BackwardKernelResult,
+} from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
 /** LSTM backward over a chunk: the time loop computes gate gradients; weight gradients come after in bulk. */
-export function lstmBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT, dcT }: BackwardKernelArgs): BackwardKernelResult {
-  const H = w.spec.units, G = 4 * H, dtype = w.spec.dtype;
+export function lstmBackward({
+  w,
+  gemm,
+  gemmAtB,
+  tape,
+  time: T,
+  batch: B,
+  seqLens,
+  dy,
+  dhT,
+  dcT,
+}: BackwardKernelArgs): BackwardKernelResult {
+  const H = w.spec.units,
+    G = 4 * H,
+    dtype = w.spec.dtype;
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dc = dcT ? copyOf(dcT) : alloc(dtype, B * H);
@@ -14,9 +34,14 @@ export function lstmBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLen
     const g0 = t * B * G;
     for (let b = 0; b < B; b++) {
       if (!alive(seqLens, t, b)) continue; // state passed through: dh, dc flow on unchanged
-      const s = b * H, row = (t * B + b) * H, a = g0 + b * G;
+      const s = b * H,
+        row = (t * B + b) * H,
+        a = g0 + b * G;
       for (let j = 0; j < H; j++) {
-        const i = act[a + j], f = act[a + H + j], g = act[a + 2 * H + j], o = act[a + 3 * H + j];
+        const i = act[a + j],
+          f = act[a + H + j],
+          g = act[a + 2 * H + j],
+          o = act[a + 3 * H + j];
         const tc = Math.tanh(cNew![row + j]);
         const dhj = totalDh(dh, dy, row, s, j);
         const dcj = dc[s + j] + dhj * o * (1 - tc * tc);

@@ -8,14 +8,22 @@ import { transposedWeights } from './backward-common.js';
  * (x's rows one-hot) it is a gather: inputBias + the id's column of W_ih, a row of W_ihᵀ (bias first, then the
  * weight: the order the product adds them in, so both give the same bits).
  */
-export function projectInputs(gemm: Gemm, w: CpuWeights, x: FloatArray | null, tokens: Int32Array | null, rows: number, out: FloatArray): void {
+export function projectInputs(
+  gemm: Gemm,
+  w: CpuWeights,
+  x: FloatArray | null,
+  tokens: Int32Array | null,
+  rows: number,
+  out: FloatArray,
+): void {
   const N = w.inputBias.length;
   const K = w.spec.inputSize;
   const bias = w.inputBias;
   if (tokens) {
     const { wIhT } = transposedWeights(w);
     for (let r = 0; r < rows; r++) {
-      const at = r * N, from = tokens[r] * N;
+      const at = r * N,
+        from = tokens[r] * N;
       for (let n = 0; n < N; n++) out[at + n] = bias[n] + wIhT[from + n];
     }
     return;

@@ -1,9 +1,18 @@
-import { alive, totalDh, transposedWeights, weightGradients, type BackwardKernelArgs, type BackwardKernelResult } from './backward-common.js';
+import {
+  alive,
+  totalDh,
+  transposedWeights,
+  weightGradients,
+  type BackwardKernelArgs,
+  type BackwardKernelResult,
+} from './backward-common.js';
 import { alloc, copyOf } from './workspace.js';
 
 /** Simple RNN backward over a chunk: dpre = dh · act'(h_t). */
 export function rnnBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens, dy, dhT }: BackwardKernelArgs): BackwardKernelResult {
-  const H = w.spec.units, dtype = w.spec.dtype, relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
+  const H = w.spec.units,
+    dtype = w.spec.dtype,
+    relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const { wHhT } = transposedWeights(w);
   const dh = dhT ? copyOf(dhT) : alloc(dtype, B * H);
   const dG = alloc(dtype, T * B * H);
@@ -13,7 +22,8 @@ export function rnnBackward({ w, gemm, gemmAtB, tape, time: T, batch: B, seqLens
     const g0 = t * B * H;
     for (let b = 0; b < B; b++) {
       if (!alive(seqLens, t, b)) continue;
-      const s = b * H, row = g0 + b * H;
+      const s = b * H,
+        row = g0 + b * H;
       for (let j = 0; j < H; j++) {
         const v = hNew[row + j];
         dG[row + j] = totalDh(dh, dy, row, s, j) * (relu ? (v > 0 ? 1 : 0) : 1 - v * v);

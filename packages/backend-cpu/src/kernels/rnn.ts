@@ -3,7 +3,8 @@ import { alloc, copyOf, type KernelArgs, type KernelResult } from './workspace.j
 
 /** Simple RNN over a chunk: h' = act(W_ih x + W_hh h + b), act tanh or relu. */
 export function rnnForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens, workspace, keepTape }: KernelArgs): KernelResult {
-  const H = w.spec.units, dtype = w.spec.dtype;
+  const H = w.spec.units,
+    dtype = w.spec.dtype;
   const relu = w.spec.kind === 'rnn' && w.spec.activation === 'relu';
   const pre = workspace.get('gates', T * B * H, dtype);
   projectInputs(gemm, w, x, tokens, T * B, pre);
@@ -16,7 +17,8 @@ export function rnnForward({ w, gemm, x, tokens, time: T, batch: B, h0, seqLens,
     gemm(B, H, H, h, 0, H, w.wHh, 0, H, pre, p0, H, true);
     for (let b = 0; b < B; b++) {
       if (seqLens !== null && t >= seqLens[b]) continue;
-      const p = p0 + b * H, s = b * H;
+      const p = p0 + b * H,
+        s = b * H;
       for (let j = 0; j < H; j++) {
         const v = pre[p + j];
         const hNew = relu ? (v > 0 ? v : 0) : Math.tanh(v);

@@ -18,7 +18,10 @@ export function gatherRows(src: FloatArray, shape: readonly number[], rows: Int3
 }
 
 export function concatRows(parts: readonly FloatArray[], dtype: 'float32' | 'float64'): FloatArray {
-  const out = alloc(dtype, parts.reduce((a, p) => a + p.length, 0));
+  const out = alloc(
+    dtype,
+    parts.reduce((a, p) => a + p.length, 0),
+  );
   let offset = 0;
   for (const p of parts) {
     out.set(p, offset);

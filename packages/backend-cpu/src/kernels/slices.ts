@@ -26,18 +26,30 @@ export interface HostResult {
  * length. The outputs are gathered into one [T, B, H] array. `seqLens` are cut per slice: a row past its length
  * in a slice keeps its state and emits zeros, exactly as in one call.
  */
-export function runInSlices(run: HostRun, units: number, inputSize: number, sliceSteps: number, kernel: (slice: HostRun) => HostResult): HostResult {
+export function runInSlices(
+  run: HostRun,
+  units: number,
+  inputSize: number,
+  sliceSteps: number,
+  kernel: (slice: HostRun) => HostResult,
+): HostResult {
   const { x, tokens, time: T, batch: B, seqLens } = run;
   const dtype = run.h0 instanceof Float64Array ? 'float64' : 'float32';
   const y = alloc(dtype, T * B * units);
-  let h = run.h0, c = run.c0;
+  let h = run.h0,
+    c = run.c0;
   const lens = seqLens ? new Int32Array(B) : null;
   for (let t0 = 0; t0 < T; t0 += sliceSteps) {
     const steps = Math.min(sliceSteps, T - t0);
     if (lens) for (let b = 0; b < B; b++) lens[b] = Math.max(0, Math.min(steps, seqLens![b] - t0));
     const out = kernel({
-      x: x && x.subarray(t0 * B * inputSize, (t0 + steps) * B * inputSize), tokens: tokens && tokens.subarray(t0 * B, (t0 + steps) * B),
-      time: steps, batch: B, h0: h, c0: c, seqLens: lens,
+      x: x && x.subarray(t0 * B * inputSize, (t0 + steps) * B * inputSize),
+      tokens: tokens && tokens.subarray(t0 * B, (t0 + steps) * B),
+      time: steps,
+      batch: B,
+      h0: h,
+      c0: c,
+      seqLens: lens,
     });
     y.set(out.y, t0 * B * units);
     recycle(out.y);

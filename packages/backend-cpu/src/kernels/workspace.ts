@@ -146,7 +146,13 @@ export interface KernelResult {
 
 export function tapeBytes(tape: CpuTape): number {
   // x belongs to its tensor and is not counted here
-  return tape.hPrev.byteLength + tape.act.byteLength + (tape.cPrev?.byteLength ?? 0) + (tape.cNew?.byteLength ?? 0) + (tape.extra?.byteLength ?? 0);
+  return (
+    tape.hPrev.byteLength +
+    tape.act.byteLength +
+    (tape.cPrev?.byteLength ?? 0) +
+    (tape.cNew?.byteLength ?? 0) +
+    (tape.extra?.byteLength ?? 0)
+  );
 }
 
 /** A copy made with `alloc` (typed arrays' own slice() gets a buffer of its own). */

@@ -9,7 +9,14 @@ import { init, inputTerms, pastLength, recurrent } from './step-terms.js';
  * ids gathering W_ih's columns) and h4, with biases folded, then the new c and h of each row; c4 comes out as a
  * kernel-map output. A row at t >= its length keeps its state (TF's dynamic_rnn with sequence_length).
  */
-export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: number, tokens: boolean, withLengths: boolean): IKernelMapRunShortcut<ISubKernelObject> {
+export function lstmStepKernel(
+  gpu: GPU,
+  batch: number,
+  inputs: number,
+  units: number,
+  tokens: boolean,
+  withLengths: boolean,
+): IKernelMapRunShortcut<ISubKernelObject> {
   const gates = ['i', 'f', 'g', 'o'];
   const lane = (l: number) => `
     let c${l} = sigmoidStable(f${l}) * cOld[${l}] + sigmoidStable(i${l}) * tanhStable(g${l});
@@ -26,5 +33,9 @@ export function lstmStepKernel(gpu: GPU, batch: number, inputs: number, units: n
     keepC([c0, c1, c2, c3]);
     return [h0, h1, h2, h3];
   }`;
-  return gpu.createKernelMap({ c: mapOutput('keepC') }, source as never, vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)));
+  return gpu.createKernelMap(
+    { c: mapOutput('keepC') },
+    source as never,
+    vec4Settings(Math.ceil(batch / 4), units, stepConstants(batch, inputs, units, tokens, withLengths)),
+  );
 }

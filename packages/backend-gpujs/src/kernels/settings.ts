@@ -12,7 +12,15 @@ const LOOP_MAX = 1 << 24;
  * texture (pipeline, immutable), single precision; constants are baked into the shader.
  */
 export const settings = (rows: number, cols: number, constants: Record<string, number> = {}): IGPUKernelSettings =>
-  ({ output: [cols, rows], constants, pipeline: true, immutable: true, precision: 'single', tactic: 'precision', loopMaxIterations: LOOP_MAX } as IGPUKernelSettings); // gpu.js's typings omit loopMaxIterations
+  ({
+    output: [cols, rows],
+    constants,
+    pipeline: true,
+    immutable: true,
+    precision: 'single',
+    tactic: 'precision',
+    loopMaxIterations: LOOP_MAX,
+  }) as IGPUKernelSettings; // gpu.js's typings omit loopMaxIterations
 
 /**
  * A kernel map's extra output (the kernel's source calls `name(value)`; gpu.js writes the value to that output's
@@ -21,4 +29,5 @@ export const settings = (rows: number, cols: number, constants: Record<string, n
 export const mapOutput = (name: string) => `function ${name}(value) { return value; }` as unknown as (value: number) => number;
 
 /** A function's source under a fixed name, for `gpu.addFunction` (kernels call it by that name; bundlers rename). */
-export const sourceNamed = (fn: (...args: number[]) => number, name: string): string => fn.toString().replace(/^function\s*[\w$]*\s*\(/, `function ${name}(`);
+export const sourceNamed = (fn: (...args: number[]) => number, name: string): string =>
+  fn.toString().replace(/^function\s*[\w$]*\s*\(/, `function ${name}(`);

@@ -16,7 +16,8 @@ export const pastLength = (l: number) => `this.constants.LEN > 0 && t >= lengths
  * a packed one, ids a plain one), and ids are read into locals first (gpu.js hoists a nested read under one name).
  */
 export function inputTerms(gates: readonly (string | null)[]): string {
-  const add = (w: string, v: (l: number) => string) => gates.flatMap((g, gi) => (g === null ? [] : LANES.map((l) => `${g}${l} += ${w}[${gi}] * ${v(l)};`))).join(' ');
+  const add = (w: string, v: (l: number) => string) =>
+    gates.flatMap((g, gi) => (g === null ? [] : LANES.map((l) => `${g}${l} += ${w}[${gi}] * ${v(l)};`))).join(' ');
   return `if (this.constants.TOKENS > 0) {
       ${LANES.map((l) => `const id${l} = ids[0][t * this.constants.B + Math.min(4 * q + ${l}, this.constants.B - 1)];\n      const w${l} = wih4[j][id${l}];`).join('\n      ')}
       ${gates.flatMap((g, gi) => (g === null ? [] : LANES.map((l) => `${g}${l} += w${l}[${gi}];`))).join(' ')}

@@ -49,7 +49,8 @@ export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, d
   const hPrevAt = (t: number) => stepRows(rec.hPrev, t, T, B);
   let dh: tf.Tensor2D = dhT ?? tf.zeros([B, H]);
   let dc: tf.Tensor2D | null = spec.kind === 'lstm' ? (dcT ?? tf.zeros([B, H])) : null;
-  const dX: tf.Tensor2D[] = new Array(T), dH: tf.Tensor2D[] = new Array(T);
+  const dX: tf.Tensor2D[] = new Array(T),
+    dH: tf.Tensor2D[] = new Array(T);
   const resetBefore = spec.kind === 'gru' && !spec.resetAfter;
   const { wHhRz, wHhN } = w;
   for (let t = T - 1; t >= 0; t--) {
@@ -57,9 +58,15 @@ export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, d
     const yGrad = dyAt(t);
     // finished rows took no output gradient and pass dh, dc through unchanged
     const dht = yGrad ? tf.add(dh, m ? tf.mul(m, yGrad) : yGrad) : dh;
-    let dPre: tf.Tensor2D, dRec: tf.Tensor2D, dhPrev: tf.Tensor2D, dcPrev: tf.Tensor2D | null = null;
+    let dPre: tf.Tensor2D,
+      dRec: tf.Tensor2D,
+      dhPrev: tf.Tensor2D,
+      dcPrev: tf.Tensor2D | null = null;
     if (spec.kind === 'lstm') {
-      const ifo = at(0, t), g = at(1, t), cp = at(2, t), cn = at(3, t);
+      const ifo = at(0, t),
+        g = at(1, t),
+        cp = at(2, t),
+        cn = at(3, t);
       const [i, f, o] = tf.split(ifo, 3, 1);
       const tc = tf.tanh(cn);
       const dcAll = tf.add(dc!, tf.mul(tf.mul(dht, o), dTanh(tc)));
@@ -69,7 +76,11 @@ export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, d
       dcPrev = tf.mul(dcAll, f) as tf.Tensor2D;
       dhPrev = tf.matMul(dPre, w.wHhT, false, true);
     } else if (spec.kind === 'gru') {
-      const r = at(0, t), z = at(1, t), n = at(2, t), extra = at(3, t), hp = hPrevAt(t);
+      const r = at(0, t),
+        z = at(1, t),
+        n = at(2, t),
+        extra = at(3, t),
+        hp = hPrevAt(t);
       const dpn = tf.mul(tf.mul(dht, oneMinus(z)), dTanh(n));
       const dpz = tf.mul(tf.mul(dht, tf.sub(hp, n)), dSigmoid(z));
       const direct = tf.mul(dht, z);
@@ -111,12 +122,20 @@ export function backwardSequence({ spec, w, rec, time: T, batch: B, masks, dy, d
   if (resetBefore) {
     // the n rows of W_hh saw r·h, not h
     const rh = tf.reshape(rec.saved[3], [T * B, H]) as tf.Tensor2D;
-    dWhhT = tf.concat([tf.matMul(hPrev, tf.slice(dHP, [0, 0], [-1, 2 * H]), true, false), tf.matMul(rh, tf.slice(dHP, [0, 2 * H], [-1, H]), true, false)], 1) as tf.Tensor2D;
+    dWhhT = tf.concat(
+      [tf.matMul(hPrev, tf.slice(dHP, [0, 0], [-1, 2 * H]), true, false), tf.matMul(rh, tf.slice(dHP, [0, 2 * H], [-1, H]), true, false)],
+      1,
+    ) as tf.Tensor2D;
   } else {
     dWhhT = tf.matMul(hPrev, dHP, true, false);
   }
   return {
-    dx: tf.matMul(dXP, w.wIhT, false, true), dh0: dh, dc0: dc,
-    dWihT: tf.matMul(rec.x, dXP, true, false), dWhhT, dbIh: tf.sum(dXP, 0) as tf.Tensor1D, dbHh: tf.sum(dHP, 0) as tf.Tensor1D,
+    dx: tf.matMul(dXP, w.wIhT, false, true),
+    dh0: dh,
+    dc0: dc,
+    dWihT: tf.matMul(rec.x, dXP, true, false),
+    dWhhT,
+    dbIh: tf.sum(dXP, 0) as tf.Tensor1D,
+    dbHh: tf.sum(dHP, 0) as tf.Tensor1D,
   };
 }

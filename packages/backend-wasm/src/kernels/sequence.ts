@@ -13,9 +13,19 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
   const { w } = args;
   const H = spec.units;
   const projected = tf.add(tf.matMul(args.x, w.wIhT), w.inputBias);
-  const ctx: StepContext = { H, wHhT: w.wHhT, bHn: w.bHn, wHhRz: w.wHhRz, wHhN: w.wHhN, relu: spec.kind === 'rnn' && spec.activation === 'relu' };
-  let h = args.h0, c = args.c0;
-  const ys: tf.Tensor2D[] = [], hPrev: tf.Tensor2D[] = [], saved: tf.Tensor2D[][] = [];
+  const ctx: StepContext = {
+    H,
+    wHhT: w.wHhT,
+    bHn: w.bHn,
+    wHhRz: w.wHhRz,
+    wHhN: w.wHhN,
+    relu: spec.kind === 'rnn' && spec.activation === 'relu',
+  };
+  let h = args.h0,
+    c = args.c0;
+  const ys: tf.Tensor2D[] = [],
+    hPrev: tf.Tensor2D[] = [],
+    saved: tf.Tensor2D[][] = [];
   for (let t = 0; t < T; t++) {
     if (record) hPrev.push(h);
     const next = step(ctx, T === 1 ? (projected as tf.Tensor2D) : stepRows(projected, t, T, B), h, c);
@@ -36,7 +46,13 @@ export function runSequence(args: SequenceArgs, record = false): SequenceResult 
     }
   }
   const stacked = record ? saved[0].map((_, k) => tf.stack(saved.map((s) => s[k])) as tf.Tensor3D) : [];
-  return { y: (T === 1 ? tf.reshape(ys[0], [1, B, H]) : tf.stack(ys)) as tf.Tensor3D, h, c: spec.kind === 'lstm' ? c : null, saved: stacked, hPrev: record ? (tf.stack(hPrev) as tf.Tensor3D) : null };
+  return {
+    y: (T === 1 ? tf.reshape(ys[0], [1, B, H]) : tf.stack(ys)) as tf.Tensor3D,
+    h,
+    c: spec.kind === 'lstm' ? c : null,
+    saved: stacked,
+    hPrev: record ? (tf.stack(hPrev) as tf.Tensor3D) : null,
+  };
 }
 
 interface StepContext {
@@ -49,7 +65,12 @@ interface StepContext {
 }
 
 /** A step's new state and what the backward needs of it (see backward.ts for each kind's list). */
-type Step = (ctx: StepContext, xt: tf.Tensor2D, h: tf.Tensor2D, c: tf.Tensor2D | null) => { h: tf.Tensor2D; c: tf.Tensor2D | null; saved: tf.Tensor2D[] };
+type Step = (
+  ctx: StepContext,
+  xt: tf.Tensor2D,
+  h: tf.Tensor2D,
+  c: tf.Tensor2D | null,
+) => { h: tf.Tensor2D; c: tf.Tensor2D | null; saved: tf.Tensor2D[] };
 
 /** Columns i, f, o, g: one sigmoid for three gates. */
 const lstmStep: Step = ({ H, wHhT }, xt, h, c) => {

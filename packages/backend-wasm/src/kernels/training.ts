@@ -9,7 +9,11 @@ export function denseForward(x: tf.Tensor2D, weight: tf.Tensor2D, bias: tf.Tenso
 }
 
 /** dx = dOut · W, dW = dOutᵀ · x, db = the column sums of dOut. */
-export function denseBackward(x: tf.Tensor2D, weight: tf.Tensor2D, dOut: tf.Tensor2D): { dx: tf.Tensor2D; dWeight: tf.Tensor2D; dBias: tf.Tensor1D } {
+export function denseBackward(
+  x: tf.Tensor2D,
+  weight: tf.Tensor2D,
+  dOut: tf.Tensor2D,
+): { dx: tf.Tensor2D; dWeight: tf.Tensor2D; dBias: tf.Tensor1D } {
   return tf.tidy(() => ({ dx: tf.matMul(dOut, weight), dWeight: tf.matMul(dOut, x, true, false), dBias: tf.sum(dOut, 0) as tf.Tensor1D }));
 }
 

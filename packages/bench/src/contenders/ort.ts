@@ -18,20 +18,29 @@ export function ortContender(threads: number): Contender {
   return {
     name: `ort-${threads}t`,
     role: 'peer',
-    skip: (c) => (c.mode === 'training' || c.mode === 'model' ? 'onnxruntime-node has no training API' : c.cell === 'rnn' ? 'the bench builds ONNX LSTM and GRU models only' : null),
+    skip: (c) =>
+      c.mode === 'training' || c.mode === 'model'
+        ? 'onnxruntime-node has no training API'
+        : c.cell === 'rnn'
+          ? 'the bench builds ONNX LSTM and GRU models only'
+          : null,
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       const { H, B, T } = c;
       const lstm = c.cell === 'lstm';
       const steps = c.mode === 'streaming' ? 1 : T;
       const session = await ort.InferenceSession.create(rnnModel(c.cell as 'lstm' | 'gru', weights, H, H, steps, B, c.resetAfter), {
-        intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all',
+        intraOpNumThreads: threads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
       });
       const zeros = () => new ort.Tensor('float32', new Float32Array(B * H), [1, B, H]);
       if (c.mode === 'streaming') {
         const frames = stepFrames(x, B, T, H);
         const fetches = lstm ? ['Y_h', 'Y_c'] : ['Y_h'];
         const stream = async (collect: Float32Array | null) => {
-          let h: ort.Tensor = zeros(), cs: ort.Tensor = zeros();
+          let h: ort.Tensor = zeros(),
+            cs: ort.Tensor = zeros();
           for (let t = 0; t < T; t++) {
             const feeds: Record<string, ort.Tensor> = { X: new ort.Tensor('float32', frames[t], [1, B, H]), initial_h: h };
             if (lstm) feeds.initial_c = cs;

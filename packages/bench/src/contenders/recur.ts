@@ -1,11 +1,31 @@
-import { Adam, tokenIds, BasicRNNCell, GRUCell, LSTMCell, LSTMStateTuple, RnnModel, StatefulRNN, TbpttTrainer, dynamicRnn, dynamicRnnWithTape, disposeState, getBackend, tensor, type Tensor } from '@recur/core';
+import {
+  Adam,
+  tokenIds,
+  BasicRNNCell,
+  GRUCell,
+  LSTMCell,
+  LSTMStateTuple,
+  RnnModel,
+  StatefulRNN,
+  TbpttTrainer,
+  dynamicRnn,
+  dynamicRnnWithTape,
+  disposeState,
+  getBackend,
+  tensor,
+  type Tensor,
+} from '@recur/core';
 import type { BenchCase } from '../cases.js';
 import { stepFrames, type CaseData, type Contender, type Gradients, type ModelData, type Prepared } from './types.js';
 
 /** The case's one-layer cell on `backend` (input size H). */
 export function makeCell(c: BenchCase, backend: string, seed?: number): LSTMCell | GRUCell | BasicRNNCell {
   const options = { backend, inputSize: c.H, seed };
-  return c.cell === 'lstm' ? new LSTMCell(c.H, options) : c.cell === 'gru' ? new GRUCell(c.H, { ...options, resetAfter: c.resetAfter }) : new BasicRNNCell(c.H, options);
+  return c.cell === 'lstm'
+    ? new LSTMCell(c.H, options)
+    : c.cell === 'gru'
+      ? new GRUCell(c.H, { ...options, resetAfter: c.resetAfter })
+      : new BasicRNNCell(c.H, options);
 }
 
 /** A Recur backend: dynamicRnn for sequences, StatefulRNN for streaming, dynamicRnnWithTape + backward for training. */
@@ -13,7 +33,8 @@ export function recurContender(backend: string): Contender {
   return {
     name: `recur-${backend}`,
     role: 'recur',
-    skip: (c) => ((c.mode === 'training' || c.mode === 'model') && !getBackend(backend).capabilities.training ? 'no backward kernels' : null),
+    skip: (c) =>
+      (c.mode === 'training' || c.mode === 'model') && !getBackend(backend).capabilities.training ? 'no backward kernels' : null,
     async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
       if (c.mode === 'model') return prepareModel(backend, c, model!);
       const { H, B, T } = c;
@@ -61,10 +82,16 @@ export function recurContender(backend: string): Contender {
         const grads = tape.backward({ dOutputs: dy! });
         const w = grads.dWeights[0];
         const s = grads.dInitialState;
-        const kept = keep ? {
-          dx: grads.dInputs!.dataSync() as Float32Array, dh0: (s instanceof LSTMStateTuple ? s.h : (s as Tensor)).dataSync() as Float32Array,
-          wIh: w.wIh.dataSync() as Float32Array, wHh: w.wHh.dataSync() as Float32Array, bIh: w.bIh.dataSync() as Float32Array, bHh: w.bHh.dataSync() as Float32Array,
-        } : (w.wHh.dataSync(), null);
+        const kept = keep
+          ? {
+              dx: grads.dInputs!.dataSync() as Float32Array,
+              dh0: (s instanceof LSTMStateTuple ? s.h : (s as Tensor)).dataSync() as Float32Array,
+              wIh: w.wIh.dataSync() as Float32Array,
+              wHh: w.wHh.dataSync() as Float32Array,
+              bIh: w.bIh.dataSync() as Float32Array,
+              bHh: w.bHh.dataSync() as Float32Array,
+            }
+          : (w.wHh.dataSync(), null);
         grads.dispose();
         outputs.dispose();
         disposeState(state);
@@ -91,7 +118,10 @@ export function recurContender(backend: string): Contender {
  */
 export async function prepareModel(backend: string, c: BenchCase, data: ModelData): Promise<Prepared> {
   const { layers, vocabulary: V, learningRate, clipNorm } = c.model!;
-  const model = new RnnModel({ inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V }, { backend });
+  const model = new RnnModel(
+    { inputSize: V, layers: Array.from({ length: layers }, () => ({ kind: 'lstm' as const, units: c.H })), outputSize: V },
+    { backend },
+  );
   model.cell.layers.forEach((layer, l) => layer.setWeights(data.layers[l]));
   model.head.setWeights(data.headWeight, data.headBias);
   const trainer = new TbpttTrainer(model, { batch: c.B, optimizer: new Adam({ learningRate }), clipNorm });

@@ -33,25 +33,44 @@ export function tfjsContender(backend: 'cpu' | 'wasm' | 'webgl'): Contender {
   return {
     name: `tfjs-layers-${backend}`,
     role: 'peer',
-    skip: (c) => ((c.mode === 'training' && backend !== 'webgl') || c.mode === 'model' ? "tfjs-core's node build registers no gradient functions: tfjs-layers cannot train here"
-      : c.resetAfter ? 'tfjs-layers 4.22 has no reset_after GRU' : c.cell === 'rnn' ? 'the bench compares tfjs-layers on LSTM and GRU only' : null),
+    skip: (c) =>
+      (c.mode === 'training' && backend !== 'webgl') || c.mode === 'model'
+        ? "tfjs-core's node build registers no gradient functions: tfjs-layers cannot train here"
+        : c.resetAfter
+          ? 'tfjs-layers 4.22 has no reset_after GRU'
+          : c.cell === 'rnn'
+            ? 'the bench compares tfjs-layers on LSTM and GRU only'
+            : null,
     async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
       await tf.setBackend(backend);
       const { H, B, T } = c;
-      const lstm = c.cell === 'lstm', streaming = c.mode === 'streaming';
+      const lstm = c.cell === 'lstm',
+        streaming = c.mode === 'streaming';
       const layer = (lstm ? tfl.layers.lstm : tfl.layers.gru)({
-        units: H, recurrentInitializer: 'glorotUniform', recurrentActivation: 'sigmoid', returnSequences: true, returnState: streaming,
+        units: H,
+        recurrentInitializer: 'glorotUniform',
+        recurrentActivation: 'sigmoid',
+        returnSequences: true,
+        returnState: streaming,
       });
       const xAll = tf.tensor3d(x, [B, T, H]);
       const init = () => (lstm ? [tf.zeros([B, H]), tf.zeros([B, H])] : [tf.zeros([B, H])]);
-      tf.tidy(() => void layer.apply(tf.slice(xAll, [0, 0, 0], [B, streaming ? 1 : T, H]), streaming ? { initialState: init() } : undefined));
+      tf.tidy(
+        () => void layer.apply(tf.slice(xAll, [0, 0, 0], [B, streaming ? 1 : T, H]), streaming ? { initialState: init() } : undefined),
+      );
       // Keras layout (kernels [in, G*H]; GRU gates z, r, h; one bias: reset before the product, as the cases use)
       const k = keras(c, weights);
-      layer.setWeights([tf.tensor2d(k.kernel, [H, k.kernel.length / H]), tf.tensor2d(k.recurrentKernel, [H, k.recurrentKernel.length / H]), tf.tensor1d(k.bias)]);
-      const dispose = (more: tf.Tensor[] = []) => () => {
-        tf.dispose([...more, xAll]);
-        layer.dispose();
-      };
+      layer.setWeights([
+        tf.tensor2d(k.kernel, [H, k.kernel.length / H]),
+        tf.tensor2d(k.recurrentKernel, [H, k.recurrentKernel.length / H]),
+        tf.tensor1d(k.bias),
+      ]);
+      const dispose =
+        (more: tf.Tensor[] = []) =>
+        () => {
+          tf.dispose([...more, xAll]);
+          layer.dispose();
+        };
       if (streaming) {
         const frames = Array.from({ length: T }, (_, t) => tf.tidy(() => tf.slice(xAll, [0, t, 0], [B, 1, H])));
         const stream = (collect: Float32Array | null) => {
@@ -87,7 +106,11 @@ export function tfjsContender(backend: 'cpu' | 'wasm' | 'webgl'): Contender {
           tf.dispose([value, ...Object.values(grads)]);
           return kernels;
         };
-        return { run: () => train(), kernelGradients: async () => concat(...(train() as [Float32Array, Float32Array])), dispose: dispose() };
+        return {
+          run: () => train(),
+          kernelGradients: async () => concat(...(train() as [Float32Array, Float32Array])),
+          dispose: dispose(),
+        };
       }
       const forward = () => {
         void tf.setBackend(backend);

@@ -25,7 +25,10 @@ class TorchProcess {
   #exited: string | null = null;
 
   constructor() {
-    this.#child = spawn(PYTHON, [SCRIPT], { env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(TORCH_THREADS) }, stdio: 'pipe' });
+    this.#child = spawn(PYTHON, [SCRIPT], {
+      env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: String(TORCH_THREADS) },
+      stdio: 'pipe',
+    });
     createInterface({ input: this.#child.stdout }).on('line', (line) => this.#waiting.shift()?.(line));
     this.#child.stderr.on('data', (d) => (this.#stderr = (this.#stderr + String(d)).slice(-2000)));
     this.#child.on('exit', (code) => {
@@ -96,14 +99,32 @@ export function torchContender(): Contender {
   return {
     name: 'torch-cpu',
     role: 'peer',
-    skip: (c: BenchCase) => unavailable ?? (!shared ? 'PyTorch peer not started'
-      : c.cell === 'gru' && !c.resetAfter ? "torch.nn.GRU has no reset-before variant (TF1's)" : null),
+    skip: (c: BenchCase) =>
+      unavailable ??
+      (!shared
+        ? 'PyTorch peer not started'
+        : c.cell === 'gru' && !c.resetAfter
+          ? "torch.nn.GRU has no reset-before variant (TF1's)"
+          : null),
     async prepare(c: BenchCase, { weights, x, model }: CaseData): Promise<Prepared> {
       const torch = shared!.process;
       const layer = (w: CaseData['weights']) => ({ wIh: b64(w.wIh), wHh: b64(w.wHh), bIh: b64(w.bIh), bHh: b64(w.bHh) });
       await torch.request({
-        op: 'prepare', case: { cell: c.cell, mode: c.mode, H: c.H, B: c.B, T: c.T }, weights: layer(weights), x: b64(x),
-        ...(model ? { model: { ...c.model, weights: model.layers.map(layer), headWeight: b64(model.headWeight), headBias: b64(model.headBias), targets: Array.from(model.targets) } } : {}),
+        op: 'prepare',
+        case: { cell: c.cell, mode: c.mode, H: c.H, B: c.B, T: c.T },
+        weights: layer(weights),
+        x: b64(x),
+        ...(model
+          ? {
+              model: {
+                ...c.model,
+                weights: model.layers.map(layer),
+                headWeight: b64(model.headWeight),
+                headBias: b64(model.headBias),
+                targets: Array.from(model.targets),
+              },
+            }
+          : {}),
       });
       if (c.mode === 'model') {
         return {
@@ -115,10 +136,20 @@ export function torchContender(): Contender {
       return {
         run: async (): Promise<SelfTimed> => ({ selfTimedMs: (await torch.request<{ ms: number }>({ op: 'run' })).ms }),
         outputs: c.mode === 'training' ? undefined : async () => floats((await torch.request<{ y: string }>({ op: 'outputs' })).y),
-        gradients: c.mode === 'training' ? async () => {
-          const g = await torch.request<Record<keyof Gradients, string>>({ op: 'gradients' });
-          return { dx: floats(g.dx), dh0: floats(g.dh0), wIh: floats(g.wIh), wHh: floats(g.wHh), bIh: floats(g.bIh), bHh: floats(g.bHh) };
-        } : undefined,
+        gradients:
+          c.mode === 'training'
+            ? async () => {
+                const g = await torch.request<Record<keyof Gradients, string>>({ op: 'gradients' });
+                return {
+                  dx: floats(g.dx),
+                  dh0: floats(g.dh0),
+                  wIh: floats(g.wIh),
+                  wHh: floats(g.wHh),
+                  bIh: floats(g.bIh),
+                  bHh: floats(g.bHh),
+                };
+              }
+            : undefined,
         dispose: () => void torch.request({ op: 'release' }).catch(() => {}),
       };
     },

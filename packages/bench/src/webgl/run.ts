@@ -11,17 +11,24 @@ import { kerasKernelGradients, tfjsContender } from '../contenders/tfjs.js';
 
 const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], B: number, T: number): BenchCase => ({
   id: `${cell}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H256-B${B}${mode === 'streaming' ? '' : `-T${T}`}`,
-  cell, resetAfter: false, H: 256, B, T, mode,
+  cell,
+  resetAfter: false,
+  H: 256,
+  B,
+  T,
+  mode,
 });
 
 /** The issue's cases (GRU with the reset gate before the product: tfjs-layers has no other), with their goals. */
-export const WEBGL_CASES: readonly { readonly case: BenchCase; readonly goal: number | null }[] = (['lstm', 'gru'] as const).flatMap((cell) => [
-  { case: make(cell, 'sequence', 1, 100), goal: 3 },
-  { case: make(cell, 'sequence', 16, 100), goal: 1.5 },
-  { case: make(cell, 'streaming', 1, 100), goal: 3 },
-  { case: make(cell, 'streaming', 16, 100), goal: 3 },
-  { case: make(cell, 'training', 16, 50), goal: null },
-]);
+export const WEBGL_CASES: readonly { readonly case: BenchCase; readonly goal: number | null }[] = (['lstm', 'gru'] as const).flatMap(
+  (cell) => [
+    { case: make(cell, 'sequence', 1, 100), goal: 3 },
+    { case: make(cell, 'sequence', 16, 100), goal: 1.5 },
+    { case: make(cell, 'streaming', 1, 100), goal: 3 },
+    { case: make(cell, 'streaming', 16, 100), goal: 3 },
+    { case: make(cell, 'training', 16, 50), goal: null },
+  ],
+);
 
 /** A quick run for CI: every mode once, at B=1 and a short sequence. */
 export const QUICK_WEBGL_CASES = [make('lstm', 'sequence', 1, 20), make('gru', 'streaming', 1, 10), make('lstm', 'training', 2, 10)];
@@ -42,14 +49,23 @@ export interface WebglCaseResult {
   readonly ratio: number | null;
 }
 
-async function agreement(c: BenchCase, p: Prepared, reference: Float32Array, gradients: ReturnType<typeof caseData>['gradients']): Promise<number> {
+async function agreement(
+  c: BenchCase,
+  p: Prepared,
+  reference: Float32Array,
+  gradients: ReturnType<typeof caseData>['gradients'],
+): Promise<number> {
   if (p.outputs) return maxDiff(await p.outputs(), reference);
   if (p.gradients) return gradientDiff(await p.gradients(), gradients!);
   return relativeDiff(await p.kernelGradients!(), kerasKernelGradients(c, gradients!));
 }
 
 /** Runs the cases: agreement first, then a warm-up run and `reps` interleaved timed runs of each contender. */
-export async function runWebglBench(cases: readonly { case: BenchCase; goal: number | null }[], reps: number, print: (line: string) => void): Promise<WebglCaseResult[]> {
+export async function runWebglBench(
+  cases: readonly { case: BenchCase; goal: number | null }[],
+  reps: number,
+  print: (line: string) => void,
+): Promise<WebglCaseResult[]> {
   const contenders: Contender[] = [recurContender('gpujs'), tfjsContender('webgl')];
   const results: WebglCaseResult[] = [];
   for (const { case: c, goal } of cases) {
@@ -68,7 +84,8 @@ export async function runWebglBench(cases: readonly { case: BenchCase; goal: num
         const d = await agreement(c, p, reference, gradients);
         result.agreement[contender.name] = d;
         if (!(d <= AGREEMENT)) {
-          result.skipped[contender.name] = `its ${c.mode === 'training' ? 'gradients' : 'outputs'} differ from backend-cpu's by ${d.toExponential(2)} (more than ${AGREEMENT}): not timed`;
+          result.skipped[contender.name] =
+            `its ${c.mode === 'training' ? 'gradients' : 'outputs'} differ from backend-cpu's by ${d.toExponential(2)} (more than ${AGREEMENT}): not timed`;
           prepared.delete(contender.name);
           p.dispose();
           continue;
@@ -87,7 +104,8 @@ export async function runWebglBench(cases: readonly { case: BenchCase; goal: num
       for (const p of prepared.values()) p.dispose();
     }
     const median = (name: string) => (result.samples[name]?.length ? summarise(result.samples[name]).median : null);
-    const recur = median('recur-gpujs'), peer = median('tfjs-layers-webgl');
+    const recur = median('recur-gpujs'),
+      peer = median('tfjs-layers-webgl');
     (result as { ratio: number | null }).ratio = recur !== null && peer !== null ? peer / recur : null;
     print(formatLine(result));
     results.push(result);
@@ -102,6 +120,9 @@ export function formatLine(r: WebglCaseResult): string {
     const { median, min, max } = summarise(s);
     return `${name} ${median.toFixed(1)} ms (${min.toFixed(1)}-${max.toFixed(1)}, agrees to ${r.agreement[name].toExponential(1)})`;
   };
-  const ratio = r.ratio === null ? 'no ratio' : `${r.ratio.toFixed(2)}x tfjs-webgl's speed${r.goal ? ` (goal >= ${r.goal}x: ${r.ratio >= r.goal ? 'met' : 'MISSED'})` : ''}`;
+  const ratio =
+    r.ratio === null
+      ? 'no ratio'
+      : `${r.ratio.toFixed(2)}x tfjs-webgl's speed${r.goal ? ` (goal >= ${r.goal}x: ${r.ratio >= r.goal ? 'met' : 'MISSED'})` : ''}`;
   return `${r.id.padEnd(24)} ${ratio}; ${time('recur-gpujs')}; ${time('tfjs-layers-webgl')}`;
 }

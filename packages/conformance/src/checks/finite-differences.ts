@@ -3,7 +3,10 @@ import { CheckFailure } from '../compare.js';
 import { disposeCell, makeCell, randomValues, readState, scoped, stateFrom, type CellConfig } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
-const B = 3, T = 5, EPS = 1e-6, TOLERANCE = 1e-6;
+const B = 3,
+  T = 5,
+  EPS = 1e-6,
+  TOLERANCE = 1e-6;
 /** Denominator floor of the relative error, so that gradients near zero are compared absolutely at 1e-6 * 1e-3. */
 const FLOOR = 1e-3;
 
@@ -31,7 +34,8 @@ const f64 = (n: number, seed: number, scale = 1) => Float64Array.from(randomValu
 
 /** The loss in float64 for the current weights and inputs, and optionally its analytic gradients. */
 async function loss(ctx: CheckContext, cell: Cell, p: Problem, seqLens: number[] | undefined, withGrads: boolean) {
-  const I = cell.layers[0].inputSize!, H = cell.layers[cell.layers.length - 1].units;
+  const I = cell.layers[0].inputSize!,
+    H = cell.layers[cell.layers.length - 1].units;
   return scoped(async (inner) => {
     const opts = { backend: ctx.backend, dtype: 'float64' as const };
     const x = inner.add(tensor(p.x, [T, B, I], opts));
@@ -47,11 +51,15 @@ async function loss(ctx: CheckContext, cell: Cell, p: Problem, seqLens: number[]
       for (let i = 0; i < s.h.length; i++) value += s.h[i] * p.S[l][i] + (s.c ? s.c[i] * p.U[l][i] : 0);
     });
     if (!withGrads) return { value, grads: null };
-    const g = inner.add(run.tape.backward({
-      dOutputs: inner.add(tensor(p.R, [T, B, H], opts)),
-      dFinalState: inner.state(stateFrom(cell, B, p.S, p.U, ctx.backend, 'float64') as CellState),
-    }));
-    const weights = await Promise.all(g.dWeights.map(async (w) => ({ wIh: await w.wIh.data(), wHh: await w.wHh.data(), bIh: await w.bIh.data(), bHh: await w.bHh.data() })));
+    const g = inner.add(
+      run.tape.backward({
+        dOutputs: inner.add(tensor(p.R, [T, B, H], opts)),
+        dFinalState: inner.state(stateFrom(cell, B, p.S, p.U, ctx.backend, 'float64') as CellState),
+      }),
+    );
+    const weights = await Promise.all(
+      g.dWeights.map(async (w) => ({ wIh: await w.wIh.data(), wHh: await w.wHh.data(), bIh: await w.bIh.data(), bHh: await w.bHh.data() })),
+    );
     return { value, grads: { x: await g.dInputs!.data(), state: await readState(g.dInitialState), weights } };
   });
 }
@@ -61,11 +69,16 @@ async function finiteDifferences(ctx: CheckContext, config: CellConfig, seqLens:
   await scoped(async (scope) => {
     const cell = makeCell(config, ctx.backend, 'float64', seed);
     scope.add(disposeCell(cell));
-    const sizes = config.sizes, L = sizes.length - 1, lstm = config.kind === 'lstm';
+    const sizes = config.sizes,
+      L = sizes.length - 1,
+      lstm = config.kind === 'lstm';
     const p: Problem = {
-      x: f64(T * B * sizes[0], seed + 1), R: f64(T * B * sizes[L], seed + 2),
-      h0: sizes.slice(1).map((H, l) => f64(B * H, seed + 10 + l, 0.5)), c0: sizes.slice(1).map((H, l) => f64(B * H, seed + 20 + l, 0.5)),
-      S: sizes.slice(1).map((H, l) => f64(B * H, seed + 30 + l)), U: sizes.slice(1).map((H, l) => f64(B * H, seed + 40 + l)),
+      x: f64(T * B * sizes[0], seed + 1),
+      R: f64(T * B * sizes[L], seed + 2),
+      h0: sizes.slice(1).map((H, l) => f64(B * H, seed + 10 + l, 0.5)),
+      c0: sizes.slice(1).map((H, l) => f64(B * H, seed + 20 + l, 0.5)),
+      S: sizes.slice(1).map((H, l) => f64(B * H, seed + 30 + l)),
+      U: sizes.slice(1).map((H, l) => f64(B * H, seed + 40 + l)),
     };
     const analytic = (await loss(ctx, cell, p, seqLens, true)).grads!;
     let worst = { err: 0, what: '' };
@@ -82,7 +95,8 @@ async function finiteDifferences(ctx: CheckContext, config: CellConfig, seqLens:
         reset();
         const numeric = (up - down) / (2 * EPS);
         const err = Math.abs(numeric - grad[i]) / Math.max(Math.abs(numeric), Math.abs(grad[i]), FLOOR);
-        if (!(err <= worst.err)) worst = { err: Number.isNaN(err) ? Infinity : err, what: `${what}[${i}] (analytic ${grad[i]}, numeric ${numeric})` };
+        if (!(err <= worst.err))
+          worst = { err: Number.isNaN(err) ? Infinity : err, what: `${what}[${i}] (analytic ${grad[i]}, numeric ${numeric})` };
       }
     };
     const noop = () => {};
@@ -92,9 +106,11 @@ async function finiteDifferences(ctx: CheckContext, config: CellConfig, seqLens:
       if (lstm) await compare(`c0[${l}]`, p.c0[l], analytic.state[l].c!, noop);
       const layer = cell.layers[l];
       const w = layer.getWeights() as LayerWeights<Float64Array>;
-      for (const k of ['wIh', 'wHh', 'bIh', 'bHh'] as const) await compare(`${k}[${l}]`, w[k], analytic.weights[l][k], () => layer.setWeights(w));
+      for (const k of ['wIh', 'wHh', 'bIh', 'bHh'] as const)
+        await compare(`${k}[${l}]`, w[k], analytic.weights[l][k], () => layer.setWeights(w));
     }
-    if (!(worst.err <= TOLERANCE)) throw new CheckFailure(`worst relative error ${worst.err.toExponential(3)} > ${TOLERANCE} at ${worst.what}`);
+    if (!(worst.err <= TOLERANCE))
+      throw new CheckFailure(`worst relative error ${worst.err.toExponential(3)} > ${TOLERANCE} at ${worst.what}`);
   });
 }
 
@@ -102,7 +118,8 @@ export function finiteDifferenceChecks(): Check[] {
   return CONFIGS.map(({ name, config, seqLens }, i) => ({
     id: `gradients/finite-differences/${name}`,
     title: `float64 central differences (eps ${EPS}) vs backward, every weight, input and initial state: relative error <= ${TOLERANCE} (sizes [${config.sizes}]${seqLens ? `, seq_lens [${seqLens}]` : ''})`,
-    notApplicable: (caps) => (!caps.training ? 'the backend has no backward kernels' : !caps.dtypes.includes('float64') ? 'the backend has no float64' : null),
+    notApplicable: (caps) =>
+      !caps.training ? 'the backend has no backward kernels' : !caps.dtypes.includes('float64') ? 'the backend has no float64' : null,
     run: (ctx: CheckContext) => finiteDifferences(ctx, config, seqLens, 100 + 10 * i),
   }));
 }

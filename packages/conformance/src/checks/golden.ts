@@ -1,11 +1,27 @@
-import { StatefulRNN, type HostLayerState, dynamicRnn, getStateResetOp, getStateUpdateOp, getStateVariables, tensor, type Cell, type DType } from '@recur/core';
+import {
+  StatefulRNN,
+  type HostLayerState,
+  dynamicRnn,
+  getStateResetOp,
+  getStateUpdateOp,
+  getStateVariables,
+  tensor,
+  type Cell,
+  type DType,
+} from '@recur/core';
 import { expectClose } from '../compare.js';
 import type { GoldenCase, GoldenFixtures } from '../fixtures.js';
 import { disposeCell, goldenCell, readState, scoped, stateFrom, timeSlice, type Scope } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
 /** Compares outputs and every layer's final state with the case. */
-async function expectGolden(c: GoldenCase, y: ArrayLike<number>, state: readonly HostLayerState[], tolerance: number, how: string): Promise<void> {
+async function expectGolden(
+  c: GoldenCase,
+  y: ArrayLike<number>,
+  state: readonly HostLayerState[],
+  tolerance: number,
+  how: string,
+): Promise<void> {
   expectClose(`${c.name} ${how}: y`, y, c.y, tolerance);
   state.forEach((s, l) => {
     expectClose(`${c.name} ${how}: hT[${l}]`, s.h, c.hT[l], tolerance);
@@ -89,13 +105,29 @@ export function goldenChecks(fixtures: GoldenFixtures): Check[] {
       });
     }
     if (c.chunks) {
-      checks.push({ id: `golden/${c.name}/chunks`, title: `${what} in chunks [${c.chunks}], state carried by the update op`, run: (ctx) => viaStateVariables(c, ctx, c.chunks!) });
-      checks.push({ id: `golden/${c.name}/stateful-chunks`, title: `${what} in chunks [${c.chunks}] through StatefulRNN`, run: (ctx) => viaStateful(c, ctx, c.chunks!) });
+      checks.push({
+        id: `golden/${c.name}/chunks`,
+        title: `${what} in chunks [${c.chunks}], state carried by the update op`,
+        run: (ctx) => viaStateVariables(c, ctx, c.chunks!),
+      });
+      checks.push({
+        id: `golden/${c.name}/stateful-chunks`,
+        title: `${what} in chunks [${c.chunks}] through StatefulRNN`,
+        run: (ctx) => viaStateful(c, ctx, c.chunks!),
+      });
     }
     if (c.reset_rows) {
       const split = [c.reset_rows.before_step, c.time - c.reset_rows.before_step];
-      checks.push({ id: `golden/${c.name}/reset-rows`, title: `${what}: rows [${c.reset_rows.rows}] reset before step ${split[0]} by the reset op`, run: (ctx) => viaStateVariables(c, ctx, split) });
-      checks.push({ id: `golden/${c.name}/stateful-reset-rows`, title: `${what}: rows [${c.reset_rows.rows}] reset before step ${split[0]} by StatefulRNN.reset(rows)`, run: (ctx) => viaStateful(c, ctx, split) });
+      checks.push({
+        id: `golden/${c.name}/reset-rows`,
+        title: `${what}: rows [${c.reset_rows.rows}] reset before step ${split[0]} by the reset op`,
+        run: (ctx) => viaStateVariables(c, ctx, split),
+      });
+      checks.push({
+        id: `golden/${c.name}/stateful-reset-rows`,
+        title: `${what}: rows [${c.reset_rows.rows}] reset before step ${split[0]} by StatefulRNN.reset(rows)`,
+        run: (ctx) => viaStateful(c, ctx, split),
+      });
     }
   }
   return checks;

@@ -19,7 +19,8 @@ interface GoldenTbptt {
 /** Gradient tolerance of the golden README: |a - ref| / max(1, |ref|). */
 export function expectGradClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
   if (actual.length !== expected.length) throw new CheckFailure(`${what}: ${actual.length} values, expected ${expected.length}`);
-  let worst = 0, at = 0;
+  let worst = 0,
+    at = 0;
   for (let i = 0; i < actual.length; i++) {
     const e = Math.abs(actual[i] - expected[i]) / Math.max(1, Math.abs(expected[i]));
     if (!(e <= worst)) {
@@ -28,7 +29,9 @@ export function expectGradClose(what: string, actual: ArrayLike<number>, expecte
     }
   }
   if (!(worst <= tolerance)) {
-    throw new CheckFailure(`${what}: max |a - ref| / max(1, |ref|) = ${worst.toExponential(3)} > ${tolerance.toExponential(1)} at [${at}] (a = ${actual[at]}, ref = ${expected[at]})`);
+    throw new CheckFailure(
+      `${what}: max |a - ref| / max(1, |ref|) = ${worst.toExponential(3)} > ${tolerance.toExponential(1)} at [${at}] (a = ${actual[at]}, ref = ${expected[at]})`,
+    );
   }
 }
 
@@ -39,9 +42,20 @@ function halfOnH(scope: Scope, cell: Cell, batch: number, backend: string): Cell
   return scope.state(stateFrom(cell, batch, half, zero, backend));
 }
 
-async function expectWeights(c: GoldenCase, what: string, dWeights: readonly LayerGradients[], want: GoldenGrad['layers'], tolerance: number): Promise<void> {
+async function expectWeights(
+  c: GoldenCase,
+  what: string,
+  dWeights: readonly LayerGradients[],
+  want: GoldenGrad['layers'],
+  tolerance: number,
+): Promise<void> {
   for (let l = 0; l < want.length; l++) {
-    for (const [ours, theirs] of [['wIh', 'w_ih'], ['wHh', 'w_hh'], ['bIh', 'b_ih'], ['bHh', 'b_hh']] as const) {
+    for (const [ours, theirs] of [
+      ['wIh', 'w_ih'],
+      ['wHh', 'w_hh'],
+      ['bIh', 'b_ih'],
+      ['bHh', 'b_hh'],
+    ] as const) {
       expectGradClose(`${c.name} ${what}: d${theirs}[${l}]`, await dWeights[l][ours].data(), want[l][theirs], tolerance);
     }
   }
@@ -53,17 +67,20 @@ async function oneShotGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
   await scoped(async (scope) => {
     const cell = goldenCell(c, ctx.backend);
     scope.add(disposeCell(cell));
-    const I = c.sizes[0], H = c.sizes[c.sizes.length - 1];
+    const I = c.sizes[0],
+      H = c.sizes[c.sizes.length - 1];
     const x = scope.add(tensor(c.x, [c.time, c.batch, I], { backend: ctx.backend }));
     const initialState = scope.state(stateFrom(cell, c.batch, c.h0, c.c0, ctx.backend));
     const run = dynamicRnnWithTape(cell, x, { initialState, timeMajor: true, sequenceLength: c.seq_lens });
     scope.add(run.outputs);
     scope.state(run.state);
     scope.add(run.tape);
-    const grads = scope.add(run.tape.backward({
-      dOutputs: scope.add(tensor(g.dy, [c.time, c.batch, H], { backend: ctx.backend })),
-      dFinalState: halfOnH(scope, cell, c.batch, ctx.backend),
-    }));
+    const grads = scope.add(
+      run.tape.backward({
+        dOutputs: scope.add(tensor(g.dy, [c.time, c.batch, H], { backend: ctx.backend })),
+        dFinalState: halfOnH(scope, cell, c.batch, ctx.backend),
+      }),
+    );
     const tol = ctx.tolerance.gradient;
     expectGradClose(`${c.name}: dx`, await grads.dInputs!.data(), g.x, tol);
     const d0: HostLayerState[] = await readState(grads.dInitialState);
@@ -77,13 +94,20 @@ async function oneShotGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
 
 /** Truncated BPTT: state carried between chunks but detached; weight gradients summed over chunks. */
 async function tbpttGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
-  const g = c.grad as GoldenGrad, tb = c.tbptt as GoldenTbptt;
+  const g = c.grad as GoldenGrad,
+    tb = c.tbptt as GoldenTbptt;
   await scoped(async (scope) => {
     const cell = goldenCell(c, ctx.backend);
     scope.add(disposeCell(cell));
-    const I = c.sizes[0], H = c.sizes[c.sizes.length - 1];
+    const I = c.sizes[0],
+      H = c.sizes[c.sizes.length - 1];
     let state = scope.state(stateFrom(cell, c.batch, c.h0, c.c0, ctx.backend));
-    const sums = c.layers.map((l) => ({ wIh: new Float64Array(l.w_ih.length), wHh: new Float64Array(l.w_hh.length), bIh: new Float64Array(l.b_ih.length), bHh: new Float64Array(l.b_hh.length) }));
+    const sums = c.layers.map((l) => ({
+      wIh: new Float64Array(l.w_ih.length),
+      wHh: new Float64Array(l.w_hh.length),
+      bIh: new Float64Array(l.b_ih.length),
+      bHh: new Float64Array(l.b_hh.length),
+    }));
     let t0 = 0;
     for (const n of tb.chunks) {
       const x = scope.add(tensor(timeSlice(c.x, t0, n, c.batch * I), [n, c.batch, I], { backend: ctx.backend }));
@@ -91,10 +115,12 @@ async function tbpttGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
       scope.add(run.outputs);
       scope.add(run.tape);
       const last = t0 + n === c.time;
-      const grads = scope.add(run.tape.backward({
-        dOutputs: scope.add(tensor(timeSlice(g.dy, t0, n, c.batch * H), [n, c.batch, H], { backend: ctx.backend })),
-        dFinalState: last ? halfOnH(scope, cell, c.batch, ctx.backend) : undefined,
-      }));
+      const grads = scope.add(
+        run.tape.backward({
+          dOutputs: scope.add(tensor(timeSlice(g.dy, t0, n, c.batch * H), [n, c.batch, H], { backend: ctx.backend })),
+          dFinalState: last ? halfOnH(scope, cell, c.batch, ctx.backend) : undefined,
+        }),
+      );
       for (let l = 0; l < sums.length; l++) {
         for (const k of ['wIh', 'wHh', 'bIh', 'bHh'] as const) {
           const d = await grads.dWeights[l][k].data();
@@ -105,8 +131,18 @@ async function tbpttGrad(c: GoldenCase, ctx: CheckContext): Promise<void> {
       t0 += n;
     }
     for (let l = 0; l < sums.length; l++) {
-      for (const [ours, theirs] of [['wIh', 'w_ih'], ['wHh', 'w_hh'], ['bIh', 'b_ih'], ['bHh', 'b_hh']] as const) {
-        expectGradClose(`${c.name} TBPTT chunks [${tb.chunks}]: d${theirs}[${l}]`, sums[l][ours], tb.layers[l][theirs], ctx.tolerance.gradient);
+      for (const [ours, theirs] of [
+        ['wIh', 'w_ih'],
+        ['wHh', 'w_hh'],
+        ['bIh', 'b_ih'],
+        ['bHh', 'b_hh'],
+      ] as const) {
+        expectGradClose(
+          `${c.name} TBPTT chunks [${tb.chunks}]: d${theirs}[${l}]`,
+          sums[l][ours],
+          tb.layers[l][theirs],
+          ctx.tolerance.gradient,
+        );
       }
     }
   });
@@ -116,9 +152,20 @@ export function gradientChecks(fixtures: GoldenFixtures): Check[] {
   const noTraining = (caps: { training: boolean }) => (caps.training ? null : 'the backend has no backward kernels');
   const checks: Check[] = [];
   for (const c of fixtures.cases) {
-    if (c.grad) checks.push({ id: `gradients/${c.name}/bptt`, title: `${c.name}: one-shot BPTT gradients of x, h0, c0 and every weight`, notApplicable: noTraining, run: (ctx) => oneShotGrad(c, ctx) });
-    if (c.tbptt) checks.push({ id: `gradients/${c.name}/tbptt`, title: `${c.name}: truncated BPTT weight gradients, state carried and detached`, notApplicable: noTraining, run: (ctx) => tbpttGrad(c, ctx) });
+    if (c.grad)
+      checks.push({
+        id: `gradients/${c.name}/bptt`,
+        title: `${c.name}: one-shot BPTT gradients of x, h0, c0 and every weight`,
+        notApplicable: noTraining,
+        run: (ctx) => oneShotGrad(c, ctx),
+      });
+    if (c.tbptt)
+      checks.push({
+        id: `gradients/${c.name}/tbptt`,
+        title: `${c.name}: truncated BPTT weight gradients, state carried and detached`,
+        notApplicable: noTraining,
+        run: (ctx) => tbpttGrad(c, ctx),
+      });
   }
   return checks;
 }
-

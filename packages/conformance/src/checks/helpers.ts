@@ -1,6 +1,16 @@
 import {
-  BasicRNNCell, GRUCell, LSTMCell, LSTMStateTuple, MultiRNNCell, seededRandom, tensor,
-  type Cell, type CellState, type DType, type LayerCell, type Tensor,
+  BasicRNNCell,
+  GRUCell,
+  LSTMCell,
+  LSTMStateTuple,
+  MultiRNNCell,
+  seededRandom,
+  tensor,
+  type Cell,
+  type CellState,
+  type DType,
+  type LayerCell,
+  type Tensor,
 } from '@recur/core';
 import type { GoldenCase, GoldenLayer } from '../fixtures.js';
 
@@ -64,7 +74,11 @@ export function cellIn(scope: Scope, ctx: { readonly backend: string }, config: 
 
 /** The golden case's cell with its weights. */
 export function goldenCell(c: GoldenCase, backend: string, dtype: DType = 'float32'): Cell {
-  const cell = makeCell({ kind: c.cell, sizes: c.sizes, activation: c.activation ?? undefined, resetAfter: c.gru_variant !== 'reset_before' }, backend, dtype);
+  const cell = makeCell(
+    { kind: c.cell, sizes: c.sizes, activation: c.activation ?? undefined, resetAfter: c.gru_variant !== 'reset_before' },
+    backend,
+    dtype,
+  );
   setGoldenWeights(cell, c.layers);
   return cell;
 }
@@ -78,7 +92,14 @@ export function setGoldenWeights(cell: Cell, layers: readonly GoldenLayer[]): vo
 }
 
 /** A cell-shaped state from per-layer host arrays (c ignored for GRU/RNN). */
-export function stateFrom(cell: Cell, batch: number, h: readonly ArrayLike<number>[], c: readonly ArrayLike<number>[] | null, backend: string, dtype: DType = 'float32'): CellState {
+export function stateFrom(
+  cell: Cell,
+  batch: number,
+  h: readonly ArrayLike<number>[],
+  c: readonly ArrayLike<number>[] | null,
+  backend: string,
+  dtype: DType = 'float32',
+): CellState {
   const values = cell.layers.map((layer, l) => {
     const t = (v: ArrayLike<number>) => tensor(v, [batch, layer.units], { backend, dtype });
     return layer.kind === 'lstm' ? new LSTMStateTuple(t(c![l]), t(h[l])) : t(h[l]);
@@ -89,7 +110,11 @@ export function stateFrom(cell: Cell, batch: number, h: readonly ArrayLike<numbe
 /** Per-layer host copies of a cell-shaped state. */
 export async function readState(state: CellState): Promise<{ h: Float32Array | Float64Array; c: Float32Array | Float64Array | null }[]> {
   const values = Array.isArray(state) ? state : [state];
-  return Promise.all(values.map(async (v) => (v instanceof LSTMStateTuple ? { h: await v.h.data(), c: await v.c.data() } : { h: await (v as Tensor).data(), c: null })));
+  return Promise.all(
+    values.map(async (v) =>
+      v instanceof LSTMStateTuple ? { h: await v.h.data(), c: await v.c.data() } : { h: await (v as Tensor).data(), c: null },
+    ),
+  );
 }
 
 export function randomValues(n: number, seed: number, scale = 1): Float32Array {

@@ -3,12 +3,17 @@ import { expectClose } from '../compare.js';
 import { randomValues, scoped } from './helpers.js';
 import type { Check, CheckContext } from './types.js';
 
-const I = 3, H = 4, B = 2, T = 5;
+const I = 3,
+  H = 4,
+  B = 2,
+  T = 5;
 const sigmoid = (v: number) => 1 / (1 + Math.exp(-v));
 
 /** TF1's LSTMCell, straight from its definition, in float64: concat([x, h]) · kernel + bias, gates i, j, f, o. */
 function tf1Lstm(kernel: Float32Array, bias: Float32Array, x: Float32Array, forgetBias: number): Float64Array {
-  const h = new Float64Array(B * H), c = new Float64Array(B * H), y = new Float64Array(T * B * H);
+  const h = new Float64Array(B * H),
+    c = new Float64Array(B * H),
+    y = new Float64Array(T * B * H);
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
       const input = [...x.subarray((t * B + b) * I, (t * B + b + 1) * I), ...h.subarray(b * H, (b + 1) * H)];
@@ -25,11 +30,15 @@ function tf1Lstm(kernel: Float32Array, bias: Float32Array, x: Float32Array, forg
 
 /** TF1's GRUCell in float64: r, u = σ(concat([x, h]) · W_g + b_g); c = tanh(concat([x, r·h]) · W_c + b_c); h = u·h + (1 - u)·c. */
 function tf1Gru(gk: Float32Array, gb: Float32Array, ck: Float32Array, cb: Float32Array, x: Float32Array): Float64Array {
-  const h = new Float64Array(B * H), y = new Float64Array(T * B * H);
+  const h = new Float64Array(B * H),
+    y = new Float64Array(T * B * H);
   for (let t = 0; t < T; t++) {
     for (let b = 0; b < B; b++) {
-      const xs = Array.from(x.subarray((t * B + b) * I, (t * B + b + 1) * I)), hs = Array.from(h.subarray(b * H, (b + 1) * H));
-      const gates = Array.from({ length: 2 * H }, (_, col) => sigmoid([...xs, ...hs].reduce((s, v, row) => s + v * gk[row * 2 * H + col], gb[col])));
+      const xs = Array.from(x.subarray((t * B + b) * I, (t * B + b + 1) * I)),
+        hs = Array.from(h.subarray(b * H, (b + 1) * H));
+      const gates = Array.from({ length: 2 * H }, (_, col) =>
+        sigmoid([...xs, ...hs].reduce((s, v, row) => s + v * gk[row * 2 * H + col], gb[col])),
+      );
       const rh = hs.map((v, j) => v * gates[j]);
       for (let j = 0; j < H; j++) {
         const cand = Math.tanh([...xs, ...rh].reduce((s, v, row) => s + v * ck[row * H + j], cb[j]));
@@ -55,9 +64,12 @@ async function run(ctx: CheckContext, cell: LSTMCell | GRUCell, x: Float32Array)
 export function layoutChecks(): Check[] {
   return [
     {
-      id: 'layouts/tf1-lstm', title: 'TF1 LSTMCell weights through fromTF1LSTM with forgetBias 1 compute what TF1 computes (float64 reference from its definition)',
+      id: 'layouts/tf1-lstm',
+      title: 'TF1 LSTMCell weights through fromTF1LSTM with forgetBias 1 compute what TF1 computes (float64 reference from its definition)',
       run: async (ctx) => {
-        const kernel = randomValues((I + H) * 4 * H, 401, 0.5), bias = randomValues(4 * H, 402, 0.5), x = randomValues(T * B * I, 403);
+        const kernel = randomValues((I + H) * 4 * H, 401, 0.5),
+          bias = randomValues(4 * H, 402, 0.5),
+          x = randomValues(T * B * I, 403);
         const cell = new LSTMCell(H, { backend: ctx.backend, forgetBias: 1 });
         try {
           cell.setWeights(fromTF1LSTM({ kernel, bias }, I, H));
@@ -68,9 +80,14 @@ export function layoutChecks(): Check[] {
       },
     },
     {
-      id: 'layouts/tf1-gru', title: 'TF1 GRUCell weights through fromTF1GRU (resetAfter false) compute what TF1 computes (float64 reference from its definition)',
+      id: 'layouts/tf1-gru',
+      title: 'TF1 GRUCell weights through fromTF1GRU (resetAfter false) compute what TF1 computes (float64 reference from its definition)',
       run: async (ctx) => {
-        const gk = randomValues((I + H) * 2 * H, 411, 0.5), gb = randomValues(2 * H, 412), ck = randomValues((I + H) * H, 413, 0.5), cb = randomValues(H, 414), x = randomValues(T * B * I, 415);
+        const gk = randomValues((I + H) * 2 * H, 411, 0.5),
+          gb = randomValues(2 * H, 412),
+          ck = randomValues((I + H) * H, 413, 0.5),
+          cb = randomValues(H, 414),
+          x = randomValues(T * B * I, 415);
         const cell = new GRUCell(H, { backend: ctx.backend, resetAfter: false });
         try {
           cell.setWeights(fromTF1GRU({ gatesKernel: gk, gatesBias: gb, candidateKernel: ck, candidateBias: cb }, I, H));

@@ -16,7 +16,8 @@ function stub(): RecurBackend {
     throw new Error('conformance-stub runs no kernels');
   };
   return {
-    specVersion: SPEC_VERSION, name: STUB_BACKEND,
+    specVersion: SPEC_VERSION,
+    name: STUB_BACKEND,
     capabilities: { cells: [], dtypes: ['float32'], training: false, syncRead: true },
     available: () => ({ available: true }),
     upload: (values) => wrap(Float32Array.from(values)),
@@ -25,7 +26,13 @@ function stub(): RecurBackend {
     readSync: (s) => (s as { data: FloatArray }).data.slice(),
     dispose: (s) => void live.delete(s as { data: FloatArray }),
     memory: () => ({ numTensors: live.size, numBytes: [...live].reduce((a, s) => a + s.data.byteLength, 0) }),
-    uploadWeights: refuse, disposeWeights: () => {}, forward: refuse, transpose01: refuse, zeroRows: refuse, gatherRows: refuse, concatRows: refuse,
+    uploadWeights: refuse,
+    disposeWeights: () => {},
+    forward: refuse,
+    transpose01: refuse,
+    zeroRows: refuse,
+    gatherRows: refuse,
+    concatRows: refuse,
     allFinite: () => true,
   };
 }
@@ -39,6 +46,10 @@ export async function ensureStubBackends(): Promise<void> {
   const names = new Set((await listBackends()).map((b) => b.name));
   if (!names.has(STUB_BACKEND)) registerBackend(STUB_BACKEND, stub, -1000);
   if (!names.has(UNAVAILABLE_BACKEND)) {
-    registerBackend(UNAVAILABLE_BACKEND, () => ({ ...stub(), name: UNAVAILABLE_BACKEND, available: () => ({ available: false, reason: UNAVAILABLE_REASON }) }), -1000);
+    registerBackend(
+      UNAVAILABLE_BACKEND,
+      () => ({ ...stub(), name: UNAVAILABLE_BACKEND, available: () => ({ available: false, reason: UNAVAILABLE_REASON }) }),
+      -1000,
+    );
   }
 }

@@ -50,7 +50,8 @@ export class GRUCell extends LayerCell {
   constructor(units: number, options?: GRUCellOptions) {
     const opts = checkOptions(options, [...CELL_OPTION_NAMES, 'resetAfter'], 'options');
     super(units, opts, 'gru');
-    if (opts.resetAfter !== undefined && typeof opts.resetAfter !== 'boolean') throw new RecurError('options.resetAfter', 'a boolean', describe(opts.resetAfter));
+    if (opts.resetAfter !== undefined && typeof opts.resetAfter !== 'boolean')
+      throw new RecurError('options.resetAfter', 'a boolean', describe(opts.resetAfter));
     this.resetAfter = opts.resetAfter ?? true;
   }
 
@@ -65,9 +66,15 @@ export class GRUCell extends LayerCell {
 
   protected override checkWeightsVariant(resetAfter: boolean): void {
     if (resetAfter === this.resetAfter) return;
-    const from = resetAfter ? 'a reset-after GRU (PyTorch, cuDNN, Keras reset_after=True, ONNX linear_before_reset=1)' : "a reset-before GRU (TF1's GRUCell, Keras reset_after=False, ONNX's default)";
-    throw new RecurError('weights', `weights for this GRUCell (resetAfter: ${this.resetAfter})`, `weights of ${from}`,
-      `the same arrays compute a different function in the other variant: make the cell with { resetAfter: ${resetAfter} }`);
+    const from = resetAfter
+      ? 'a reset-after GRU (PyTorch, cuDNN, Keras reset_after=True, ONNX linear_before_reset=1)'
+      : "a reset-before GRU (TF1's GRUCell, Keras reset_after=False, ONNX's default)";
+    throw new RecurError(
+      'weights',
+      `weights for this GRUCell (resetAfter: ${this.resetAfter})`,
+      `weights of ${from}`,
+      `the same arrays compute a different function in the other variant: make the cell with { resetAfter: ${resetAfter} }`,
+    );
   }
 }
 

@@ -2,7 +2,18 @@ import { RecurError, ShapeError, describe } from '../errors.js';
 import { glorotUniform, orthogonal, seededRandom } from '../init.js';
 import { allowNonFinite, checkFiniteNumber, checkOptions, checkPositiveInt } from '../options.js';
 import { getBackend } from '../registry.js';
-import { gateCount, type CellKind, type DType, type FloatArray, type LayerSpec, type LayerWeights, type RecurBackend, type RnnActivation, type TensorStorage, type WeightsStorage } from '../spec.js';
+import {
+  gateCount,
+  type CellKind,
+  type DType,
+  type FloatArray,
+  type LayerSpec,
+  type LayerWeights,
+  type RecurBackend,
+  type RnnActivation,
+  type TensorStorage,
+  type WeightsStorage,
+} from '../spec.js';
 import { checkNumbers, requireDtype, type Tensor } from '../tensor.js';
 import type { TokenIds } from '../tokens.js';
 import { LSTMStateTuple, type CellState } from './state.js';
@@ -51,7 +62,8 @@ export abstract class LayerCell {
     const dtype = options.dtype ?? 'float32';
     if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
     this.dtype = dtype;
-    if (options.backend !== undefined && typeof options.backend !== 'string') throw new RecurError('options.backend', 'a backend name', describe(options.backend));
+    if (options.backend !== undefined && typeof options.backend !== 'string')
+      throw new RecurError('options.backend', 'a backend name', describe(options.backend));
     this.backendName = options.backend;
     this.#inputSize = options.inputSize === undefined ? undefined : checkPositiveInt(options.inputSize, 'options.inputSize');
     this.#spec = null;
@@ -102,15 +114,19 @@ export abstract class LayerCell {
 
   /** The four weight arrays of this layer for an input size, as planned allocations. */
   weightAllocations(inputSize: number): Allocation[] {
-    const G = this.gates, H = this.units, b = bytesOf(this.dtype);
+    const G = this.gates,
+      H = this.units,
+      b = bytesOf(this.dtype);
     return [
-      { bytes: G * H * inputSize * b, what: `${this.name}'s w_ih [${G * H}, ${inputSize}]` }, { bytes: G * H * H * b, what: `${this.name}'s w_hh [${G * H}, ${H}]` },
+      { bytes: G * H * inputSize * b, what: `${this.name}'s w_ih [${G * H}, ${inputSize}]` },
+      { bytes: G * H * H * b, what: `${this.name}'s w_hh [${G * H}, ${H}]` },
       { bytes: 2 * G * H * b, what: `${this.name}'s biases` },
     ];
   }
 
   #initialWeights(inputSize: number, argument: string): LayerWeights {
-    const G = this.gates, H = this.units;
+    const G = this.gates,
+      H = this.units;
     reserveHost(this.weightAllocations(inputSize), argument);
     const make = (n: number) => (this.dtype === 'float64' ? new Float64Array(n) : new Float32Array(n));
     const random = seededRandom(this.#seed);
@@ -126,17 +142,21 @@ export abstract class LayerCell {
    * Sets the weights from host arrays in the public layout (copied; sizes checked). Every value must be a finite
    * number unless `options.allowNonFinite` (a NaN weight would silently poison every output).
    */
-  setWeights(weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> },
-    options?: { allowNonFinite?: boolean }): void {
+  setWeights(
+    weights: LayerWeights<FloatArray> | { wIh: ArrayLike<number>; wHh: ArrayLike<number>; bIh: ArrayLike<number>; bHh: ArrayLike<number> },
+    options?: { allowNonFinite?: boolean },
+  ): void {
     const finite = !allowNonFinite(options);
     if (weights === null || typeof weights !== 'object') throw new RecurError('weights', '{wIh, wHh, bIh, bHh}', describe(weights));
     checkOptions(weights, ['wIh', 'wHh', 'bIh', 'bHh', 'resetAfter'], 'weights');
     const variant = (weights as { resetAfter?: unknown }).resetAfter;
     if (variant !== undefined) {
-      if (typeof variant !== 'boolean') throw new RecurError('weights.resetAfter', 'a boolean (the GRU variant the weights belong to)', describe(variant));
+      if (typeof variant !== 'boolean')
+        throw new RecurError('weights.resetAfter', 'a boolean (the GRU variant the weights belong to)', describe(variant));
       this.checkWeightsVariant(variant);
     }
-    const G = this.gates, H = this.units;
+    const G = this.gates,
+      H = this.units;
     for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) {
       const v = (weights as Record<string, unknown>)[key] as ArrayLike<number> | undefined;
       if (!v || typeof v.length !== 'number') throw new RecurError(`weights.${key}`, 'an array of numbers', describe(v));
@@ -151,7 +171,8 @@ export abstract class LayerCell {
     }
     const expect: Record<'wHh' | 'bIh' | 'bHh', number> = { wHh: G * H * H, bIh: G * H, bHh: G * H };
     for (const key of ['wHh', 'bIh', 'bHh'] as const) {
-      if (weights[key].length !== expect[key]) throw new ShapeError(`weights.${key}`, `${expect[key]} values`, `${weights[key].length} values`);
+      if (weights[key].length !== expect[key])
+        throw new ShapeError(`weights.${key}`, `${expect[key]} values`, `${weights[key].length} values`);
     }
     for (const key of ['wIh', 'wHh', 'bIh', 'bHh'] as const) checkNumbers(weights[key], `weights.${key}`, finite, this.dtype);
     reserveHost(this.weightAllocations(inputSize), 'weights');
@@ -167,7 +188,11 @@ export abstract class LayerCell {
   getWeights(): LayerWeights {
     if (!this.#weights) {
       if (this.#inputSize === undefined) {
-        throw new RecurError('cell', 'a built cell (call it once, pass options.inputSize, or setWeights)', `${this.name} with unknown input size`);
+        throw new RecurError(
+          'cell',
+          'a built cell (call it once, pass options.inputSize, or setWeights)',
+          `${this.name} with unknown input size`,
+        );
       }
       this.build(this.#inputSize);
     }
@@ -187,7 +212,8 @@ export abstract class LayerCell {
     const p = backend.weightParameters!(this.#uploads.get(backend));
     const version = this.#version;
     const [wIh, wHh, bIh, bHh] = await Promise.all([backend.read(p.wIh), backend.read(p.wHh), backend.read(p.bIh), backend.read(p.bHh)]);
-    if (this.#newerOn === backend && this.#version === version) { // not overtaken by an update or setWeights meanwhile
+    if (this.#newerOn === backend && this.#version === version) {
+      // not overtaken by an update or setWeights meanwhile
       this.#weights = { wIh, wHh, bIh, bHh };
       this.#newerOn = null;
     }
@@ -222,10 +248,19 @@ export abstract class LayerCell {
     const backend = this.#newerOn;
     if (backend) {
       if (!backend.readSync) {
-        throw new RecurError('cell', 'weights read back from the backend first (await cell.syncWeights())', `${this.name}'s weights updated on backend ${JSON.stringify(backend.name)}, which reads asynchronously`);
+        throw new RecurError(
+          'cell',
+          'weights read back from the backend first (await cell.syncWeights())',
+          `${this.name}'s weights updated on backend ${JSON.stringify(backend.name)}, which reads asynchronously`,
+        );
       }
       const p = backend.weightParameters!(this.#uploads.get(backend));
-      this.#weights = { wIh: backend.readSync(p.wIh), wHh: backend.readSync(p.wHh), bIh: backend.readSync(p.bIh), bHh: backend.readSync(p.bHh) };
+      this.#weights = {
+        wIh: backend.readSync(p.wIh),
+        wHh: backend.readSync(p.wHh),
+        bIh: backend.readSync(p.bIh),
+        bHh: backend.readSync(p.bHh),
+      };
       this.#newerOn = null;
     }
     return this.#weights!;

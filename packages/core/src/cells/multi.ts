@@ -24,11 +24,18 @@ export class MultiRNNCell {
       }
       const first = cells.indexOf(cell);
       if (first !== i) {
-        throw new RecurError(`cells[${i}]`, 'a distinct cell instance per layer (the [cell] * n mistake shares one set of weights)',
-          `the same instance as cells[${first}]`);
+        throw new RecurError(
+          `cells[${i}]`,
+          'a distinct cell instance per layer (the [cell] * n mistake shares one set of weights)',
+          `the same instance as cells[${first}]`,
+        );
       }
       if (i > 0 && cell.backendName !== cells[0].backendName) {
-        throw new RecurError(`cells[${i}].backend`, `the backend of cells[0] (${describe(cells[0].backendName)})`, describe(cell.backendName));
+        throw new RecurError(
+          `cells[${i}].backend`,
+          `the backend of cells[0] (${describe(cells[0].backendName)})`,
+          describe(cell.backendName),
+        );
       }
       if (i > 0 && cell.dtype !== cells[0].dtype) {
         throw new RecurError(`cells[${i}].dtype`, `the dtype of cells[0] (${cells[0].dtype})`, cell.dtype);

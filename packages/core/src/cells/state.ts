@@ -13,7 +13,10 @@ export class LSTMStateTuple implements Iterable<Tensor> {
   /** Always 2, as the namedtuple's `len()`. */
   readonly length = 2;
 
-  constructor(readonly c: Tensor, readonly h: Tensor) {}
+  constructor(
+    readonly c: Tensor,
+    readonly h: Tensor,
+  ) {}
 
   /** `c`, as `state[0]` in TF1. */
   get 0(): Tensor {

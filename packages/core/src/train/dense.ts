@@ -18,7 +18,15 @@ export interface DenseOptions {
 }
 
 /** logits [rows, O] = x [rows, I] · Wᵀ + b on host arrays: the head's host kernel (backend-cpu's too). */
-export function denseForwardHost(x: FloatArray, weight: FloatArray, bias: FloatArray, rows: number, inputs: number, outputs: number, gemm: Gemm = gemmABt): FloatArray {
+export function denseForwardHost(
+  x: FloatArray,
+  weight: FloatArray,
+  bias: FloatArray,
+  rows: number,
+  inputs: number,
+  outputs: number,
+  gemm: Gemm = gemmABt,
+): FloatArray {
   const out = x instanceof Float64Array ? new Float64Array(rows * outputs) : new Float32Array(rows * outputs);
   for (let r = 0; r < rows; r++) out.set(bias, r * outputs);
   gemm(rows, outputs, inputs, x, 0, inputs, weight, 0, inputs, out, 0, outputs, true);
@@ -26,9 +34,19 @@ export function denseForwardHost(x: FloatArray, weight: FloatArray, bias: FloatA
 }
 
 /** The head's gradients on host arrays given dOut [rows, O]: dx = dOut · W, dW = dOutᵀ · x, db = column sums. */
-export function denseBackwardHost(x: FloatArray, weight: FloatArray, dOut: FloatArray, rows: number, inputs: number, outputs: number,
-  gemm: Gemm = gemmABt, gemmAtBProduct: GemmAtB = gemmAtB): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
-  const I = inputs, O = outputs, make = (n: number) => (x instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
+export function denseBackwardHost(
+  x: FloatArray,
+  weight: FloatArray,
+  dOut: FloatArray,
+  rows: number,
+  inputs: number,
+  outputs: number,
+  gemm: Gemm = gemmABt,
+  gemmAtBProduct: GemmAtB = gemmAtB,
+): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
+  const I = inputs,
+    O = outputs,
+    make = (n: number) => (x instanceof Float64Array ? new Float64Array(n) : new Float32Array(n));
   const dx = make(rows * I);
   gemm(rows, I, O, dOut, 0, O, transpose2d(weight, O, I), 0, O, dx, 0, I, false);
   const dWeight = make(O * I);
@@ -74,7 +92,13 @@ export class Dense {
     if (dtype !== 'float32' && dtype !== 'float64') throw new RecurError('options.dtype', "'float32' or 'float64'", describe(dtype));
     this.dtype = dtype;
     const b = bytesOf(dtype);
-    reserveHost([{ bytes: outputSize * inputSize * b, what: `the dense head's weight [${outputSize}, ${inputSize}]` }, { bytes: outputSize * b, what: 'its bias' }], 'outputSize');
+    reserveHost(
+      [
+        { bytes: outputSize * inputSize * b, what: `the dense head's weight [${outputSize}, ${inputSize}]` },
+        { bytes: outputSize * b, what: 'its bias' },
+      ],
+      'outputSize',
+    );
     this.#weight = alloc(dtype, outputSize * inputSize);
     this.#bias = alloc(dtype, outputSize);
     glorotUniform(this.#weight, outputSize, inputSize, seededRandom(opts.seed ?? 17));
@@ -92,7 +116,8 @@ export class Dense {
 
   /** Sets W and b from host arrays (copied; sizes checked). */
   setWeights(weight: ArrayLike<number>, bias: ArrayLike<number>): void {
-    if (weight?.length !== this.#weight.length) throw new ShapeError('weight', `${this.#weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
+    if (weight?.length !== this.#weight.length)
+      throw new ShapeError('weight', `${this.#weight.length} values ([${this.outputSize}, ${this.inputSize}])`, `${weight?.length} values`);
     if (bias?.length !== this.#bias.length) throw new ShapeError('bias', `${this.#bias.length} values`, `${bias?.length} values`);
     checkNumbers(weight, 'weight', true, this.dtype, false);
     checkNumbers(bias, 'bias', true, this.dtype, false);
@@ -109,13 +134,20 @@ export class Dense {
 
   /** x [rows, inputSize] -> [rows, outputSize]; `gemm`: the matrix product to use (a backend's `hostGemm`). */
   forward(x: FloatArray, rows: number, gemm: Gemm = gemmABt): FloatArray {
-    if (x.length !== rows * this.inputSize) throw new ShapeError('x', `${rows * this.inputSize} values ([${rows}, ${this.inputSize}])`, `${x.length} values`);
+    if (x.length !== rows * this.inputSize)
+      throw new ShapeError('x', `${rows * this.inputSize} values ([${rows}, ${this.inputSize}])`, `${x.length} values`);
     const { weight, bias } = this.#host();
     return denseForwardHost(x, weight, bias, rows, this.inputSize, this.outputSize, gemm);
   }
 
   /** Gradients for x, W and b given dOut [rows, outputSize]. */
-  backward(x: FloatArray, dOut: FloatArray, rows: number, gemm: Gemm = gemmABt, gemmAtBProduct: GemmAtB = gemmAtB): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
+  backward(
+    x: FloatArray,
+    dOut: FloatArray,
+    rows: number,
+    gemm: Gemm = gemmABt,
+    gemmAtBProduct: GemmAtB = gemmAtB,
+  ): { dx: FloatArray; dWeight: FloatArray; dBias: FloatArray } {
     return denseBackwardHost(x, this.#host().weight, dOut, rows, this.inputSize, this.outputSize, gemm, gemmAtBProduct);
   }
 
@@ -157,7 +189,9 @@ export class Dense {
     }
     const d = this.#device;
     return {
-      weight: d.weight, bias: d.bias, updated: () => {
+      weight: d.weight,
+      bias: d.bias,
+      updated: () => {
         d.newer = true;
         d.updates++;
       },
@@ -179,7 +213,11 @@ export class Dense {
     const d = this.#device;
     if (d?.newer) {
       if (!d.backend.readSync) {
-        throw new RecurError('head', 'parameters read back from the backend first (await model.sync())', `parameters updated on backend ${JSON.stringify(d.backend.name)}, which reads asynchronously`);
+        throw new RecurError(
+          'head',
+          'parameters read back from the backend first (await model.sync())',
+          `parameters updated on backend ${JSON.stringify(d.backend.name)}, which reads asynchronously`,
+        );
       }
       this.#weight.set(d.backend.readSync(d.weight));
       this.#bias.set(d.backend.readSync(d.bias));

@@ -12,7 +12,8 @@ export interface LossResult {
 /** Validates integer class targets: `rows` integers in [0, classes). */
 export function checkTargets(targets: unknown, rows: number, classes: number, argument = 'targets'): Int32Array {
   const v = targets as ArrayLike<unknown>;
-  if (!v || typeof v !== 'object' || typeof v.length !== 'number') throw new RecurError(argument, `an array of ${rows} class indices`, describe(targets));
+  if (!v || typeof v !== 'object' || typeof v.length !== 'number')
+    throw new RecurError(argument, `an array of ${rows} class indices`, describe(targets));
   if (v.length !== rows) throw new ShapeError(argument, `${rows} targets (one per batch row and step)`, `${v.length} targets`);
   const out = new Int32Array(rows);
   for (let i = 0; i < rows; i++) {
@@ -27,7 +28,8 @@ export function checkTargets(targets: unknown, rows: number, classes: number, ar
 
 /** Softmax cross-entropy with integer targets over logits [rows, classes], mean over rows. */
 export function softmaxCrossEntropy(logits: FloatArray, targets: ArrayLike<number>, rows: number, classes: number): LossResult {
-  if (logits.length !== rows * classes) throw new ShapeError('logits', `${rows * classes} values ([${rows}, ${classes}])`, `${logits.length} values`);
+  if (logits.length !== rows * classes)
+    throw new ShapeError('logits', `${rows * classes} values ([${rows}, ${classes}])`, `${logits.length} values`);
   const t = checkTargets(targets, rows, classes);
   const d = logits instanceof Float64Array ? new Float64Array(logits.length) : new Float32Array(logits.length);
   let total = 0;
@@ -48,7 +50,8 @@ export function softmaxCrossEntropy(logits: FloatArray, targets: ArrayLike<numbe
 
 /** Mean squared error over all elements. */
 export function meanSquaredError(predictions: FloatArray, targets: ArrayLike<number>): LossResult {
-  if (!targets || targets.length !== predictions.length) throw new ShapeError('targets', `${predictions.length} values (the predictions' size)`, `${targets?.length} values`);
+  if (!targets || targets.length !== predictions.length)
+    throw new ShapeError('targets', `${predictions.length} values (the predictions' size)`, `${targets?.length} values`);
   const n = predictions.length;
   const d = predictions instanceof Float64Array ? new Float64Array(n) : new Float32Array(n);
   let total = 0;

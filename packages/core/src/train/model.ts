@@ -55,14 +55,21 @@ function verifyChecksums(stored: string, config: string, tensors: Map<string, Na
   } catch {
     throw new RecurError(`file __metadata__.${CHECKSUM}`, 'a JSON object of CRC-32s', describe(stored));
   }
-  if (!expected || typeof expected !== 'object' || Array.isArray(expected)) throw new RecurError(`file __metadata__.${CHECKSUM}`, 'a JSON object of CRC-32s', describe(stored));
+  if (!expected || typeof expected !== 'object' || Array.isArray(expected))
+    throw new RecurError(`file __metadata__.${CHECKSUM}`, 'a JSON object of CRC-32s', describe(stored));
   const actual = checksums(config, tensors.values());
   for (const part of new Set([...Object.keys(actual), ...Object.keys(expected)])) {
     const name = part === 'config' ? 'file config' : `file tensor ${part}`;
     if (expected[part] === undefined) throw new RecurError(name, `a part with a CRC-32 in __metadata__.${CHECKSUM}`, 'a part without one');
-    if (actual[part] === undefined) throw new RecurError(name, 'a part present in the file', `a CRC-32 (${describe(expected[part])}) for a part that is not there`);
+    if (actual[part] === undefined)
+      throw new RecurError(name, 'a part present in the file', `a CRC-32 (${describe(expected[part])}) for a part that is not there`);
     if (actual[part] !== expected[part]) {
-      throw new RecurError(name, `bytes whose CRC-32 is ${describe(expected[part])} (as written)`, `CRC-32 "${actual[part]}"`, 'the file was changed or damaged after it was written');
+      throw new RecurError(
+        name,
+        `bytes whose CRC-32 is ${describe(expected[part])} (as written)`,
+        `CRC-32 "${actual[part]}"`,
+        'the file was changed or damaged after it was written',
+      );
     }
   }
 }
@@ -71,28 +78,38 @@ function verifyChecksums(stored: string, config: string, tensors: Map<string, Na
 function expectedTensors(config: ModelConfig): Map<string, number[]> {
   const out = new Map<string, number[]>();
   config.layers.forEach((l, i) => {
-    const G = gateCount(l.kind) * l.units, inputSize = i === 0 ? config.inputSize : config.layers[i - 1].units;
-    out.set(`layers.${i}.w_ih`, [G, inputSize]).set(`layers.${i}.w_hh`, [G, l.units]).set(`layers.${i}.b_ih`, [G]).set(`layers.${i}.b_hh`, [G]);
+    const G = gateCount(l.kind) * l.units,
+      inputSize = i === 0 ? config.inputSize : config.layers[i - 1].units;
+    out
+      .set(`layers.${i}.w_ih`, [G, inputSize])
+      .set(`layers.${i}.w_hh`, [G, l.units])
+      .set(`layers.${i}.b_ih`, [G])
+      .set(`layers.${i}.b_hh`, [G]);
   });
   const last = config.layers[config.layers.length - 1].units;
   return out.set('head.weight', [config.outputSize, last]).set('head.bias', [config.outputSize]);
 }
 
 function checkConfig(config: ModelConfig, argument: string): ModelConfig {
-  if (!config || typeof config !== 'object') throw new RecurError(argument, 'a model config {inputSize, layers, outputSize}', describe(config));
+  if (!config || typeof config !== 'object')
+    throw new RecurError(argument, 'a model config {inputSize, layers, outputSize}', describe(config));
   checkPositiveInt(config.inputSize, `${argument}.inputSize`);
   checkPositiveInt(config.outputSize, `${argument}.outputSize`);
-  if (!Array.isArray(config.layers) || config.layers.length === 0) throw new RecurError(`${argument}.layers`, 'a non-empty array of layer configs', describe(config.layers));
+  if (!Array.isArray(config.layers) || config.layers.length === 0)
+    throw new RecurError(`${argument}.layers`, 'a non-empty array of layer configs', describe(config.layers));
   checkOptions(config, ['inputSize', 'layers', 'outputSize', 'dtype', 'meta'], argument);
-  if (config.dtype !== undefined && config.dtype !== 'float32' && config.dtype !== 'float64') throw new RecurError(`${argument}.dtype`, "'float32' or 'float64'", describe(config.dtype));
+  if (config.dtype !== undefined && config.dtype !== 'float32' && config.dtype !== 'float64')
+    throw new RecurError(`${argument}.dtype`, "'float32' or 'float64'", describe(config.dtype));
   config.layers.forEach((l, i) => {
     const at = `${argument}.layers[${i}]`;
     if (!l || !['lstm', 'gru', 'rnn'].includes(l.kind)) throw new RecurError(`${at}.kind`, "'lstm', 'gru' or 'rnn'", describe(l?.kind));
     checkOptions(l, ['kind', 'units', l.kind === 'lstm' ? 'forgetBias' : l.kind === 'gru' ? 'resetAfter' : 'activation'], at);
     checkPositiveInt(l.units, `${at}.units`);
     if (l.forgetBias !== undefined) checkFiniteNumber(l.forgetBias, `${at}.forgetBias`);
-    if (l.resetAfter !== undefined && typeof l.resetAfter !== 'boolean') throw new RecurError(`${at}.resetAfter`, 'a boolean', describe(l.resetAfter));
-    if (l.activation !== undefined && l.activation !== 'tanh' && l.activation !== 'relu') throw new RecurError(`${at}.activation`, "'tanh' or 'relu'", describe(l.activation));
+    if (l.resetAfter !== undefined && typeof l.resetAfter !== 'boolean')
+      throw new RecurError(`${at}.resetAfter`, 'a boolean', describe(l.resetAfter));
+    if (l.activation !== undefined && l.activation !== 'tanh' && l.activation !== 'relu')
+      throw new RecurError(`${at}.activation`, "'tanh' or 'relu'", describe(l.activation));
   });
   return config;
 }
@@ -109,7 +126,12 @@ export class RnnModel {
     const dtype = config.dtype ?? 'float32';
     const seed = opts.seed ?? 1;
     const layers: LayerCell[] = config.layers.map((l, i) => {
-      const common = { backend: opts.backend, dtype, inputSize: i === 0 ? config.inputSize : config.layers[i - 1].units, seed: seed * 1000 + i };
+      const common = {
+        backend: opts.backend,
+        dtype,
+        inputSize: i === 0 ? config.inputSize : config.layers[i - 1].units,
+        seed: seed * 1000 + i,
+      };
       if (l.kind === 'lstm') return new LSTMCell(l.units, { ...common, forgetBias: l.forgetBias });
       if (l.kind === 'gru') return new GRUCell(l.units, { ...common, resetAfter: l.resetAfter });
       return new BasicRNNCell(l.units, { ...common, activation: l.activation });
@@ -124,10 +146,17 @@ export class RnnModel {
     this.cell.layers.forEach((layer, l) => {
       const w = layer.getWeights();
       const G = layer.gates * layer.units;
-      tensors.push({ name: `layers.${l}.w_ih`, shape: [G, layer.inputSize!], data: w.wIh }, { name: `layers.${l}.w_hh`, shape: [G, layer.units], data: w.wHh },
-        { name: `layers.${l}.b_ih`, shape: [G], data: w.bIh }, { name: `layers.${l}.b_hh`, shape: [G], data: w.bHh });
+      tensors.push(
+        { name: `layers.${l}.w_ih`, shape: [G, layer.inputSize!], data: w.wIh },
+        { name: `layers.${l}.w_hh`, shape: [G, layer.units], data: w.wHh },
+        { name: `layers.${l}.b_ih`, shape: [G], data: w.bIh },
+        { name: `layers.${l}.b_hh`, shape: [G], data: w.bHh },
+      );
     });
-    tensors.push({ name: 'head.weight', shape: [this.head.outputSize, this.head.inputSize], data: this.head.weight }, { name: 'head.bias', shape: [this.head.outputSize], data: this.head.bias });
+    tensors.push(
+      { name: 'head.weight', shape: [this.head.outputSize, this.head.inputSize], data: this.head.weight },
+      { name: 'head.bias', shape: [this.head.outputSize], data: this.head.bias },
+    );
     const config = JSON.stringify(this.config);
     return encodeSafetensors(tensors, { format: FORMAT, version: '1', config, [CHECKSUM]: JSON.stringify(checksums(config, tensors)) });
   }
@@ -141,11 +170,16 @@ export class RnnModel {
     checkOptions(options, ['backend'], 'options');
     const { tensors, metadata } = decodeSafetensors(bytes);
     if (metadata.format !== FORMAT || metadata.version !== '1') {
-      throw new RecurError('file', `a ${FORMAT} version 1 file`, `format ${describe(metadata.format)} version ${describe(metadata.version)}`);
+      throw new RecurError(
+        'file',
+        `a ${FORMAT} version 1 file`,
+        `format ${describe(metadata.format)} version ${describe(metadata.version)}`,
+      );
     }
     // a damaged key name must not switch the integrity check off: only these keys may be there
     const unknown = Object.keys(metadata).filter((k) => !['format', 'version', 'config', CHECKSUM].includes(k));
-    if (unknown.length) throw new RecurError('file', `__metadata__ keys format, version, config and ${CHECKSUM}`, `key ${JSON.stringify(unknown[0])}`);
+    if (unknown.length)
+      throw new RecurError('file', `__metadata__ keys format, version, config and ${CHECKSUM}`, `key ${JSON.stringify(unknown[0])}`);
     if (metadata[CHECKSUM] !== undefined) verifyChecksums(metadata[CHECKSUM], metadata.config ?? '', tensors);
     let config: ModelConfig;
     try {
@@ -160,13 +194,19 @@ export class RnnModel {
       const t = tensors.get(name);
       const shape = expected.get(name)!;
       if (!t) throw new ShapeError('file', `a tensor ${name}`, 'none');
-      if (t.shape.join() !== shape.join()) throw new ShapeError(`file tensor ${name}`, `shape [${shape.join(', ')}] (from the config)`, `shape [${t.shape.join(', ')}]`);
+      if (t.shape.join() !== shape.join())
+        throw new ShapeError(`file tensor ${name}`, `shape [${shape.join(', ')}] (from the config)`, `shape [${t.shape.join(', ')}]`);
       return t.data;
     };
     for (const name of expected.keys()) take(name);
     if (tensors.size !== expected.size) {
       const extra = [...tensors.keys()].filter((n) => !expected.has(n));
-      throw new RecurError('file', `${expected.size} tensors`, `${tensors.size} tensors`, extra.length ? `not in the config: ${extra.slice(0, 4).join(', ')}` : undefined);
+      throw new RecurError(
+        'file',
+        `${expected.size} tensors`,
+        `${tensors.size} tensors`,
+        extra.length ? `not in the config: ${extra.slice(0, 4).join(', ')}` : undefined,
+      );
     }
     for (const name of expected.keys()) {
       const values = take(name);
@@ -177,7 +217,12 @@ export class RnnModel {
     const model = new RnnModel(config, options);
     try {
       model.cell.layers.forEach((layer, l) => {
-        layer.setWeights({ wIh: take(`layers.${l}.w_ih`), wHh: take(`layers.${l}.w_hh`), bIh: take(`layers.${l}.b_ih`), bHh: take(`layers.${l}.b_hh`) });
+        layer.setWeights({
+          wIh: take(`layers.${l}.w_ih`),
+          wHh: take(`layers.${l}.w_hh`),
+          bIh: take(`layers.${l}.b_ih`),
+          bHh: take(`layers.${l}.b_hh`),
+        });
       });
       model.head.setWeights(take('head.weight'), take('head.bias'));
     } catch (error) {

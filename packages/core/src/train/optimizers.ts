@@ -3,7 +3,8 @@ import { checkOptions } from '../options.js';
 import { optimizerSlots, type FloatArray, type OptimizerRule } from '../spec.js';
 
 function checkRate(value: unknown, argument: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new RecurError(argument, 'a positive finite number', describe(value));
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new RecurError(argument, 'a positive finite number', describe(value));
   return value;
 }
 
@@ -20,7 +21,8 @@ export interface Optimizer {
 }
 
 function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
-  if (params.length !== grads.length) throw new RecurError('grads', `${params.length} arrays (one per parameter)`, `${grads.length} arrays`);
+  if (params.length !== grads.length)
+    throw new RecurError('grads', `${params.length} arrays (one per parameter)`, `${grads.length} arrays`);
   params.forEach((p, i) => {
     if (grads[i].length !== p.length) throw new RecurError(`grads[${i}]`, `${p.length} values`, `${grads[i].length} values`);
   });
@@ -31,10 +33,19 @@ function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[])
  * gradient scaled by `gradScale` first; `step` counts updates from 1. The optimizers' host step and backend-cpu's
  * optimizer kernel both run this.
  */
-export function updateParameter(rule: OptimizerRule, step: number, gradScale: number, param: FloatArray, grad: FloatArray, slots: readonly FloatArray[]): void {
+export function updateParameter(
+  rule: OptimizerRule,
+  step: number,
+  gradScale: number,
+  param: FloatArray,
+  grad: FloatArray,
+  slots: readonly FloatArray[],
+): void {
   const n = param.length;
   if (rule.kind === 'sgd') {
-    const v = slots[0], mu = rule.momentum, lr = rule.learningRate;
+    const v = slots[0],
+      mu = rule.momentum,
+      lr = rule.learningRate;
     for (let j = 0; j < n; j++) {
       const vj = mu * v[j] + gradScale * grad[j];
       v[j] = vj;
@@ -43,12 +54,19 @@ export function updateParameter(rule: OptimizerRule, step: number, gradScale: nu
     return;
   }
   // constants out of the loop (it runs over every parameter each step): m̂ = m / c1, v̂ = v / c2
-  const b1 = rule.beta1, b2 = rule.beta2, eps = rule.epsilon;
-  const c1 = 1 - b1 ** step, c2 = 1 - b2 ** step, stepSize = rule.learningRate / c1, inverseC2 = 1 / c2;
-  const m = slots[0], v = slots[1];
+  const b1 = rule.beta1,
+    b2 = rule.beta2,
+    eps = rule.epsilon;
+  const c1 = 1 - b1 ** step,
+    c2 = 1 - b2 ** step,
+    stepSize = rule.learningRate / c1,
+    inverseC2 = 1 / c2;
+  const m = slots[0],
+    v = slots[1];
   for (let j = 0; j < n; j++) {
     const gj = gradScale * grad[j];
-    const mj = b1 * m[j] + (1 - b1) * gj, vj = b2 * v[j] + (1 - b2) * gj * gj;
+    const mj = b1 * m[j] + (1 - b1) * gj,
+      vj = b2 * v[j] + (1 - b2) * gj * gj;
     m[j] = mj;
     v[j] = vj;
     param[j] -= (stepSize * mj) / (Math.sqrt(vj * inverseC2) + eps);
@@ -74,7 +92,11 @@ export abstract class RuleOptimizer implements Optimizer {
   step(params: readonly FloatArray[], grads: readonly FloatArray[]): void {
     checkPairs(params, grads);
     if (this.#stateOn !== null) {
-      throw new RecurError('optimizer', 'its state on the host', `state kept on backend ${JSON.stringify(this.#stateOn)} by a live TbpttTrainer (dispose it first)`);
+      throw new RecurError(
+        'optimizer',
+        'its state on the host',
+        `state kept on backend ${JSON.stringify(this.#stateOn)} by a live TbpttTrainer (dispose it first)`,
+      );
     }
     this.#t++;
     const count = optimizerSlots(this.rule);
@@ -87,7 +109,11 @@ export abstract class RuleOptimizer implements Optimizer {
   /** @internal A trainer takes the optimizer (refused while another live trainer has it). */
   claim(trainer: object): void {
     if (this.#trainer !== null && this.#trainer !== trainer) {
-      throw new RecurError('options.optimizer', 'an optimizer no other live TbpttTrainer uses (one optimizer per trainer)', 'one in use by another trainer');
+      throw new RecurError(
+        'options.optimizer',
+        'an optimizer no other live TbpttTrainer uses (one optimizer per trainer)',
+        'one in use by another trainer',
+      );
     }
     this.#trainer = trainer;
   }
@@ -141,7 +167,13 @@ export class Adam extends RuleOptimizer {
     this.beta1 = opts.beta1 === undefined ? 0.9 : checkUnit(opts.beta1, 'options.beta1');
     this.beta2 = opts.beta2 === undefined ? 0.999 : checkUnit(opts.beta2, 'options.beta2');
     this.epsilon = opts.epsilon === undefined ? 1e-8 : checkRate(opts.epsilon, 'options.epsilon');
-    this.rule = Object.freeze({ kind: 'adam', learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon });
+    this.rule = Object.freeze({
+      kind: 'adam',
+      learningRate: this.learningRate,
+      beta1: this.beta1,
+      beta2: this.beta2,
+      epsilon: this.epsilon,
+    });
   }
 }
 

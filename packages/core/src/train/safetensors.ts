@@ -8,7 +8,10 @@ export interface NamedTensor {
   readonly data: FloatArray;
 }
 
-const DTYPES = { F32: { bytes: 4, make: (b: ArrayBuffer, o: number, n: number) => new Float32Array(b, o, n) }, F64: { bytes: 8, make: (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n) } } as const;
+const DTYPES = {
+  F32: { bytes: 4, make: (b: ArrayBuffer, o: number, n: number) => new Float32Array(b, o, n) },
+  F64: { bytes: 8, make: (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n) },
+} as const;
 
 /** Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data (little-endian). */
 export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array {
@@ -48,14 +51,20 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
     throw corrupt('a header that is not JSON');
   }
   if (!header || typeof header !== 'object' || Array.isArray(header)) throw corrupt('a header that is not a JSON object');
-  const dataStart = 8 + headerLength, dataLength = bytes.length - dataStart;
+  const dataStart = 8 + headerLength,
+    dataLength = bytes.length - dataStart;
   // A copy of the data, so that typed arrays are aligned whatever the view's offset. Not `bytes.slice(...)`: on a
   // Node Buffer (readFileSync, Buffer.from) slice is a view into a shared pool and its .buffer is the whole pool.
   const dataBytes = new Uint8Array(dataLength);
   dataBytes.set(bytes.subarray(dataStart));
   const data = dataBytes.buffer;
   const rawMetadata = header.__metadata__ ?? {};
-  if (!rawMetadata || typeof rawMetadata !== 'object' || Array.isArray(rawMetadata) || !Object.values(rawMetadata).every((v) => typeof v === 'string')) {
+  if (
+    !rawMetadata ||
+    typeof rawMetadata !== 'object' ||
+    Array.isArray(rawMetadata) ||
+    !Object.values(rawMetadata).every((v) => typeof v === 'string')
+  ) {
     throw corrupt('a __metadata__ that is not an object of strings');
   }
   const metadata = rawMetadata as Record<string, string>;
@@ -66,11 +75,14 @@ export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, Nam
     const e = entry as { dtype?: string; shape?: unknown; data_offsets?: unknown };
     const kind = DTYPES[e?.dtype as keyof typeof DTYPES];
     if (!kind) throw corrupt(`tensor ${JSON.stringify(name)} of dtype ${JSON.stringify(e?.dtype)} (F32 or F64 expected)`);
-    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) throw corrupt(`tensor ${JSON.stringify(name)} with shape ${JSON.stringify(e.shape)}`);
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
+      throw corrupt(`tensor ${JSON.stringify(name)} with shape ${JSON.stringify(e.shape)}`);
     const [start, end] = Array.isArray(e.data_offsets) ? (e.data_offsets as number[]) : [];
     const count = (e.shape as number[]).reduce((a, b) => a * b, 1);
     if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end > dataLength || end - start !== count * kind.bytes) {
-      throw corrupt(`tensor ${JSON.stringify(name)}: offsets ${JSON.stringify(e.data_offsets)} for ${count} values in ${dataLength} data bytes`);
+      throw corrupt(
+        `tensor ${JSON.stringify(name)}: offsets ${JSON.stringify(e.data_offsets)} for ${count} values in ${dataLength} data bytes`,
+      );
     }
     if (start % kind.bytes !== 0) throw corrupt(`tensor ${JSON.stringify(name)} at unaligned offset ${start}`);
     ranges.push([start, end, name]);

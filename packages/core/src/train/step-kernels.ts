@@ -22,7 +22,10 @@ export function trainingKernelPlacement(backend: RecurBackend): TrainingKernelPl
     softmaxCrossEntropy: typeof backend.softmaxCrossEntropy === 'function',
     meanSquaredError: typeof backend.meanSquaredError === 'function',
     globalNorm: typeof backend.globalNorm === 'function',
-    optimizer: typeof backend.applyOptimizer === 'function' && typeof backend.weightParameters === 'function' && typeof backend.weightsUpdated === 'function',
+    optimizer:
+      typeof backend.applyOptimizer === 'function' &&
+      typeof backend.weightParameters === 'function' &&
+      typeof backend.weightsUpdated === 'function',
   };
 }
 
@@ -31,7 +34,11 @@ export function trainingKernelPlacement(backend: RecurBackend): TrainingKernelPl
  * on the other side needs it, so a step whose kernels all run on the backend moves nothing but what must.
  */
 export class StepValue {
-  constructor(public host: FloatArray | null, public storage: TensorStorage | null, readonly shape: readonly number[]) {}
+  constructor(
+    public host: FloatArray | null,
+    public storage: TensorStorage | null,
+    readonly shape: readonly number[],
+  ) {}
 }
 
 /**
@@ -71,29 +78,81 @@ export class StepKernels {
   async denseForward(x: StepValue, weight: StepValue, bias: StepValue, rows: number, inputs: number, outputs: number): Promise<StepValue> {
     const b = this.#backend;
     if (this.placement.denseForward) {
-      return this.made(b.denseForward!({ x: this.storage(x), weight: this.storage(weight), bias: this.storage(bias), rows, inputs, outputs, dtype: this.#dtype }), [rows, outputs]);
+      return this.made(
+        b.denseForward!({
+          x: this.storage(x),
+          weight: this.storage(weight),
+          bias: this.storage(bias),
+          rows,
+          inputs,
+          outputs,
+          dtype: this.#dtype,
+        }),
+        [rows, outputs],
+      );
     }
-    return new StepValue(denseForwardHost(await this.host(x), await this.host(weight), await this.host(bias), rows, inputs, outputs, b.hostGemm), null, [rows, outputs]);
+    return new StepValue(
+      denseForwardHost(await this.host(x), await this.host(weight), await this.host(bias), rows, inputs, outputs, b.hostGemm),
+      null,
+      [rows, outputs],
+    );
   }
 
-  async denseBackward(x: StepValue, weight: StepValue, bias: StepValue, dOut: StepValue, rows: number, inputs: number, outputs: number): Promise<{ dx: StepValue; dWeight: StepValue; dBias: StepValue }> {
+  async denseBackward(
+    x: StepValue,
+    weight: StepValue,
+    bias: StepValue,
+    dOut: StepValue,
+    rows: number,
+    inputs: number,
+    outputs: number,
+  ): Promise<{ dx: StepValue; dWeight: StepValue; dBias: StepValue }> {
     const b = this.#backend;
     if (this.placement.denseBackward) {
-      const g = b.denseBackward!({ x: this.storage(x), weight: this.storage(weight), bias: this.storage(bias), dOut: this.storage(dOut), rows, inputs, outputs, dtype: this.#dtype });
-      return { dx: this.made(g.dx, [rows, inputs]), dWeight: this.made(g.dWeight, [outputs, inputs]), dBias: this.made(g.dBias, [outputs]) };
+      const g = b.denseBackward!({
+        x: this.storage(x),
+        weight: this.storage(weight),
+        bias: this.storage(bias),
+        dOut: this.storage(dOut),
+        rows,
+        inputs,
+        outputs,
+        dtype: this.#dtype,
+      });
+      return {
+        dx: this.made(g.dx, [rows, inputs]),
+        dWeight: this.made(g.dWeight, [outputs, inputs]),
+        dBias: this.made(g.dBias, [outputs]),
+      };
     }
     const g = denseBackwardHost(await this.host(x), await this.host(weight), await this.host(dOut), rows, inputs, outputs, b.hostGemm);
-    return { dx: new StepValue(g.dx, null, [rows, inputs]), dWeight: new StepValue(g.dWeight, null, [outputs, inputs]), dBias: new StepValue(g.dBias, null, [outputs]) };
+    return {
+      dx: new StepValue(g.dx, null, [rows, inputs]),
+      dWeight: new StepValue(g.dWeight, null, [outputs, inputs]),
+      dBias: new StepValue(g.dBias, null, [outputs]),
+    };
   }
 
   /** The mean loss (read back: the step's one scalar out besides the norm) and its gradient. */
-  async loss(predictions: StepValue, targets: Int32Array | StepValue, rows: number, classes: number): Promise<{ loss: number; dPredictions: StepValue }> {
-    const b = this.#backend, dtype = this.#dtype, shape = predictions.shape;
+  async loss(
+    predictions: StepValue,
+    targets: Int32Array | StepValue,
+    rows: number,
+    classes: number,
+  ): Promise<{ loss: number; dPredictions: StepValue }> {
+    const b = this.#backend,
+      dtype = this.#dtype,
+      shape = predictions.shape;
     const classIds = targets instanceof Int32Array ? targets : null;
     if (classIds ? this.placement.softmaxCrossEntropy : this.placement.meanSquaredError) {
       const r = classIds
         ? b.softmaxCrossEntropy!({ logits: this.storage(predictions), targets: classIds, rows, classes, dtype })
-        : b.meanSquaredError!({ predictions: this.storage(predictions), targets: this.storage(targets as StepValue), count: rows * classes, dtype });
+        : b.meanSquaredError!({
+            predictions: this.storage(predictions),
+            targets: this.storage(targets as StepValue),
+            count: rows * classes,
+            dtype,
+          });
       return { loss: (await this.host(this.made(r.loss, [1])))[0], dPredictions: this.made(r.dPredictions, shape) };
     }
     const p = await this.host(predictions);
@@ -104,7 +163,17 @@ export class StepKernels {
   /** The global L2 norm of the gradients (read back). */
   async globalNorm(grads: readonly StepValue[]): Promise<number> {
     if (this.placement.globalNorm) {
-      return (await this.host(this.made(this.#backend.globalNorm!(grads.map((g) => this.storage(g)), this.#dtype), [1])))[0];
+      return (
+        await this.host(
+          this.made(
+            this.#backend.globalNorm!(
+              grads.map((g) => this.storage(g)),
+              this.#dtype,
+            ),
+            [1],
+          ),
+        )
+      )[0];
     }
     return this.#inDtype(globalNorm(await Promise.all(grads.map((g) => this.host(g)))));
   }

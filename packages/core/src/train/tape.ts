@@ -65,8 +65,18 @@ export class RnnTape {
   #disposed = false;
 
   /** @internal */
-  constructor(cell: Cell, backend: RecurBackend, layers: LayerTape[], time: number, batch: number, features: number, seqLens: Int32Array | null,
-    timeMajor: boolean, outputShape: readonly number[], tokens = false) {
+  constructor(
+    cell: Cell,
+    backend: RecurBackend,
+    layers: LayerTape[],
+    time: number,
+    batch: number,
+    features: number,
+    seqLens: Int32Array | null,
+    timeMajor: boolean,
+    outputShape: readonly number[],
+    tokens = false,
+  ) {
     this.#cell = cell;
     this.#backend = backend;
     this.#layers = layers;
@@ -87,25 +97,36 @@ export class RnnTape {
    * batch-major copy of the input gradient.
    */
   #reserve(): void {
-    const T = this.#time, B = this.#batch, b = bytesOf(this.#cell.layers[0].dtype);
+    const T = this.#time,
+      B = this.#batch,
+      b = bytesOf(this.#cell.layers[0].dtype);
     const allocations: Allocation[] = [];
-    let peak = 0, peakLayer = 0;
+    let peak = 0,
+      peakLayer = 0;
     this.#layers.forEach(({ spec }, l) => {
       const G = gateCount(spec.kind) * spec.units;
-      allocations.push({ bytes: (G * (spec.inputSize + spec.units + 2) + 2 * B * spec.units) * b, what: () => `the weight and state gradients of layer ${l}` });
+      allocations.push({
+        bytes: (G * (spec.inputSize + spec.units + 2) + 2 * B * spec.units) * b,
+        what: () => `the weight and state gradients of layer ${l}`,
+      });
       const transient = T * B * (spec.units + spec.inputSize + G) * b;
       if (transient > peak) [peak, peakLayer] = [transient, l];
     });
     allocations.push({ bytes: peak, what: () => `layer ${peakLayer}'s output, input and gate gradients (${T} steps x batch ${B})` });
-    if (!this.#timeMajor && !this.#tokens) allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
+    if (!this.#timeMajor && !this.#tokens)
+      allocations.push({ bytes: T * B * this.#features * b, what: () => `the batch-major input gradient (${T} steps x batch ${B})` });
     reserve(this.#backend, allocations, 'tape');
   }
 
   /** Back-propagates through the chunk: gradients for the inputs, the initial state and every weight. */
   backward(options: BackwardOptions = {}): RnnGradients {
     if (this.#disposed) throw new RecurError('tape', 'a live tape (one backward per forward)', 'a disposed tape');
-    const backend = this.#backend, cell = this.#cell, T = this.#time, B = this.#batch;
-    if (!backend.backward) throw new BackendError('tape', 'a backend with backward kernels', `backend ${JSON.stringify(backend.name)} without them`);
+    const backend = this.#backend,
+      cell = this.#cell,
+      T = this.#time,
+      B = this.#batch;
+    if (!backend.backward)
+      throw new BackendError('tape', 'a backend with backward kernels', `backend ${JSON.stringify(backend.name)} without them`);
     this.#cell.layers.forEach((layer, l) => {
       if (layer.weightsOn(backend) !== this.#layers[l].weights || layer.weightsVersion !== this.#layers[l].version) {
         throw new RecurError(`cell.layers[${l}]`, 'the weights the forward ran with', 'weights changed since the forward');
@@ -115,7 +136,8 @@ export class RnnTape {
     let dOut: TensorStorage | null = null;
     if (options.dOutputs !== undefined) {
       const d = checkTensor(options.dOutputs, 'dOutputs', backend, dtype);
-      if (d.shape.join() !== this.#outputShape.join()) throw new ShapeError('dOutputs', `shape [${this.#outputShape.join(', ')}] (the outputs)`, `shape [${d.shape.join(', ')}]`);
+      if (d.shape.join() !== this.#outputShape.join())
+        throw new ShapeError('dOutputs', `shape [${this.#outputShape.join(', ')}] (the outputs)`, `shape [${d.shape.join(', ')}]`);
       dOut = d.storage();
     }
     const dFinal = options.dFinalState === undefined ? null : toLayerStates(cell, options.dFinalState, B, backend, 'dFinalState');
@@ -127,16 +149,25 @@ export class RnnTape {
     for (let l = this.#layers.length - 1; l >= 0; l--) {
       const { spec, weights, tape } = this.#layers[l];
       const r = backend.backward({
-        layer: spec, weights, tape, time: T, batch: B, seqLens: this.#seqLens, dy,
-        dhT: dFinal ? dFinal[l].h.storage() : null, dcT: dFinal && dFinal[l].c ? dFinal[l].c!.storage() : null,
+        layer: spec,
+        weights,
+        tape,
+        time: T,
+        batch: B,
+        seqLens: this.#seqLens,
+        dy,
+        dhT: dFinal ? dFinal[l].h.storage() : null,
+        dcT: dFinal && dFinal[l].c ? dFinal[l].c!.storage() : null,
       });
       if (dy !== null && dy !== dOut) backend.dispose(dy);
       dy = r.dx;
       const wrap = (s: TensorStorage, shape: number[]) => new Tensor(backend, s, shape, spec.dtype);
       const G = spec.kind === 'lstm' ? 4 : spec.kind === 'gru' ? 3 : 1;
       dWeights[l] = {
-        wIh: wrap(r.dWeights.wIh, [G * spec.units, spec.inputSize]), wHh: wrap(r.dWeights.wHh, [G * spec.units, spec.units]),
-        bIh: wrap(r.dWeights.bIh, [G * spec.units]), bHh: wrap(r.dWeights.bHh, [G * spec.units]),
+        wIh: wrap(r.dWeights.wIh, [G * spec.units, spec.inputSize]),
+        wHh: wrap(r.dWeights.wHh, [G * spec.units, spec.units]),
+        bIh: wrap(r.dWeights.bIh, [G * spec.units]),
+        bHh: wrap(r.dWeights.bHh, [G * spec.units]),
       };
       dInit[l] = { h: wrap(r.dh0, [B, spec.units]), c: r.dc0 ? wrap(r.dc0, [B, spec.units]) : null };
     }
@@ -155,7 +186,9 @@ export class RnnTape {
     }
     const dInitialState = fromLayerStates(cell, dInit);
     return {
-      dInputs, dInitialState, dWeights,
+      dInputs,
+      dInitialState,
+      dWeights,
       dispose: () => {
         dInputs?.dispose();
         for (const s of dInit) {
@@ -187,14 +220,33 @@ export interface TapeRunResult {
 export function dynamicRnnWithTape(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): TapeRunResult {
   const target = checkCell(cell).layers[0].resolveBackend();
   if (!target.capabilities.training || !target.backward) {
-    throw new BackendError('cell', 'a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(target.name)} without them`);
+    throw new BackendError(
+      'cell',
+      'a backend with backward kernels (capabilities.training)',
+      `backend ${JSON.stringify(target.name)} without them`,
+    );
   }
   const call = prepareDynamicRnn(cell, inputs, options);
   const backend = call.chunk.backend;
   const run = runChunk(cell, call.chunk, inputs, call.initial, true);
-  const layers = cell.layers.map((layer, l) => ({ spec: layer.spec(), weights: layer.weightsOn(backend), version: layer.weightsVersion, tape: run.tapes[l] }));
+  const layers = cell.layers.map((layer, l) => ({
+    spec: layer.spec(),
+    weights: layer.weightsOn(backend),
+    version: layer.weightsVersion,
+    tape: run.tapes[l],
+  }));
   const { time, batch, features, seqLens } = call.chunk;
-  const tape = new RnnTape(cell, backend, layers, time, batch, features, seqLens, call.chunk.timeMajor, run.outputs.shape, call.chunk.tokens !== null);
+  const tape = new RnnTape(
+    cell,
+    backend,
+    layers,
+    time,
+    batch,
+    features,
+    seqLens,
+    call.chunk.timeMajor,
+    run.outputs.shape,
+    call.chunk.tokens !== null,
+  );
   return { outputs: run.outputs, state: run.state, tape };
 }
-

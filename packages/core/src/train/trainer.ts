@@ -63,18 +63,24 @@ export class TbpttTrainer {
     if (!(model instanceof RnnModel)) throw new RecurError('model', 'an RnnModel', describe(model));
     const backend = model.cell.layers[0].resolveBackend();
     if (!backend.capabilities.training || !backend.backward) {
-      throw new BackendError('model', 'a model on a backend with backward kernels (capabilities.training)', `backend ${JSON.stringify(backend.name)} without them`);
+      throw new BackendError(
+        'model',
+        'a model on a backend with backward kernels (capabilities.training)',
+        `backend ${JSON.stringify(backend.name)} without them`,
+      );
     }
     this.model = model;
     this.batch = checkPositiveInt(opts.batch, 'options.batch');
-    if (!opts.optimizer || typeof opts.optimizer.step !== 'function') throw new RecurError('options.optimizer', 'an optimizer (SGD, Adam)', describe(opts.optimizer));
+    if (!opts.optimizer || typeof opts.optimizer.step !== 'function')
+      throw new RecurError('options.optimizer', 'an optimizer (SGD, Adam)', describe(opts.optimizer));
     this.#optimizer = opts.optimizer;
     if (opts.clipNorm !== undefined && !(typeof opts.clipNorm === 'number' && opts.clipNorm > 0 && Number.isFinite(opts.clipNorm))) {
       throw new RecurError('options.clipNorm', 'a positive finite number', describe(opts.clipNorm));
     }
     this.#clipNorm = opts.clipNorm;
     const loss = opts.loss ?? 'softmax-cross-entropy';
-    if (loss !== 'softmax-cross-entropy' && loss !== 'mse') throw new RecurError('options.loss', "'softmax-cross-entropy' or 'mse'", describe(loss));
+    if (loss !== 'softmax-cross-entropy' && loss !== 'mse')
+      throw new RecurError('options.loss', "'softmax-cross-entropy' or 'mse'", describe(loss));
     this.#loss = loss;
     this.#vars = new StateVariables(model.cell, this.batch, 'TbpttTrainer state');
     try {
@@ -104,9 +110,18 @@ export class TbpttTrainer {
    * B*T*outputs values for mse), row-major (b, t). Rows in `resetAfter` start from zero state next chunk.
    * A non-finite loss or gradient stops with an error naming the chunk, and changes neither weights nor state.
    */
-  async trainChunk(inputs: Tensor | TokenIds, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
+  async trainChunk(
+    inputs: Tensor | TokenIds,
+    targets: ArrayLike<number>,
+    options?: { resetAfter?: ArrayLike<number> },
+  ): Promise<ChunkReport> {
     if (this.#disposed) throw new RecurError('trainer', 'a live TbpttTrainer', 'a disposed one');
-    if (this.#busy) throw new RecurError('trainer', 'one trainChunk at a time (await the previous one)', `a call while chunk ${this.#chunk} is still running`);
+    if (this.#busy)
+      throw new RecurError(
+        'trainer',
+        'one trainChunk at a time (await the previous one)',
+        `a call while chunk ${this.#chunk} is still running`,
+      );
     this.#busy = true;
     try {
       return await this.#trainChunk(inputs, targets, options);
@@ -115,19 +130,29 @@ export class TbpttTrainer {
     }
   }
 
-  async #trainChunk(inputs: Tensor | TokenIds, targets: ArrayLike<number>, options?: { resetAfter?: ArrayLike<number> }): Promise<ChunkReport> {
+  async #trainChunk(
+    inputs: Tensor | TokenIds,
+    targets: ArrayLike<number>,
+    options?: { resetAfter?: ArrayLike<number> },
+  ): Promise<ChunkReport> {
     const opts = checkOptions(options, ['resetAfter'], 'options');
     const tokens = inputs instanceof TokenIds;
     if (!(inputs instanceof Tensor || tokens) || inputs.shape.length !== (tokens ? 2 : 3)) {
-      throw new ShapeError('inputs', 'a rank 3 tensor [batch, time, features] or token ids [batch, time]',
-        inputs instanceof Tensor || tokens ? `shape [${inputs.shape.join(', ')}]` : describe(inputs));
+      throw new ShapeError(
+        'inputs',
+        'a rank 3 tensor [batch, time, features] or token ids [batch, time]',
+        inputs instanceof Tensor || tokens ? `shape [${inputs.shape.join(', ')}]` : describe(inputs),
+      );
     }
     const [B, T] = inputs.shape;
-    const backend = this.#vars.backend, dtype = this.model.cell.layers[0].dtype;
+    const backend = this.#vars.backend,
+      dtype = this.model.cell.layers[0].dtype;
     if (B !== this.batch) throw new ShapeError('inputs', `batch ${this.batch} (the trainer's)`, `batch ${B}`);
-    const rows = B * T, head = this.model.head;
+    const rows = B * T,
+      head = this.model.head;
     const classTargets = this.#loss === 'softmax-cross-entropy' ? checkTargets(targets, rows, head.outputSize) : null;
-    if (!classTargets && targets?.length !== rows * head.outputSize) throw new ShapeError('targets', `${rows * head.outputSize} values`, `${targets?.length} values`);
+    if (!classTargets && targets?.length !== rows * head.outputSize)
+      throw new ShapeError('targets', `${rows * head.outputSize} values`, `${targets?.length} values`);
     if (!classTargets) checkNumbers(targets, 'targets', true, dtype, false);
     const reset = opts.resetAfter === undefined ? null : checkRows(opts.resetAfter, this.batch, 'options.resetAfter');
     const chunk = this.#chunk;
@@ -146,27 +171,33 @@ export class TbpttTrainer {
     let loss: number, norm: number;
     let grads: RnnGradients | null = null;
     try {
-      const H = head.inputSize, O = head.outputSize;
+      const H = head.inputSize,
+        O = head.outputSize;
       const y = new StepValue(null, run.outputs.storage(), [rows, H]);
       // the head's parameters: the backend's own copy when its optimizer kernel updates them, else the host's
       const device = this.#placement.optimizer ? head.parametersOn(backend) : null;
       const weight = device ? new StepValue(null, device.weight, [O, H]) : new StepValue(head.weight, null, [O, H]);
       const bias = device ? new StepValue(null, device.bias, [O]) : new StepValue(head.bias, null, [O]);
       const logits = await k.denseForward(y, weight, bias, rows, H, O);
-      const lossTargets = classTargets ?? new StepValue(dtype === 'float64' ? Float64Array.from(targets) : Float32Array.from(targets), null, [rows, O]);
+      const lossTargets =
+        classTargets ?? new StepValue(dtype === 'float64' ? Float64Array.from(targets) : Float32Array.from(targets), null, [rows, O]);
       const lossResult = await k.loss(logits, lossTargets, rows, O);
       loss = lossResult.loss;
       this.#checkUnchanged(versions, chunk); // after each read the step awaited: nothing may have changed the model
-      if (!Number.isFinite(loss)) throw new RecurError('loss', 'a finite loss', `${loss} at chunk ${chunk}`, 'weights and state were left unchanged');
+      if (!Number.isFinite(loss))
+        throw new RecurError('loss', 'a finite loss', `${loss} at chunk ${chunk}`, 'weights and state were left unchanged');
       const dHead = await k.denseBackward(y, weight, bias, lossResult.dPredictions, rows, H, O);
       const dOutputs = new Tensor(backend, k.storage(dHead.dx), run.outputs.shape, dtype);
       grads = run.tape.backward({ dOutputs }); // dOutputs' storage is the step's (freed with it)
       const gradValues = [
-        ...grads.dWeights.flatMap((g) => [g.wIh, g.wHh, g.bIh, g.bHh].map((t) => new StepValue(null, t.storage(), t.shape))), dHead.dWeight, dHead.dBias,
+        ...grads.dWeights.flatMap((g) => [g.wIh, g.wHh, g.bIh, g.bHh].map((t) => new StepValue(null, t.storage(), t.shape))),
+        dHead.dWeight,
+        dHead.dBias,
       ];
       norm = await k.globalNorm(gradValues);
       this.#checkUnchanged(versions, chunk);
-      if (!Number.isFinite(norm)) throw new RecurError('gradients', 'finite gradients', `norm ${norm} at chunk ${chunk}`, 'weights and state were left unchanged');
+      if (!Number.isFinite(norm))
+        throw new RecurError('gradients', 'finite gradients', `norm ${norm} at chunk ${chunk}`, 'weights and state were left unchanged');
       const gradScale = this.#clipNorm !== undefined && norm > this.#clipNorm ? this.#clipNorm / norm : 1;
       if (device) {
         this.#updateOnBackend(k, gradValues, gradScale);
@@ -197,7 +228,12 @@ export class TbpttTrainer {
 
   #checkUnchanged(versions: readonly number[], chunk: number): void {
     if (this.#versions().some((v, i) => v !== versions[i])) {
-      throw new RecurError('model', 'weights left alone while a training step runs', `weights set during chunk ${chunk}`, 'this step updated nothing and kept the state');
+      throw new RecurError(
+        'model',
+        'weights left alone while a training step runs',
+        `weights set during chunk ${chunk}`,
+        'this step updated nothing and kept the state',
+      );
     }
   }
 
@@ -206,7 +242,8 @@ export class TbpttTrainer {
    * the first update (the optimizer's, or zeros) and back to the optimizer when the trainer is disposed.
    */
   #updateOnBackend(k: StepKernels, gradValues: StepValue[], gradScale: number): void {
-    const backend = this.#vars.backend, dtype = this.model.head.dtype;
+    const backend = this.#vars.backend,
+      dtype = this.model.head.dtype;
     const optimizer = this.#optimizer as RuleOptimizer;
     const layers = this.model.cell.layers.map((l) => l.parametersOn(backend));
     const head = this.model.head.parametersOn(backend);
@@ -214,10 +251,14 @@ export class TbpttTrainer {
     const grads = gradValues.map((g) => k.storage(g));
     if (this.#slots.length === 0) {
       const state = optimizer.exportState(backend.name);
-      this.#slots = gradValues.map((g, i) => Array.from({ length: optimizerSlots(optimizer.rule) }, (_, j) => {
-        const host = state.slots[i]?.[j];
-        return host ? backend.upload(dtype === 'float64' ? Float64Array.from(host) : Float32Array.from(host), g.shape, dtype) : backend.zeros(g.shape, dtype);
-      }));
+      this.#slots = gradValues.map((g, i) =>
+        Array.from({ length: optimizerSlots(optimizer.rule) }, (_, j) => {
+          const host = state.slots[i]?.[j];
+          return host
+            ? backend.upload(dtype === 'float64' ? Float64Array.from(host) : Float32Array.from(host), g.shape, dtype)
+            : backend.zeros(g.shape, dtype);
+        }),
+      );
       this.#updates = state.t;
     }
     backend.applyOptimizer!({ rule: optimizer.rule, step: this.#updates + 1, gradScale, dtype, params, grads, slots: this.#slots });
@@ -230,9 +271,11 @@ export class TbpttTrainer {
   #updateOnHost(gradList: FloatArray[], gradScale: number): void {
     // the values read back or made on the host are this step's own: scaled in place
     if (gradScale !== 1) for (const g of gradList) for (let i = 0; i < g.length; i++) g[i] *= gradScale;
-    const layers = this.model.cell.layers, head = this.model.head;
+    const layers = this.model.cell.layers,
+      head = this.model.head;
     const params = layers.map((l) => l.getWeights());
-    const headWeight = head.weight, headBias = head.bias;
+    const headWeight = head.weight,
+      headBias = head.bias;
     this.#optimizer.step([...params.flatMap((p) => [p.wIh, p.wHh, p.bIh, p.bHh]), headWeight, headBias], gradList);
     layers.forEach((l, i) => l.setWeights(params[i]));
     head.setWeights(headWeight, headBias);
@@ -259,7 +302,8 @@ export class TbpttTrainer {
   async sync(): Promise<void> {
     await this.model.sync();
     if (this.#slots.length === 0) return;
-    const updates = this.#updates, backend = this.#vars.backend;
+    const updates = this.#updates,
+      backend = this.#vars.backend;
     const slots = await Promise.all(this.#slots.map((list) => Promise.all(list.map((s) => backend.read(s)))));
     if (this.#updates === updates) this.#synced = { updates, slots: slots.map((list) => list.map((a) => Float64Array.from(a))) };
   }
@@ -271,13 +315,19 @@ export class TbpttTrainer {
    */
   dispose(): void {
     if (this.#disposed) return;
-    if (this.#busy) throw new RecurError('trainer', 'no trainChunk running (await it before dispose)', `chunk ${this.#chunk} still running`);
-    const backend = this.#vars.backend, optimizer = this.#optimizer;
+    if (this.#busy)
+      throw new RecurError('trainer', 'no trainChunk running (await it before dispose)', `chunk ${this.#chunk} still running`);
+    const backend = this.#vars.backend,
+      optimizer = this.#optimizer;
     if (this.#slots.length && optimizer instanceof RuleOptimizer) {
       let slots = this.#synced?.updates === this.#updates ? this.#synced.slots : null;
       if (!slots) {
         if (!backend.readSync) {
-          throw new RecurError('trainer', 'its optimizer state read back first (await trainer.sync())', `state on backend ${JSON.stringify(backend.name)}, which reads asynchronously`);
+          throw new RecurError(
+            'trainer',
+            'its optimizer state read back first (await trainer.sync())',
+            `state on backend ${JSON.stringify(backend.name)}, which reads asynchronously`,
+          );
         }
         slots = this.#slots.map((list) => list.map((s) => Float64Array.from(backend.readSync!(s))));
       }
