@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command (README's second line and .ci/run): installs what the tests need beyond npm packages,
-# builds headless-gl from source, builds every package, checks backend-simd's committed wasm against its C sources, runs every package's tests,
-# prints the conformance matrix, runs the benchmark smoke run and prints a closing count.
+# builds headless-gl from source, builds every package, runs the lint (type checks and Prettier), checks backend-simd's committed wasm
+# against its C sources, runs every package's tests, prints the conformance matrix, runs the benchmark smoke runs, builds the API
+# reference and prints a closing count.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-system-deps.sh || exit 1
@@ -9,6 +10,8 @@ bash scripts/build-gl.sh || exit 1
 rm -rf packages/*/test-results examples/*/test-results
 pnpm exec turbo run build --output-logs=errors-only || exit 1
 status=0
+echo "pnpm lint (every package's type check, then Prettier's check of the TypeScript and JavaScript):"
+pnpm lint > /tmp/recur-lint.log 2>&1 && tail -1 /tmp/recur-lint.log || { cat /tmp/recur-lint.log; status=1; }
 echo "backend-simd: the committed kernel binary must be what its C sources compile to:"
 pnpm --filter @recur/backend-simd check:wasm || status=1 # the command its README shows
 pnpm exec turbo run test --concurrency=1 --continue || status=1
