@@ -73,7 +73,10 @@ function deriveBiases(w: CpuWeights): void {
   }
 }
 
-/** A tensor's values on the CPU backend: a flat row-major typed array. */
+/**
+ * A tensor's values on the CPU backend: a flat row-major typed array.
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../docs/backend-authoring.md#examples-in-this-repository)
+ */
 export class CpuStorage {
   constructor(
     readonly data: FloatArray,
@@ -88,7 +91,10 @@ const BACKWARD: Record<LayerSpec['kind'], (args: BackwardKernelArgs) => Backward
   rnn: rnnBackward,
 };
 
-/** The pure TypeScript backend: the embedded default, no native or binary dependency. */
+/**
+ * The pure TypeScript backend: the embedded default, no native or binary dependency.
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../docs/backend-authoring.md#examples-in-this-repository)
+ */
 export class CpuBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;
   readonly name: string;

@@ -14,7 +14,10 @@ export const CPU_PRIORITY = 1;
 
 let registered = false;
 
-/** Registers the backend as "cpu" (importing this package does it once). */
+/**
+ * Registers the backend as "cpu" (importing this package does it once).
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../docs/backend-authoring.md#examples-in-this-repository)
+ */
 export function registerCpuBackend(): void {
   if (registered) return;
   registered = true;

@@ -106,7 +106,10 @@ export type AddonLoad = { readonly addon: Addon; readonly reason?: undefined } |
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 let loaded: AddonLoad | null = null;
 
-/** Loads build/recur_cuda.node once. Never throws: a missing or broken addon is a reason. */
+/**
+ * Loads build/recur_cuda.node once. Never throws: a missing or broken addon is a reason.
+ * @see [backend-cuda README (a tested example)](../README.md)
+ */
 export function loadAddon(): AddonLoad {
   if (loaded) return loaded;
   const file = join(packageRoot, 'build', 'recur_cuda.node');

@@ -26,7 +26,10 @@ import {
 } from '@recur/core';
 import { loadAddon, type Addon, type DeviceBuffer, type DeviceInfo, type LayerBuffers } from './addon.js';
 
-/** A tensor: a device buffer of `floats` float32 values. */
+/**
+ * A tensor: a device buffer of `floats` float32 values.
+ * @see [backend-cuda README (a tested example)](../README.md)
+ */
 export class CudaStorage {
   constructor(
     public buffer: DeviceBuffer,
@@ -56,7 +59,10 @@ interface CudaTape {
   readonly bytes: number;
 }
 
-/** The addon's cell kinds (native/cells.h). */
+/**
+ * The addon's cell kinds (native/cells.h).
+ * @see [backend-cuda README (a tested example)](../README.md)
+ */
 export function kernelKind(spec: LayerSpec): number {
   if (spec.kind === 'lstm') return 0;
   if (spec.kind === 'gru') return spec.resetAfter ? 1 : 2;
@@ -96,6 +102,7 @@ export interface CudaBackendOptions {
  * Recur on our own CUDA kernels (a Node-API addon). Weights, state and every intermediate stay on the device
  * between calls; a chunk is one projection product plus a recurrent loop that never returns to the host (one
  * persistent launch for small batches); a TBPTT chunk moves its inputs in and the loss and norm out.
+ * @see [backend-cuda README (a tested example)](../README.md)
  */
 export class CudaBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;

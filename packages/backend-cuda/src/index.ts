@@ -9,7 +9,10 @@ export const CUDA_PRIORITY = 2;
 
 let registered = false;
 
-/** Registers the backend as "cuda" (importing this package does it once). */
+/**
+ * Registers the backend as "cuda" (importing this package does it once).
+ * @see [backend-cuda README (a tested example)](../README.md)
+ */
 export function registerCudaBackend(): void {
   if (registered) return;
   registered = true;

@@ -43,6 +43,7 @@ const matrixOf = (shape: readonly number[]): { rows: number; cols: number } => {
  * gates over all rows at once and runs two kernels a step; the v2 training kernels keep a TBPTT chunk on the GPU
  * but for its loss and gradient norm. The parts are functions over one GpuContext (forward.ts, backward.ts,
  * training.ts, weights.ts); this class routes the spec's methods to them.
+ * @see [backend-gpujs README (a tested example)](../README.md)
  */
 export class GpujsBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;

@@ -10,6 +10,7 @@ import type { GpujsMode } from './platform.js';
 /**
  * A tensor: a texture holding a matrix [rows, cols] (the shape's last dimension as columns), or nothing when empty.
  * The texture of a training parameter or an optimizer slot is replaced when the optimizer updates it in place.
+ * @see [backend-gpujs README (a tested example)](../README.md)
  */
 export class GpuStorage {
   /**

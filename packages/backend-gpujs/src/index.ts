@@ -13,7 +13,10 @@ export const GPUJS_PRIORITY = 0.1;
 
 let registered = false;
 
-/** Registers the backend as "gpujs" (importing this package does it once). */
+/**
+ * Registers the backend as "gpujs" (importing this package does it once).
+ * @see [backend-gpujs README (a tested example)](../README.md)
+ */
 export function registerGpujsBackend(): void {
   if (registered) return;
   registered = true;

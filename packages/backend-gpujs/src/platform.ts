@@ -36,7 +36,10 @@ interface DetectOptions {
 const BUILD_HINT =
   'build it from source: bash scripts/build-gl.sh (after apt-get install libxi-dev libxext-dev libglu1-mesa-dev libglew-dev pkg-config)';
 
-/** Node: headless-gl on an X display. Creates and destroys one 1x1 context. */
+/**
+ * Node: headless-gl on an X display. Creates and destroys one 1x1 context.
+ * @see [backend-gpujs README (a tested example)](../README.md)
+ */
 export function detectPlatform(options: DetectOptions = {}): GpujsPlatform {
   if (typeof globalThis.process?.versions?.node !== 'string') return detectBrowser();
   let createGl: GlFactory;

@@ -51,6 +51,7 @@ import { BLOCK, unitBlocks } from './pack.js';
  * backend-cpu's kernels. Training runs backend-cpu's training kernels with every matrix product on our SIMD GEMMs
  * (each layer's kernels, transposed too, placed in the linear memory once per upload), except where we have our
  * own: forwards that keep a tape (every cell kind; the tape kept in the linear memory) and the backward loops of every cell kind.
+ * @see [backend-simd README (a tested example)](../README.md)
  */
 export class SimdBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;

@@ -68,7 +68,10 @@ const RELAXED_PROBE = new Uint8Array([
   0x0b, // f32x4.relaxed_madd, end
 ]);
 
-/** Whether this JavaScript engine runs relaxed SIMD. */
+/**
+ * Whether this JavaScript engine runs relaxed SIMD.
+ * @see [backend-simd README (a tested example)](../README.md)
+ */
 export function relaxedSimdSupported(): boolean {
   try {
     return WebAssembly.validate(RELAXED_PROBE);
@@ -116,7 +119,10 @@ function checkThreads(threads: number, argument: string): number {
   return threads;
 }
 
-/** Makes a backend instance (Node.js: helper threads are worker_threads over a shared WebAssembly.Memory). */
+/**
+ * Makes a backend instance (Node.js: helper threads are worker_threads over a shared WebAssembly.Memory).
+ * @see [backend-simd README (a tested example)](../README.md)
+ */
 export async function createSimdBackend(opts?: SimdBackendOptions): Promise<SimdBackend> {
   const options = checkOptions(opts, ['threads', 'spinMs', 'name', 'maxMemoryBytes', 'relaxedSimd'], 'options');
   if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') {
@@ -142,7 +148,10 @@ export async function createSimdBackend(opts?: SimdBackendOptions): Promise<Simd
 
 let registered = false;
 
-/** Registers the backend as "simd" (importing this package does it once); it initialises asynchronously. */
+/**
+ * Registers the backend as "simd" (importing this package does it once); it initialises asynchronously.
+ * @see [backend-simd README (a tested example)](../README.md)
+ */
 export function registerSimdBackend(): void {
   if (registered) return;
   registered = true;

@@ -55,6 +55,7 @@ function swapLstmGates(values: FloatArray, H: number, cols: number): Float32Arra
  * The Recur backend on tfjs-core + tfjs-backend-wasm. Tensors are tfjs tensors on tfjs's "wasm" backend: state
  * stays in wasm memory between calls. Every kernel runs inside tf.tidy, so nothing it makes but its results
  * survives.
+ * @see [README: packages](../../../README.md#packages)
  */
 export class WasmBackend implements RecurBackend {
   readonly specVersion = SPEC_VERSION;

@@ -5,6 +5,10 @@ import { WasmBackend } from './backend.js';
 
 export { WasmBackend } from './backend.js';
 /** In a browser, where tfjs-backend-wasm's .wasm files are served from (a URL prefix ending in /). */
+/**
+ * tfjs-backend-wasm's own: where its .wasm files are served from, for bundlers that move them.
+ * @see [README: packages](../../../README.md#packages)
+ */
 export { setWasmPaths };
 
 /** Below backend-cpu: the embedded default stays the default; choose this one with `await setBackend('wasm')`. */
@@ -12,7 +16,10 @@ export const WASM_PRIORITY = 0.5;
 
 let registered = false;
 
-/** Registers the backend as "wasm" (importing this package does it once); it initialises asynchronously. */
+/**
+ * Registers the backend as "wasm" (importing this package does it once); it initialises asynchronously.
+ * @see [README: packages](../../../README.md#packages)
+ */
 export function registerWasmBackend(): void {
   if (registered) return;
   registered = true;

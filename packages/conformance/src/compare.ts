@@ -1,11 +1,17 @@
 import { RecurError } from '@recur/core';
 
-/** A check's verdict when it fails; carries the numbers. */
+/**
+ * A check's verdict when it fails; carries the numbers.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export class CheckFailure extends Error {
   override name = 'CheckFailure';
 }
 
-/** Raised by a check that cannot run here. `hardware`: the machine lacks hardware (a GPU) it needs. */
+/**
+ * Raised by a check that cannot run here. `hardware`: the machine lacks hardware (a GPU) it needs.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export class SkipCheck extends Error {
   override name = 'SkipCheck';
   constructor(
@@ -16,7 +22,10 @@ export class SkipCheck extends Error {
   }
 }
 
-/** The largest |a − b| of two arrays (Infinity when their lengths differ). */
+/**
+ * The largest |a − b| of two arrays (Infinity when their lengths differ).
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number>): { max: number; at: number } {
   if (actual.length !== expected.length) throw new CheckFailure(`length ${actual.length}, expected ${expected.length}`);
   let max = 0,
@@ -32,7 +41,10 @@ export function maxAbsDiff(actual: ArrayLike<number>, expected: ArrayLike<number
   return { max, at };
 }
 
-/** Fails unless every |actual - expected| <= tolerance. */
+/**
+ * Fails unless every |actual - expected| <= tolerance.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function expectClose(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number): void {
   const { max, at } = maxAbsDiff(actual, expected);
   if (!(max <= tolerance)) {
@@ -42,7 +54,10 @@ export function expectClose(what: string, actual: ArrayLike<number>, expected: A
   }
 }
 
-/** Fails unless both arrays hold the same values bit for bit. */
+/**
+ * Fails unless both arrays hold the same values bit for bit.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function expectEqualArrays(what: string, actual: ArrayLike<number>, expected: ArrayLike<number>): void {
   const { max, at } = maxAbsDiff(actual, expected);
   if (max !== 0) throw new CheckFailure(`${what}: expected exactly equal values, differs by ${max} at [${at}]`);
@@ -63,7 +78,10 @@ export interface ExpectedError {
 
 const matches = (value: string, want: string | RegExp) => (typeof want === 'string' ? value.includes(want) : want.test(value));
 
-/** Runs `fn`, which must throw a RecurError whose argument, expected and actual fields match. */
+/**
+ * Runs `fn`, which must throw a RecurError whose argument, expected and actual fields match.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function expectRecurError(what: string, fn: () => unknown, want: ExpectedError): RecurError {
   let thrown: unknown;
   try {

@@ -66,7 +66,10 @@ export interface GoldenFixtures {
   readonly training: readonly TrainingCase[];
 }
 
-/** Fixtures of several files as one set (names must stay unique). */
+/**
+ * Fixtures of several files as one set (names must stay unique).
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function mergeFixtures(...sets: readonly GoldenFixtures[]): GoldenFixtures {
   const merged = {
     source: sets.map((s) => s.source).join(' + '),
@@ -85,6 +88,7 @@ export function mergeFixtures(...sets: readonly GoldenFixtures[]): GoldenFixture
 /**
  * Parses and validates a golden file's JSON so that a malformed file fails with a message, not a wrong check. A
  * file may hold forward cases, whole-training cases (those with `steps`), or both.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
  */
 export function parseFixtures(json: unknown, source: string): GoldenFixtures {
   const all = (json as { cases?: unknown })?.cases;

@@ -16,7 +16,10 @@ export interface BackendReport {
 
 const MARK: Record<CheckResult['status'], string> = { pass: 'pass', fail: 'FAIL', skip: 'skip', 'n/a': 'n/a' };
 
-/** The backend x check matrix as text, then failures, skips with their reasons, and the totals. */
+/**
+ * The backend x check matrix as text, then failures, skips with their reasons, and the totals.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function formatMatrix(reports: readonly BackendReport[], ids: readonly string[]): string {
   const idWidth = Math.max(8, ...ids.map((id) => id.length));
   const widths = reports.map((r) => Math.max(6, r.backend.length));

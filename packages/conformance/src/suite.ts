@@ -33,7 +33,10 @@ export interface CheckResult {
 /** The golden README's tolerances for float32 backends. */
 export const DEFAULT_TOLERANCES: Tolerances = { forward: 2e-5, gradient: 1e-4, chunked: 1e-6 };
 
-/** Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors. */
+/**
+ * Every check, in a stable order: golden forward, golden gradients, behaviour, misuse errors.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function allChecks(fixtures: GoldenFixtures): Check[] {
   return [
     ...goldenChecks(fixtures),
@@ -51,7 +54,10 @@ export function allChecks(fixtures: GoldenFixtures): Check[] {
   ];
 }
 
-/** Initialises the backend and returns the context checks run in. */
+/**
+ * Initialises the backend and returns the context checks run in.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export async function contextFor(backend: string): Promise<CheckContext> {
   await ready(backend);
   const capabilities = getBackend(backend).capabilities;
@@ -59,7 +65,10 @@ export async function contextFor(backend: string): Promise<CheckContext> {
   return { backend, capabilities, tolerance };
 }
 
-/** Runs one check; a check that leaves live tensors behind fails too. */
+/**
+ * Runs one check; a check that leaves live tensors behind fails too.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export async function runCheck(check: Check, ctx: CheckContext): Promise<CheckResult> {
   const base = { id: check.id, title: check.title };
   const na = check.notApplicable?.(ctx.capabilities, getBackend(ctx.backend));
@@ -96,13 +105,19 @@ export interface SuiteOptions {
   readonly onResult?: (result: CheckResult) => void;
 }
 
-/** The checks whose id contains one of `filter` (all without one). */
+/**
+ * The checks whose id contains one of `filter` (all without one).
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export function selectChecks(fixtures: GoldenFixtures, filter?: readonly string[]): Check[] {
   const checks = allChecks(fixtures);
   return filter && filter.length ? checks.filter((c) => filter.some((f) => c.id.includes(f))) : checks;
 }
 
-/** Runs the suite on one backend. */
+/**
+ * Runs the suite on one backend.
+ * @see [docs/backend-authoring.md (proving a backend)](../../../docs/backend-authoring.md#proving-it)
+ */
 export async function runSuite(backend: string, options: SuiteOptions): Promise<CheckResult[]> {
   const ctx = await contextFor(backend);
   const results: CheckResult[] = [];

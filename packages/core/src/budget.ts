@@ -21,6 +21,7 @@ const GiB = 2 ** 30;
  * more than three quarters of the machine's memory. Where
  * that cannot be read synchronously (browsers; Node before 20.16, which lacks process.getBuiltinModule) the total
  * is 2 GiB in a browser tab and 8 GiB in Node. `setMemoryBudget` changes a backend's, `setHostMemoryBudget` core's own.
+ * @see [docs/backend-authoring.md (memory budgets)](../../../docs/backend-authoring.md#memory-refuse-before-allocating)
  */
 export function hostMemoryBudget(): MemoryBudget {
   const proc = (
@@ -39,7 +40,10 @@ export function coreHostBudget(): MemoryBudget {
   return (hostBudget ??= hostMemoryBudget());
 }
 
-/** Changes the budget of core's own host arrays (fields left out keep their values); returns the previous one. */
+/**
+ * Changes the budget of core's own host arrays (fields left out keep their values); returns the previous one.
+ * @see [docs/backend-authoring.md (memory budgets)](../../../docs/backend-authoring.md#memory-refuse-before-allocating)
+ */
 export function setHostMemoryBudget(budget: Partial<MemoryBudget>): MemoryBudget {
   const previous = coreHostBudget();
   hostBudget = mergeBudget(previous, budget);
@@ -62,7 +66,10 @@ export function mergeBudget(current: MemoryBudget, budget: unknown, argument = '
   return next;
 }
 
-/** A byte count for people: "1.50 GiB". */
+/**
+ * A byte count for people: "1.50 GiB".
+ * @see [README: errors](../../../README.md#errors)
+ */
 export function formatBytes(bytes: number): string {
   if (!Number.isFinite(bytes)) return String(bytes);
   const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];

@@ -9,7 +9,11 @@ export interface RecurConfig {
 
 const config: RecurConfig = { checkFinite: false };
 
-/** Sets global options; returns the previous values. */
+/**
+ * Sets global options; returns the previous values.
+ * @example
+ * configure({ checkFinite: true }); // refuse NaN and Infinity in inputs from here on
+ */
 export function configure(options: Partial<RecurConfig>): RecurConfig {
   checkOptions(options, ['checkFinite'], 'options');
   const previous = { ...config };
@@ -20,7 +24,10 @@ export function configure(options: Partial<RecurConfig>): RecurConfig {
   return previous;
 }
 
-/** The current settings. */
+/**
+ * The current settings.
+ * @see [README: the finite check](../../../README.md#errors)
+ */
 export function getConfig(): Readonly<RecurConfig> {
   return config;
 }

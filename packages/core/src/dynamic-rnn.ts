@@ -30,6 +30,11 @@ export const DYNAMIC_RNN_OPTION_NAMES = ['initialState', 'sequenceLength', 'time
 /**
  * Runs a cell or stack over a chunk in one kernel call per layer (TF1's dynamic_rnn): inputs [B, T, I] (or
  * [T, B, I] with `timeMajor`), or token ids [B, T] (`tokenIds`). Returns new tensors that the caller owns.
+ * @example
+ * const { outputs, state } = dynamicRnn(cell, x, { sequenceLength: [5, 3] });
+ * outputs.dispose();
+ * disposeState(state);
+ * @see [docs/stateful.md (TF1 side by side)](../../../docs/stateful.md)
  */
 export function dynamicRnn(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): DynamicRnnResult {
   const call = prepareDynamicRnn(cell, inputs, options);

@@ -1,4 +1,7 @@
-/** Every error Recur throws on misuse: it names the argument, what was expected and what was given. */
+/**
+ * Every error Recur throws on misuse: it names the argument, what was expected and what was given.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class RecurError extends Error {
   readonly argument: string;
   readonly expected: string;
@@ -13,19 +16,34 @@ export class RecurError extends Error {
   }
 }
 
-/** A tensor or state has the wrong rank, size, batch or layer count. */
+/**
+ * A tensor or state has the wrong rank, size, batch or layer count.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class ShapeError extends RecurError {}
 
-/** A backend is unknown, unavailable, lacks a capability, or tensors from two backends were mixed. */
+/**
+ * A backend is unknown, unavailable, lacks a capability, or tensors from two backends were mixed.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class BackendError extends RecurError {}
 
-/** A tensor was used after `dispose()`, or an owned tensor was disposed by someone else. */
+/**
+ * A tensor was used after `dispose()`, or an owned tensor was disposed by someone else.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class DisposedTensorError extends RecurError {}
 
-/** A TF1 option or wrapper that Recur does not implement yet. */
+/**
+ * A TF1 option or wrapper that Recur does not implement yet.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class UnsupportedOptionError extends RecurError {}
 
-/** Inputs hold NaN or Infinity while the finite check is on. */
+/**
+ * Inputs hold NaN or Infinity while the finite check is on.
+ * @see [README: errors](../../../README.md#errors)
+ */
 export class NonFiniteError extends RecurError {}
 
 /** Describes a value briefly for an error message. */

@@ -38,14 +38,20 @@ const zeros = (n: number) => new Float32Array(n);
  */
 export type GruWeights = LayerWeights<Float32Array> & { readonly resetAfter: boolean };
 
-/** Tags GRU weights with their variant (see GruWeights). */
+/**
+ * Tags GRU weights with their variant (see GruWeights).
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function tagGruVariant<W extends object>(w: W, resetAfter: boolean): W & { readonly resetAfter: boolean } {
   return Object.defineProperty(w, 'resetAfter', { value: resetAfter, enumerable: false, writable: false }) as W & {
     readonly resetAfter: boolean;
   };
 }
 
-/** The variant GRU weights carry, or undefined for plain arrays. */
+/**
+ * The variant GRU weights carry, or undefined for plain arrays.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function gruVariantOf(w: unknown): boolean | undefined {
   const v = (w as { resetAfter?: unknown } | null)?.resetAfter;
   return typeof v === 'boolean' ? v : undefined;
@@ -80,7 +86,10 @@ export interface KerasWeights {
   readonly bias: Arrayish;
 }
 
-/** Keras LSTM (i, f, c, o) -> Recur. The whole bias goes to b_ih. */
+/**
+ * Keras LSTM (i, f, c, o) -> Recur. The whole bias goes to b_ih.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function fromKerasLSTM(w: KerasWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
   const G = 4 * units;
   expectLength('kernel', w.kernel, inputSize * G, `[${inputSize}, ${G}]`);
@@ -94,7 +103,10 @@ export function fromKerasLSTM(w: KerasWeights, inputSize: number, units: number)
   };
 }
 
-/** Recur -> Keras LSTM; the two biases are summed. */
+/**
+ * Recur -> Keras LSTM; the two biases are summed.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function toKerasLSTM(
   w: LayerWeights,
   inputSize: number,
@@ -108,7 +120,10 @@ export function toKerasLSTM(
   };
 }
 
-/** Keras GRU (z, r, h) -> Recur; `resetAfter` as the Keras layer's reset_after (its bias is then [2, 3H]). */
+/**
+ * Keras GRU (z, r, h) -> Recur; `resetAfter` as the Keras layer's reset_after (its bias is then [2, 3H]).
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, resetAfter: boolean): GruWeights {
   const G = 3 * units,
     H = units;
@@ -128,7 +143,10 @@ export function fromKerasGRU(w: KerasWeights, inputSize: number, units: number, 
   );
 }
 
-/** Recur -> Keras GRU. Without reset_after the biases must be summable: b_hn would sit outside r, which it does there. */
+/**
+ * Recur -> Keras GRU. Without reset_after the biases must be summable: b_hn would sit outside r, which it does there.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function toKerasGRU(
   w: LayerWeights,
   inputSize: number,
@@ -157,6 +175,7 @@ export interface TF1LSTMWeights {
 /**
  * TF1 LSTMCell (i, j, f, o over concat([x, h])) -> Recur. TF1 adds `forget_bias` at run time: give the same value
  * as `new LSTMCell(units, { forgetBias })` (it is not folded into the stored bias, so nothing is counted twice).
+ * @see [README: porting weights](../../../README.md#porting-weights)
  */
 export function fromTF1LSTM(w: TF1LSTMWeights, inputSize: number, units: number): LayerWeights<Float32Array> {
   const G = 4 * units,
@@ -171,7 +190,10 @@ export function fromTF1LSTM(w: TF1LSTMWeights, inputSize: number, units: number)
   };
 }
 
-/** Recur -> TF1 LSTMCell kernel and bias (biases summed; run with the same forgetBias). */
+/**
+ * Recur -> TF1 LSTMCell kernel and bias (biases summed; run with the same forgetBias).
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function toTF1LSTM(w: LayerWeights, inputSize: number, units: number): { kernel: Float32Array; bias: Float32Array } {
   const G = 4 * units;
   const ih = transposeBlock(reorder(w.wIh, LSTM_IJFO, units, inputSize), G, inputSize);
@@ -201,6 +223,10 @@ export interface TF1GRUWeights {
 /**
  * TF1 GRUCell -> Recur, for `new GRUCell(units, { resetAfter: false })` (TF1 applies r before the product): the
  * result is tagged `resetAfter: false`, and a reset-after cell refuses it.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ * @example
+ * const cell = new GRUCell(64, { resetAfter: false }); // TF1 resets before the product
+ * cell.setWeights(fromTF1GRU({ gatesKernel, gatesBias, candidateKernel, candidateBias }, 13, 64));
  */
 export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): GruWeights {
   const H = units,
@@ -225,6 +251,7 @@ export function fromTF1GRU(w: TF1GRUWeights, inputSize: number, units: number): 
  * Recur -> TF1 GRUCell (`gates/kernel`, `gates/bias`, `candidate/kernel`, `candidate/bias`), from a reset-before
  * cell's weights (`new GRUCell(units, { resetAfter: false })`); weights tagged reset-after are refused (TF1 cannot
  * express them). The biases are summed: TF1 has one per gate, outside r.
+ * @see [README: porting weights](../../../README.md#porting-weights)
  */
 export function toTF1GRU(
   w: LayerWeights,
@@ -264,6 +291,7 @@ export interface ONNXWeights {
 /**
  * ONNX LSTM or GRU (one direction) -> Recur. A GRU's weights are tagged with their variant: `linearBeforeReset` 1
  * (what PyTorch exports) is `resetAfter: true`, ONNX's default 0 is `resetAfter: false` (see GruWeights).
+ * @see [README: porting weights](../../../README.md#porting-weights)
  */
 export function fromONNX(
   cell: 'lstm' | 'gru',
@@ -290,7 +318,10 @@ export function fromONNX(
   return cell === 'gru' ? tagGruVariant(out, lbr === 1) : out;
 }
 
-/** Recur -> ONNX LSTM or GRU weights (W, R, B), one direction; a GRU's node needs `linear_before_reset` 1 for resetAfter: true. */
+/**
+ * Recur -> ONNX LSTM or GRU weights (W, R, B), one direction; a GRU's node needs `linear_before_reset` 1 for resetAfter: true.
+ * @see [README: porting weights](../../../README.md#porting-weights)
+ */
 export function toONNX(
   cell: 'lstm' | 'gru',
   w: LayerWeights,

@@ -23,6 +23,7 @@ const NOT_YET: Record<string, string> = {
 /**
  * Rejects unknown option names and TF1 options not built yet, so a typo or a port never silently changes the
  * model. Returns the options object (empty if undefined).
+ * @see [README: errors](../../../README.md#errors)
  */
 export function checkOptions<T extends object>(options: T | undefined, allowed: readonly string[], argument: string): T {
   if (options === undefined) return {} as T;
@@ -67,7 +68,10 @@ export function checkFiniteNumber(value: unknown, argument: string): number {
   return value;
 }
 
-/** Wrappers and functions of TF1 that are not built yet: they exist so a port fails with a clear error. */
+/**
+ * Wrappers and functions of TF1 that are not built yet: they exist so a port fails with a clear error.
+ * @see [README: TF1 options not built yet](../../../README.md#errors)
+ */
 export class DropoutWrapper {
   constructor(..._args: unknown[]) {
     throw new UnsupportedOptionError(
@@ -78,7 +82,10 @@ export class DropoutWrapper {
   }
 }
 
-/** Not built yet: throws an `UnsupportedOptionError` that says so (TF1's `bidirectional_dynamic_rnn`). */
+/**
+ * Not built yet: throws an `UnsupportedOptionError` that says so (TF1's `bidirectional_dynamic_rnn`).
+ * @see [README: TF1 options not built yet](../../../README.md#errors)
+ */
 export function bidirectionalDynamicRnn(..._args: unknown[]): never {
   throw new UnsupportedOptionError(
     'bidirectionalDynamicRnn',

@@ -32,7 +32,10 @@ export interface BackendInfo {
   readonly isDefault: boolean;
 }
 
-/** Registers a backend under a name. Higher priority wins when no default was set. */
+/**
+ * Registers a backend under a name. Higher priority wins when no default was set.
+ * @see [docs/backend-authoring.md](../../../docs/backend-authoring.md)
+ */
 export function registerBackend(name: string, factory: BackendFactory, priority = 0): void {
   if (typeof name !== 'string' || !/^[a-z][a-z0-9-]*$/.test(name)) {
     throw new RecurError('name', 'a lower-case backend name such as "cpu"', describe(name));
@@ -43,7 +46,10 @@ export function registerBackend(name: string, factory: BackendFactory, priority 
   entries.set(name, { name, factory, priority });
 }
 
-/** Removes a backend (its memory is the caller's business). Mostly for tests and hot reload. */
+/**
+ * Removes a backend (its memory is the caller's business). Mostly for tests and hot reload.
+ * @see [docs/backend-authoring.md](../../../docs/backend-authoring.md)
+ */
 export function removeBackend(name: string): void {
   entries.delete(name);
   if (explicitDefault === name) explicitDefault = null;
@@ -167,7 +173,11 @@ async function initAsync(entry: Entry): Promise<RecurBackend> {
   return entry.pending;
 }
 
-/** Makes a backend the default, initialising it first. */
+/**
+ * Makes a backend the default, initialising it first.
+ * @example
+ * await setBackend('simd'); // new objects bind to it; existing ones keep theirs
+ */
 export async function setBackend(name: string): Promise<void> {
   await ready(name);
   explicitDefault = name;
@@ -238,14 +248,21 @@ function defaultBackend(argument: string): RecurBackend {
   throw noBackend();
 }
 
-/** The named backend, or the default; synchronous, so an async backend must have been `ready()`-ed. */
+/**
+ * The named backend, or the default; synchronous, so an async backend must have been `ready()`-ed.
+ * @see [docs/backend-authoring.md](../../../docs/backend-authoring.md)
+ */
 export function getBackend(name?: string, argument = 'backend'): RecurBackend {
   if (name === undefined) return defaultBackend(argument);
   if (typeof name !== 'string') throw new BackendError(argument, 'a backend name', describe(name));
   return initSync(entryFor(name, argument), argument);
 }
 
-/** Every registered backend with its availability (initialising each one to find out). */
+/**
+ * Every registered backend with its availability (initialising each one to find out).
+ * @example
+ * for (const b of await listBackends()) console.log(b.name, b.available ? b.runsOn ?? 'available' : b.reason);
+ */
 export async function listBackends(): Promise<BackendInfo[]> {
   for (const entry of entries.values()) await initAsync(entry).catch(() => {});
   let current: string | null = null;
@@ -279,13 +296,18 @@ export async function listBackends(): Promise<BackendInfo[]> {
 /**
  * Live tensors and bytes held by a backend (the default if no name), and how many weight uploads the garbage
  * collector had to free because their cell was dropped undisposed (each one is a missing `dispose()`).
+ * @example
+ * console.log(memory('cpu').numTensors); // live tensors and weight uploads: 0 after everything is disposed
  */
 export function memory(name?: string): MemoryInfo & { readonly reclaimedUploads: number } {
   const backend = getBackend(name);
   return { ...backend.memory(), reclaimedUploads: reclaimedUploads(backend.name) };
 }
 
-/** The memory budget of a backend (the default if no name): every size is checked against it before allocating. */
+/**
+ * The memory budget of a backend (the default if no name): every size is checked against it before allocating.
+ * @see [docs/backend-authoring.md (memory budgets)](../../../docs/backend-authoring.md#memory-refuse-before-allocating)
+ */
 export function getMemoryBudget(name?: string): MemoryBudget {
   return { ...budgetOf(getBackend(name)) };
 }
@@ -293,6 +315,7 @@ export function getMemoryBudget(name?: string): MemoryBudget {
 /**
  * Changes a backend's memory budget (the default backend if no name); fields left out keep their values. Returns
  * the previous budget. A backend that declares no budget of its own cannot change it.
+ * @see [docs/backend-authoring.md (memory budgets)](../../../docs/backend-authoring.md#memory-refuse-before-allocating)
  */
 export function setMemoryBudget(budget: Partial<MemoryBudget>, name?: string): MemoryBudget {
   const backend = getBackend(name);

@@ -261,7 +261,10 @@ export type OptimizerRule =
   | { readonly kind: 'sgd'; readonly learningRate: number; readonly momentum: number }
   | { readonly kind: 'adam'; readonly learningRate: number; readonly beta1: number; readonly beta2: number; readonly epsilon: number };
 
-/** Slots of optimizer state per parameter: sgd [velocity], adam [m, v]. */
+/**
+ * Slots of optimizer state per parameter: sgd [velocity], adam [m, v].
+ * @see [docs/training.md](../../../docs/training.md)
+ */
 export function optimizerSlots(rule: OptimizerRule): number {
   return rule.kind === 'sgd' ? 1 : 2;
 }
@@ -369,7 +372,10 @@ export interface TrainingKernels {
 /** Makes a backend when it is first used (`registerBackend`); may be asynchronous (then `await ready(name)`). */
 export type BackendFactory = () => RecurBackend | Promise<RecurBackend>;
 
-/** Gates per cell kind. */
+/**
+ * Gates per cell kind.
+ * @see [docs/backend-authoring.md](../../../docs/backend-authoring.md)
+ */
 export function gateCount(kind: CellKind): number {
   return kind === 'lstm' ? 4 : kind === 'gru' ? 3 : 1;
 }

@@ -14,6 +14,7 @@ let variablesCounter = 0;
  * State variables for a cell and a fixed batch (TF1's recipe: variables built from `zero_state`, an assign op
  * per LSTMStateTuple, a reset op). They own their tensors: `state` is readable and can be fed to `dynamicRnn`,
  * but only the variables free it, when the state is replaced or on `dispose()`.
+ * @see [the TF1 recipe in docs/stateful.md](../../../docs/stateful.md#the-tf1-recipe-line-by-line)
  */
 export class StateVariables {
   readonly cell: Cell;
@@ -102,7 +103,10 @@ export class StateVariables {
   }
 }
 
-/** TF1's `get_state_variables(batch_size, cell)`: zero-initialised variables holding the cell's state. */
+/**
+ * TF1's `get_state_variables(batch_size, cell)`: zero-initialised variables holding the cell's state.
+ * @see [the TF1 recipe in docs/stateful.md](../../../docs/stateful.md#the-tf1-recipe-line-by-line)
+ */
 export function getStateVariables(batch: number, cell: Cell): StateVariables {
   checkPositiveInt(batch, 'batch');
   checkCell(cell);
@@ -118,6 +122,7 @@ function checkVariables(vars: unknown): StateVariables {
 /**
  * TF1's `get_state_update_op`: the variables take over `newStates` (e.g. the final state of `dynamicRnn`),
  * freeing the previous state. Eager: it happens now. The tensors belong to the variables afterwards.
+ * @see [the TF1 recipe in docs/stateful.md](../../../docs/stateful.md#the-tf1-recipe-line-by-line)
  */
 export function getStateUpdateOp(vars: StateVariables, newStates: CellState): void {
   checkVariables(vars);
@@ -156,7 +161,10 @@ export function resetRows(vars: StateVariables, rows: Int32Array | null): void {
   vars.assign(layers);
 }
 
-/** TF1's `get_state_reset_op(state_variables, cell, batch_size)`, plus chosen rows only. Eager. */
+/**
+ * TF1's `get_state_reset_op(state_variables, cell, batch_size)`, plus chosen rows only. Eager.
+ * @see [the TF1 recipe in docs/stateful.md](../../../docs/stateful.md#the-tf1-recipe-line-by-line)
+ */
 export function getStateResetOp(vars: StateVariables, cell: Cell, batch: number, rows?: ArrayLike<number>): void {
   checkVariables(vars);
   checkCell(cell);

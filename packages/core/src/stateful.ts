@@ -46,6 +46,11 @@ let statefulCounter = 0;
  * A cell with its own state variables: `run(chunk)` carries the state from call to call. Rows are streams with
  * stable ids; streams may join and leave, and the other streams' state is kept exactly. Chunk rows follow the
  * order of `streams`.
+ * @example
+ * const rnn = new StatefulRNN(new LSTMCell(32, { inputSize: 8 }), { streams: ['a', 'b'] });
+ * const y = await rnn.predict(new Float32Array(2 * 10 * 8), [2, 10, 8]); // the state carries on
+ * rnn.resetStreams(['b']);
+ * @see [docs/stateful.md (Keras's stateful=True)](../../../docs/stateful.md#kerass-statefultrue)
  */
 export class StatefulRNN {
   readonly cell: Cell;

@@ -14,6 +14,7 @@ const scopes: Set<Tensor>[] = [];
 /**
  * A handle to values held by a backend. Immutable: kernels return new tensors. `dispose()` frees it; using it
  * afterwards is an error. Tensors held by a state variable are owned by it and cannot be disposed from outside.
+ * @see [README: tensors and their lifetimes](../../../README.md#in-code)
  */
 export class Tensor {
   readonly shape: readonly number[];
@@ -154,7 +155,12 @@ export function checkShape(shape: unknown, argument = 'shape'): number[] {
   return shape as number[];
 }
 
-/** Creates a tensor on a backend from host values (copied). Every value must be a number (NaN and ±Infinity are numbers). */
+/**
+ * Creates a tensor on a backend from host values (copied). Every value must be a number (NaN and ±Infinity are numbers).
+ * @example
+ * const x = tensor([[1, 2, 3], [4, 5, 6]], [2, 3]); // nested or flat, float32 unless asked
+ * x.dispose();
+ */
 export function tensor(values: ArrayLike<number> | NestedNumbers, shape: readonly number[], options?: TensorOptions): Tensor {
   const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   checkShape(shape);
@@ -309,7 +315,12 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth: number): void 
   for (const child of children) collectTensors(child, into, depth + 1);
 }
 
-/** Creates a tensor of zeros. */
+/**
+ * Creates a tensor of zeros.
+ * @example
+ * const h0 = zeros([4, 64]); // [batch, units]
+ * h0.dispose();
+ */
 export function zeros(shape: readonly number[], options?: TensorOptions): Tensor {
   const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   checkShape(shape);

@@ -15,7 +15,10 @@ export function idsOf(tokens: TokenIds): Int32Array {
   return validIds.get(tokens)!;
 }
 
-/** Token ids [batch, time] (or [time, batch], or [batch] for a step) standing for one-hot rows of a vocabulary: what `tokenIds()` makes, accepted wherever a first layer's input goes. */
+/**
+ * Token ids [batch, time] (or [time, batch], or [batch] for a step) standing for one-hot rows of a vocabulary: what `tokenIds()` makes, accepted wherever a first layer's input goes.
+ * @see [README: token ids](../../../README.md#in-code)
+ */
 export class TokenIds {
   readonly shape: readonly number[];
   readonly vocabulary: number;
@@ -48,7 +51,11 @@ export class TokenIds {
   }
 }
 
-/** Validated token ids: integers in [0, vocabulary), as many as the shape holds (the same as `new TokenIds`). */
+/**
+ * Validated token ids: integers in [0, vocabulary), as many as the shape holds (the same as `new TokenIds`).
+ * @example
+ * const ids = tokenIds(Int32Array.of(3, 1, 4, 1), [2, 2], 89); // [batch, time], vocabulary 89
+ */
 export function tokenIds(ids: ArrayLike<number>, shape: readonly number[], vocabulary: number): TokenIds {
   return new TokenIds(ids, shape, vocabulary);
 }

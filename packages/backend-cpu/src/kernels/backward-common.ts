@@ -30,7 +30,10 @@ export interface BackwardKernelResult {
   readonly dbHh: FloatArray;
 }
 
-/** The transposed kernels the backward multiplies by, made once per weights upload. */
+/**
+ * The transposed kernels the backward multiplies by, made once per weights upload.
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../../docs/backend-authoring.md#examples-in-this-repository)
+ */
 export function transposedWeights(w: CpuWeights): { wIhT: FloatArray; wHhT: FloatArray } {
   const GH = w.inputBias.length;
   w.wIhT ??= transpose2d(w.wIh, GH, w.spec.inputSize);
@@ -52,6 +55,7 @@ export function alive(seqLens: Int32Array | null, t: number, b: number): boolean
  * The parts of the backward that need no time loop, as matrix products over all T*B rows at once:
  * dx = dXP · W_ih, dW_ih = dXPᵀ · x, db_ih = Σ dXP, dW_hh = dHPᵀ · (the recurrent inputs), db_hh = Σ dHP.
  * `hInputs` gives the recurrent input of each block of gate rows (GRU reset_before feeds r·h to the n rows).
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../../docs/backend-authoring.md#examples-in-this-repository)
  */
 export function weightGradients(
   gemm: Gemm,

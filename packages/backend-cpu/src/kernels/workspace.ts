@@ -42,6 +42,7 @@ let poison = false;
 /**
  * Debugging aid (and a test mode): disposed tensors' arrays are filled with NaN and never reused, so that code
  * reading an array after its tensor was disposed computes NaN instead of someone else's numbers.
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../../docs/backend-authoring.md#examples-in-this-repository)
  */
 export function poisonDisposedArrays(on: boolean): void {
   poison = on;
@@ -53,6 +54,7 @@ export function poisonDisposedArrays(on: boolean): void {
  * microseconds in a VM: one run of 30,000 steps took 11,000 of them). So arrays of disposed tensors are reused
  * first; otherwise small arrays are views into 256 KiB slabs (a slab is freed by the GC once no view into it is
  * alive), and big ones get their own buffer. Views never reach users: reads return copies.
+ * @see [docs/backend-authoring.md (backend-cpu as a base)](../../../../docs/backend-authoring.md#examples-in-this-repository)
  */
 export function alloc(dtype: DType, size: number): FloatArray {
   const reused = pools[dtype].get(size)?.pop();

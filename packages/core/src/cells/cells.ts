@@ -13,7 +13,11 @@ export interface LSTMCellOptions extends CellOptions {
   forgetBias?: number;
 }
 
-/** LSTM (gates i, f, g, o in the public layout), as TF1's LSTMCell without peepholes or projection. */
+/**
+ * LSTM (gates i, f, g, o in the public layout), as TF1's LSTMCell without peepholes or projection.
+ * @example
+ * const cell = new LSTMCell(64, { inputSize: 13, forgetBias: 1 }); // TF1's forget_bias, when importing TF1 weights
+ */
 export class LSTMCell extends LayerCell {
   readonly kind = 'lstm' as const;
   readonly forgetBias: number;
@@ -42,7 +46,12 @@ export interface GRUCellOptions extends CellOptions {
   resetAfter?: boolean;
 }
 
-/** GRU (gates r, z, n in the public layout); h' = (1 - z) * n + z * h. */
+/**
+ * GRU (gates r, z, n in the public layout); h' = (1 - z) * n + z * h.
+ * @example
+ * const pytorch = new GRUCell(64);                      // reset after the recurrent product (PyTorch, cuDNN)
+ * const tf1 = new GRUCell(64, { resetAfter: false }); // TF1's GRUCell
+ */
 export class GRUCell extends LayerCell {
   readonly kind = 'gru' as const;
   readonly resetAfter: boolean;
@@ -83,7 +92,11 @@ export interface BasicRNNCellOptions extends CellOptions {
   activation?: RnnActivation;
 }
 
-/** Simple RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh (default) or relu. */
+/**
+ * Simple RNN: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh (default) or relu.
+ * @example
+ * const cell = new BasicRNNCell(32, { activation: 'relu', inputSize: 4 });
+ */
 export class BasicRNNCell extends LayerCell {
   readonly kind = 'rnn' as const;
   readonly activation: RnnActivation;

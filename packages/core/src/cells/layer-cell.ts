@@ -38,7 +38,10 @@ export const CELL_OPTION_NAMES = ['backend', 'dtype', 'inputSize', 'seed', 'name
 
 let seedCounter = 1;
 
-/** One recurrent layer: weights in the public layout (PyTorch's), uploaded lazily to each backend that runs it. */
+/**
+ * One recurrent layer: weights in the public layout (PyTorch's), uploaded lazily to each backend that runs it.
+ * @see [README: porting weights (setWeights, getWeights)](../../../../README.md#porting-weights)
+ */
 export abstract class LayerCell {
   readonly [CELL] = true;
   abstract readonly kind: CellKind;

@@ -7,7 +7,11 @@ import type { TokenIds } from '../tokens.js';
 import { LayerCell } from './layer-cell.js';
 import type { CellState, LayerStateValue } from './state.js';
 
-/** A stack of cells (hidden sizes may differ); layer l's output is layer l+1's input. State: one value per layer. */
+/**
+ * A stack of cells (hidden sizes may differ); layer l's output is layer l+1's input. State: one value per layer.
+ * @example
+ * const stack = new MultiRNNCell([new LSTMCell(64), new LSTMCell(32)]); // state: one LSTMStateTuple a layer
+ */
 export class MultiRNNCell {
   readonly [CELL] = true;
   readonly layers: readonly LayerCell[];

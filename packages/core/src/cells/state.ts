@@ -64,7 +64,10 @@ export interface HostLayerState {
   readonly c?: Float32Array | Float64Array | null;
 }
 
-/** Disposes every tensor of a state. */
+/**
+ * Disposes every tensor of a state.
+ * @see [the per-step loop in docs/stateful.md](../../../../docs/stateful.md)
+ */
 export function disposeState(state: CellState): void {
   const values = Array.isArray(state) ? state : [state as LayerStateValue];
   for (const v of values) v.dispose();

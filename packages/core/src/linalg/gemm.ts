@@ -36,6 +36,7 @@ const PANEL_ELEMENTS = 1 << 16;
  * C[m, n] (+)= sum_k A[m, k] * W[n, k] for m < M, n < N (C = A · Wᵀ), all row-major with the given row strides.
  * W is split in panels of rows that stay in cache while every row of A passes; inside a panel a 4x4 register
  * block does 16 multiply-adds per 8 loads. Dot products along contiguous rows of both A and W.
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
  */
 export function gemmABt(
   M: number,

@@ -17,7 +17,10 @@ export interface DenseOptions {
   seed?: number;
 }
 
-/** logits [rows, O] = x [rows, I] · Wᵀ + b on host arrays: the head's host kernel (backend-cpu's too). */
+/**
+ * logits [rows, O] = x [rows, I] · Wᵀ + b on host arrays: the head's host kernel (backend-cpu's too).
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
+ */
 export function denseForwardHost(
   x: FloatArray,
   weight: FloatArray,
@@ -33,7 +36,10 @@ export function denseForwardHost(
   return out;
 }
 
-/** The head's gradients on host arrays given dOut [rows, O]: dx = dOut · W, dW = dOutᵀ · x, db = column sums. */
+/**
+ * The head's gradients on host arrays given dOut [rows, O]: dx = dOut · W, dW = dOutᵀ · x, db = column sums.
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
+ */
 export function denseBackwardHost(
   x: FloatArray,
   weight: FloatArray,
@@ -74,6 +80,7 @@ interface DeviceCopy {
  * A dense output head, y = x · Wᵀ + b with W [outputs, inputs] (PyTorch's Linear layout). Its parameters live on
  * the host, or, while a trainer updates them with a backend's optimizer kernel, on that backend: `weight` and
  * `bias` then read them back (synchronously where the backend can; `await sync()` first where it cannot).
+ * @see [docs/training.md](../../../../docs/training.md)
  */
 export class Dense {
   readonly inputSize: number;

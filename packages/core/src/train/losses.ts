@@ -26,7 +26,10 @@ export function checkTargets(targets: unknown, rows: number, classes: number, ar
   return out;
 }
 
-/** Softmax cross-entropy with integer targets over logits [rows, classes], mean over rows. */
+/**
+ * Softmax cross-entropy with integer targets over logits [rows, classes], mean over rows.
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
+ */
 export function softmaxCrossEntropy(logits: FloatArray, targets: ArrayLike<number>, rows: number, classes: number): LossResult {
   if (logits.length !== rows * classes)
     throw new ShapeError('logits', `${rows * classes} values ([${rows}, ${classes}])`, `${logits.length} values`);
@@ -48,7 +51,10 @@ export function softmaxCrossEntropy(logits: FloatArray, targets: ArrayLike<numbe
   return { loss: total / rows, dPredictions: d };
 }
 
-/** Mean squared error over all elements. */
+/**
+ * Mean squared error over all elements.
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
+ */
 export function meanSquaredError(predictions: FloatArray, targets: ArrayLike<number>): LossResult {
   if (!targets || targets.length !== predictions.length)
     throw new ShapeError('targets', `${predictions.length} values (the predictions' size)`, `${targets?.length} values`);

@@ -114,7 +114,10 @@ function checkConfig(config: ModelConfig, argument: string): ModelConfig {
   return config;
 }
 
-/** A recurrent stack with a dense head: what the trainer trains, the saver saves and generation runs. */
+/**
+ * A recurrent stack with a dense head: what the trainer trains, the saver saves and generation runs.
+ * @see [docs/training.md](../../../../docs/training.md)
+ */
 export class RnnModel {
   readonly config: ModelConfig;
   readonly cell: Cell;

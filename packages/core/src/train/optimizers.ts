@@ -32,6 +32,7 @@ function checkPairs(params: readonly FloatArray[], grads: readonly FloatArray[])
  * One update of one parameter by `rule`, in place on `param` and its `slots` (sgd [velocity], adam [m, v]), the
  * gradient scaled by `gradScale` first; `step` counts updates from 1. The optimizers' host step and backend-cpu's
  * optimizer kernel both run this.
+ * @see [docs/training.md](../../../../docs/training.md)
  */
 export function updateParameter(
   rule: OptimizerRule,
@@ -78,6 +79,7 @@ export function updateParameter(
  * (float64 slots per parameter and the count of updates). A TbpttTrainer on such a backend moves the state onto it
  * while the trainer lives and back when it is disposed, so that the optimizer carries on wherever it runs next;
  * one live trainer at a time may use an optimizer.
+ * @see [docs/training.md](../../../../docs/training.md)
  */
 export abstract class RuleOptimizer implements Optimizer {
   abstract readonly learningRate: number;
@@ -137,7 +139,10 @@ export abstract class RuleOptimizer implements Optimizer {
   }
 }
 
-/** Stochastic gradient descent with (heavy-ball) momentum. */
+/**
+ * Stochastic gradient descent with (heavy-ball) momentum.
+ * @see [docs/training.md](../../../../docs/training.md)
+ */
 export class SGD extends RuleOptimizer {
   readonly learningRate: number;
   readonly momentum: number;
@@ -152,7 +157,10 @@ export class SGD extends RuleOptimizer {
   }
 }
 
-/** Adam (Kingma & Ba), with bias correction. */
+/**
+ * Adam (Kingma & Ba), with bias correction.
+ * @see [docs/training.md](../../../../docs/training.md)
+ */
 export class Adam extends RuleOptimizer {
   readonly learningRate: number;
   readonly beta1: number;
@@ -177,14 +185,20 @@ export class Adam extends RuleOptimizer {
   }
 }
 
-/** The global L2 norm of all gradients. */
+/**
+ * The global L2 norm of all gradients.
+ * @see [docs/training.md](../../../../docs/training.md)
+ */
 export function globalNorm(grads: readonly FloatArray[]): number {
   let sum = 0;
   for (const g of grads) for (let i = 0; i < g.length; i++) sum += g[i] * g[i];
   return Math.sqrt(sum);
 }
 
-/** Scales every gradient in place so that the global norm is at most maxNorm; returns the norm before. */
+/**
+ * Scales every gradient in place so that the global norm is at most maxNorm; returns the norm before.
+ * @see [docs/training.md](../../../../docs/training.md)
+ */
 export function clipByGlobalNorm(grads: readonly FloatArray[], maxNorm: number): number {
   checkRate(maxNorm, 'maxNorm');
   const norm = globalNorm(grads);

@@ -13,7 +13,10 @@ const DTYPES = {
   F64: { bytes: 8, make: (b: ArrayBuffer, o: number, n: number) => new Float64Array(b, o, n) },
 } as const;
 
-/** Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data (little-endian). */
+/**
+ * Encodes tensors and string metadata as safetensors: u64 header length, JSON header, then the data (little-endian).
+ * @see [docs/training.md (saving a model)](../../../../docs/training.md)
+ */
 export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
@@ -38,7 +41,10 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
 
 const corrupt = (actual: string) => new RecurError('file', 'a safetensors file written by Recur', actual);
 
-/** Decodes a safetensors file, checking every length and offset; a corrupt file is rejected, never half-read. */
+/**
+ * Decodes a safetensors file, checking every length and offset; a corrupt file is rejected, never half-read.
+ * @see [docs/training.md (saving a model)](../../../../docs/training.md)
+ */
 export function decodeSafetensors(bytes: Uint8Array): { tensors: Map<string, NamedTensor>; metadata: Record<string, string> } {
   if (!(bytes instanceof Uint8Array)) throw corrupt(`a ${typeof bytes}, not bytes`);
   if (bytes.length < 8) throw corrupt(`${bytes.length} bytes, too short for a header`);

@@ -14,7 +14,10 @@ export interface TrainingKernelPlacement {
   readonly optimizer: boolean;
 }
 
-/** Where each training kernel runs on `backend` (the optimizer's placement assumes an optimizer with a `rule`). */
+/**
+ * Where each training kernel runs on `backend` (the optimizer's placement assumes an optimizer with a `rule`).
+ * @see [docs/backend-authoring.md (training kernels)](../../../../docs/backend-authoring.md#training-kernels-keep-a-training-step-on-the-backend-optional)
+ */
 export function trainingKernelPlacement(backend: RecurBackend): TrainingKernelPlacement {
   return {
     denseForward: typeof backend.denseForward === 'function',

@@ -49,6 +49,7 @@ interface LayerTape {
 /**
  * What a training forward kept, per layer, for one backward. Backward once, then dispose (or let backward's
  * caller dispose it); changing the weights in between is an error.
+ * @see [docs/training.md (backward by hand)](../../../../docs/training.md)
  */
 export class RnnTape {
   readonly #cell: Cell;
@@ -216,7 +217,10 @@ export interface TapeRunResult {
   readonly tape: RnnTape;
 }
 
-/** dynamicRnn that keeps a tape for `tape.backward(...)`. Same options and validation as dynamicRnn. */
+/**
+ * dynamicRnn that keeps a tape for `tape.backward(...)`. Same options and validation as dynamicRnn.
+ * @see [docs/training.md (a tested loop)](../../../../docs/training.md)
+ */
 export function dynamicRnnWithTape(cell: Cell, inputs: Tensor | TokenIds, options?: DynamicRnnOptions): TapeRunResult {
   const target = checkCell(cell).layers[0].resolveBackend();
   if (!target.capabilities.training || !target.backward) {

@@ -39,6 +39,7 @@ export interface ChunkReport {
 /**
  * Truncated back-propagation through time: chunk after chunk, the state flows forward through state variables
  * (detached: no gradient crosses a chunk boundary), the gradient stays inside the chunk.
+ * @see [docs/training.md](../../../../docs/training.md)
  */
 export class TbpttTrainer {
   readonly model: RnnModel;
