@@ -5,7 +5,8 @@
 export const COMMANDS: Record<string, { readonly runIn: string } | { readonly notRun: string }> = {
   'npm i -g pnpm@12.4.2 && pnpm install --frozen-lockfile && pnpm test': { runIn: '.ci/run' },
   'npm i -g pnpm@12.4.2 && pnpm install --frozen-lockfile && pnpm demo': {
-    notRun: "a 150-second training run; examples/demo/test runs the demo's parts and a short training",
+    notRun:
+      'examples/demo/test/demo.test.ts runs the demo itself, the whole 150-second training with --check, through node dist/demo.js rather than this line',
   },
   'npx recur-conformance --import ./dist/my-backend.js --backend mine': { runIn: 'packages/docs/test/backend-authoring.test.ts' },
   'npx recur-conformance --import ./dist/my-backend.js --backend mine --fixtures my-model.json.gz': {
