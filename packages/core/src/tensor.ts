@@ -306,12 +306,8 @@ function collectTensors(value: unknown, into: Set<Tensor>, depth: number): void 
     into.add(value);
     return;
   }
-  if (value === null || typeof value !== 'object' || depth > 8) return;
-  const children = Array.isArray(value)
-    ? value
-    : Symbol.iterator in value && !ArrayBuffer.isView(value)
-      ? [...(value as Iterable<unknown>)]
-      : Object.values(value);
+  if (value === null || typeof value !== 'object' || depth > 8 || ArrayBuffer.isView(value)) return; // host arrays hold no tensor
+  const children = Array.isArray(value) ? value : Symbol.iterator in value ? [...(value as Iterable<unknown>)] : Object.values(value);
   for (const child of children) collectTensors(child, into, depth + 1);
 }
 
