@@ -5,6 +5,7 @@ import { checkCell, prepareChunk, runChunk } from './chunk.js';
 import { allowNonFinite, checkOptions, checkPositiveInt } from './options.js';
 import { copyLayerStates } from './run.js';
 import { registeredName } from './registry.js';
+import { checkSnapshotFits, decodeSnapshot, describeLayer, encodeSnapshot } from './snapshot.js';
 import { StateVariables, checkRows, resetRows } from './state-variables.js';
 import type { FloatArray, RecurBackend } from './spec.js';
 import { Tensor, checkNumbers, tensor, type NestedNumbers } from './tensor.js';
@@ -33,7 +34,7 @@ export interface RunOptions {
   checkFinite?: boolean;
 }
 
-/** A serialisable copy of a stateful object's streams and state. */
+/** The JSON snapshot of earlier releases, which `restore` still reads (`snapshot()` now gives bytes). */
 export interface StateSnapshot {
   readonly version: 1;
   readonly streams: StreamId[];
@@ -315,54 +316,61 @@ export class StatefulRNN {
     this.#streams.splice(row, 1);
   }
 
-  /** A host copy of the streams and state, for `restore()` (JSON-serialisable). */
-  async snapshot(): Promise<StateSnapshot> {
+  /**
+   * The streams and their state as bytes (docs/snapshots.md: versioned header, the states, a CRC-32), every stream
+   * or `options.streams` alone. `restore` puts them back into this or another object with a compatible cell (in
+   * this process or another); `restoreStreams` adds them beside the streams an object has.
+   *
+   * @example
+   * const bytes = await rnn.snapshot({ streams: ['mic-2'] }); // a Uint8Array: store it, send it
+   * other.restoreStreams(bytes);                               // mic-2 continues there, exactly
+   */
+  async snapshot(options?: { streams?: readonly StreamId[] }): Promise<Uint8Array> {
+    const opts = checkOptions(options, ['streams'], 'options');
+    this.#variables();
+    const all = this.#streams;
+    const chosen = opts.streams === undefined ? [...all] : [...opts.streams];
+    if (!Array.isArray(opts.streams) && opts.streams !== undefined)
+      throw new RecurError('options.streams', 'an array of stream ids', describe(opts.streams));
+    chosen.forEach((id, i) => {
+      if (!all.includes(id))
+        throw new RecurError(`options.streams[${i}]`, `a stream id in use (${all.map(describe).join(', ')})`, describe(id));
+      if (chosen.indexOf(id) !== i) throw new RecurError(`options.streams[${i}]`, 'each stream once', `${describe(id)} again`);
+    });
+    if (chosen.length === 0) throw new RecurError('options.streams', 'at least one stream', '[]');
     const host = await this.readState();
-    return {
-      version: 1,
-      streams: [...this.#streams],
-      layers: host.map((s, l) => ({ units: this.cell.layers[l].units, h: Array.from(s.h), c: s.c ? Array.from(s.c) : null })),
+    const rows = chosen.map((id) => all.indexOf(id));
+    const pick = (v: FloatArray, units: number) => {
+      const out = v instanceof Float64Array ? new Float64Array(rows.length * units) : new Float32Array(rows.length * units);
+      rows.forEach((r, i) => out.set(v.subarray(r * units, (r + 1) * units), i * units));
+      return out;
     };
+    const layers = this.cell.layers;
+    return encodeSnapshot({
+      dtype: layers[0].dtype,
+      streams: chosen,
+      layers: layers.map(describeLayer),
+      states: host.map((st, l) => ({ h: pick(st.h, layers[l].units), c: st.c ? pick(st.c, layers[l].units) : null })),
+    });
   }
 
   /**
-   * Replaces streams and state by a snapshot's. It either fully succeeds or changes nothing and says what was
-   * wrong: every layer, its units and every value are checked first (finite numbers unless
-   * `options.allowNonFinite`).
+   * Replaces streams and state by a snapshot's: the bytes `snapshot()` gives (or a version 1 snapshot object of
+   * earlier releases). It either fully succeeds or changes nothing and says what was wrong: the bytes (magic,
+   * version, checksum, sizes), the cell (every layer's kind, variant and units, the dtype) and every value (finite
+   * unless `options.allowNonFinite`) are checked first.
    */
-  restore(snapshot: StateSnapshot, options?: { allowNonFinite?: boolean }): void {
+  restore(snapshot: Uint8Array | StateSnapshot, options?: { allowNonFinite?: boolean }): void {
     this.#live();
     const allow = allowNonFinite(options);
-    if (
-      !snapshot ||
-      typeof snapshot !== 'object' ||
-      snapshot.version !== 1 ||
-      !Array.isArray(snapshot.streams) ||
-      !Array.isArray(snapshot.layers)
-    ) {
-      throw new RecurError('snapshot', 'a version 1 snapshot from snapshot()', describe(snapshot));
-    }
-    const streams = snapshot.streams;
+    const { streams, layers: host } = this.#readSnapshot(snapshot, allow);
     if (streams.length === 0) throw new RecurError('snapshot.streams', 'at least one stream', '[]');
     streams.forEach((id, i) => this.#checkNewId(id, streams.slice(0, i), `snapshot.streams[${i}]`));
     const layers = this.cell.layers;
-    if (snapshot.layers.length !== layers.length)
-      throw new ShapeError('snapshot.layers', `${layers.length} layer states`, `${snapshot.layers.length} layer states`);
-    snapshot.layers.forEach((s, l) => {
-      if (!s || typeof s !== 'object') throw new RecurError(`snapshot.layers[${l}]`, 'a layer state {units, h, c}', describe(s));
-      if (s.units !== layers[l].units) throw new ShapeError(`snapshot.layers[${l}].units`, String(layers[l].units), describe(s.units));
-    });
-    checkHostLayers(layers, snapshot.layers as unknown as HostLayerState[], streams.length, 'snapshot.layers', allow);
+    checkHostLayers(layers, host, streams.length, 'snapshot.layers', allow);
     const vars = new StateVariables(this.cell, streams.length, this.#label);
     try {
-      vars.assign(
-        this.#stateFrom(
-          snapshot.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })),
-          streams.length,
-          'snapshot.layers',
-          allow,
-        ),
-      );
+      vars.assign(this.#stateFrom(host, streams.length, 'snapshot.layers', allow));
     } catch (error) {
       vars.dispose();
       throw error;
@@ -370,6 +378,64 @@ export class StatefulRNN {
     this.#vars?.dispose();
     this.#vars = vars;
     this.#streams = [...streams];
+  }
+
+  /**
+   * Adds a snapshot's streams (all, or `options.streams`) as new rows after this object's, keeping every other
+   * stream's state exactly: a stream migrates here from another object, process or machine. Everything is checked
+   * before anything changes (ids must be free here); returns the ids added.
+   */
+  restoreStreams(snapshot: Uint8Array, options?: { streams?: readonly StreamId[]; allowNonFinite?: boolean }): StreamId[] {
+    this.#live();
+    const opts = checkOptions(options, ['streams', 'allowNonFinite'], 'options');
+    const allow = allowNonFinite({ allowNonFinite: opts.allowNonFinite });
+    const { streams, layers: host } = this.#readSnapshot(snapshot, allow);
+    const wanted = opts.streams === undefined ? [...streams] : [...opts.streams];
+    wanted.forEach((id, i) => {
+      if (!streams.includes(id))
+        throw new RecurError(`options.streams[${i}]`, `a stream of the snapshot (${streams.map(describe).join(', ')})`, describe(id));
+      this.#checkNewId(id, [...this.#streams, ...wanted.slice(0, i)], `options.streams[${i}]`);
+    });
+    const layers = this.cell.layers;
+    checkHostLayers(layers, host, streams.length, 'snapshot.layers', allow);
+    const rowState = (row: number): HostLayerState[] =>
+      host.map((st, l) => {
+        const u = layers[l].units;
+        return { h: st.h.subarray(row * u, (row + 1) * u), c: st.c ? st.c.subarray(row * u, (row + 1) * u) : null };
+      });
+    const added: StreamId[] = [];
+    try {
+      for (const id of wanted) added.push(this.addStream({ id, state: rowState(streams.indexOf(id)), allowNonFinite: allow }));
+    } catch (error) {
+      for (const id of added) this.removeStream(id); // all or nothing
+      throw error;
+    }
+    return added;
+  }
+
+  /** A snapshot's streams and per-layer host state, from bytes (verified, and checked against this cell) or a v1 object. */
+  #readSnapshot(snapshot: unknown, allow: boolean): { streams: StreamId[]; layers: { h: FloatArray; c: FloatArray | null }[] } {
+    const layers = this.cell.layers;
+    if (snapshot instanceof Uint8Array) {
+      const decoded = decodeSnapshot(snapshot);
+      checkSnapshotFits(decoded, layers);
+      return { streams: [...decoded.streams], layers: decoded.states.map((st) => ({ h: st.h, c: st.c })) };
+    }
+    const v1 = snapshot as StateSnapshot | null;
+    if (!v1 || typeof v1 !== 'object' || v1.version !== 1 || !Array.isArray(v1.streams) || !Array.isArray(v1.layers)) {
+      throw new RecurError('snapshot', 'the Uint8Array snapshot() gives (or a version 1 snapshot object)', describe(snapshot));
+    }
+    if (v1.layers.length !== layers.length)
+      throw new ShapeError('snapshot.layers', `${layers.length} layer states`, `${v1.layers.length} layer states`);
+    v1.layers.forEach((s, l) => {
+      if (!s || typeof s !== 'object') throw new RecurError(`snapshot.layers[${l}]`, 'a layer state {units, h, c}', describe(s));
+      if (s.units !== layers[l].units) throw new ShapeError(`snapshot.layers[${l}].units`, String(layers[l].units), describe(s.units));
+    });
+    checkHostLayers(layers, v1.layers as unknown as HostLayerState[], v1.streams.length, 'snapshot.layers', allow);
+    return {
+      streams: [...v1.streams],
+      layers: v1.layers.map((s) => ({ h: Float64Array.from(s.h), c: s.c ? Float64Array.from(s.c) : null })),
+    };
   }
 
   /**
