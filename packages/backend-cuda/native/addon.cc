@@ -82,16 +82,21 @@ void release(DeviceBuffer* b) {
   g_live_buffers--;
 }
 
-// cudaMalloc through the pool; on failure the pool is emptied and the allocation tried once more.
-cudaError_t pooled_malloc(void** p, size_t capacity) {
-  if ((*p = g_pool.take(capacity))) return cudaSuccess;
-  cudaError_t e = cudaMalloc(p, capacity);
+// cudaMalloc; when the device is full, the pool's cached buffers go back to the driver and it is tried once more.
+cudaError_t malloc_or_empty_pool(void** p, size_t bytes) {
+  cudaError_t e = cudaMalloc(p, bytes);
   if (e == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     g_pool.empty();
-    e = cudaMalloc(p, capacity);
+    e = cudaMalloc(p, bytes);
   }
   return e;
+}
+
+// A buffer of a size class: a cached one, else a new one.
+cudaError_t pooled_malloc(void** p, size_t capacity) {
+  if ((*p = g_pool.take(capacity))) return cudaSuccess;
+  return malloc_or_empty_pool(p, capacity);
 }
 
 // A grow-only device region reused across calls (kernels run in stream order, so reuse is safe).
@@ -107,13 +112,7 @@ struct Region {
       bytes = 0;
     }
     size_t size = need + need / 4;
-    cudaError_t e = cudaMalloc(&ptr, size);
-    if (e == cudaErrorMemoryAllocation) {  // the pool's cached buffers back to the driver, then once more
-      cudaGetLastError();
-      g_pool.empty();
-      e = cudaMalloc(&ptr, size);
-    }
-    check(e, what);
+    check(malloc_or_empty_pool(&ptr, size), what);
     bytes = size;
     return ptr;
   }

@@ -11,6 +11,9 @@ import type { DType, FloatArray } from './spec.js';
 export const SNAPSHOT_MAGIC = 'RCRS';
 export const SNAPSHOT_VERSION = 2;
 
+/** Where the states start: after the 12-byte preamble and the header, at a multiple of 8. */
+const payloadStart = (headerLength: number): number => Math.ceil((12 + headerLength) / 8) * 8;
+
 /** What a snapshot says of one layer; a restore compares it with the cell's. */
 export interface SnapshotLayer {
   readonly kind: 'lstm' | 'gru' | 'rnn';
@@ -38,7 +41,7 @@ export function encodeSnapshot(s: DecodedSnapshot): Uint8Array {
   const rows = s.streams.length,
     bytes = s.dtype === 'float64' ? 8 : 4;
   const header = new TextEncoder().encode(JSON.stringify({ dtype: s.dtype, rows, streams: s.streams, layers: s.layers }));
-  const start = 12 + header.length + ((8 - ((12 + header.length) % 8)) % 8);
+  const start = payloadStart(header.length);
   const values = s.states.reduce((n, st) => n + st.h.length + (st.c?.length ?? 0), 0);
   const out = new Uint8Array(start + values * bytes + 4);
   const view = new DataView(out.buffer);
@@ -104,7 +107,7 @@ export function decodeSnapshot(bytes: unknown, argument = 'snapshot'): DecodedSn
     }
   });
   const size = dtype === 'float64' ? 8 : 4,
-    start = 12 + headerLength + ((8 - ((12 + headerLength) % 8)) % 8);
+    start = payloadStart(headerLength);
   const expected = (layers as SnapshotLayer[]).reduce((n, l) => n + (l.kind === 'lstm' ? 2 : 1) * (rows as number) * l.units, 0);
   if (start + expected * size + 4 !== bytes.length) {
     throw new RecurError(argument, `${start + expected * size + 4} bytes for its header`, `${bytes.length} bytes`);
