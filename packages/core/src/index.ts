@@ -76,7 +76,15 @@ export { trainingKernelPlacement, type TrainingKernelPlacement } from './train/s
 export { softmaxCrossEntropy, meanSquaredError, type LossResult } from './train/losses.js';
 export { SGD, Adam, RuleOptimizer, clipByGlobalNorm, globalNorm, updateParameter, type Optimizer } from './train/optimizers.js';
 export { RnnModel, type ModelConfig, type LayerConfig } from './train/model.js';
-export { encodeSafetensors, decodeSafetensors, type NamedTensor } from './train/safetensors.js';
+export {
+  encodeSafetensors,
+  decodeSafetensors,
+  decodeFloatData,
+  type NamedTensor,
+  type SkippedTensor,
+  type FloatDtypeName,
+} from './train/safetensors.js';
+export { crc32 } from './crc32.js';
 export { TbpttTrainer, type TrainerOptions, type ChunkReport, type LossKind } from './train/trainer.js';
 export {
   fromKerasLSTM,
