@@ -128,5 +128,11 @@ with zipfile.ZipFile(os.path.join(OUT, 'exploit.pt'), 'w') as z:
     z.writestr('exploit/data.pkl', pickle.dumps({'weight_ih_l0': Exploit()}, protocol=2))
     z.writestr('exploit/version', '3\n')
 
+# no initial state given: torch builds the zeros inside the graph (Shape, Gather, Unsqueeze, Concat, ConstantOfShape)
+zero_state = make(torch.nn.GRU, input_size=3, hidden_size=4, num_layers=2)
+torch.onnx.export(zero_state, (torch.randn(5, 2, 3),), os.path.join(OUT, 'gru-zero-state.onnx'), input_names=['x'],
+                  output_names=['y', 'hn'], dynamic_axes={'x': {0: 'time', 1: 'batch'}, 'y': {0: 'time', 1: 'batch'}},
+                  opset_version=14)
+
 with open(os.path.join(OUT, 'expected.json'), 'w') as f:
     json.dump({'torch': torch.__version__, 'models': expected}, f)

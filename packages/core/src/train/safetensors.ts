@@ -54,7 +54,7 @@ export function decodeFloatData(dtype: FloatDtypeName, bytes: Uint8Array): Float
   const kind = DTYPES[dtype],
     n = Math.floor(bytes.length / kind.bytes);
   if ('widen' in kind) return widen16(bytes, n, kind.widen);
-  const aligned = bytes.byteOffset % kind.bytes === 0 ? bytes : bytes.slice();
+  const aligned = bytes.byteOffset % kind.bytes === 0 ? bytes : new Uint8Array(bytes); // a copy (a Node Buffer's slice() is a view)
   return new kind.make(aligned.buffer as ArrayBuffer, aligned.byteOffset, n);
 }
 
