@@ -11,7 +11,11 @@ function makeTable(): Uint32Array {
   return t;
 }
 
-/** The CRC-32 of `bytes`, continuing from `previous` (the CRC of the bytes before them; 0 to start). */
+/**
+ * The CRC-32 of `bytes`, continuing from `previous` (the CRC of the bytes before them; 0 to start). Snapshots,
+ * model files and `@recur/interop`'s zip reader check their bytes with it.
+ * @see [docs/snapshots.md](../../../docs/snapshots.md)
+ */
 export function crc32(bytes: Uint8Array, previous = 0): number {
   const t = (table ??= makeTable());
   let c = ~previous >>> 0;
