@@ -1,7 +1,4 @@
 import {
-  BasicRNNCell,
-  GRUCell,
-  LSTMCell,
   MultiRNNCell,
   RecurError,
   UnsupportedOptionError,
@@ -12,6 +9,7 @@ import {
   type LayerCell,
 } from '@recur/core';
 import type * as OnnxTypes from 'onnx-proto';
+import { layerWithWeights } from '../cells.js';
 import { concat, constantOf, count, gather, onnx, slice, squeeze, toNumber, transpose, unsqueeze, type Constant } from './tensors.js';
 
 /**
@@ -465,15 +463,13 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
             bHh: Float32Array.from(B.values).subarray(G),
           }
         : fromONNX(spec.kind, { W: W.values, R: R.values, B: B.values }, I, H, { linearBeforeReset: lbr === 1 ? 1 : 0 });
-    const options = { ...cellOptions, inputSize: I, name: node.name || `${node.opType}_${k}` };
-    const cell =
-      spec.kind === 'lstm'
-        ? new LSTMCell(H, options)
-        : spec.kind === 'gru'
-          ? new GRUCell(H, { ...options, resetAfter: lbr === 1 })
-          : new BasicRNNCell(H, { ...options, activation });
-    cell.setWeights(weights);
-    return cell;
+    return layerWithWeights(spec.kind, H, weights, {
+      ...cellOptions,
+      inputSize: I,
+      name: node.name || `${node.opType}_${k}`,
+      resetAfter: lbr === 1,
+      activation,
+    });
   }
 
   if (layers.length === 0)

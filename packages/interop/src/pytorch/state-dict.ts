@@ -14,6 +14,7 @@ import {
   type LayerCell,
   type RnnActivation,
 } from '@recur/core';
+import { layerWithWeights } from '../cells.js';
 import { readTorchFile, writeTorchFile, type StateDictTensor } from './torch-file.js';
 
 /** Options of `loadPyTorchRNN`. */
@@ -161,14 +162,12 @@ export function rnnFromStateDict(tensors: ReadonlyMap<string, StateDictTensor>, 
       bIh: bias ? tensor(`bias_ih_l${k}`, G * H) : new Float32Array(G * H),
       bHh: bias ? tensor(`bias_hh_l${k}`, G * H) : new Float32Array(G * H),
     };
-    const options = { ...cellOptions, inputSize: I, name: `${prefix}l${k}` };
-    const cell =
-      kind === 'lstm'
-        ? new LSTMCell(H, options)
-        : kind === 'gru'
-          ? new GRUCell(H, options)
-          : new BasicRNNCell(H, { ...options, activation: opts.nonlinearity ?? 'tanh' });
-    cell.setWeights(weights);
+    const cell = layerWithWeights(kind, H, weights, {
+      ...cellOptions,
+      inputSize: I,
+      name: `${prefix}l${k}`,
+      activation: opts.nonlinearity,
+    });
     cells.push(cell);
   }
   return { cell: new MultiRNNCell(cells), kind, inputSize, hiddenSize: H, numLayers, bias, prefix };
