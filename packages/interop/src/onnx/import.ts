@@ -10,7 +10,20 @@ import {
 } from '@recur/core';
 import type * as OnnxTypes from 'onnx-proto';
 import { layerWithWeights } from '../cells.js';
-import { concat, constantOf, count, gather, onnx, slice, squeeze, toNumber, transpose, unsqueeze, type Constant } from './tensors.js';
+import {
+  checkPermutation,
+  concat,
+  constantOf,
+  count,
+  gather,
+  onnx,
+  slice,
+  squeeze,
+  toNumber,
+  transpose,
+  unsqueeze,
+  type Constant,
+} from './tensors.js';
 
 /**
  * ONNX import by abstract interpretation: the graph is walked in order and every value is classified (a constant,
@@ -159,6 +172,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
   let inputLayout: 'batch-major' | 'time-major' = 'batch-major';
   const layers: { cell: LayerCell }[] = [];
   const initialState: OnnxStateInput[] = [];
+  const lengthsPerLayer: boolean[] = [];
   const cellOptions = { backend: opts.backend, dtype: opts.dtype };
 
   nodes.forEach((node, index) => {
@@ -220,9 +234,11 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
       }
       case 'Transpose': {
         const perm = intsAttr('perm');
-        if (x?.kind === 'const') return set({ kind: 'const', c: transpose(x.c, perm ?? x.c.dims.map((_, i) => x.c.dims.length - 1 - i)) });
+        if (x?.kind === 'const')
+          return set({ kind: 'const', c: transpose(x.c, perm ?? x.c.dims.map((_, i) => x.c.dims.length - 1 - i), where) });
         if (x?.kind === 'seq') {
           const p = perm ?? x.axes.map((_, i) => x.axes.length - 1 - i);
+          checkPermutation(p, x.axes.length, where);
           return set({ kind: 'seq', layer: x.layer, axes: p.map((i) => x.axes[i]) });
         }
         throw refuse('a Transpose of the sequence or of a constant', describeValue(x));
@@ -426,6 +442,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
     } else if (X.axes.join() !== expected.join()) throw refuse(`X with axes [${expected}] for layout ${layout}`, `[${X.axes}]`);
 
     const lengths = v(4);
+    lengthsPerLayer.push(Boolean(lengths));
     if (lengths) {
       if (lengths.kind !== 'lengths') throw refuse('sequence_lens from a graph input', `a ${lengths.kind} value`);
       if (lengthsInput !== null && lengthsInput !== lengths.input)
@@ -478,6 +495,14 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
       'a graph with an LSTM, GRU or RNN node',
       `ops ${[...new Set(nodes.map((n) => n.opType))].join(', ') || 'none'}`,
     );
+  if (lengthsPerLayer.some((has) => has !== lengthsPerLayer[0])) {
+    // ONNX would run the later layers over the padding; Recur stops every layer at a row's length
+    throw new RecurError(
+      'file',
+      'sequence_lens on every recurrent node or on none',
+      `on layers [${lengthsPerLayer.flatMap((has, k) => (has ? [k] : []))}] of ${lengthsPerLayer.length}`,
+    );
+  }
   const last = layers.length - 1;
   const axisName: Record<string, OnnxAxis> = { T: 'time', B: 'batch', F: 'features', D: 'directions' };
   const outputs: OnnxOutput[] = (graph.output ?? []).map((o) => {

@@ -101,7 +101,15 @@ const normAxis = (axis: number, rank: number, where: string) => {
   return a;
 };
 
-export function transpose(c: Constant, perm: readonly number[]): Constant {
+/** Refuses a `perm` that is not a permutation of 0..rank-1. */
+export function checkPermutation(perm: readonly number[], rank: number, where: string): void {
+  if (perm.length !== rank || [...perm].sort((a, b) => a - b).some((p, i) => p !== i)) {
+    throw new RecurError(where, `a permutation of 0..${rank - 1}`, `perm [${perm}]`);
+  }
+}
+
+export function transpose(c: Constant, perm: readonly number[], where: string): Constant {
+  checkPermutation(perm, c.dims.length, where);
   const s = stridesOf(c.dims);
   return build(
     c,
@@ -136,6 +144,11 @@ export function unsqueeze(c: Constant, axes: readonly number[], where: string): 
 export function concat(items: readonly Constant[], axis: number, where: string): Constant {
   const rank = items[0].dims.length,
     a = normAxis(axis, rank, where);
+  for (const c of items) {
+    if (c.dims.length !== rank || c.dims.some((d, i) => i !== a && d !== items[0].dims[i])) {
+      throw new RecurError(where, `inputs of dims [${items[0].dims}] but along axis ${a}`, `dims [${c.dims}]`);
+    }
+  }
   const dims = [...items[0].dims];
   dims[a] = items.reduce((n, c) => n + c.dims[a], 0);
   const outer = count(dims.slice(0, a)),

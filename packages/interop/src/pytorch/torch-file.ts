@@ -61,6 +61,8 @@ function gather(storage: Storage, offset: number, shape: number[], stride: numbe
   let last = offset; // the highest element index the view reaches
   shape.forEach((d, i) => (last += d > 0 ? (d - 1) * stride[i] : 0));
   const elements = storage.data.length / storage.bytes;
+  // a state_dict's tensors are dense: more values than the storage holds would be a broadcast view, or a lie
+  if (count > elements) throw bad(`a tensor of ${count} values over storage ${storage.key}, which holds ${elements}`);
   if (count > 0 && (offset < 0 || last >= elements)) {
     throw bad(`a tensor reaching element ${last} of storage ${storage.key}, which holds ${elements}`);
   }

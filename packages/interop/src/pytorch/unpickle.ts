@@ -55,6 +55,15 @@ const MARK = Symbol('mark');
 
 /** Runs the pickle in `bytes` under the restrictions above and returns its value. */
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
+  try {
+    return run(bytes, options);
+  } catch (e) {
+    if (e instanceof RecurError) throw e;
+    throw refused(`a damaged pickle (${(e as Error).message})`); // invalid UTF-8, a malformed number
+  }
+}
+
+function run(bytes: Uint8Array, options: UnpickleOptions): unknown {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = new TextDecoder('utf-8', { fatal: true });
   const latin1 = new TextDecoder('latin1');

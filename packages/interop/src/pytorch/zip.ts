@@ -49,6 +49,8 @@ export function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
     let data: Uint8Array;
     if (method === 0) data = stored;
     else if (method === 8) {
+      // deflate cannot expand more than 1032:1: a larger claimed size is a lie, not worth an allocation
+      if (size > 1032 * compressed + 64) throw bad(`entry ${name} claiming ${size} bytes from ${compressed} deflated`);
       try {
         data = inflateSync(stored, { out: new Uint8Array(size) });
       } catch {
