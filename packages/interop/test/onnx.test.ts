@@ -9,13 +9,14 @@ import {
   StatefulRNN,
   UnsupportedOptionError,
   setBackend,
+  toONNX,
   type HostLayerState,
   type LayerCell,
 } from '@recur/core';
 import '@recur/backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx, importOnnx } from '../src/index.js';
-import { onnx } from '../src/onnx/tensors.js';
+import { floatTensor, intTensor, onnx } from '../src/onnx/tensors.js';
 import { chunkOf, expectClose, expectPyTorchOutputs, expected, fields, fixture, layerOf } from './helpers.js';
 import { feedsOf, resultsOf, session } from './onnx-helpers.js';
 
@@ -154,6 +155,58 @@ describe('exportOnnx: state as explicit inputs and outputs, run in onnxruntime-n
     expect(fields(() => exportOnnx(new LSTMCell(4, { inputSize: 2 }), { inputLayout: 'ntc' as never })).argument).toBe(
       'options.inputLayout',
     );
+  });
+});
+
+describe('layout 1 (batch-first recurrent nodes)', () => {
+  // ONNX Runtime refuses layout 1 ("Batchwise recurrent operations (layout == 1) are not supported"): the reference
+  // is ONNX Runtime on the same weights in a layout-0 graph (exportOnnx: Transposes around the node)
+  it('a GRU node with layout 1 reads [B, T, I], and its outputs are described batch-first', async () => {
+    const H = 3,
+      I = 2,
+      B = 2,
+      T = 4;
+    const cell = new GRUCell(H, { inputSize: I, seed: 3 });
+    const { W, R, B: bias } = toONNX('gru', cell.getWeights(), I, H);
+    const int = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+    const graph = onnx.GraphProto.create({
+      name: 'layout1',
+      node: [
+        onnx.NodeProto.create({
+          name: 'gru',
+          opType: 'GRU',
+          input: ['x', 'W', 'R', 'B'],
+          output: ['Y', 'Y_h'],
+          attribute: [int('hidden_size', H), int('linear_before_reset', 1), int('layout', 1)],
+        }),
+        onnx.NodeProto.create({ name: 'squeeze', opType: 'Squeeze', input: ['Y', 'axes'], output: ['y'] }),
+      ],
+      initializer: [
+        floatTensor('W', [1, 3 * H, I], W),
+        floatTensor('R', [1, 3 * H, H], R),
+        floatTensor('B', [1, 6 * H], bias),
+        intTensor('axes', [2]),
+      ],
+      input: [onnx.ValueInfoProto.create({ name: 'x', type: { tensorType: { elemType: 1 } } })],
+      output: [onnx.ValueInfoProto.create({ name: 'y' }), onnx.ValueInfoProto.create({ name: 'Y_h' })],
+    });
+    const imp = importOnnx(
+      onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 7, opsetImport: [{ domain: '', version: 14 }], graph })).finish(),
+    );
+    expect(imp.input.layout).toBe('batch-major');
+    expect(imp.outputs).toEqual([
+      { name: 'y', kind: 'sequence', axes: ['batch', 'time', 'features'] },
+      { name: 'Y_h', kind: 'state', which: 'h', layers: [0], axes: ['batch', 'layers', 'features'] },
+    ]);
+    const x = Float32Array.from({ length: B * T * I }, (_, i) => Math.sin(i));
+    const reference = exportOnnx(cell),
+      refImport = importOnnx(reference);
+    const zero = [{ h: new Float32Array(B * H) }];
+    const expectedY = resultsOf(refImport, await (await session(reference)).run(feedsOf(refImport, x, B, T, zero)), B, T, 1).y!;
+    const rnn = new StatefulRNN(imp.cell, { batch: B });
+    expectClose(await rnn.predict(x, [B, T, I]), expectedY, 1e-5, 'layout-1 import vs ONNX Runtime on the layout-0 graph');
+    rnn.dispose();
+    for (const c of [cell, imp.cell, refImport.cell]) c.dispose();
   });
 });
 
