@@ -134,5 +134,18 @@ torch.onnx.export(zero_state, (torch.randn(5, 2, 3),), os.path.join(OUT, 'gru-ze
                   output_names=['y', 'hn'], dynamic_axes={'x': {0: 'time', 1: 'batch'}, 'y': {0: 'time', 1: 'batch'}},
                   opset_version=14)
 
+# the same LSTM with tensors as torch.save keeps views: weights transposed twice (column-major strides), biases slices
+# of one shared storage at offsets
+sd = torch.load(os.path.join(OUT, 'lstm-2layer.pt'))
+biases = torch.cat([v for k, v in sd.items() if k.startswith('bias')])
+views, at = {}, 0
+for k, v in sd.items():
+    if k.startswith('bias'):
+        views[k] = biases[at:at + v.numel()]
+        at += v.numel()
+    else:
+        views[k] = v.t().contiguous().t()
+torch.save(views, os.path.join(OUT, 'lstm-2layer-views.pt'))
+
 with open(os.path.join(OUT, 'expected.json'), 'w') as f:
     json.dump({'torch': torch.__version__, 'models': expected}, f)

@@ -14,7 +14,7 @@ import { expectPyTorchOutputs, expected, fields, fixture } from './helpers.js';
 setBackend('cpu');
 
 const FILES: Record<string, string[]> = {
-  'lstm-2layer': ['lstm-2layer.pt', 'lstm-2layer.f32.safetensors'],
+  'lstm-2layer': ['lstm-2layer.pt', 'lstm-2layer.f32.safetensors', 'lstm-2layer-views.pt'], // views: strided weights, biases sharing one storage
   gru: ['gru.pt', 'gru.f32.safetensors', 'gru.f16.safetensors'],
   'rnn-relu-nobias': ['rnn-relu-nobias.pt', 'rnn-relu-nobias.f32.safetensors', 'rnn-relu-nobias.bf16.safetensors'],
   'rnn-tanh': ['rnn-tanh.pt', 'rnn-tanh.f32.safetensors'],

@@ -68,6 +68,8 @@ function gather(storage: Storage, offset: number, shape: number[], stride: numbe
   }
   if (!FLOATS.has(storage.dtype)) return null;
   const all = decodeFloatData(storage.dtype as FloatDtypeName, storage.data);
+  const contiguous = shape.every((_, i) => shape[i] === 1 || stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1));
+  if (contiguous) return all.slice(offset, offset + count); // what torch.save writes: one copy, no index arithmetic
   const out = all instanceof Float64Array ? new Float64Array(count) : new Float32Array(count);
   const index = new Array<number>(shape.length).fill(0);
   for (let i = 0; i < count; i++) {
