@@ -147,5 +147,14 @@ for k, v in sd.items():
         views[k] = v.t().contiguous().t()
 torch.save(views, os.path.join(OUT, 'lstm-2layer-views.pt'))
 
+# pickles that are not trees of dicts: a name given twice once flattened, a cycle, one dict shared by two keys
+t = torch.zeros(2)
+torch.save({'a.b': t, 'a': {'b': t}}, os.path.join(OUT, 'dup-names.pt'))
+cyclic = {'w': t}
+cyclic['self'] = cyclic
+torch.save(cyclic, os.path.join(OUT, 'cyclic.pt'))
+shared = {'w': t}
+torch.save({'x': shared, 'y': shared}, os.path.join(OUT, 'shared-dicts.pt'))
+
 with open(os.path.join(OUT, 'expected.json'), 'w') as f:
     json.dump({'torch': torch.__version__, 'models': expected}, f)

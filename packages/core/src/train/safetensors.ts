@@ -6,6 +6,8 @@ export interface NamedTensor {
   readonly name: string;
   readonly shape: readonly number[];
   readonly data: FloatArray;
+  /** The dtype stored in the file, set by `decodeSafetensors` (F16/BF16 data is widened to F32 arrays). */
+  readonly dtype?: FloatDtypeName;
 }
 
 /** IEEE half precision to float: sign, 5-bit exponent, 10-bit mantissa (subnormals, infinities and NaN kept). */
@@ -173,6 +175,7 @@ export function decodeSafetensors(
         name,
         shape: e.shape as number[],
         data: decodeFloatData(dtype as FloatDtypeName, dataBytes.subarray(start, end)),
+        dtype: dtype as FloatDtypeName,
       });
     else skipped.push({ name, dtype, shape: e.shape as number[] });
   }

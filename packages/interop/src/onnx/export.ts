@@ -51,6 +51,10 @@ function onnxWeights(layer: LayerCell): { W: Float32Array; R: Float32Array; B: F
  */
 export function exportOnnx(cell: LayerCell | MultiRNNCell, options?: OnnxExportOptions): Uint8Array {
   const opts = checkOptions(options, ['inputLayout', 'sequenceLengths', 'name'], 'options');
+  if (opts.name !== undefined && typeof opts.name !== 'string') throw new RecurError('options.name', 'a string', typeof opts.name);
+  if (opts.sequenceLengths !== undefined && typeof opts.sequenceLengths !== 'boolean') {
+    throw new RecurError('options.sequenceLengths', 'a boolean', typeof opts.sequenceLengths);
+  }
   const layout = opts.inputLayout ?? 'batch-major';
   if (layout !== 'batch-major' && layout !== 'time-major')
     throw new RecurError('options.inputLayout', "'batch-major' or 'time-major'", String(layout));

@@ -12,6 +12,7 @@ import type * as OnnxTypes from 'onnx-proto';
 import { layerWithWeights } from '../cells.js';
 import {
   checkPermutation,
+  checkSliceArguments,
   concat,
   constantOf,
   count,
@@ -89,6 +90,7 @@ type Value =
 type Attribute = OnnxTypes.onnx.IAttributeProto;
 /** A node with its optional lists filled in. */
 interface Node {
+  readonly domain: string;
   readonly name: string;
   readonly opType: string;
   readonly input: readonly string[];
@@ -122,7 +124,8 @@ export function decodeModel(bytes: Uint8Array): InstanceType<typeof onnx.ModelPr
  * Imports an ONNX model whose graph is a stack of forward `LSTM`, `GRU` or `RNN` nodes (default activations, RNN
  * `Relu` too; `linear_before_reset` 0 or 1; `layout` 0 or 1; `sequence_lens`; `initial_h`/`initial_c` from graph
  * inputs, whole or sliced per layer, or zeros) with the glue exporters put around them. The first graph input is
- * the sequence; any other op is refused by name.
+ * the sequence; any other op is refused by name. Weights are read as float32 (double initializers rounded); a row of
+ * length 0 keeps its state in Recur where ONNX Runtime zeroes it.
  * @see [docs/interop.md](../../../../docs/interop.md)
  * @example
  * const { cell, input, initialState } = importOnnx(readFileSync('lstm.onnx'));
@@ -132,6 +135,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
   const opts = checkOptions(options, ['backend', 'dtype'], 'options');
   const graph = decodeModel(bytes).graph!;
   const nodes: Node[] = (graph.node ?? []).map((n) => ({
+    domain: n.domain ?? '',
     name: n.name ?? '',
     opType: n.opType ?? '',
     input: n.input ?? [],
@@ -203,6 +207,14 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
     const describeValue = (v: Value | undefined) =>
       v ? `the ${v.kind === 'seq' ? 'sequence' : v.kind} value ${node.input[0]}` : 'nothing';
 
+    if (node.domain !== '' && node.domain !== 'ai.onnx') {
+      throw new RecurError(
+        where,
+        "an op of ONNX's default domain",
+        `an op of domain ${node.domain}`,
+        'ops of other domains are not ONNX operators',
+      );
+    }
     if (op in CELLS) {
       layers.push({ cell: recurrentLayer(node, where, layers.length) });
       return;
@@ -281,13 +293,14 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
         const axes = ints(constInput(3, 'axes')) ?? intsAttr('axes');
         const steps = ints(constInput(4, 'steps'));
         if (!starts || !ends) throw refuse('starts and ends', 'none');
+        checkSliceArguments(starts, ends, axes, steps, where);
         if (x?.kind === 'const') return set({ kind: 'const', c: slice(x.c, starts, ends, axes, steps, where) });
         const alongRows = (axes ?? [0]).length === 1 && (axes ?? [0])[0] === 0 && (steps?.[0] ?? 1) === 1;
         if (x?.kind === 'state-in' && !x.squeezed && alongRows && starts.length === 1) {
-          const all = x.rows ?? (x.size !== null ? range(0, x.size) : null);
+          const all = x.rows ?? (x.size !== null ? range(0, Math.min(x.size, MAX_LAYERS + 1)) : null);
           if (all) return set({ ...x, rows: all.slice(starts[0], ends[0]) });
           // the input's layer count is not declared: a slice must name its rows
-          if (starts[0] < 0 || ends[0] <= starts[0] || ends[0] - starts[0] > 4096) {
+          if (starts[0] < 0 || ends[0] <= starts[0] || ends[0] - starts[0] > MAX_LAYERS) {
             throw refuse(
               'a Slice [start, end) of layers with 0 <= start < end, or a state input of declared size',
               `[${starts[0]}, ${ends[0]})`,
@@ -304,6 +317,8 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
       }
       case 'Concat': {
         const axis = intAttr('axis', 0);
+        if (node.input.length === 0 || node.input.some((name) => !name))
+          throw refuse('named inputs', `[${node.input.map((n) => JSON.stringify(n))}]`);
         const items = node.input.map((_, i) => input(i)!);
         if (items.every((v) => v.kind === 'const'))
           return set({
@@ -349,7 +364,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
           return set({ kind: 'shape', dims: picked, scalar: indices.dims.length === 0 });
         }
         if (x?.kind === 'state-in' && !x.squeezed && axis === 0 && indices.dims.length === 0) {
-          const all = x.rows ?? (x.size !== null ? range(0, x.size) : null);
+          const all = x.rows ?? (x.size !== null ? range(0, Math.min(x.size, MAX_LAYERS + 1)) : null);
           const row = all ? all.at(at[0]) : at[0];
           if (row === undefined || row < 0) throw refuse('a row index of the state input', String(at[0]));
           return set({ ...x, rows: [row], squeezed: true });
@@ -399,6 +414,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
     const layout = toNumber(attr('layout')?.i);
     if (layout !== 0 && layout !== 1) throw refuse('layout 0 or 1', String(layout));
     const lbr = toNumber(attr('linear_before_reset')?.i);
+    if (lbr !== 0 && lbr !== 1) throw refuse('linear_before_reset 0 or 1', String(lbr));
     const v = (i: number) => (node.input[i] ? values.get(node.input[i]) : undefined);
     const weight = (i: number, what: string) => {
       const w = v(i);
@@ -537,4 +553,6 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
   };
 }
 
+/** More layers than any stack has: row lists of state inputs stop here (a declared size is never materialised). */
+const MAX_LAYERS = 4096;
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);

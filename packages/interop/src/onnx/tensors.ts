@@ -23,6 +23,7 @@ export const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1
 /** The values of an initializer or a Constant's tensor: float, double, float16 and the integer types (raw or typed fields). */
 export function constantOf(t: TensorProto, where: string): Constant {
   const dims = (t.dims ?? []).map(toNumber);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new RecurError(where, 'dims of sizes >= 0', `[${dims}]`);
   const n = count(dims);
   if (t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
     throw new RecurError(where, 'a tensor stored in the model file', 'a tensor in an external data file (load it into the model first)');
@@ -38,6 +39,8 @@ export function constantOf(t: TensorProto, where: string): Constant {
     case DT.FLOAT16:
     case DT.BFLOAT16: {
       const name = t.dataType === DT.FLOAT ? 'F32' : t.dataType === DT.DOUBLE ? 'F64' : t.dataType === DT.FLOAT16 ? 'F16' : 'BF16';
+      const size = name === 'F32' ? 4 : name === 'F64' ? 8 : 2;
+      if (raw && raw.length % size) throw new RecurError(where, `${name} data of a multiple of ${size} bytes`, `${raw.length} bytes`);
       if (raw) values = decodeFloatData(name, raw).slice();
       else if (t.dataType === DT.FLOAT) values = Float32Array.from(t.floatData ?? []);
       else if (t.dataType === DT.DOUBLE) values = Float64Array.from(t.doubleData ?? []);
@@ -46,13 +49,14 @@ export function constantOf(t: TensorProto, where: string): Constant {
         const bits = Uint16Array.from(t.int32Data ?? []);
         values = decodeFloatData(name, new Uint8Array(bits.buffer)).slice();
       }
-      if (raw) check(raw.length / (name === 'F32' ? 4 : name === 'F64' ? 8 : 2));
       break;
     }
     case DT.INT64:
+      if (raw && raw.length % 8) throw new RecurError(where, 'int64 data of a multiple of 8 bytes', `${raw.length} bytes`);
       values = raw ? Array.from(new BigInt64Array(new Uint8Array(raw).buffer), Number) : (t.int64Data ?? []).map(toNumber);
       break;
     case DT.INT32:
+      if (raw && raw.length % 4) throw new RecurError(where, 'int32 data of a multiple of 4 bytes', `${raw.length} bytes`);
       values = raw ? Array.from(new Int32Array(new Uint8Array(raw).buffer)) : [...(t.int32Data ?? [])];
       break;
     default:
@@ -136,12 +140,14 @@ export function squeeze(c: Constant, axes: readonly number[] | null, where: stri
 export function unsqueeze(c: Constant, axes: readonly number[], where: string): Constant {
   const rank = c.dims.length + axes.length;
   const at = axes.map((a) => normAxis(a, rank, where));
+  if (new Set(at).size !== at.length) throw new RecurError(where, 'distinct axes', `[${axes}]`);
   const dims: number[] = [];
   for (let i = 0, j = 0; i < rank; i++) dims.push(at.includes(i) ? 1 : c.dims[j++]);
   return reshape(c, dims);
 }
 
 export function concat(items: readonly Constant[], axis: number, where: string): Constant {
+  if (items.length === 0) throw new RecurError(where, 'at least one input', 'none');
   const rank = items[0].dims.length,
     a = normAxis(axis, rank, where);
   for (const c of items) {
@@ -163,6 +169,26 @@ export function concat(items: readonly Constant[], axis: number, where: string):
   return { dims, values: float ? new (float.values.constructor as Float32ArrayConstructor)(parts) : parts };
 }
 
+/** Slice's starts, ends, axes and steps: one each per sliced axis, steps non-zero. */
+export function checkSliceArguments(
+  starts: readonly number[],
+  ends: readonly number[],
+  axes: readonly number[] | null,
+  steps: readonly number[] | null,
+  where: string,
+): void {
+  const n = starts.length;
+  if (ends.length !== n || (axes && axes.length !== n) || (steps && steps.length !== n)) {
+    throw new RecurError(
+      where,
+      'starts, ends, axes and steps of one length',
+      `${n}, ${ends.length}, ${axes?.length ?? '-'}, ${steps?.length ?? '-'}`,
+    );
+  }
+  if (axes && new Set(axes).size !== n) throw new RecurError(where, 'distinct axes', `[${axes}]`);
+  if (steps?.includes(0)) throw new RecurError(where, 'non-zero steps', `[${steps}]`);
+}
+
 /** ONNX Slice (starts, ends, axes, steps; negative and clamped indices). */
 export function slice(
   c: Constant,
@@ -176,13 +202,14 @@ export function slice(
     first = c.dims.map(() => 0),
     step = c.dims.map(() => 1),
     dims = [...c.dims];
+  checkSliceArguments(starts, ends, axes, steps, where);
   (axes ?? starts.map((_, i) => i)).forEach((axis, i) => {
     const a = normAxis(axis, rank, where),
       d = c.dims[a],
       s = steps?.[i] ?? 1;
-    if (s === 0) throw new RecurError(where, 'non-zero steps', '0');
     const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v < 0 ? v + d : v, lo), hi);
-    const b = s > 0 ? clamp(starts[i], 0, d) : clamp(starts[i], -1, d - 1);
+    // ONNX: with a negative step, starts clamp to [0, d-1] and ends to [-1, d-1]
+    const b = s > 0 ? clamp(starts[i], 0, d) : clamp(starts[i], 0, d - 1);
     const e = s > 0 ? clamp(ends[i], 0, d) : clamp(ends[i], -1, d - 1);
     first[a] = b;
     step[a] = s;

@@ -55,14 +55,28 @@ const isZip = (b: Uint8Array) => b.length >= 4 && b[0] === 0x50 && b[1] === 0x4b
  * console.log([...tensors.keys()]); // ['rnn.weight_ih_l0', ...]
  */
 export function readStateDict(bytes: Uint8Array): Map<string, StateDictTensor> {
+  return readFile(bytes).tensors;
+}
+
+/** The tensors of a PyTorch file and, for safetensors, its metadata. */
+function readFile(bytes: Uint8Array): { tensors: Map<string, StateDictTensor>; metadata: Record<string, string> } {
   if (!(bytes instanceof Uint8Array)) throw new RecurError('bytes', 'a Uint8Array (the file)', typeof bytes);
-  if (isZip(bytes)) return readTorchFile(bytes);
-  const { tensors, skipped } = decodeSafetensors(bytes, { skipOtherDtypes: true });
+  if (isZip(bytes)) return { tensors: readTorchFile(bytes), metadata: {} };
+  // legacy torch.save: a pickle (protocol 2) whose first value is torch's magic number, a 10-byte LONG1; a safetensors
+  // header length could share the first bytes, but its JSON starts at byte 8
+  if (bytes[0] === 0x80 && bytes[1] === 0x02 && bytes[2] === 0x8a && bytes[3] === 0x0a && bytes[8] !== 0x7b) {
+    throw new RecurError(
+      'file',
+      'a torch.save file in the zip format (PyTorch 1.6 and later) or safetensors',
+      'the legacy torch.save format (a bare pickle: PyTorch before 1.6, or _use_new_zipfile_serialization=False)',
+      're-save it with a current PyTorch: torch.save(torch.load(path), path)',
+    );
+  }
+  const { tensors, skipped, metadata } = decodeSafetensors(bytes, { skipOtherDtypes: true });
   const out = new Map<string, StateDictTensor>();
-  for (const t of tensors.values())
-    out.set(t.name, { name: t.name, dtype: t.data instanceof Float64Array ? 'F64' : 'F32', shape: t.shape, data: t.data });
+  for (const t of tensors.values()) out.set(t.name, { name: t.name, dtype: t.dtype ?? 'F32', shape: t.shape, data: t.data });
   for (const t of skipped) out.set(t.name, { ...t, data: null });
-  return out;
+  return { tensors: out, metadata };
 }
 
 /** The module prefixes of the RNNs in a state_dict: every key ending in `weight_ih_l0`. */
@@ -181,7 +195,17 @@ export function rnnFromStateDict(tensors: ReadonlyMap<string, StateDictTensor>, 
  * const rnn = new StatefulRNN(cell, { batch: 1 });
  */
 export function loadPyTorchRNN(bytes: Uint8Array, options?: PyTorchLoadOptions): PyTorchRNN {
-  return rnnFromStateDict(readStateDict(bytes), options);
+  const { tensors, metadata } = readFile(bytes);
+  // safetensors written by savePyTorchRNN record an RNN's nonlinearity, which a state_dict cannot
+  const recorded = metadata['recur.nonlinearity'];
+  if (recorded !== undefined && recorded !== 'tanh' && recorded !== 'relu') {
+    throw new RecurError('file', "recur.nonlinearity 'tanh' or 'relu' in the metadata", JSON.stringify(recorded));
+  }
+  const given = (options as { nonlinearity?: unknown } | undefined)?.nonlinearity;
+  if (recorded !== undefined && given !== undefined && given !== recorded) {
+    throw new RecurError('options.nonlinearity', `${recorded}, as the file records`, String(given));
+  }
+  return rnnFromStateDict(tensors, recorded === undefined || given !== undefined ? options : { ...options, nonlinearity: recorded });
 }
 
 /** Options of `savePyTorchRNN`. */

@@ -38,8 +38,12 @@ class StorageType {
 interface Storage {
   readonly dtype: string;
   readonly bytes: number;
-  readonly data: Uint8Array;
+  /** bytes, from the zip directory */
+  readonly size: number;
+  readonly read: () => Uint8Array;
   readonly key: string;
+  /** the values, read and decoded once for every tensor that views this storage (integer storages are never read) */
+  values?: FloatArray;
 }
 /** A tensor as _rebuild_tensor_v2 makes it, before it is named. */
 class RebuiltTensor {
@@ -60,14 +64,14 @@ function gather(storage: Storage, offset: number, shape: number[], stride: numbe
   const count = shape.reduce((a, b) => a * b, 1);
   let last = offset; // the highest element index the view reaches
   shape.forEach((d, i) => (last += d > 0 ? (d - 1) * stride[i] : 0));
-  const elements = storage.data.length / storage.bytes;
+  const elements = storage.size / storage.bytes;
   // a state_dict's tensors are dense: more values than the storage holds would be a broadcast view, or a lie
   if (count > elements) throw bad(`a tensor of ${count} values over storage ${storage.key}, which holds ${elements}`);
   if (count > 0 && (offset < 0 || last >= elements)) {
     throw bad(`a tensor reaching element ${last} of storage ${storage.key}, which holds ${elements}`);
   }
   if (!FLOATS.has(storage.dtype)) return null;
-  const all = decodeFloatData(storage.dtype as FloatDtypeName, storage.data);
+  const all = (storage.values ??= decodeFloatData(storage.dtype as FloatDtypeName, storage.read()));
   const contiguous = shape.every((_, i) => shape[i] === 1 || stride[i] === shape.slice(i + 1).reduce((a, b) => a * b, 1));
   if (contiguous) return all.slice(offset, offset + count); // what torch.save writes: one copy, no index arithmetic
   const out = all instanceof Float64Array ? new Float64Array(count) : new Float32Array(count);
@@ -98,7 +102,7 @@ export function readTorchFile(bytes: Uint8Array): Map<string, StateDictTensor> {
   }
   const root = pickles[0].slice(0, -'data.pkl'.length);
   const byteorder = entries.get(`${root}byteorder`);
-  if (byteorder && new TextDecoder().decode(byteorder).trim() !== 'little') throw bad('big-endian storages');
+  if (byteorder && new TextDecoder().decode(byteorder.read()).trim() !== 'little') throw bad('big-endian storages');
   const storages = new Map<string, Storage>();
   const storageClasses = Object.entries(STORAGES).map(([name, [dtype, size]]): [string, AllowedGlobal] => [
     `torch.${name}`,
@@ -143,7 +147,7 @@ export function readTorchFile(bytes: Uint8Array): Map<string, StateDictTensor> {
     ['torch._utils._rebuild_parameter', parameter],
     ...storageClasses,
   ]);
-  const value = unpickle(entries.get(pickles[0])!, {
+  const value = unpickle(entries.get(pickles[0])!.read(), {
     globals,
     persistentLoad(pid) {
       // ('storage', <storage class>, key, location, numel)
@@ -154,26 +158,35 @@ export function readTorchFile(bytes: Uint8Array): Map<string, StateDictTensor> {
       if (typeof key !== 'string' || !Number.isInteger(numel)) throw bad('a storage without a key and size');
       const cached = storages.get(key);
       if (cached) return cached;
-      const data = entries.get(`${root}data/${key}`);
-      if (!data) throw bad(`storage ${key} named by the pickle but missing from the archive (truncated?)`);
-      if (data.length !== (numel as number) * type.bytes) {
-        throw bad(`storage ${key} of ${data.length} bytes for ${numel as number} ${type.dtype} values`);
+      const entry = entries.get(`${root}data/${key}`);
+      if (!entry) throw bad(`storage ${key} named by the pickle but missing from the archive (truncated?)`);
+      if (entry.size !== (numel as number) * type.bytes) {
+        throw bad(`storage ${key} of ${entry.size} bytes for ${numel as number} ${type.dtype} values`);
       }
-      const storage = { dtype: type.dtype, bytes: type.bytes, data, key };
+      const storage: Storage = { dtype: type.dtype, bytes: type.bytes, size: entry.size, read: () => entry.read(), key };
       storages.set(key, storage);
       return storage;
     },
   });
   if (!(value instanceof Map)) throw bad('a pickle whose value is not a dict');
   const out = new Map<string, StateDictTensor>();
-  const walk = (dict: Map<unknown, unknown>, prefix: string) => {
+  // a state_dict is a tree of dicts with string keys: a dict reached twice (shared or cyclic), a name given twice or
+  // nesting past any real checkpoint's is refused; entries under other keys (an optimizer's int keys) are left out
+  const seen = new Set<Map<unknown, unknown>>();
+  const walk = (dict: Map<unknown, unknown>, prefix: string, depth: number) => {
+    if (seen.has(dict)) throw bad(`a dict reached twice (at ${prefix || 'the top'}): shared or cyclic, not a state_dict`);
+    if (depth > 32) throw bad(`dicts nested ${depth} deep`);
+    seen.add(dict);
     for (const [key, v] of dict) {
-      const name = prefix + String(key);
-      if (v instanceof RebuiltTensor) out.set(name, { name, dtype: v.dtype, shape: v.shape, data: v.data });
-      else if (v instanceof Map) walk(v, `${name}.`);
+      if (typeof key !== 'string') continue;
+      const name = prefix + key;
+      if (v instanceof RebuiltTensor) {
+        if (out.has(name)) throw bad(`the name ${name} twice (a key with dots and a nested dict)`);
+        out.set(name, { name, dtype: v.dtype, shape: v.shape, data: v.data });
+      } else if (v instanceof Map) walk(v, `${name}.`, depth + 1);
     }
   };
-  walk(value, '');
+  walk(value, '', 0);
   return out;
 }
 

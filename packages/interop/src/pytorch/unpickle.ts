@@ -94,13 +94,18 @@ function run(bytes: Uint8Array, options: UnpickleOptions): unknown {
     at = end + 1;
     return s;
   };
+  // a value is due: never the MARK, never past the bottom of the stack
   const pop = () => {
     if (stack.length === 0) throw refused(`a pickle that pops an empty stack at byte ${at}`);
-    return stack.pop();
+    const v = stack.pop();
+    if (v === MARK) throw refused(`a MARK where a value is due at byte ${at - 1}`);
+    return v;
   };
   const top = () => {
     if (stack.length === 0) throw refused(`a pickle that reads an empty stack at byte ${at}`);
-    return stack[stack.length - 1];
+    const v = stack[stack.length - 1];
+    if (v === MARK) throw refused(`a MARK where a value is due at byte ${at - 1}`);
+    return v;
   };
   const popMark = () => {
     const m = stack.lastIndexOf(MARK);
@@ -151,8 +156,9 @@ function run(bytes: Uint8Array, options: UnpickleOptions): unknown {
       case 0x28: // MARK
         stack.push(MARK);
         break;
-      case 0x30: // POP
-        pop();
+      case 0x30: // POP (of a value or, as Python allows, of a MARK)
+        if (stack.at(-1) === MARK) stack.pop();
+        else pop();
         break;
       case 0x31: // POP_MARK
         popMark();
@@ -188,6 +194,7 @@ function run(bytes: Uint8Array, options: UnpickleOptions): unknown {
       case 0x8b: {
         // LONG4: little-endian two's complement
         const n = op === 0x8a ? u8() : u32();
+        if (n > 8) throw refused(`an integer of ${n} bytes (a state_dict needs 8 at most)`);
         const b = raw(n);
         let v = 0n;
         for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);

@@ -8,8 +8,18 @@ import { inflateSync } from 'fflate';
 
 const bad = (what: string) => new RecurError('file', 'a well-formed zip archive (torch.save writes one)', what);
 
-/** The entries of a zip archive, name -> bytes (stored or deflated; zip64 archives are refused by name). */
-export function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
+/** An entry of a zip archive: its size from the directory, and its bytes once asked for (checked then). */
+export interface ZipEntry {
+  readonly size: number;
+  read(): Uint8Array;
+}
+
+/**
+ * The entries of a zip archive by name (stored or deflated; zip64 archives are refused by name). Nothing is inflated
+ * until `read()`: a reader takes only the entries it needs, so an archive of many large entries costs only what is
+ * read, and two directory entries may not share their data.
+ */
+export function readZip(bytes: Uint8Array): Map<string, ZipEntry> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // the end-of-central-directory record: 22 bytes plus a comment of at most 65535
   let eocd = -1;
@@ -25,7 +35,8 @@ export function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
     dirStart = view.getUint32(eocd + 16, true);
   if (count === 0xffff || dirStart === 0xffffffff) throw bad('a zip64 archive (over 4 GiB or 65535 entries), which is not supported');
   if (dirStart + dirSize > eocd) throw bad(`a directory at ${dirStart}..${dirStart + dirSize} past its end record at ${eocd}`);
-  const entries = new Map<string, Uint8Array>();
+  const entries = new Map<string, ZipEntry>();
+  const locals = new Set<number>();
   const names = new TextDecoder('utf-8', { fatal: false });
   let at = dirStart;
   for (let n = 0; n < count; n++) {
@@ -45,22 +56,30 @@ export function readZip(bytes: Uint8Array): Map<string, Uint8Array> {
     const dataStart = local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true);
     if (dataStart + compressed > bytes.length)
       throw bad(`entry ${name} truncated (${compressed} bytes at ${dataStart} of ${bytes.length})`);
-    const stored = bytes.subarray(dataStart, dataStart + compressed);
-    let data: Uint8Array;
-    if (method === 0) data = stored;
-    else if (method === 8) {
-      // deflate cannot expand more than 1032:1: a larger claimed size is a lie, not worth an allocation
-      if (size > 1032 * compressed + 64) throw bad(`entry ${name} claiming ${size} bytes from ${compressed} deflated`);
-      try {
-        data = inflateSync(stored, { out: new Uint8Array(size) });
-      } catch {
-        throw bad(`entry ${name}: deflate data damaged`);
-      }
-    } else throw bad(`entry ${name} compressed with method ${method} (stored or deflate expected)`);
-    if (data.length !== size) throw bad(`entry ${name}: ${data.length} bytes where the directory says ${size}`);
-    if (crc32(data) !== crc) throw bad(`entry ${name}: CRC-32 mismatch (the file is damaged)`);
+    if (locals.has(local)) throw bad(`entry ${name} sharing its data with another entry`);
+    locals.add(local);
     if (entries.has(name)) throw bad(`entry ${name} twice`);
-    entries.set(name, data);
+    if (method !== 0 && method !== 8) throw bad(`entry ${name} compressed with method ${method} (stored or deflate expected)`);
+    // deflate cannot expand more than 1032:1: a larger claimed size is a lie, not worth an allocation
+    if (method === 8 && size > 1032 * compressed + 64) throw bad(`entry ${name} claiming ${size} bytes from ${compressed} deflated`);
+    if (method === 0 && size !== compressed) throw bad(`stored entry ${name} of ${compressed} bytes claiming ${size}`);
+    const stored = bytes.subarray(dataStart, dataStart + compressed);
+    entries.set(name, {
+      size,
+      read() {
+        let data = stored;
+        if (method === 8) {
+          try {
+            data = inflateSync(stored, { out: new Uint8Array(size) });
+          } catch {
+            throw bad(`entry ${name}: deflate data damaged`);
+          }
+        }
+        if (data.length !== size) throw bad(`entry ${name}: ${data.length} bytes where the directory says ${size}`);
+        if (crc32(data) !== crc) throw bad(`entry ${name}: CRC-32 mismatch (the file is damaged)`);
+        return data;
+      },
+    });
   }
   return entries;
 }
