@@ -131,3 +131,13 @@ with torch.no_grad():
     gru.dispose();
   });
 });
+
+describe('scripts/bench-files.mjs (the docs/benchmarks.md command)', () => {
+  it.skipIf(!torchHere)('runs against PyTorch and prints a ratio per call', () => {
+    const script = new URL('../scripts/bench-files.mjs', import.meta.url).pathname;
+    const run = spawnSync(process.execPath, [script, '--hidden', '16', '--reps', '1'], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/loadPyTorchRNN\s+[\d.]+ ms\s+[\d.]+x PyTorch's load/);
+    expect(run.stdout.split('\n').filter((l) => l.includes("x PyTorch's load"))).toHaveLength(5);
+  });
+});
