@@ -42,7 +42,7 @@ void gru_backward(job_t *job, int tid) {
       }
       for (int j = j0; j < j1; j++) gates_unit(job, row, b, j, after);
     }
-    barrier(job);
+    barrier(job, tid);
     const float *dxpt = F(job->dg) + (uint32_t)t * B * G;
     if (!after) {
       // d(r * h) = dn W_hn for own units, then r's gradient and h's share through r * h
@@ -56,7 +56,7 @@ void gru_backward(job_t *job, int tid) {
           direct[(uint32_t)b * H + j] += d * r;
         }
       }
-      barrier(job);
+      barrier(job, tid);
     }
     // dh_{t-1} = the recurrent gradients (all three gates after, r and z before) through W_hh, plus `direct`
     dh_product(after ? F(job->dhg) + (uint32_t)t * B * G : dxpt, F(job->whht), B, H, G, 0, after ? G : 2 * H, j0, j1, dhp);

@@ -96,9 +96,9 @@ void gru_steps(job_t *job, int tid) {
       FOR_PANEL_ROWS(job, t, first, end, 1, 1, after_rows);
     } else {
       FOR_PANEL_ROWS(job, t, first, end, 2, 0, before_rz_rows);
-      barrier(job);
+      barrier(job, tid);
       FOR_PANEL_ROWS(job, t, first, end, 4, 1, before_n_rows);
     }
-    barrier(job);
+    barrier(job, tid);
   }
 }

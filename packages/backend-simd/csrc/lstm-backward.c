@@ -61,7 +61,7 @@ void lstm_backward(job_t *job, int tid) {
       for (; j + 4 <= j1 && j + 4 <= blocks * 4; j += 4) gates_block(job, row, b, j);
       for (; j < j1; j++) gates_unit(job, row, b, j);
     }
-    barrier(job);
+    barrier(job, tid);
     // dh_{t-1}[b][j] = sum_g dG_t[b][g] W_hh^T[j][g], for this thread's units j
     dh_product(F(job->dg) + (uint32_t)t * B * G, whht, B, H, G, 0, G, j0, j1, dhp);
     for (int b = 0; b < B; b++) {

@@ -40,6 +40,6 @@ void lstm_steps(job_t *job, int tid) {
   for (int t = 0; t < job->T; t++) {
     if (job->tape_act && job->seqlens) tape_finished_rows(job, t, first, end, 4);
     FOR_PANEL_ROWS(job, t, first, end, 1, 1, lstm_rows);
-    barrier(job);
+    barrier(job, tid);
   }
 }

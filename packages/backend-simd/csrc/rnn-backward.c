@@ -32,7 +32,7 @@ void rnn_backward(job_t *job, int tid) {
         g[j] = dj * (relu ? (v[j] > 0.0f ? 1.0f : 0.0f) : 1.0f - v[j] * v[j]);
       }
     }
-    barrier(job);
+    barrier(job, tid);
     dh_product(dg + (uint32_t)t * B * H, F(job->whht), B, H, H, 0, H, j0, j1, dhp);
     for (int b = 0; b < B; b++) {
       if (!row_active(job, t, b)) continue;

@@ -44,6 +44,7 @@ typedef struct {
   uint32_t tokens;    // int32 [T][B] token ids instead of x (the first layer of a token model), or 0
   uint32_t tape_extra; // GRU forwards that keep a tape: [T][B][H] W_hn h + b_hn (reset after) or r * h (before)
   uint32_t dhg;        // GRU reset after, backward: [T][B][3H] the recurrent-side gate gradients (dg: input side)
+  int32_t tid0_spins;  // 1: thread 0 is a browser's main thread, where memory.atomic.wait traps: it only spins
 } job_t;
 
 #define F(addr) ((float *)(uintptr_t)(addr))
@@ -194,7 +195,7 @@ static inline void dh_product(const float *dg, const float *whht, int B, int H, 
 #define BARRIER_SPINS 100000
 #define BARRIER_WAIT_NS 50000
 
-static inline void barrier(job_t *job) {
+static inline void barrier(job_t *job, int tid) {
   if (job->nthreads == 1) return;
   int32_t generation = __atomic_load_n(&job->barrier_generation, __ATOMIC_SEQ_CST);
   if (__atomic_add_fetch(&job->barrier_count, 1, __ATOMIC_SEQ_CST) == job->nthreads) {
@@ -204,7 +205,8 @@ static inline void barrier(job_t *job) {
   }
   for (int spins = 0; __atomic_load_n(&job->barrier_generation, __ATOMIC_SEQ_CST) == generation; spins++) {
     if (__atomic_load_n(&job->abort, __ATOMIC_RELAXED)) return;
-    if (spins >= BARRIER_SPINS) __builtin_wasm_memory_atomic_wait32(&job->barrier_generation, generation, BARRIER_WAIT_NS);
+    if (spins >= BARRIER_SPINS && !(tid == 0 && job->tid0_spins))
+      __builtin_wasm_memory_atomic_wait32(&job->barrier_generation, generation, BARRIER_WAIT_NS);
   }
 }
 

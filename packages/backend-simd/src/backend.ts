@@ -79,9 +79,13 @@ export class SimdBackend implements RecurBackend {
   /** The build of the kernels this backend runs: SIMD128, or relaxed SIMD (fused multiply-adds). */
   readonly instructionSet: 'simd128' | 'relaxed-simd';
 
-  constructor(engine: Engine, name = 'simd', instructionSet: 'simd128' | 'relaxed-simd' = 'simd128') {
+  /** Why it runs on this many threads (Node's worker threads; a browser page's isolation or its absence). */
+  readonly threading: string;
+
+  constructor(engine: Engine, name = 'simd', instructionSet: 'simd128' | 'relaxed-simd' = 'simd128', threading = 'Node.js worker threads') {
     this.name = name;
     this.instructionSet = instructionSet;
+    this.threading = threading;
     this.#engine = engine;
     this.#cpu = new CpuBackend(name, this.#tier());
     // a time slice's scratch lives in the linear memory: leave most of it to weights
@@ -93,7 +97,7 @@ export class SimdBackend implements RecurBackend {
       ? { available: false, reason: 'closed by close(): its helper threads are stopped' }
       : {
           available: true,
-          runsOn: `WebAssembly ${this.instructionSet === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128'}, ${this.threads} thread${this.threads === 1 ? '' : 's'}`,
+          runsOn: `WebAssembly ${this.instructionSet === 'relaxed-simd' ? 'relaxed SIMD' : 'SIMD128'}, ${this.threads} thread${this.threads === 1 ? '' : 's'} (${this.threading})`,
         };
   }
 

@@ -99,6 +99,8 @@ export class Engine {
   #f32: Float32Array | null = null;
   #i32: Int32Array | null = null;
   #viewGeneration = -1;
+  /** 1 where thread 0 may not block (a browser's main thread): written into every job */
+  #tid0Spins = 0;
 
   private constructor(
     memory: WebAssembly.Memory,
@@ -130,7 +132,11 @@ export class Engine {
     const helpers = Math.max(0, options.threads - 1);
     const stacks = Array.from({ length: helpers }, () => heap.alloc(STACK_BYTES) + STACK_BYTES);
     const pool = helpers > 0 ? await ThreadPool.start({ module, memory, control, job, stacks, spinMs: options.spinMs }) : null;
-    return new Engine(memory, exports, heap, pool, job, maximum * 65536);
+    const engine = new Engine(memory, exports, heap, pool, job, maximum * 65536);
+    // on a browser's main thread memory.atomic.wait traps: thread 0 (this one) then spins at the kernels' barriers
+    engine.#tid0Spins = pool && !pool.mayBlock ? 1 : 0;
+    new Int32Array(memory.buffer, job, JOB_BYTES / 4)[JOB.tid0Spins] = engine.#tid0Spins;
+    return engine;
   }
 
   /** The most the linear memory may grow to. */
@@ -249,6 +255,7 @@ export class Engine {
     const threads = Math.min(this.threads, Math.max(1, Math.floor(nub / (2 * QUAD)))); // at least 32 units a thread
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
+    i32[job + JOB.tid0Spins] = this.#tid0Spins;
     i32[job + JOB.kind] = KIND[spec.kind];
     i32[job + JOB.variant] = spec.kind === 'gru' ? Number(spec.resetAfter) : spec.kind === 'rnn' ? Number(spec.activation === 'relu') : 0;
     i32[job + JOB.T] = T;
@@ -561,6 +568,7 @@ export class Engine {
     if (seqLens) i32.set(seqLens, lens / 4);
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
+    i32[job + JOB.tid0Spins] = this.#tid0Spins;
     const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
     i32[job + JOB.kind] = kind;
     i32[job + JOB.variant] = variant;
@@ -648,6 +656,7 @@ export class Engine {
     if (seqLens) i32.set(seqLens, lens / 4);
     const job = this.#job / 4;
     i32.fill(0, job, job + JOB_BYTES / 4);
+    i32[job + JOB.tid0Spins] = this.#tid0Spins;
     const threads = Math.min(this.threads, Math.max(1, Math.floor(H / 32)));
     i32[job + JOB.kind] = KIND.gruBackward;
     i32[job + JOB.variant] = Number(resetAfter);
@@ -688,6 +697,7 @@ export class Engine {
       const { i32 } = this.#views();
       const job = this.#job / 4;
       i32.fill(0, job, job + JOB_BYTES / 4);
+      i32[job + JOB.tid0Spins] = this.#tid0Spins;
       i32[job + JOB.kind] = KIND.peak;
       i32[job + JOB.nthreads] = Math.min(threads, this.threads);
       i32[job + JOB.K] = iterations;

@@ -1,6 +1,7 @@
 import { RecurError, checkOptions, registerBackend } from '@recur/core';
 import { SimdBackend } from './backend.js';
 import { Engine } from './engine.js';
+import { nodeBuiltin } from './node-builtin.js';
 
 export { SimdBackend } from './backend.js';
 
@@ -99,19 +100,80 @@ function chooseInstructionSet(option: boolean | undefined): SimdInstructionSet {
   return (wanted ?? supported) ? 'relaxed-simd' : 'simd128';
 }
 
-async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
-  const { readFile } = await import('node:fs/promises');
-  const bytes = await readFile(
-    new URL(set === 'relaxed-simd' ? '../wasm/recur-simd-relaxed.wasm' : '../wasm/recur-simd.wasm', import.meta.url),
-  );
-  return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+/** Where a page serves the kernels (`setSimdWasmPaths`), else next to this module. */
+let wasmPrefix: string | null = null;
+
+/**
+ * Where a browser fetches the kernel binaries (`recur-simd.wasm`, `recur-simd-relaxed.wasm`, from this package's
+ * `wasm/` folder) when a bundler does not place them beside the module: a URL prefix ending in "/".
+ * @see [backend-simd README (browsers)](../README.md#browsers)
+ */
+export function setSimdWasmPaths(prefix: string): void {
+  if (typeof prefix !== 'string' || !prefix.endsWith('/')) throw new RecurError('prefix', 'a URL prefix ending in "/"', String(prefix));
+  wasmPrefix = prefix;
 }
 
-async function defaultThreads(): Promise<number> {
-  const fromEnv = globalThis.process?.env?.RECUR_SIMD_THREADS;
-  if (fromEnv !== undefined && fromEnv !== '') return checkThreads(Number(fromEnv), 'RECUR_SIMD_THREADS');
-  const os = await import('node:os');
-  return Math.min(4, os.availableParallelism());
+const inNode = () => typeof globalThis.process?.versions?.node === 'string';
+
+async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
+  // literal URLs, so that bundlers (Vite, webpack) find and emit the binaries
+  const beside =
+    set === 'relaxed-simd'
+      ? new URL('../wasm/recur-simd-relaxed.wasm', import.meta.url)
+      : new URL('../wasm/recur-simd.wasm', import.meta.url);
+  if (inNode() && wasmPrefix === null) {
+    const { readFile } = await nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises');
+    const bytes = await readFile(beside);
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  }
+  const url = wasmPrefix === null ? beside : new URL(beside.pathname.split('/').pop()!, new URL(wasmPrefix, globalThis.location?.href));
+  const response = await fetch(url);
+  if (!response.ok) {
+    throw new Error(
+      `backend simd: its kernels ${url} answered HTTP ${response.status} (serve the package's wasm/ folder and call setSimdWasmPaths)`,
+    );
+  }
+  return response.arrayBuffer();
+}
+
+/** How many threads, and why: every core where helpers can share the memory, else one thread and the reason. */
+async function threading(requested: number | undefined): Promise<{ threads: number; note: string }> {
+  if (inNode()) {
+    const fromEnv = globalThis.process?.env?.RECUR_SIMD_THREADS;
+    if (requested !== undefined) return { threads: checkThreads(requested, 'options.threads'), note: 'Node.js worker threads' };
+    if (fromEnv !== undefined && fromEnv !== '')
+      return { threads: checkThreads(Number(fromEnv), 'RECUR_SIMD_THREADS'), note: 'Node.js worker threads' };
+    const os = await nodeBuiltin<typeof import('node:os')>('node:os');
+    return { threads: Math.min(4, os.availableParallelism()), note: 'Node.js worker threads' };
+  }
+  const isolated = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && typeof Worker === 'function';
+  if (!isolated) {
+    if (requested !== undefined && checkThreads(requested, 'options.threads') > 1) {
+      throw new RecurError(
+        'options.threads',
+        '1 on a page that is not cross-origin isolated (helpers need shared memory)',
+        String(requested),
+      );
+    }
+    return { threads: 1, note: NOT_ISOLATED };
+  }
+  const cores = Math.max(1, Math.min(64, navigator.hardwareConcurrency || 1));
+  return {
+    threads: requested === undefined ? Math.min(4, cores) : checkThreads(requested, 'options.threads'),
+    note: 'Web Workers over shared memory (cross-origin isolated)',
+  };
+}
+
+const NOT_ISOLATED =
+  'one thread: the page is not cross-origin isolated (serve it with Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp for a Worker on every core)';
+
+/** Whether this engine makes a shared WebAssembly memory (browsers other than Chromium's may refuse without isolation). */
+function sharedMemorySupported(): boolean {
+  try {
+    return new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }).buffer instanceof Object;
+  } catch {
+    return false;
+  }
 }
 
 function checkThreads(threads: number, argument: string): number {
@@ -120,20 +182,19 @@ function checkThreads(threads: number, argument: string): number {
 }
 
 /**
- * Makes a backend instance (Node.js: helper threads are worker_threads over a shared WebAssembly.Memory).
+ * Makes a backend instance: helper threads are Node's worker_threads, or in a browser Web Workers when the page is
+ * cross-origin isolated (one thread otherwise: `runsOn` says which and why), over one shared WebAssembly.Memory.
  * @see [backend-simd README (a tested example)](../README.md)
  */
 export async function createSimdBackend(opts?: SimdBackendOptions): Promise<SimdBackend> {
   const options = checkOptions(opts, ['threads', 'spinMs', 'name', 'maxMemoryBytes', 'relaxedSimd'], 'options');
-  if (typeof WebAssembly !== 'object' || typeof SharedArrayBuffer !== 'function') {
-    throw new Error('backend simd needs WebAssembly threads (SharedArrayBuffer): not available here');
-  }
-  if (typeof globalThis.process?.versions?.node !== 'string') {
+  if (typeof WebAssembly !== 'object' || !sharedMemorySupported()) {
     throw new Error(
-      'backend simd runs on Node.js only for now (its helper threads are worker_threads); in browsers use @recur/backend-wasm',
+      'backend simd needs a shared WebAssembly memory, which this engine refuses here' +
+        (inNode() ? '' : ' (browsers other than Chromium allow one only on cross-origin isolated pages: serve COOP/COEP headers)'),
     );
   }
-  const threads = options.threads === undefined ? await defaultThreads() : checkThreads(options.threads, 'options.threads');
+  const { threads, note } = await threading(options.threads);
   const spinMs = options.spinMs ?? 2;
   if (!(typeof spinMs === 'number' && spinMs >= 0 && spinMs <= 1000))
     throw new RecurError('options.spinMs', 'a number of milliseconds from 0 to 1000', String(spinMs));
@@ -143,7 +204,7 @@ export async function createSimdBackend(opts?: SimdBackendOptions): Promise<Simd
   }
   const instructionSet = chooseInstructionSet(options.relaxedSimd);
   const engine = await Engine.create(await loadKernels(instructionSet), { threads, spinMs, maxMemoryBytes });
-  return new SimdBackend(engine, options.name ?? 'simd', instructionSet);
+  return new SimdBackend(engine, options.name ?? 'simd', instructionSet, note);
 }
 
 let registered = false;

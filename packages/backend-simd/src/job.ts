@@ -46,8 +46,9 @@ export const JOB = {
   tokens: 43,
   tapeExtra: 44,
   dhg: 45,
+  tid0Spins: 46,
 } as const;
-export const JOB_BYTES = 46 * 4;
+export const JOB_BYTES = 47 * 4;
 
 export const KIND = { lstm: 0, gru: 1, rnn: 2, gemm: 3, peak: 4, gemmAtB: 5, lstmBackward: 6, gruBackward: 7, rnnBackward: 8 } as const;
 

@@ -1,4 +1,4 @@
-import type { Worker as NodeWorker } from 'node:worker_threads';
+import { nodeBuiltin } from './node-builtin.js';
 import { ENTRY, JOB, JOB_BYTES } from './job.js';
 
 /** Int32 slots of the control block the threads share; `sleepers` counts helpers in an untimed wait. */
@@ -10,44 +10,62 @@ export const CONTROL_BYTES = 8 * 4;
  * `spinMs` (streamed steps arrive microseconds apart, far below a futex wake-up), then polls in timed waits that
  * grow from 0.1 ms to 1 ms, and after a second of idleness sleeps until notified. Timed waits, not notifications,
  * because Linux puts a thread woken by another on the waker's core: the helper would then compute on the same
- * core as the caller's thread while the other core idles. Plain CommonJS, evaluated by worker_threads: no file
- * to resolve, from src or dist alike.
+ * core as the caller's thread while the other core idles. Plain script source, evaluated by Node's worker_threads
+ * or a browser's Worker (from a Blob): no file to resolve, from src, dist or a bundle alike.
  */
-const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control, tid, stack, spinMs, job } = workerData;
-const instance = new WebAssembly.Instance(module, { env: { memory } });
-instance.exports.__stack_pointer.value = stack;
-const entries = ${JSON.stringify(ENTRY)}.map((name) => instance.exports[name]);
-const ctl = new Int32Array(memory.buffer, control, 8);
-const jobWords = new Int32Array(memory.buffer, job, ${JOB_BYTES / 4});
-let seen = Atomics.load(ctl, ${CTL.generation});
-Atomics.add(ctl, ${CTL.ready}, 1);
-for (;;) {
-  const idleSince = performance.now();
-  for (let spins = 1; Atomics.load(ctl, ${CTL.generation}) === seen; spins++) {
-    if ((spins & 1023) !== 0) continue;
-    const idle = performance.now() - idleSince;
-    if (idle < spinMs) continue;
-    if (idle < 1000) {
-      Atomics.wait(ctl, ${CTL.generation}, seen, idle < 20 ? 0.1 : 1);
-    } else {
-      Atomics.add(ctl, ${CTL.sleepers}, 1);
-      Atomics.wait(ctl, ${CTL.generation}, seen);
-      Atomics.sub(ctl, ${CTL.sleepers}, 1);
+const HELPER_LOOP = `
+function helper({ module, memory, control, tid, stack, spinMs, job }) {
+  const instance = new WebAssembly.Instance(module, { env: { memory } });
+  instance.exports.__stack_pointer.value = stack;
+  const entries = ${JSON.stringify(ENTRY)}.map((name) => instance.exports[name]);
+  const ctl = new Int32Array(memory.buffer, control, 8);
+  const jobWords = new Int32Array(memory.buffer, job, ${JOB_BYTES / 4});
+  let seen = Atomics.load(ctl, ${CTL.generation});
+  Atomics.add(ctl, ${CTL.ready}, 1);
+  for (;;) {
+    const idleSince = performance.now();
+    for (let spins = 1; Atomics.load(ctl, ${CTL.generation}) === seen; spins++) {
+      if ((spins & 1023) !== 0) continue;
+      const idle = performance.now() - idleSince;
+      if (idle < spinMs) continue;
+      if (idle < 1000) {
+        Atomics.wait(ctl, ${CTL.generation}, seen, idle < 20 ? 0.1 : 1);
+      } else {
+        Atomics.add(ctl, ${CTL.sleepers}, 1);
+        Atomics.wait(ctl, ${CTL.generation}, seen);
+        Atomics.sub(ctl, ${CTL.sleepers}, 1);
+      }
     }
+    seen = Atomics.load(ctl, ${CTL.generation});
+    if (Atomics.load(ctl, ${CTL.stop}) !== 0) break;
+    try {
+      if (tid < jobWords[${JOB.nthreads}]) entries[jobWords[${JOB.kind}]](job, tid);
+    } catch (error) {
+      Atomics.store(jobWords, ${JOB.abort}, 1);
+      Atomics.store(ctl, ${CTL.failed}, 1);
+    }
+    Atomics.add(ctl, ${CTL.done}, 1);
   }
-  seen = Atomics.load(ctl, ${CTL.generation});
-  if (Atomics.load(ctl, ${CTL.stop}) !== 0) break;
-  try {
-    if (tid < jobWords[${JOB.nthreads}]) entries[jobWords[${JOB.kind}]](job, tid);
-  } catch (error) {
-    Atomics.store(jobWords, ${JOB.abort}, 1);
-    Atomics.store(ctl, ${CTL.failed}, 1);
-  }
-  Atomics.add(ctl, ${CTL.done}, 1);
 }
 `;
+const NODE_HELPER = `${HELPER_LOOP}\nhelper(require('node:worker_threads').workerData);\n`;
+const BROWSER_HELPER = `${HELPER_LOOP}\nself.onmessage = (event) => helper(event.data);\n`;
+
+/** What the pool needs of a helper, in Node (worker_threads) and in browsers (Web Workers). */
+interface Helper {
+  readonly failed: Promise<never>;
+  terminate(): Promise<unknown> | void;
+}
+
+/** Whether this thread may block in Atomics.wait (a browser's main thread may not). */
+function mayBlock(): boolean {
+  try {
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface PoolOptions {
   readonly module: WebAssembly.Module;
@@ -61,48 +79,51 @@ export interface PoolOptions {
 
 /** The helper threads (the caller's thread is thread 0 and works too). */
 export class ThreadPool {
-  readonly #workers: NodeWorker[];
+  readonly #workers: Helper[];
   readonly #ctl: Int32Array;
+  /** false on a browser's main thread: waiting for the helpers is a spin there */
+  readonly #mayBlock: boolean;
   #expectedDone = 0;
 
-  private constructor(workers: NodeWorker[], ctl: Int32Array) {
+  private constructor(workers: Helper[], ctl: Int32Array) {
     this.#workers = workers;
     this.#ctl = ctl;
+    this.#mayBlock = mayBlock();
   }
 
   /** Starts `stacks.length` helpers and waits until each has instantiated the module. */
   static async start(options: PoolOptions): Promise<ThreadPool> {
-    const { Worker } = await import('node:worker_threads');
     const ctl = new Int32Array(options.memory.buffer, options.control, 8);
-    const workers = options.stacks.map((stack, i) => {
-      const worker = new Worker(WORKER_SOURCE, {
-        eval: true,
-        workerData: {
-          module: options.module,
-          memory: options.memory,
-          control: options.control,
-          job: options.job,
-          tid: i + 1,
-          stack,
-          spinMs: options.spinMs,
-        },
-      });
-      worker.unref(); // idle helpers never keep the process alive
-      return worker;
+    const data = (i: number) => ({
+      module: options.module,
+      memory: options.memory,
+      control: options.control,
+      job: options.job,
+      tid: i + 1,
+      stack: options.stacks[i],
+      spinMs: options.spinMs,
     });
-    const failures = workers.map((w) => new Promise<never>((_, reject) => w.once('error', reject)));
+    const workers =
+      typeof globalThis.process?.versions?.node === 'string'
+        ? await nodeHelpers(options.stacks.length, data)
+        : browserHelpers(options.stacks.length, data);
     const started = (async () => {
       while (Atomics.load(ctl, CTL.ready) < workers.length) {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     })();
     try {
-      await Promise.race([started, ...failures]);
+      await Promise.race([started, ...workers.map((w) => w.failed)]);
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
     }
     return new ThreadPool(workers, ctl);
+  }
+
+  /** Whether the caller's thread may block in Atomics.wait (not a browser's main thread). */
+  get mayBlock(): boolean {
+    return this.#mayBlock;
   }
 
   get size(): number {
@@ -129,7 +150,7 @@ export class ThreadPool {
     for (let spins = 0; ; spins++) {
       const done = Atomics.load(this.#ctl, CTL.done);
       if (done >= this.#expectedDone || Atomics.load(this.#ctl, CTL.failed) !== 0) break;
-      if (spins > 20_000) Atomics.wait(this.#ctl, CTL.done, done, 0.05); // timed: see WORKER_SOURCE
+      if (spins > 20_000 && this.#mayBlock) Atomics.wait(this.#ctl, CTL.done, done, 0.05); // timed: see HELPER_LOOP
     }
     if (trapped !== null) throw trapped;
     if (Atomics.load(this.#ctl, CTL.failed) !== 0)
@@ -142,4 +163,27 @@ export class ThreadPool {
     Atomics.notify(this.#ctl, CTL.generation);
     await Promise.all(this.#workers.map((w) => w.terminate()));
   }
+}
+
+async function nodeHelpers(count: number, data: (i: number) => object): Promise<Helper[]> {
+  const { Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
+  return Array.from({ length: count }, (_, i) => {
+    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data(i) });
+    worker.unref(); // idle helpers never keep the process alive
+    return { failed: new Promise<never>((_, reject) => worker.once('error', reject)), terminate: () => worker.terminate() };
+  });
+}
+
+/** Web Workers from one Blob; the module and the shared memory are posted (a cross-origin isolated page can). */
+function browserHelpers(count: number, data: (i: number) => object): Helper[] {
+  const url = URL.createObjectURL(new Blob([BROWSER_HELPER], { type: 'text/javascript' }));
+  setTimeout(() => URL.revokeObjectURL(url), 60_000); // long after the Workers have loaded their script
+  return Array.from({ length: count }, (_, i) => {
+    const worker = new Worker(url);
+    const failed = new Promise<never>((_, reject) =>
+      worker.addEventListener('error', (event) => reject(new Error(`backend simd: a helper Worker failed: ${event.message}`))),
+    );
+    worker.postMessage(data(i));
+    return { failed, terminate: () => worker.terminate() };
+  });
 }

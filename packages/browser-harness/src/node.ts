@@ -21,6 +21,8 @@ export interface PageOptions {
   /** More files by path ("/wasm/x.wasm"). The golden vectors are always at /fixtures/. */
   readonly files?: ReadonlyMap<string, ServedFile>;
   readonly plugins?: readonly Plugin[];
+  /** Serve every file with COOP/COEP, so that the page is cross-origin isolated (shared memory, Workers over it). */
+  readonly crossOriginIsolated?: boolean;
 }
 
 export interface ServedPage {
@@ -55,7 +57,10 @@ export async function servePage(options: PageOptions): Promise<ServedPage> {
       res.writeHead(404).end();
       return;
     }
-    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store' }).end(file.body);
+    const isolation = options.crossOriginIsolated
+      ? { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' }
+      : {};
+    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-store', ...isolation }).end(file.body);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
