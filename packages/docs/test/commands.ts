@@ -33,4 +33,11 @@ export const COMMANDS: Record<string, { readonly runIn: string } | { readonly no
   },
   'pnpm --filter @recur/backend-simd check:wasm': { runIn: 'scripts/test.sh' },
   'pnpm run docs': { runIn: 'scripts/test.sh' },
+  'pnpm --filter web dev': {
+    notRun: 'a development server that runs until stopped; examples/web/test/page.test.ts tests the built page the same server serves',
+  },
+  'pnpm --filter web build': {
+    notRun:
+      "CI builds every package through turbo (the package's build script, this command's), then examples/web/test/page.test.ts opens dist/",
+  },
 };
