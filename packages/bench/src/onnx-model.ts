@@ -1,8 +1,8 @@
 import { toONNX, type LayerWeights } from '@recur/core';
-import { createRequire } from 'node:module';
+import onnxProto from 'onnx-proto';
 
-// onnx-proto is CommonJS (protobufjs static code)
-const { onnx } = createRequire(import.meta.url)('onnx-proto') as typeof import('onnx-proto');
+// onnx-proto is CommonJS (protobufjs static code): its namespace is the default export's (Node and browser bundles)
+const { onnx } = onnxProto;
 
 const FLOAT = 1;
 

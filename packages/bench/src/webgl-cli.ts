@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 /**
- * pnpm bench:webgl: Recur on backend-gpujs against tfjs-layers on tfjs-backend-webgl, on one renderer at a time:
- * the benchmark page in headless Chromium (WebGL2 on SwiftShader), then the same runner in Node on headless-gl
- * (under xvfb-run: this command starts it when no DISPLAY is set).
+ * pnpm bench:webgl: the browser benchmark. In headless Chromium (cross-origin isolated; WebGL2 on SwiftShader) every
+ * browser backend of Recur (gpujs, simd, wasm, cpu) against tfjs-layers on tfjs-backend-webgl and tfjs-backend-wasm
+ * and against onnxruntime-web's wasm provider; then in Node on headless-gl (under xvfb-run: this command starts it
+ * when no DISPLAY is set) backend-gpujs against tfjs-layers on tfjs-backend-webgl.
  *   node packages/bench/dist/webgl-cli.js [--where browser|node ...] [--quick] [--reps N] [--case TEXT ...] [--out DIR]
  * Agreement with backend-cpu is checked before timing; a contender that disagrees is reported, not timed. Every
  * figure is labelled with its renderer: SwiftShader and Mesa's rasteriser are CPU renderers, not GPU speeds.
  * Exit status 1 when Recur disagrees with backend-cpu (a peer that disagrees is a finding, not a failure).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -45,7 +46,26 @@ interface Run {
   readonly where: 'browser' | 'node';
   readonly recurOn: string;
   readonly tfjsOn: string;
+  /** Where each contender ran (the browser run). */
+  readonly runsOn?: Record<string, string>;
+  readonly contenders?: string[];
   readonly results: WebglCaseResult[];
+}
+
+/** What the page loads besides its bundle: tfjs-backend-wasm's binaries, backend-simd's kernels, onnxruntime-web's. */
+function browserFiles(): Map<string, { type: string; body: Uint8Array }> {
+  const require = createRequire(import.meta.url);
+  const files = new Map<string, { type: string; body: Uint8Array }>();
+  const add = (dir: string, prefix: string, pick: (f: string) => boolean) => {
+    for (const f of readdirSync(dir).filter(pick)) {
+      files.set(`${prefix}${f}`, { type: f.endsWith('.wasm') ? 'application/wasm' : 'text/javascript', body: readFileSync(join(dir, f)) });
+    }
+  };
+  add(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'), '/wasm/', (f) => f.endsWith('.wasm'));
+  add(join(dirname(require.resolve('@recur/backend-simd')), '../wasm'), '/wasm/', (f) => f.endsWith('.wasm')); // beside the bundle, as new URL('../wasm/…', import.meta.url) finds them
+  const ortDist = dirname(require.resolve('onnxruntime-web/wasm')); // its dist/ (the package exports no package.json)
+  add(ortDist, '/ort/', (f) => /^ort-wasm-simd-threaded\.(mjs|wasm)$/.test(f));
+  return files;
 }
 
 const cases = quick
@@ -54,14 +74,19 @@ const cases = quick
 if (!cases.length)
   throw new Error(`--case ${filters.join(', ')}: no case matches (cases: ${WEBGL_CASES.map((c) => c.case.id).join(', ')})`);
 console.log(
-  `Recur WebGL benchmark${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after a warm-up run; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`,
+  `Recur browser benchmark${quick ? ' (quick)' : ''}: ${cases.length} cases, ${reps} interleaved runs after a warm-up run; ${cpus().length} x ${cpus()[0]?.model ?? 'CPU'}`,
 );
 const runs: Run[] = [];
 
 if (where.includes('browser')) {
   const { runInChromium, servePage } = await import('@recur/browser-harness/node');
-  console.log('\nheadless Chromium, WebGL2:');
-  const page = await servePage({ title: 'Recur WebGL benchmark', entry: join(here, '../browser/webgl-page.ts') });
+  console.log('\nheadless Chromium (cross-origin isolated), WebGL2 and WebAssembly:');
+  const page = await servePage({
+    title: 'Recur browser benchmark',
+    entry: join(here, '../browser/bench-page.ts'),
+    files: browserFiles(),
+    crossOriginIsolated: true,
+  });
   try {
     const query = new URLSearchParams([['reps', String(reps)], ...(quick ? [['quick', '1']] : []), ...filters.map((f) => ['case', f])]);
     const { done, logs } = await runInChromium<Omit<Run, 'where'>>(`${page.url}?${query}`, 60 * 60_000, console.log);

@@ -1,75 +1,15 @@
 import * as ort from 'onnxruntime-node';
-import type { BenchCase } from '../cases.js';
-import { rnnModel } from '../onnx-model.js';
-import { stepFrames, type CaseData, type Contender, type Prepared } from './types.js';
+import { ortContenderOf } from './ort-common.js';
+import type { Contender } from './types.js';
 
-/** [B, T, H] -> [T, B, H] */
-export function timeMajor(x: Float32Array, B: number, T: number, H: number): Float32Array {
-  const out = new Float32Array(x.length);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) out.set(x.subarray((b * T + t) * H, (b * T + t + 1) * H), (t * B + b) * H);
-  return out;
-}
+export { timeMajor } from './ort-common.js';
 
-/**
- * onnxruntime-node's CPU provider with a given number of intra-op threads. Streaming is done the way an ORT user
- * must: one session.run per step, the state fed back as inputs.
- */
+/** onnxruntime-node's CPU provider with a given number of intra-op threads. */
 export function ortContender(threads: number): Contender {
-  return {
-    name: `ort-${threads}t`,
-    role: 'peer',
-    skip: (c) =>
-      c.mode === 'training' || c.mode === 'model'
-        ? 'onnxruntime-node has no training API'
-        : c.cell === 'rnn'
-          ? 'the bench builds ONNX LSTM and GRU models only'
-          : null,
-    async prepare(c: BenchCase, { weights, x }: CaseData): Promise<Prepared> {
-      const { H, B, T } = c;
-      const lstm = c.cell === 'lstm';
-      const steps = c.mode === 'streaming' ? 1 : T;
-      const session = await ort.InferenceSession.create(rnnModel(c.cell as 'lstm' | 'gru', weights, H, H, steps, B, c.resetAfter), {
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      });
-      const zeros = () => new ort.Tensor('float32', new Float32Array(B * H), [1, B, H]);
-      if (c.mode === 'streaming') {
-        const frames = stepFrames(x, B, T, H);
-        const fetches = lstm ? ['Y_h', 'Y_c'] : ['Y_h'];
-        const stream = async (collect: Float32Array | null) => {
-          let h: ort.Tensor = zeros(),
-            cs: ort.Tensor = zeros();
-          for (let t = 0; t < T; t++) {
-            const feeds: Record<string, ort.Tensor> = { X: new ort.Tensor('float32', frames[t], [1, B, H]), initial_h: h };
-            if (lstm) feeds.initial_c = cs;
-            const r = await session.run(feeds, fetches);
-            h = r.Y_h;
-            if (lstm) cs = r.Y_c;
-            const out = h.data as Float32Array; // one step: the output is the new h
-            if (collect) for (let b = 0; b < B; b++) collect.set(out.subarray(b * H, (b + 1) * H), (b * T + t) * H);
-          }
-        };
-        return {
-          run: () => stream(null),
-          outputs: async () => {
-            const all = new Float32Array(B * T * H);
-            await stream(all);
-            return all;
-          },
-          dispose: () => void session.release(),
-        };
-      }
-      const feeds: Record<string, ort.Tensor> = { X: new ort.Tensor('float32', timeMajor(x, B, T, H), [T, B, H]), initial_h: zeros() };
-      if (lstm) feeds.initial_c = zeros();
-      const forward = async () => (await session.run(feeds, ['Y'])).Y.data as Float32Array;
-      return {
-        run: forward,
-        // Y is [T, 1, B, H]: back to [B, T, H]
-        outputs: async () => timeMajor(await forward(), T, B, H),
-        dispose: () => void session.release(),
-      };
-    },
-  };
+  return ortContenderOf(ort, `ort-${threads}t`, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
 }

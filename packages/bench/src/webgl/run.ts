@@ -5,9 +5,10 @@ import type { Contender, Prepared } from '../contenders/types.js';
 import { summarise } from '../stats.js';
 import { kerasKernelGradients, tfjsContender } from '../contenders/tfjs.js';
 
-// The WebGL benchmark: Recur on backend-gpujs against tfjs-layers on tfjs-backend-webgl, on the same renderer, the
-// same weights and inputs, agreement with backend-cpu checked before anything is timed. One module for the
-// Chromium page (browser/webgl-page.ts) and the Node run on headless-gl (webgl-cli.ts).
+// The browser benchmark: Recur's backends (gpu.js on WebGL2, our WebAssembly SIMD kernels, tfjs's wasm, pure
+// TypeScript) against tfjs-layers (tfjs-backend-webgl, tfjs-backend-wasm) and onnxruntime-web, the same weights and
+// inputs, agreement with backend-cpu checked before anything is timed. One module for the Chromium page
+// (browser/bench-page.ts) and the Node run on headless-gl (webgl-cli.ts: gpu.js against tfjs-layers-webgl).
 
 const make = (cell: 'lstm' | 'gru', mode: BenchCase['mode'], B: number, T: number): BenchCase => ({
   id: `${cell}-${mode === 'sequence' ? 'seq' : mode === 'streaming' ? 'stream' : 'train'}-H256-B${B}${mode === 'streaming' ? '' : `-T${T}`}`,
@@ -45,8 +46,10 @@ export interface WebglCaseResult {
   readonly samples: Record<string, number[]>;
   /** Why a contender was not timed (it cannot run the case, or it disagreed). */
   readonly skipped: Record<string, string>;
-  /** tfjs-layers-webgl's median time / Recur's (above 1: Recur is faster); null when either was not timed. */
+  /** tfjs-layers-webgl's median time / recur-gpujs's (above 1: Recur is faster); null when either was not timed. */
   readonly ratio: number | null;
+  /** Per Recur contender timed: the fastest timed peer's median / its median (above 1: Recur is faster). */
+  readonly againstBestPeer: Record<string, { peer: string; ratio: number }>;
 }
 
 async function agreement(
@@ -60,18 +63,21 @@ async function agreement(
   return relativeDiff(await p.kernelGradients!(), kerasKernelGradients(c, gradients!));
 }
 
+/** gpu.js against tfjs-layers on tfjs-backend-webgl: the contenders of the WebGL goals. */
+export const WEBGL_CONTENDERS = (): Contender[] => [recurContender('gpujs'), tfjsContender('webgl')];
+
 /** Runs the cases: agreement first, then a warm-up run and `reps` interleaved timed runs of each contender. */
 export async function runWebglBench(
   cases: readonly { case: BenchCase; goal: number | null }[],
   reps: number,
   print: (line: string) => void,
+  contenders: readonly Contender[] = WEBGL_CONTENDERS(),
 ): Promise<WebglCaseResult[]> {
-  const contenders: Contender[] = [recurContender('gpujs'), tfjsContender('webgl')];
   const results: WebglCaseResult[] = [];
   for (const { case: c, goal } of cases) {
     const { data, reference, gradients } = caseData(c);
     const prepared = new Map<string, Prepared>();
-    const result: WebglCaseResult = { id: c.id, goal, agreement: {}, samples: {}, skipped: {}, ratio: null };
+    const result: WebglCaseResult = { id: c.id, goal, agreement: {}, samples: {}, skipped: {}, ratio: null, againstBestPeer: {} };
     try {
       for (const contender of contenders) {
         const why = contender.skip(c);
@@ -90,13 +96,13 @@ export async function runWebglBench(
           p.dispose();
           continue;
         }
-        p.run(); // warm-up (shaders compiled, textures made)
+        await p.run(); // warm-up (shaders compiled, textures made, sessions initialised)
         result.samples[contender.name] = [];
       }
       for (let r = 0; r < reps; r++) {
         for (const [name, p] of prepared) {
           const t0 = performance.now();
-          p.run();
+          await p.run(); // onnxruntime-web's run is asynchronous; the others return at once
           result.samples[name].push(performance.now() - t0);
         }
       }
@@ -107,13 +113,26 @@ export async function runWebglBench(
     const recur = median('recur-gpujs'),
       peer = median('tfjs-layers-webgl');
     (result as { ratio: number | null }).ratio = recur !== null && peer !== null ? peer / recur : null;
-    print(formatLine(result));
+    const peers = contenders
+      .filter((k) => k.role === 'peer' && median(k.name) !== null)
+      .map((k) => ({ name: k.name, ms: median(k.name)! }));
+    const best = peers.sort((a, b) => a.ms - b.ms)[0];
+    for (const k of contenders) {
+      const ms = median(k.name);
+      if (k.role === 'recur' && ms !== null && best) result.againstBestPeer[k.name] = { peer: best.name, ratio: best.ms / ms };
+    }
+    print(
+      formatLine(
+        result,
+        contenders.map((k) => k.name),
+      ),
+    );
     results.push(result);
   }
   return results;
 }
 
-export function formatLine(r: WebglCaseResult): string {
+export function formatLine(r: WebglCaseResult, names: readonly string[] = ['recur-gpujs', 'tfjs-layers-webgl']): string {
   const time = (name: string) => {
     const s = r.samples[name];
     if (!s?.length) return `${name} not timed (${r.skipped[name] ?? 'no samples'})`;
@@ -124,5 +143,8 @@ export function formatLine(r: WebglCaseResult): string {
     r.ratio === null
       ? 'no ratio'
       : `${r.ratio.toFixed(2)}x tfjs-webgl's speed${r.goal ? ` (goal >= ${r.goal}x: ${r.ratio >= r.goal ? 'met' : 'MISSED'})` : ''}`;
-  return `${r.id.padEnd(24)} ${ratio}; ${time('recur-gpujs')}; ${time('tfjs-layers-webgl')}`;
+  const best = Object.entries(r.againstBestPeer)
+    .map(([name, b]) => `${name} ${b.ratio.toFixed(2)}x ${b.peer}'s speed`)
+    .join(', ');
+  return `${r.id.padEnd(24)} ${ratio}; ${names.map(time).join('; ')}${names.length > 2 && best ? `\n${' '.repeat(25)}against the fastest peer: ${best}` : ''}`;
 }
