@@ -22,7 +22,7 @@ echo
 echo "pnpm bench --quick (a smoke run: every contender must agree with backend-cpu; timings are printed, never asserted):"
 pnpm bench --quick --out out/bench-smoke || status=1
 echo
-echo "pnpm bench:webgl --quick (a smoke run: backend-gpujs and tfjs-layers on tfjs-backend-webgl, in Chromium and on headless-gl, checked against backend-cpu first):"
+echo "pnpm bench:webgl --quick (a smoke run: in Chromium every browser backend against tfjs-layers (webgl, wasm) and onnxruntime-web, on headless-gl backend-gpujs against tfjs-layers-webgl, each checked against backend-cpu first):"
 pnpm bench:webgl --quick --out out/bench-webgl-smoke || status=1
 echo
 echo "pnpm run docs (the API reference from the sources, in out/api; an undocumented export fails it):"
