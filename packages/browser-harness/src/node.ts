@@ -1,4 +1,5 @@
-import { DEFAULT_FIXTURES_PATH, DEFAULT_TRAINING_FIXTURES_PATH } from '@recur/conformance/node';
+import { selectChecks, type CheckResult } from '@recur/conformance';
+import { DEFAULT_FIXTURES_PATH, DEFAULT_TRAINING_FIXTURES_PATH, defaultFixtures } from '@recur/conformance/node';
 import { build, type Plugin } from 'esbuild';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -115,4 +116,42 @@ export async function runInChromium<T>(url: string, timeoutMs: number, onPrint?:
   } finally {
     await browser.close();
   }
+}
+
+/** How a browser conformance run differs from the Node run's check list (each list empty when it passed alike). */
+export interface ConformanceGaps {
+  /** Ids of the Node run the browser did not report. */
+  readonly missing: readonly string[];
+  /** Ids the browser reported that the Node run does not have, or reported twice. */
+  readonly extra: readonly string[];
+  /** "id: message" of every check that failed or skipped. */
+  readonly failed: readonly string[];
+  /** "id: message" of every check that did not apply, other than those `allowedNotApplicable` accepts. */
+  readonly notApplicable: readonly string[];
+  readonly passed: number;
+}
+
+/**
+ * Compares a browser run's results with the checks Node runs on the shipped golden vectors: the same ids, each once;
+ * none failed or skipped; none inapplicable beyond the backend's known capability gaps (`allowedNotApplicable`).
+ */
+export function conformanceGaps(
+  results: readonly CheckResult[],
+  allowedNotApplicable: (r: CheckResult) => boolean = () => false,
+): ConformanceGaps {
+  const expected = selectChecks(defaultFixtures()).map((c) => c.id);
+  const reported = new Set<string>();
+  const extra: string[] = [];
+  for (const r of results) {
+    if (reported.has(r.id) || !expected.includes(r.id)) extra.push(r.id);
+    reported.add(r.id);
+  }
+  const describe = (r: CheckResult) => `${r.id}: ${r.message ?? ''}`;
+  return {
+    missing: expected.filter((id) => !reported.has(id)),
+    extra,
+    failed: results.filter((r) => r.status === 'fail' || r.status === 'skip').map(describe),
+    notApplicable: results.filter((r) => r.status === 'n/a' && !allowedNotApplicable(r)).map(describe),
+    passed: results.filter((r) => r.status === 'pass').length,
+  };
 }
