@@ -5,7 +5,7 @@ import { registerCpuBackend } from '@recur/backend-cpu';
 import { registerGpujsBackend } from '@recur/backend-gpujs';
 import '@recur/backend-simd'; // its kernels: found by Vite through new URL(..., import.meta.url) and emitted as assets
 import { setWasmPaths } from '@recur/backend-wasm';
-import { RnnModel, StatefulRNN, listBackends, ready, seededRandom, tokenIds, type BackendInfo } from '@recur/core';
+import { RnnModel, StatefulRNN, getBackend, listBackends, ready, seededRandom, tokenIds, type BackendInfo } from '@recur/core';
 
 const BACKENDS = ['cpu', 'wasm', 'simd', 'gpujs'] as const;
 const PRIMES = ['Call me Ishmael. ', 'The whale '];
@@ -34,10 +34,28 @@ interface Session {
   texts: string[];
   heat: Float32Array[];
   latencies: number[];
+  /** Generation calls made (the latencies are trimmed). */
+  calls: number;
 }
 
 let session: Session | null = null;
 let running = false;
+/** Bumped by each start of the loop and each backend selection: what is outdated stops. */
+let loops = 0;
+let selection = 0;
+let sentenceResets = 0;
+let lastResetNorm = -1;
+
+/** The sum of |h| (and |c|) of one stream of a session over every layer. */
+async function rowNorm(s: Session, row: number): Promise<number> {
+  let sum = 0;
+  for (const layer of await s.rnn.readState()) {
+    const H = layer.h.length / PRIMES.length;
+    for (const v of layer.h.subarray(row * H, (row + 1) * H)) sum += Math.abs(v);
+    if (layer.c) for (const v of layer.c.subarray(row * H, (row + 1) * H)) sum += Math.abs(v);
+  }
+  return sum;
+}
 let modelBytes: Uint8Array | null = null;
 
 async function model(): Promise<Uint8Array> {
@@ -78,14 +96,28 @@ async function step(s: Session): Promise<Float32Array[]> {
   }
 }
 
-async function open(backend: string): Promise<Session> {
+/** A session on `backend`; null if another selection overtook this one meanwhile (its objects are then disposed). */
+async function open(backend: string, token: number): Promise<Session | null> {
   close();
   await ready(backend);
-  const m = RnnModel.fromSafetensors(await model(), { backend });
+  const bytes = await model();
+  if (token !== selection) return null;
+  const m = RnnModel.fromSafetensors(bytes, { backend });
   const vocabulary = (m.config.meta as { vocabulary: string[] }).vocabulary;
   const rnn = new StatefulRNN(m.cell, { batch: PRIMES.length });
-  const s: Session = { backend, model: m, rnn, vocabulary, next: [], texts: [...PRIMES], heat: [], latencies: [] };
-  await prime(s);
+  const s: Session = { backend, model: m, rnn, vocabulary, next: [], texts: [...PRIMES], heat: [], latencies: [], calls: 0 };
+  try {
+    await prime(s);
+  } catch (error) {
+    rnn.dispose();
+    m.dispose();
+    throw error;
+  }
+  if (token !== selection) {
+    rnn.dispose();
+    m.dispose();
+    return null;
+  }
   return s;
 }
 
@@ -108,37 +140,60 @@ function close(): void {
   session = null;
 }
 
-async function tick(): Promise<void> {
+/** One generation step of the loop `loop` (a newer loop, a stop or another session ends it). */
+async function tick(loop: number): Promise<void> {
   const s = session;
-  if (!s || !running) return;
+  if (!s) return;
+  const current = () => session === s && running && loop === loops;
+  if (!current()) return;
   const started = performance.now();
   const logits = await step(s);
   const took = performance.now() - started;
+  if (!current()) return;
   s.latencies.push(took);
+  if (s.latencies.length > 200) s.latencies.splice(0, 100);
   const state = await s.rnn.readState();
+  if (!current()) return;
   const top = state[state.length - 1].h;
   const H = top.length / PRIMES.length;
   s.heat.push(Float32Array.from(top.subarray(0, H)));
   if (s.heat.length > STEPS_SHOWN) s.heat.shift();
   s.next = logits.map((l) => sample(l));
+  const resetRows: number[] = [];
   s.next.forEach((id, row) => {
     const c = s.vocabulary[id];
-    s.texts[row] += c;
+    s.texts[row] = (s.texts[row] + c).slice(-2000);
     if ($<HTMLInputElement>('sentence-reset').checked && /[.!?]/.test(c)) {
       s.rnn.reset([row]);
       s.texts[row] += ' ⟲ ';
+      resetRows.push(row);
     }
   });
+  if (resetRows.length) {
+    sentenceResets += resetRows.length;
+    lastResetNorm = await rowNorm(s, resetRows[0]); // what the reset left: zero
+    if (!current()) return;
+  }
+  s.calls++;
   render(s);
-  if (session === s && running) setTimeout(() => void tick().catch(fail), 0);
+  setTimeout(() => void tick(loop).catch(fail), 0);
+}
+
+/** Starts or stops generating (a new loop each start: a stopped loop's pending step finds itself outdated). */
+function setRunning(on: boolean): void {
+  running = on;
+  $('run').textContent = on ? 'Stop' : 'Start';
+  if (on) {
+    const loop = ++loops;
+    void tick(loop).catch(fail);
+  }
 }
 
 function render(s: Session): void {
   s.texts.forEach((t, row) => ($(`text-${row}`).textContent = t.slice(-600)));
   const recent = s.latencies.slice(-50).sort((a, b) => a - b);
   const median = recent[recent.length >> 1] ?? 0;
-  $('latency').textContent =
-    `${s.backend}: ${median.toFixed(2)} ms per call (median of the last ${recent.length}), ${s.latencies.length} calls`;
+  $('latency').textContent = `${s.backend}: ${median.toFixed(2)} ms per call (median of the last ${recent.length}), ${s.calls} calls`;
   const canvas = $<HTMLCanvasElement>('heatmap');
   const H = s.heat[0]?.length ?? 0;
   if (!H) return;
@@ -161,16 +216,22 @@ function render(s: Session): void {
 }
 
 function fail(error: unknown): void {
-  running = false;
-  $<HTMLButtonElement>('run').textContent = 'Start';
+  setRunning(false);
+  $<HTMLButtonElement>('run').disabled = session === null;
+  $<HTMLButtonElement>('reset').disabled = session === null;
   status(`error: ${error instanceof Error ? error.message : String(error)}`, true);
 }
 
 async function select(backend: string): Promise<void> {
-  running = false;
+  const token = ++selection;
+  setRunning(false);
+  $<HTMLButtonElement>('run').disabled = true;
+  $<HTMLButtonElement>('reset').disabled = true;
   status(`loading the model on ${backend}…`);
   try {
-    session = await open(backend);
+    const opened = await open(backend, token);
+    if (!opened) return; // another backend was picked meanwhile
+    session = opened;
     session.texts.forEach((t, row) => ($(`text-${row}`).textContent = t));
     $<HTMLButtonElement>('run').disabled = false;
     $<HTMLButtonElement>('reset').disabled = false;
@@ -178,7 +239,7 @@ async function select(backend: string): Promise<void> {
       `ready on ${backend}: ${session.vocabulary.length} characters, ${session.model.config.layers.map((l) => `${l.kind} ${l.units}`).join(' + ')}`,
     );
   } catch (error) {
-    fail(error);
+    if (token === selection) fail(error);
   }
 }
 
@@ -204,11 +265,7 @@ async function showBackends(): Promise<BackendInfo[]> {
   return infos;
 }
 
-$('run').addEventListener('click', () => {
-  running = !running;
-  $('run').textContent = running ? 'Stop' : 'Start';
-  if (running) void tick().catch(fail);
-});
+$('run').addEventListener('click', () => setRunning(!running));
 $('reset').addEventListener('click', () => {
   if (!session) return;
   session.rnn.reset();
@@ -245,16 +302,29 @@ const api = {
           s.vocabulary.length,
         ),
       );
-      const all = await y.data();
-      y.dispose();
-      const H = all.length / text.length;
-      return Array.from(softmax(s.model.head.forward(all.slice(-H), 1)));
+      try {
+        const all = await y.data();
+        const H = all.length / text.length;
+        return Array.from(softmax(s.model.head.forward(all.slice(-H), 1)));
+      } finally {
+        y.dispose();
+      }
     } finally {
       rnn.dispose();
     }
   },
   texts: () => session?.texts ?? [],
-  calls: () => session?.latencies.length ?? 0,
+  calls: () => session?.calls ?? 0,
+  /** Streams reset at a sentence end so far (the toggle). */
+  sentenceResets: () => sentenceResets,
+  /** The sum of |h| (and |c|) of one stream over every layer. */
+  rowNorm: (row: number) => (session ? rowNorm(session, row) : Promise.resolve(0)),
+  /** That sum for the stream of the last sentence reset, read right after it. */
+  lastResetNorm: () => lastResetNorm,
+  /** The status line, and whether it is an error. */
+  status: () => ({ text: $('status').textContent ?? '', error: $('status').classList.contains('error') }),
+  /** The threads backend-simd's last job ran on (its lastJobThreads), or null on other backends. */
+  lastJobThreads: () => (session ? ((getBackend(session.backend) as { lastJobThreads?: number }).lastJobThreads ?? null) : null),
   heatColumns: () => session?.heat.length ?? 0,
   /** The sum of |h| (and |c|) over every layer and stream: 0 right after a reset. */
   async stateNorm(): Promise<number> {

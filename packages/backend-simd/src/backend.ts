@@ -334,6 +334,7 @@ export class SimdBackend implements RecurBackend {
 
   /** Our SIMD GEMM for float32 products worth its copies; core's for the rest (and if the memory is full). */
   readonly #gemm: Gemm = (M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate) => {
+    this.#refuseIfClosed(); // its helpers are gone: a threaded product would wait for them forever
     if (A instanceof Float32Array && W instanceof Float32Array && C instanceof Float32Array && M * N * K >= SimdBackend.GEMM_MIN_WORK) {
       try {
         this.#engine.gemm(M, N, K, A, aOff, lda, W, wOff, ldw, C, cOff, ldc, accumulate, this.#placed.get(W) ?? null);
@@ -347,6 +348,7 @@ export class SimdBackend implements RecurBackend {
 
   /** The weight gradients' Aᵀ · B on our SIMD kernel likewise. */
   readonly #gemmAtB: GemmAtB = (M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate) => {
+    this.#refuseIfClosed();
     if (A instanceof Float32Array && B instanceof Float32Array && C instanceof Float32Array && M * N * R >= SimdBackend.GEMM_MIN_WORK) {
       try {
         this.#engine.gemmAtB(M, N, R, A, aOff, lda, B, bOff, ldb, C, cOff, ldc, accumulate);

@@ -21,7 +21,8 @@ export interface SimdBackendOptions {
   readonly name?: string;
   /**
    * The most its WebAssembly memory (packed weights, a chunk's scratch per time slice, helper stacks) may grow to:
-   * 2 MiB to 4 GiB, default 4 GiB. A layer or slice that does not fit is refused with a RecurError.
+   * 2 MiB to 4 GiB, default 4 GiB in Node and 1 GiB in browsers. A layer or slice that does not fit is refused with a
+   * RecurError.
    */
   readonly maxMemoryBytes?: number;
   /**
@@ -121,12 +122,15 @@ async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
     set === 'relaxed-simd'
       ? new URL('../wasm/recur-simd-relaxed.wasm', import.meta.url)
       : new URL('../wasm/recur-simd.wasm', import.meta.url);
-  if (inNode() && wasmPrefix === null) {
+  if (inNode()) {
+    // Node reads the package's own files (setSimdWasmPaths is for pages)
     const { readFile } = await nodeBuiltin<typeof import('node:fs/promises')>('node:fs/promises');
     const bytes = await readFile(beside);
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
   }
-  const url = wasmPrefix === null ? beside : new URL(beside.pathname.split('/').pop()!, new URL(wasmPrefix, globalThis.location?.href));
+  // by its own name under the prefix (a bundler may have renamed `beside`, e.g. to a hashed asset)
+  const name = set === 'relaxed-simd' ? 'recur-simd-relaxed.wasm' : 'recur-simd.wasm';
+  const url = wasmPrefix === null ? beside : new URL(name, new URL(wasmPrefix, globalThis.location?.href));
   const response = await fetch(url);
   if (!response.ok) {
     throw new Error(
@@ -140,11 +144,14 @@ async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
 async function threading(requested: number | undefined): Promise<{ threads: number; note: string }> {
   if (inNode()) {
     const fromEnv = globalThis.process?.env?.RECUR_SIMD_THREADS;
-    if (requested !== undefined) return { threads: checkThreads(requested, 'options.threads'), note: 'Node.js worker threads' };
-    if (fromEnv !== undefined && fromEnv !== '')
-      return { threads: checkThreads(Number(fromEnv), 'RECUR_SIMD_THREADS'), note: 'Node.js worker threads' };
     const os = await nodeBuiltin<typeof import('node:os')>('node:os');
-    return { threads: Math.min(4, os.availableParallelism()), note: 'Node.js worker threads' };
+    const threads =
+      requested !== undefined
+        ? checkThreads(requested, 'options.threads')
+        : fromEnv !== undefined && fromEnv !== ''
+          ? checkThreads(Number(fromEnv), 'RECUR_SIMD_THREADS')
+          : Math.min(4, os.availableParallelism());
+    return { threads, note: threads > 1 ? 'Node.js worker threads' : 'Node.js, no helper threads' };
   }
   const isolated = globalThis.crossOriginIsolated === true && typeof SharedArrayBuffer === 'function' && typeof Worker === 'function';
   if (!isolated) {
@@ -158,9 +165,10 @@ async function threading(requested: number | undefined): Promise<{ threads: numb
     return { threads: 1, note: NOT_ISOLATED };
   }
   const cores = Math.max(1, Math.min(64, navigator.hardwareConcurrency || 1));
+  const threads = requested === undefined ? Math.min(4, cores) : checkThreads(requested, 'options.threads');
   return {
-    threads: requested === undefined ? Math.min(4, cores) : checkThreads(requested, 'options.threads'),
-    note: 'Web Workers over shared memory (cross-origin isolated)',
+    threads,
+    note: threads > 1 ? 'Web Workers over shared memory (cross-origin isolated)' : 'cross-origin isolated, one core: no helper Workers',
   };
 }
 
@@ -198,7 +206,9 @@ export async function createSimdBackend(opts?: SimdBackendOptions): Promise<Simd
   const spinMs = options.spinMs ?? 2;
   if (!(typeof spinMs === 'number' && spinMs >= 0 && spinMs <= 1000))
     throw new RecurError('options.spinMs', 'a number of milliseconds from 0 to 1000', String(spinMs));
-  const maxMemoryBytes = options.maxMemoryBytes ?? 4 * 2 ** 30;
+  // browsers: a 1 GiB maximum by default (a shared memory reserves its maximum; some 32-bit and mobile engines
+  // refuse 4 GiB); Node: wasm32's 4 GiB
+  const maxMemoryBytes = options.maxMemoryBytes ?? (inNode() ? 4 * 2 ** 30 : 2 ** 30);
   if (!(Number.isInteger(maxMemoryBytes) && maxMemoryBytes >= 2 * 2 ** 20 && maxMemoryBytes <= 4 * 2 ** 30)) {
     throw new RecurError('options.maxMemoryBytes', 'an integer number of bytes from 2 MiB to 4 GiB', String(maxMemoryBytes));
   }

@@ -67,6 +67,9 @@ function mayBlock(): boolean {
   }
 }
 
+/** How long helpers may take to instantiate the module before the backend gives up on them. */
+const START_TIMEOUT_MS = 30_000;
+
 export interface PoolOptions {
   readonly module: WebAssembly.Module;
   readonly memory: WebAssembly.Memory;
@@ -107,8 +110,15 @@ export class ThreadPool {
       typeof globalThis.process?.versions?.node === 'string'
         ? await nodeHelpers(options.stacks.length, data)
         : browserHelpers(options.stacks.length, data);
+    let settled = false;
     const started = (async () => {
-      while (Atomics.load(ctl, CTL.ready) < workers.length) {
+      const deadline = performance.now() + START_TIMEOUT_MS;
+      while (!settled && Atomics.load(ctl, CTL.ready) < workers.length) {
+        if (performance.now() > deadline) {
+          throw new Error(
+            `backend simd: ${workers.length - Atomics.load(ctl, CTL.ready)} helper thread(s) did not start within ${START_TIMEOUT_MS / 1000} s`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     })();
@@ -117,6 +127,16 @@ export class ThreadPool {
     } catch (error) {
       await Promise.all(workers.map((w) => w.terminate()));
       throw error;
+    } finally {
+      settled = true; // the polling stops either way
+    }
+    // a helper that dies later (out of memory, terminated) must not leave thread 0 waiting at a barrier or for done
+    const jobWords = new Int32Array(options.memory.buffer, options.job, JOB_BYTES / 4);
+    for (const w of workers) {
+      w.failed.catch(() => {
+        Atomics.store(jobWords, JOB.abort, 1);
+        Atomics.store(ctl, CTL.failed, 1);
+      });
     }
     return new ThreadPool(workers, ctl);
   }
@@ -135,6 +155,10 @@ export class ThreadPool {
    * thread 0's share here, and returns when every helper has finished.
    */
   run(runHere: () => void): void {
+    // after stop() the helpers are gone: a job would wait for them forever
+    if (Atomics.load(this.#ctl, CTL.stop) !== 0) throw new Error('backend simd: closed (its helper threads are stopped)');
+    if (Atomics.load(this.#ctl, CTL.failed) !== 0)
+      throw new Error('backend simd: a helper thread failed; the backend cannot run more jobs');
     Atomics.add(this.#ctl, CTL.generation, 1);
     // only a helper idle for over a second sleeps untimed (it raised `sleepers` before its wait: no lost wake-up)
     if (Atomics.load(this.#ctl, CTL.sleepers) !== 0) Atomics.notify(this.#ctl, CTL.generation);
@@ -167,22 +191,54 @@ export class ThreadPool {
 
 async function nodeHelpers(count: number, data: (i: number) => object): Promise<Helper[]> {
   const { Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
-  return Array.from({ length: count }, (_, i) => {
-    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data(i) });
+  return made(count, (i) => {
+    // the helper source is CommonJS: a parent started with --input-type=module would make an eval'd worker ESM
+    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data(i), execArgv });
     worker.unref(); // idle helpers never keep the process alive
-    return { failed: new Promise<never>((_, reject) => worker.once('error', reject)), terminate: () => worker.terminate() };
+    let stopping = false;
+    const failed = new Promise<never>((_, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => stopping || reject(new Error(`backend simd: a helper thread exited (code ${code})`)));
+    });
+    failed.catch(() => undefined); // observed by start() and the pool; never an unhandled rejection
+    return {
+      failed,
+      terminate: () => {
+        stopping = true;
+        return worker.terminate();
+      },
+    };
   });
+}
+
+/** `count` helpers from `make`; if one cannot be made, those already made are terminated before the error goes on. */
+function made(count: number, make: (i: number) => Helper): Helper[] {
+  const helpers: Helper[] = [];
+  try {
+    for (let i = 0; i < count; i++) helpers.push(make(i));
+    return helpers;
+  } catch (error) {
+    for (const h of helpers) void h.terminate();
+    throw error;
+  }
 }
 
 /** Web Workers from one Blob; the module and the shared memory are posted (a cross-origin isolated page can). */
 function browserHelpers(count: number, data: (i: number) => object): Helper[] {
   const url = URL.createObjectURL(new Blob([BROWSER_HELPER], { type: 'text/javascript' }));
   setTimeout(() => URL.revokeObjectURL(url), 60_000); // long after the Workers have loaded their script
-  return Array.from({ length: count }, (_, i) => {
+  return made(count, (i) => {
     const worker = new Worker(url);
-    const failed = new Promise<never>((_, reject) =>
-      worker.addEventListener('error', (event) => reject(new Error(`backend simd: a helper Worker failed: ${event.message}`))),
-    );
+    const failed = new Promise<never>((_, reject) => {
+      const why = (event: Event) =>
+        (event as ErrorEvent).message || 'its script did not load (a Content-Security-Policy without worker-src blob:?)';
+      worker.addEventListener('error', (event) => reject(new Error(`backend simd: a helper Worker failed: ${why(event)}`)));
+      worker.addEventListener('messageerror', () =>
+        reject(new Error('backend simd: a helper Worker could not receive the module and the memory')),
+      );
+    });
+    failed.catch(() => undefined); // observed by start() and the pool; never an unhandled rejection
     worker.postMessage(data(i));
     return { failed, terminate: () => worker.terminate() };
   });

@@ -15,6 +15,7 @@ import {
   type Cell,
 } from '@recur/core';
 import { maxAbsDiff } from '@recur/conformance';
+import { spawnSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { createSimdBackend, type SimdBackend } from '../src/index.js';
@@ -155,5 +156,24 @@ describe('backend-simd', () => {
       expect((error as RecurError).argument).toBe(argument);
       expect((error as Error).message).toMatch(/expected .+ got/i);
     }
+  });
+});
+
+describe('after close()', () => {
+  // in a child process: before the fix this hung (the caller waited for helpers that were gone), and a synchronous
+  // hang cannot be timed out from inside the test's own thread
+  it('refuses a product with a BackendError instead of waiting for helpers that are gone', () => {
+    const script = `
+      const { createSimdBackend } = await import(${JSON.stringify(new URL('../dist/index.js', import.meta.url).href)});
+      const backend = await createSimdBackend({ threads: 2, name: 'simd-closing' });
+      const n = 96, a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n); // 96^3: a threaded product
+      backend.hostGemmAtB(n, n, n, a, 0, n, a, 0, n, c, 0, n, false);
+      if (c[0] !== n) throw new Error('wrong product ' + c[0]);
+      await backend.close();
+      try { backend.hostGemmAtB(n, n, n, a, 0, n, a, 0, n, c, 0, n, false); console.log('no error'); }
+      catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.signal, 'the child hung').toBeNull();
+    expect(run.stdout.trim(), run.stderr).toMatch(/^BackendError: .*closed by close\(\)/);
   });
 });
