@@ -48,7 +48,8 @@ function helper({ module, memory, control, tid, stack, spinMs, job }) {
   }
 }
 `;
-const NODE_HELPER = `${HELPER_LOOP}\nhelper(require('node:worker_threads').workerData);\n`;
+// import(), not require: an eval'd worker is an ES module when its parent ran with --input-type=module
+const NODE_HELPER = `${HELPER_LOOP}\nimport('node:worker_threads').then(({ workerData }) => helper(workerData));\n`;
 const BROWSER_HELPER = `${HELPER_LOOP}\nself.onmessage = (event) => helper(event.data);\n`;
 
 /** What the pool needs of a helper, in Node (worker_threads) and in browsers (Web Workers). */
@@ -192,9 +193,7 @@ export class ThreadPool {
 async function nodeHelpers(count: number, data: (i: number) => object): Promise<Helper[]> {
   const { Worker } = await nodeBuiltin<typeof import('node:worker_threads')>('node:worker_threads');
   return made(count, (i) => {
-    // the helper source is CommonJS: a parent started with --input-type=module would make an eval'd worker ESM
-    const execArgv = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data(i), execArgv });
+    const worker = new Worker(NODE_HELPER, { eval: true, workerData: data(i) });
     worker.unref(); // idle helpers never keep the process alive
     let stopping = false;
     const failed = new Promise<never>((_, reject) => {
