@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { maxAbsDiff } from '@recur/conformance';
 import { fileURLToPath } from 'node:url';
 import { RecurError, StatefulRNN, type MultiRNNCell } from '@recur/core';
 import { expect } from 'vitest';
@@ -60,17 +62,15 @@ export async function expectPyTorchOutputs(cell: MultiRNNCell, m: ExpectedModel,
   }
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  expect(a.length).toBe(b.length);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
-  return worst;
+export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number, what: string): void {
+  expect(a.length, `${what}: length`).toBe(b.length);
+  const { max, at } = maxAbsDiff(a, b);
+  expect(max, `${what}: max |difference| ${max} at ${at}`).toBeLessThanOrEqual(tolerance);
 }
 
-export function expectClose(a: ArrayLike<number>, b: ArrayLike<number>, tolerance: number, what: string): void {
-  const d = maxAbsDiff(a, b);
-  expect(d, `${what}: max |difference| ${d}`).toBeLessThanOrEqual(tolerance);
-}
+/** Debian's PyTorch (CI installs it: scripts/install-system-deps.sh); without it the tests that run it say so. */
+export const python = '/usr/bin/python3';
+export const torchHere = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 /** The fields of the RecurError `fn` throws (fails the test if it throws none). */
 export function fields(fn: () => unknown): { name: string; argument: string; expected: string; actual: string; message: string } {

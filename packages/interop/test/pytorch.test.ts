@@ -9,7 +9,7 @@ import '@recur/backend-cpu';
 import { describe, expect, it } from 'vitest';
 import { loadPyTorchRNN, readStateDict, savePyTorchRNN } from '../src/index.js';
 import { readZip } from '../src/pytorch/zip.js';
-import { expectPyTorchOutputs, expected, fields, fixture } from './helpers.js';
+import { expectPyTorchOutputs, expected, fields, fixture, python, torchHere } from './helpers.js';
 
 setBackend('cpu');
 
@@ -85,9 +85,6 @@ describe('PyTorch files made by PyTorch ' + expected.torch, () => {
     expect(fields(() => readStateDict(new Uint8Array(3))).actual).toContain('too short');
   });
 });
-
-const python = '/usr/bin/python3';
-const torchHere = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 describe('what Recur writes, PyTorch reads', () => {
   // CI installs PyTorch (scripts/install-system-deps.sh); without it, a local run says so

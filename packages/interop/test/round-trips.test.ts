@@ -34,8 +34,8 @@ import type { GoldenCase } from '@recur/conformance';
 import { defaultFixtures } from '@recur/conformance/node';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx, importOnnx, loadPyTorchRNN, savePyTorchRNN } from '../src/index.js';
-import { expectClose } from './helpers.js';
-import { feedsOf, resultsOf, session } from './onnx-helpers.js';
+import { expectClose, python, torchHere } from './helpers.js';
+import { feedsOf, resultsOf, session, swap01 } from './onnx-helpers.js';
 
 setBackend('cpu');
 const TOLERANCE = 2e-5; // the golden README's float32 forward tolerance
@@ -155,15 +155,11 @@ async function ortRun(c: GoldenCase, bytes: Uint8Array, what: string) {
         return { h: zero(st.h), c: st.c ? zero(st.c) : null };
       });
     }
-    const x = stepsOf(c, t0, n);
-    // feedsOf takes batch-major x; the exported file is time-major: hand it [B, T, I] so that it transposes back
-    const batchMajor = new Float32Array(x.length),
-      I = c.sizes[0];
-    for (let t = 0; t < n; t++)
-      for (let b = 0; b < B; b++) batchMajor.set(x.subarray((t * B + b) * I, (t * B + b + 1) * I), (b * n + t) * I);
-    const out = resultsOf(imp, await s.run(feedsOf(imp, batchMajor, B, n, state, c.seq_lens)), B, n, L);
-    const H = c.sizes[L];
-    for (let t = 0; t < n; t++) for (let b = 0; b < B; b++) y.push(...out.y!.subarray((b * n + t) * H, (b * n + t + 1) * H));
+    // feedsOf takes batch-major x ([T, B, I] swapped; the exported file, time-major, swaps it back)
+    const I = c.sizes[0],
+      H = c.sizes[L];
+    const out = resultsOf(imp, await s.run(feedsOf(imp, swap01(stepsOf(c, t0, n), n, B, I), B, n, state, c.seq_lens)), B, n, L);
+    y.push(...swap01(out.y!, B, n, H)); // back to time-major, as the golden y
     state = out.states.map((st) => ({ h: st.h!, c: st.c }));
     t0 += n;
   }
@@ -193,9 +189,6 @@ describe('golden vectors through every converter and file path', () => {
     }
   }
 });
-
-const python = '/usr/bin/python3';
-const torchHere = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
 
 describe('Keras (and every other layout) -> Recur -> .pt -> real PyTorch', () => {
   // CI installs PyTorch (scripts/install-system-deps.sh); without it, a local run says so

@@ -1,4 +1,5 @@
 import { BasicRNNCell, GRUCell, LSTMCell, RecurError, checkOptions, toONNX, type LayerCell, type MultiRNNCell } from '@recur/core';
+import { weightsToWrite } from '../cells.js';
 import { floatTensor, intTensor, onnx } from './tensors.js';
 
 /** Options of `exportOnnx`. */
@@ -26,17 +27,15 @@ const intAttribute = (name: string, i: number) => onnx.AttributeProto.create({ n
 const stringsAttribute = (name: string, values: string[]) =>
   onnx.AttributeProto.create({ name, type: AttributeType.STRINGS, strings: values.map((v) => new TextEncoder().encode(v)) });
 
-/** One layer's ONNX W [1, G*H, I], R [1, G*H, H], B [1, 2*G*H]; a TF1 forget bias folded into Wb's f rows. */
+/** One layer's ONNX W [1, G*H, I], R [1, G*H, H], B [1, 2*G*H] (a TF1 forget bias folded into Wb's f rows). */
 function onnxWeights(layer: LayerCell): { W: Float32Array; R: Float32Array; B: Float32Array } {
   const H = layer.units,
-    w = layer.getWeights(),
+    w = weightsToWrite(layer),
     I = w.wIh.length / (layer.gates * H);
   if (layer.kind === 'rnn') {
     return { W: Float32Array.from(w.wIh), R: Float32Array.from(w.wHh), B: Float32Array.of(...w.bIh, ...w.bHh) };
   }
   const out = toONNX(layer.kind, w, I, H);
-  const lstm = layer as LSTMCell;
-  if (layer.kind === 'lstm' && lstm.forgetBias !== 0) for (let i = 2 * H; i < 3 * H; i++) out.B[i] += lstm.forgetBias; // ONNX order i, o, f, c
   return { W: Float32Array.from(out.W), R: Float32Array.from(out.R), B: Float32Array.from(out.B) };
 }
 

@@ -297,7 +297,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
         if (x?.kind === 'const') return set({ kind: 'const', c: slice(x.c, starts, ends, axes, steps, where) });
         const alongRows = (axes ?? [0]).length === 1 && (axes ?? [0])[0] === 0 && (steps?.[0] ?? 1) === 1;
         if (x?.kind === 'state-in' && !x.squeezed && alongRows && starts.length === 1) {
-          const all = x.rows ?? (x.size !== null ? range(0, Math.min(x.size, MAX_LAYERS + 1)) : null);
+          const all = rowsOf(x);
           if (all) return set({ ...x, rows: all.slice(starts[0], ends[0]) });
           // the input's layer count is not declared: a slice must name its rows
           if (starts[0] < 0 || ends[0] <= starts[0] || ends[0] - starts[0] > MAX_LAYERS) {
@@ -364,7 +364,7 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
           return set({ kind: 'shape', dims: picked, scalar: indices.dims.length === 0 });
         }
         if (x?.kind === 'state-in' && !x.squeezed && axis === 0 && indices.dims.length === 0) {
-          const all = x.rows ?? (x.size !== null ? range(0, Math.min(x.size, MAX_LAYERS + 1)) : null);
+          const all = rowsOf(x);
           const row = all ? all.at(at[0]) : at[0];
           if (row === undefined || row < 0) throw refuse('a row index of the state input', String(at[0]));
           return set({ ...x, rows: [row], squeezed: true });
@@ -555,4 +555,8 @@ export function importOnnx(bytes: Uint8Array, options?: OnnxImportOptions): Onnx
 
 /** More layers than any stack has: row lists of state inputs stop here (a declared size is never materialised). */
 const MAX_LAYERS = 4096;
+
+/** The rows a state input's value holds: its own list, else those its declared size gives (capped), else unknown. */
+const rowsOf = (x: { rows: number[] | null; size: number | null }) =>
+  x.rows ?? (x.size !== null ? range(0, Math.min(x.size, MAX_LAYERS + 1)) : null);
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from) }, (_, i) => from + i);

@@ -1,7 +1,6 @@
 import {
   BasicRNNCell,
   GRUCell,
-  LSTMCell,
   MultiRNNCell,
   RecurError,
   UnsupportedOptionError,
@@ -14,7 +13,7 @@ import {
   type LayerCell,
   type RnnActivation,
 } from '@recur/core';
-import { layerWithWeights } from '../cells.js';
+import { layerWithWeights, weightsToWrite } from '../cells.js';
 import { readTorchFile, writeTorchFile, type StateDictTensor } from './torch-file.js';
 
 /** Options of `loadPyTorchRNN`. */
@@ -255,10 +254,9 @@ export function stateDictFromRnn(
         (layer as BasicRNNCell).activation,
       );
     }
-    const w = layer.getWeights() as { wIh: FloatArray; wHh: FloatArray; bIh: FloatArray; bHh: FloatArray };
+    const w = weightsToWrite(layer);
     const H = layer.units,
       G = layer.gates * H;
-    if (layer instanceof LSTMCell && layer.forgetBias !== 0) for (let i = H; i < 2 * H; i++) w.bIh[i] += layer.forgetBias;
     out.push({ name: `${prefix}weight_ih_l${k}`, shape: [G, w.wIh.length / G], data: w.wIh });
     out.push({ name: `${prefix}weight_hh_l${k}`, shape: [G, H], data: w.wHh });
     if (opts.bias === false) {
