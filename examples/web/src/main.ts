@@ -328,13 +328,10 @@ const api = {
   heatColumns: () => session?.heat.length ?? 0,
   /** The sum of |h| (and |c|) over every layer and stream: 0 right after a reset. */
   async stateNorm(): Promise<number> {
-    if (!session) return 0;
-    let sum = 0;
-    for (const layer of await session.rnn.readState()) {
-      for (const v of layer.h) sum += Math.abs(v);
-      for (const v of layer.c ?? []) sum += Math.abs(v);
-    }
-    return sum;
+    const s = session;
+    if (!s) return 0;
+    const rows = await Promise.all(PRIMES.map((_, row) => rowNorm(s, row)));
+    return rows.reduce((a, b) => a + b, 0);
   },
 };
 (window as unknown as { recurWeb: typeof api }).recurWeb = api;

@@ -1,7 +1,6 @@
 // The conformance page: backend-gpujs on the browser's WebGL2, every check with the same ids as in Node; reports
 // the results and where the kernels ran to the runner (and on the page for a person).
-import { finish, print, shippedFixtures } from '@recur/browser-harness/page';
-import { runSuite } from '@recur/conformance';
+import { finish, print, runSuiteHere } from '@recur/browser-harness/page';
 import { getBackend, listBackends } from '@recur/core';
 import { registerGpujsBackend, type GpujsBackend } from '../src/index.js';
 
@@ -11,9 +10,6 @@ void finish(async () => {
   if (!info.available) throw new Error(`gpujs is unavailable here: ${info.reason}`);
   const platform = (getBackend('gpujs') as GpujsBackend).platform;
   print(`gpujs on ${info.runsOn}`);
-  const results = await runSuite('gpujs', {
-    fixtures: await shippedFixtures(),
-    onResult: (r) => print(`${r.status.padEnd(5)} ${r.id}${r.message && r.status !== 'pass' ? `  ${r.message.split('\n')[0]}` : ''}`),
-  });
+  const results = await runSuiteHere('gpujs');
   return { platform, runsOn: info.runsOn, results };
 });

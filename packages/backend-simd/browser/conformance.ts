@@ -1,8 +1,7 @@
 // The conformance page: backend-simd in the browser (one thread on a plain page, Web Workers on every core when the
 // page is cross-origin isolated), every check with the same ids as in Node; reports the results, the thread count
 // and why, to the runner (and on the page for a person).
-import { finish, print, shippedFixtures } from '@recur/browser-harness/page';
-import { runSuite } from '@recur/conformance';
+import { finish, print, runSuiteHere } from '@recur/browser-harness/page';
 import '@recur/backend-cpu';
 import { GRUCell, LSTMCell, MultiRNNCell, StatefulRNN, getBackend, listBackends, ready, registerBackend } from '@recur/core';
 import { createSimdBackend, setSimdWasmPaths, type SimdBackend } from '../src/index.js';
@@ -20,10 +19,7 @@ void finish(async () => {
   if (!info.available) throw new Error(`${name} is unavailable here: ${info.reason}`);
   const backend = getBackend(name) as SimdBackend;
   print(`${name} on ${info.runsOn}`);
-  const results = await runSuite(name, {
-    fixtures: await shippedFixtures(),
-    onResult: (r) => print(`${r.status.padEnd(5)} ${r.id}${r.message && r.status !== 'pass' ? `  ${r.message.split('\n')[0]}` : ''}`),
-  });
+  const results = await runSuiteHere(name);
   // the suite's layers are small enough for one thread a job: a stack wide enough to split over every thread,
   // against backend-cpu's kernels in this page
   const stack = (b: string) =>

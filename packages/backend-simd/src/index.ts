@@ -1,7 +1,7 @@
 import { RecurError, checkOptions, registerBackend } from '@recur/core';
 import { SimdBackend } from './backend.js';
 import { Engine } from './engine.js';
-import { nodeBuiltin } from './node-builtin.js';
+import { inNode, nodeBuiltin } from './node-builtin.js';
 
 export { SimdBackend } from './backend.js';
 
@@ -113,8 +113,6 @@ export function setSimdWasmPaths(prefix: string): void {
   if (typeof prefix !== 'string' || !prefix.endsWith('/')) throw new RecurError('prefix', 'a URL prefix ending in "/"', String(prefix));
   wasmPrefix = prefix;
 }
-
-const inNode = () => typeof globalThis.process?.versions?.node === 'string';
 
 async function loadKernels(set: SimdInstructionSet): Promise<ArrayBuffer> {
   // literal URLs, so that bundlers (Vite, webpack) find and emit the binaries

@@ -1,4 +1,4 @@
-import { nodeBuiltin } from './node-builtin.js';
+import { inNode, nodeBuiltin } from './node-builtin.js';
 import { ENTRY, JOB, JOB_BYTES } from './job.js';
 
 /** Int32 slots of the control block the threads share; `sleepers` counts helpers in an untimed wait. */
@@ -107,10 +107,7 @@ export class ThreadPool {
       stack: options.stacks[i],
       spinMs: options.spinMs,
     });
-    const workers =
-      typeof globalThis.process?.versions?.node === 'string'
-        ? await nodeHelpers(options.stacks.length, data)
-        : browserHelpers(options.stacks.length, data);
+    const workers = inNode() ? await nodeHelpers(options.stacks.length, data) : browserHelpers(options.stacks.length, data);
     let settled = false;
     const started = (async () => {
       const deadline = performance.now() + START_TIMEOUT_MS;

@@ -1,17 +1,12 @@
 import type { CheckResult } from '@recur/conformance';
-import { CHROMIUM_PATH, conformanceGaps, runInChromium, servePage, type ServedFile } from '@recur/browser-harness/node';
-import { existsSync, readFileSync } from 'node:fs';
+import { CHROMIUM_PATH, conformanceGaps, filesIn, runInChromium, servePage } from '@recur/browser-harness/node';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wasm = new Map<string, ServedFile>(
-  ['recur-simd.wasm', 'recur-simd-relaxed.wasm'].map((f) => [
-    `/wasm/${f}`,
-    { type: 'application/wasm', body: readFileSync(join(here, '../wasm', f)) },
-  ]),
-);
+const wasm = filesIn(join(here, '../wasm'), '/wasm/', (f) => f.endsWith('.wasm'));
 
 // The same conformance suite, the same check ids, in headless Chromium: on a plain page (one thread: no shared memory
 // can be posted to a Worker there), with the SIMD128 build, and on a cross-origin isolated one (a Web Worker on every

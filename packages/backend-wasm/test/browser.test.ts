@@ -1,6 +1,6 @@
 import type { CheckResult } from '@recur/conformance';
-import { CHROMIUM_PATH, conformanceGaps, runInChromium, servePage, type ServedFile } from '@recur/browser-harness/node';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { CHROMIUM_PATH, conformanceGaps, filesIn, runInChromium, servePage } from '@recur/browser-harness/node';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +9,10 @@ import { expect, it } from 'vitest';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** tfjs's .wasm files, served at /wasm/. */
-function wasmFiles(): Map<string, ServedFile> {
-  const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist';
-  return new Map(
-    readdirSync(wasmDir)
-      .filter((n) => n.endsWith('.wasm'))
-      .map((f) => [`/wasm/${f}`, { type: 'application/wasm', body: readFileSync(join(wasmDir, f)) }]),
+const wasmFiles = () =>
+  filesIn(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')) + '/dist', '/wasm/', (f) =>
+    f.endsWith('.wasm'),
   );
-}
 
 // The same conformance suite, the same check ids, in a real headless Chromium (WebAssembly with SIMD).
 it('backend-wasm passes the conformance suite in headless Chromium, with every check id of the Node run', async () => {

@@ -19,6 +19,9 @@ import type { Contender } from '../src/contenders/types.js';
 import { QUICK_WEBGL_CASES, WEBGL_CASES, WEBGL_CONTENDERS, runWebglBench } from '../src/webgl/run.js';
 import { webglRenderer } from '../src/webgl/renderer.js';
 
+/** Recur's browser backends, in the order the results list them. */
+const RECUR_BACKENDS = ['gpujs', 'simd', 'wasm', 'cpu'];
+
 void finish(async () => {
   registerGpujsBackend();
   setWasmPaths('/wasm/'); // tfjs-backend-wasm's binaries (backend-wasm and tfjs-layers-wasm share them)
@@ -27,7 +30,7 @@ void finish(async () => {
   const query = new URLSearchParams(location.search);
   const reps = Number(query.get('reps') ?? 5),
     filters = query.getAll('case');
-  await Promise.all(['cpu', 'wasm', 'simd', 'gpujs'].map((b) => ready(b).catch(() => undefined)));
+  await Promise.all(RECUR_BACKENDS.map((b) => ready(b).catch(() => undefined)));
   const backends = await listBackends();
   const on = (name: string) => backends.find((b) => b.name === name);
   const gpujs = on('gpujs');
@@ -41,13 +44,13 @@ void finish(async () => {
   let contenders: Contender[] = WEBGL_CONTENDERS();
   if (!query.has('webgl-only')) {
     contenders = [
-      ...['gpujs', 'simd', 'wasm', 'cpu'].filter((b) => on(b)?.available).map((b) => recurContender(b)),
+      ...RECUR_BACKENDS.filter((b) => on(b)?.available).map((b) => recurContender(b)),
       tfjsContender('webgl'),
       tfjsContender('wasm'),
       ortContenderOf(ortWeb, 'ort-web-wasm', { executionProviders: ['wasm'], graphOptimizationLevel: 'all' }),
     ];
   }
-  for (const b of ['gpujs', 'simd', 'wasm', 'cpu'])
+  for (const b of RECUR_BACKENDS)
     runsOn[`recur-${b}`] = on(b)?.available ? (on(b)!.runsOn ?? 'available') : `unavailable: ${on(b)?.reason}`;
   for (const k of contenders) print(`${k.name} on ${runsOn[k.name] ?? 'tfjs-backend-wasm (XNNPACK, SIMD)'}`);
   const cases = query.has('quick')

@@ -10,7 +10,7 @@
  * Exit status 1 when Recur disagrees with backend-cpu (a peer that disagrees is a finding, not a failure).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -53,19 +53,17 @@ interface Run {
 }
 
 /** What the page loads besides its bundle: tfjs-backend-wasm's binaries, backend-simd's kernels, onnxruntime-web's. */
-function browserFiles(): Map<string, { type: string; body: Uint8Array }> {
+async function browserFiles() {
+  const { filesIn } = await import('@recur/browser-harness/node');
   const require = createRequire(import.meta.url);
-  const files = new Map<string, { type: string; body: Uint8Array }>();
-  const add = (dir: string, prefix: string, pick: (f: string) => boolean) => {
-    for (const f of readdirSync(dir).filter(pick)) {
-      files.set(`${prefix}${f}`, { type: f.endsWith('.wasm') ? 'application/wasm' : 'text/javascript', body: readFileSync(join(dir, f)) });
-    }
-  };
-  add(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'), '/wasm/', (f) => f.endsWith('.wasm'));
-  add(join(dirname(require.resolve('@recur/backend-simd')), '../wasm'), '/wasm/', (f) => f.endsWith('.wasm')); // beside the bundle, as new URL('../wasm/…', import.meta.url) finds them
-  const ortDist = dirname(require.resolve('onnxruntime-web/wasm')); // its dist/ (the package exports no package.json)
-  add(ortDist, '/ort/', (f) => /^ort-wasm-simd-threaded\.(mjs|wasm)$/.test(f));
-  return files;
+  const wasm = (f: string) => f.endsWith('.wasm');
+  return new Map([
+    ...filesIn(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist'), '/wasm/', wasm),
+    // beside the bundle, as new URL('../wasm/…', import.meta.url) finds them
+    ...filesIn(join(dirname(require.resolve('@recur/backend-simd')), '../wasm'), '/wasm/', wasm),
+    // its dist/ (the package exports no package.json)
+    ...filesIn(dirname(require.resolve('onnxruntime-web/wasm')), '/ort/', (f) => /^ort-wasm-simd-threaded\.(mjs|wasm)$/.test(f)),
+  ]);
 }
 
 const cases = quick
@@ -84,7 +82,7 @@ if (where.includes('browser')) {
   const page = await servePage({
     title: 'Recur browser benchmark',
     entry: join(here, '../browser/bench-page.ts'),
-    files: browserFiles(),
+    files: await browserFiles(),
     crossOriginIsolated: true,
   });
   try {

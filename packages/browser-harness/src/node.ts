@@ -1,7 +1,7 @@
 import { selectChecks, type CheckResult } from '@recur/conformance';
 import { DEFAULT_FIXTURES_PATH, DEFAULT_TRAINING_FIXTURES_PATH, defaultFixtures } from '@recur/conformance/node';
 import { build, type Plugin } from 'esbuild';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -66,6 +66,17 @@ export async function servePage(options: PageOptions): Promise<ServedPage> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** The files of `dir` that `pick` accepts, to serve under `prefix` (WebAssembly binaries and the scripts beside them). */
+export function filesIn(dir: string, prefix: string, pick: (file: string) => boolean): Map<string, ServedFile> {
+  const type = (f: string) =>
+    f.endsWith('.wasm') ? 'application/wasm' : f.endsWith('.js') || f.endsWith('.mjs') ? 'text/javascript' : 'application/octet-stream';
+  return new Map(
+    readdirSync(dir)
+      .filter(pick)
+      .map((f): [string, ServedFile] => [`${prefix}${f}`, { type: type(f), body: readFileSync(join(dir, f)) }]),
+  );
 }
 
 /** How page.ts's `print` marks its lines on the console (the runner passes them on as they come). */

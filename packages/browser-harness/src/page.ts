@@ -1,4 +1,4 @@
-import { mergeFixtures, parseFixtures, type GoldenFixtures } from '@recur/conformance';
+import { mergeFixtures, parseFixtures, runSuite, type CheckResult, type GoldenFixtures } from '@recur/conformance';
 
 // The browser side of a page: the shipped golden vectors (as Node's defaultFixtures() gives them), a line of
 // output for a person watching, and the result left on window for the runner (node.ts's runInChromium).
@@ -35,4 +35,12 @@ export async function finish<T>(work: () => Promise<T>): Promise<void> {
       userAgent: navigator.userAgent,
     };
   }
+}
+
+/** Runs the conformance suite on a backend here with the shipped golden vectors, a line per check on the page. */
+export async function runSuiteHere(backend: string): Promise<CheckResult[]> {
+  return runSuite(backend, {
+    fixtures: await shippedFixtures(),
+    onResult: (r) => print(`${r.status.padEnd(5)} ${r.id}${r.message && r.status !== 'pass' ? `  ${r.message.split('\n')[0]}` : ''}`),
+  });
 }
